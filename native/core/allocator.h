@@ -1,0 +1,54 @@
+// Memory for tensor buffers. Each backend supplies its allocator (the CPU one is aligned
+// host memory; the CUDA backend's is a caching device allocator). A Buffer remembers the
+// allocator that made it, so memory is always returned to its owner, even when the owner
+// lives in a shared library loaded at run time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "device.h"
+
+namespace newton {
+
+struct MemoryStats {
+  std::size_t bytes_in_use = 0;     // held by live buffers
+  std::size_t peak_bytes_in_use = 0;
+  std::size_t bytes_cached = 0;     // kept for reuse by a caching allocator
+  std::uint64_t allocations = 0;    // calls to allocate()
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // Returns memory for `bytes` bytes (64-byte aligned), or throws newton::Error.
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t bytes) noexcept = 0;
+  virtual Device device() const = 0;
+  virtual MemoryStats stats() const = 0;
+};
+
+// An owning block of memory. Views of one tensor share the same Buffer.
+class Buffer {
+ public:
+  Buffer(Allocator* allocator, std::size_t bytes)
+      : allocator_(allocator), bytes_(bytes), data_(allocator->allocate(bytes)) {}
+  ~Buffer() { allocator_->deallocate(data_, bytes_); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+  Device device() const { return allocator_->device(); }
+
+ private:
+  Allocator* allocator_;
+  std::size_t bytes_;
+  void* data_;
+};
+
+// The process-wide host allocator (aligned, counts bytes in use).
+Allocator& cpu_allocator();
+
+}  // namespace newton
