@@ -5,10 +5,14 @@
 namespace newton {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator) {
+  // Limit sizes so that byte counts never overflow (2^40 elements is far beyond any RAM).
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) fail<ShapeError>("tensor: negative extent in shape ", fmt(shape));
+    if (d > 0 && n > kMaxElements / d) fail<ShapeError>("tensor: shape ", fmt(shape), " has too many elements");
+    n *= d;
   }
-  const int64_t n = shape_numel(shape);
   // Zero-sized tensors still get a (tiny) buffer so that every defined tensor has one.
   const std::size_t bytes = static_cast<std::size_t>(n > 0 ? n : 1) * dtype_size(dtype);
   return Tensor(std::make_shared<Buffer>(&allocator, bytes), 0, shape, dtype);

@@ -1,0 +1,23 @@
+// Calls a generic lambda with a value of the C++ type matching a floating dtype, so that
+// each CPU kernel is written once as a template: dispatch_floating(t.dtype(), [&](auto zero) {
+// using T = decltype(zero); ... }).
+#pragma once
+
+#include "../dtype.h"
+#include "../error.h"
+
+namespace newton {
+
+template <typename F>
+void dispatch_floating(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: f(float{}); return;
+    case DType::F64: f(double{}); return;
+    default: fail<Error>("cpu: ", dtype_name(dtype), " is not a floating-point dtype");
+  }
+}
+
+// Element-wise work is split in chunks of this many items per thread at least.
+inline constexpr int64_t kElementwiseGrain = 1 << 14;
+
+}  // namespace newton

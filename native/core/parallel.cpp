@@ -1,0 +1,162 @@
+#include "parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "error.h"
+
+#ifdef NEWTON_HAVE_OPENBLAS
+extern "C" void openblas_set_num_threads(int);
+#endif
+
+namespace newton {
+namespace {
+
+thread_local bool in_parallel_region = false;
+
+int default_thread_count() {
+  if (const char* env = std::getenv("NEWTON_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n >= 1 && n <= 256) return n;
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
+}
+
+// Workers wait for a job generation number to change, run their chunk, and count down.
+// One job runs at a time (guarded by run_mutex), which is all the CPU backend needs: ops
+// run one after another on the thread that called them.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) { resize(threads); }
+  ~ThreadPool() { stop_workers(); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int threads) {
+    std::lock_guard<std::mutex> run_lock(run_mutex_);
+    stop_workers();
+    stopping_ = false;
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+    std::lock_guard<std::mutex> run_lock(run_mutex_);
+    const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+    const int chunks = static_cast<int>(std::min<int64_t>(size(), max_chunks));
+    if (chunks <= 1) {
+      run_serial(n, body);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      body_ = &body;
+      n_ = n;
+      chunks_ = chunks;
+      pending_ = chunks - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_chunk(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    body_ = nullptr;
+  }
+
+ private:
+  static void run_serial(int64_t n, const std::function<void(int64_t, int64_t)>& body) {
+    in_parallel_region = true;
+    body(0, n);
+    in_parallel_region = false;
+  }
+
+  void run_chunk(int index) {
+    const int64_t begin = n_ * index / chunks_;
+    const int64_t end = n_ * (index + 1) / chunks_;
+    in_parallel_region = true;
+    if (begin < end) (*body_)(begin, end);
+    in_parallel_region = false;
+  }
+
+  void worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        if (index >= chunks_) continue;
+      }
+      run_chunk(index);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (--pending_ == 0) done_.notify_one();
+      }
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  std::mutex run_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  int64_t n_ = 0;
+  int chunks_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+ThreadPool& pool() {
+  // Leaked on purpose: joining threads during static destruction at process exit can
+  // deadlock inside Node's teardown.
+  static ThreadPool* instance = [] {
+    const int threads = default_thread_count();
+#ifdef NEWTON_HAVE_OPENBLAS
+    openblas_set_num_threads(threads);  // one setting governs both pools
+#endif
+    return new ThreadPool(threads);
+  }();
+  return *instance;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  if (n < 1 || n > 256) fail<ValueError>("setNumThreads: n must be an integer in [1, 256], got ", n);
+  pool().resize(n);
+#ifdef NEWTON_HAVE_OPENBLAS
+  openblas_set_num_threads(n);
+#endif
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  if (in_parallel_region) {
+    body(0, n);
+    return;
+  }
+  pool().run(n, grain, body);
+}
+
+}  // namespace newton

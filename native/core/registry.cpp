@@ -1,0 +1,116 @@
+#include "registry.h"
+
+#include <dlfcn.h>
+
+#include <map>
+#include <mutex>
+
+#include "cpu/cpu_backend.h"
+#include "error.h"
+
+namespace newton {
+namespace {
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, std::unique_ptr<Backend>> backends;  // by device name
+  std::map<std::string, std::string> unavailable;             // kind -> reason
+};
+
+Registry& registry() {
+  static Registry* instance = [] {
+    auto* r = new Registry();  // leaked: backends must outlive tensors freed at exit
+    auto cpu = std::make_unique<CpuBackend>();
+    r->backends.emplace(cpu->device().name(), std::move(cpu));
+    return r;
+  }();
+  return *instance;
+}
+
+const char* kind_name(DeviceKind kind) { return kind == DeviceKind::CPU ? "cpu" : "cuda"; }
+
+}  // namespace
+
+Backend& backend_for(Device device) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.backends.find(device.name());
+  if (it != r.backends.end()) return *it->second;
+  auto why = r.unavailable.find(kind_name(device.kind));
+  if (why != r.unavailable.end()) {
+    fail<Error>("device ", device.name(), " is not available: ", why->second);
+  }
+  fail<Error>("device ", device.name(), " is not available");
+}
+
+void register_backend(std::unique_ptr<Backend> backend) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  const Device d = backend->device();
+  r.unavailable.erase(kind_name(d.kind));
+  r.backends[d.name()] = std::move(backend);
+}
+
+void set_unavailable(const std::string& kind, const std::string& reason) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.unavailable[kind] = reason;
+}
+
+std::vector<DeviceInfo> list_devices() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<DeviceInfo> out;
+  bool have_cuda = false;
+  for (auto& [name, backend] : r.backends) {
+    DeviceInfo info;
+    info.name = name;
+    info.kind = kind_name(backend->device().kind);
+    info.available = true;
+    info.description = backend->description();
+    have_cuda = have_cuda || backend->device().kind == DeviceKind::CUDA;
+    out.push_back(info);
+  }
+  if (!have_cuda) {
+    DeviceInfo info;
+    info.name = "cuda";
+    info.kind = "cuda";
+    info.available = false;
+    auto why = r.unavailable.find("cuda");
+    info.reason = why != r.unavailable.end() ? why->second : "no CUDA backend was loaded";
+    out.push_back(info);
+  }
+  return out;
+}
+
+bool load_backend_library(const std::string& kind, const std::string& path) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* err = dlerror();
+    set_unavailable(kind, std::string("cannot load ") + path + ": " + (err ? err : "unknown error"));
+    return false;
+  }
+  auto create = reinterpret_cast<BackendCreateFn>(dlsym(handle, "newton_backend_create"));
+  if (!create) {
+    set_unavailable(kind, path + " does not export newton_backend_create");
+    dlclose(handle);
+    return false;
+  }
+  char message[512] = {0};
+  Backend* backend = nullptr;
+  int status = 1;
+  try {
+    status = create(kBackendAbiVersion, &backend, message, sizeof(message));
+  } catch (...) {
+    status = 1;
+  }
+  if (status != 0 || backend == nullptr) {
+    set_unavailable(kind, message[0] ? std::string(message) : "backend initialisation failed");
+    // Keep the library mapped: it may have registered atexit handlers.
+    return false;
+  }
+  register_backend(std::unique_ptr<Backend>(backend));
+  return true;
+}
+
+}  // namespace newton
