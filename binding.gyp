@@ -1,0 +1,66 @@
+# node-gyp build of the newton-cnn addon: the SAME CPU backend as CMakeLists.txt
+# (native/core/*.cpp, native/core/cpu/*.cpp, native/napi/*.cpp), without the CUDA backend.
+#
+# Use `npm run build:gyp` (scripts/build-gyp.js): it builds in build-gyp/ so that node-gyp's
+# `rebuild` does not wipe the cmake-js addon in build/Release, and leaves the result at
+# build-gyp/newton_cnn.node. Load that one with NEWTON_CNN_ADDON=<absolute path>.
+#
+# Variables (node-gyp configure -- -D<name>=<value>):
+#   use_blas   'true' links OpenBLAS (-lopenblas) and defines NEWTON_HAVE_CBLAS /
+#              NEWTON_HAVE_OPENBLAS; 'false' uses the built-in GEMM. Default: 'true' when
+#              cblas.h is found in /usr/include/x86_64-linux-gnu, /usr/include/aarch64-linux-gnu,
+#              /usr/include or /usr/include/openblas (libopenblas-dev).
+{
+  'variables': {
+    'use_blas%': '<!(node -p "[\'/usr/include/x86_64-linux-gnu/cblas.h\',\'/usr/include/aarch64-linux-gnu/cblas.h\',\'/usr/include/cblas.h\',\'/usr/include/openblas/cblas.h\'].some(f => require(\'fs\').existsSync(f))")',
+  },
+  'targets': [
+    {
+      'target_name': 'newton_cnn',
+      'sources': [
+        '<!@(node -p "[\'native/core\',\'native/core/cpu\',\'native/napi\'].flatMap(d => require(\'fs\').existsSync(d) ? require(\'fs\').readdirSync(d).filter(f => f.endsWith(\'.cpp\')).sort().map(f => d + \'/\' + f) : []).join(\' \')")',
+      ],
+      'include_dirs': [
+        'native',
+        '<!(node -p "require(\'node-addon-api\').include_dir")',
+      ],
+      'defines': [
+        'NAPI_VERSION=8',
+        'NAPI_CPP_EXCEPTIONS',
+        'NODE_ADDON_API_DISABLE_DEPRECATED',
+      ],
+      'cflags!': ['-fno-exceptions'],
+      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++20'],
+      'cflags_cc': ['-std=c++17', '-fexceptions', '-O3', '-fno-math-errno'],
+      'xcode_settings': {
+        'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
+        'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+        'CLANG_CXX_LIBRARY': 'libc++',
+        'MACOSX_DEPLOYMENT_TARGET': '10.15',
+        'OTHER_CPLUSPLUSFLAGS': ['-O3', '-fno-math-errno'],
+      },
+      'msvs_settings': {
+        'VCCLCompilerTool': {
+          'ExceptionHandling': 1,
+          'AdditionalOptions': ['/std:c++17'],
+        },
+      },
+      'conditions': [
+        ['OS=="linux"', {
+          'libraries': ['-lpthread', '-ldl'],
+        }],
+        ['use_blas=="true"', {
+          'defines': [
+            'NEWTON_HAVE_CBLAS=1',
+            'NEWTON_HAVE_OPENBLAS=1',
+            'NEWTON_BLAS_NAME="OpenBLAS"',
+          ],
+          'include_dirs': ['/usr/include/openblas'],
+          'libraries': ['-lopenblas'],
+        }, {
+          'defines': ['NEWTON_BLAS_NAME="built-in"'],
+        }],
+      ],
+    },
+  ],
+}

@@ -1,0 +1,59 @@
+// Benchmark dispatcher: `npm run bench -- <suite> [options]` (node dist/scripts/bench.js).
+//
+// Each suite is its own module under scripts/bench/ exporting `suite: BenchSuite` (see
+// scripts/bench/common.ts). To add one (train, newton, gpu …), write scripts/bench/<name>.ts
+// and add a line to SUITES below; modules are loaded only when their suite is run.
+import type { BenchSuite } from './bench/common';
+
+interface SuiteEntry {
+  description: string;
+  load: () => Promise<BenchSuite>;
+}
+
+const SUITES: Record<string, SuiteEntry> = {
+  ops: {
+    description: "SGEMM and conv2d forward/backward throughput at the shapes of the paper's 3-layer CNN",
+    load: async () => (await import('./bench/ops')).suite,
+  },
+};
+
+function usage(): string {
+  const names = Object.keys(SUITES);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'usage: npm run bench -- <suite> [options]      (node dist/scripts/bench.js <suite> [options])',
+    '       npm run bench -- <suite> --help         options of a suite',
+    '',
+    'suites:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${SUITES[n].description}`),
+  ].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const entry = Object.prototype.hasOwnProperty.call(SUITES, name) ? SUITES[name] : undefined;
+  if (!entry) {
+    console.error(`bench: unknown suite '${name}'\n\n${usage()}`);
+    return 1;
+  }
+  const suite = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`npm run bench -- ${suite.name} [options]\n${suite.description}\n\noptions:\n${suite.usage}`);
+    return 0;
+  }
+  return suite.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error && err.stack ? err.stack : err);
+    process.exitCode = 1;
+  },
+);

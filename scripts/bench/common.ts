@@ -1,0 +1,132 @@
+// Shared pieces of the benchmark suites: the suite interface, option parsing, timing and
+// table printing. A suite is a module under scripts/bench/ exporting `suite: BenchSuite`;
+// scripts/bench.ts lists them and dispatches `npm run bench -- <suite> [options]`.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export interface BenchSuite {
+  name: string;
+  description: string;
+  usage: string; // options help, one per line
+  run(argv: readonly string[]): Promise<number>; // exit code
+}
+
+// --- options -------------------------------------------------------------------------------
+export interface OptionSpec {
+  flags: readonly string[]; // boolean options, e.g. ['--quick']
+  values: readonly string[]; // options taking a value, e.g. ['--json'] (as `--json F` or `--json=F`)
+}
+
+export class UsageError extends Error {}
+
+export function parseOptions(argv: readonly string[], spec: OptionSpec): Map<string, string | true> {
+  const out = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (spec.flags.includes(name) && eq < 0) {
+      out.set(name, true);
+    } else if (spec.values.includes(name)) {
+      let value: string | undefined;
+      if (eq > 0) value = arg.slice(eq + 1);
+      else value = argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
+      out.set(name, value);
+    } else {
+      throw new UsageError(`unknown option ${arg}`);
+    }
+  }
+  return out;
+}
+
+export function positiveInt(opts: Map<string, string | true>, name: string, fallback: number): number {
+  const v = opts.get(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got ${String(v)}`);
+  return n;
+}
+
+// --- timing ----------------------------------------------------------------------------------
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  samplesMs: number[];
+  innerIterations: number; // calls per sample (small ops are batched up to minSampleMs)
+}
+
+export interface TimingOptions {
+  repeats: number;
+  warmup: number;
+  minSampleMs: number;
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// Runs fn `warmup` times, then `repeats` samples; each sample calls fn `inner` times, with
+// `inner` chosen after the warm-up so a sample lasts at least minSampleMs.
+export function measure(fn: () => void, o: TimingOptions): Timing {
+  let last = 0;
+  for (let i = 0; i < Math.max(1, o.warmup); i++) {
+    const t0 = nowMs();
+    fn();
+    last = nowMs() - t0;
+  }
+  const inner = Math.min(1000, Math.max(1, Math.ceil(o.minSampleMs / Math.max(last, 1e-3))));
+  const samples: number[] = [];
+  for (let r = 0; r < o.repeats; r++) {
+    const t0 = nowMs();
+    for (let i = 0; i < inner; i++) fn();
+    samples.push((nowMs() - t0) / inner);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), samplesMs: samples, innerIterations: inner };
+}
+
+// --- output -----------------------------------------------------------------------------------
+export type Align = 'left' | 'right';
+export interface Column {
+  title: string;
+  align: Align;
+}
+
+export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const cell = (s: string, i: number) => (columns[i].align === 'left' ? s.padEnd(widths[i]) : s.padStart(widths[i]));
+  const line = (cells: readonly string[]) => cells.map((s, i) => cell(s ?? '', i)).join('  ').trimEnd();
+  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of rows) out.push(r.length === 0 ? '' : line(r));
+  return out.join('\n');
+}
+
+export function fmt(x: number | null | undefined, digits = 1): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  return x.toFixed(digits);
+}
+
+export function machineInfo(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: cpus.length ? cpus[0].model.trim() : 'unknown',
+    cores: cpus.length,
+    hostname: os.hostname(),
+  };
+}
+
+export function writeJson(file: string, data: unknown): void {
+  const abs = path.resolve(file);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  fs.writeFileSync(abs, JSON.stringify(data, null, 2) + '\n');
+  console.log(`results written to ${abs}`);
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// Builds the native addon (build/Release/newton_cnn.node) with cmake-js.
+//
+// Runs as package.json's `install` and `build:native` scripts, before the TypeScript is
+// compiled, so it is plain CommonJS with no dependencies beyond cmake-js itself.
+//
+//   node scripts/build-native.js            cmake-js compile (incremental)
+//   node scripts/build-native.js --clean    cmake-js rebuild (wipes build/ first)
+//
+// Environment:
+//   NEWTON_SKIP_NATIVE_BUILD=1   do nothing (e.g. prebuilt addon, or docs-only installs)
+//   NEWTON_CUDA=AUTO|ON|OFF      passed to CMake as -DNEWTON_CUDA (default AUTO)
+//   NEWTON_BUILD_JOBS=<n>        parallel build jobs (default: number of CPU cores)
+//   CXX                          C++ compiler to check for / use (default c++, g++ or clang++)
+//
+// cmake-js works offline because package.json declares "binary": {"napi_versions": [8]}:
+// it then takes the Node-API headers from the node-api-headers package instead of
+// downloading Node's headers.
+'use strict';
+
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const MIN_CMAKE = [3, 18, 0];
+const TAG = '[newton-cnn]';
+
+function log(msg) {
+  console.log(`${TAG} ${msg}`);
+}
+
+function fail(msg) {
+  console.error(`${TAG} ERROR: ${msg}`);
+  process.exit(1);
+}
+
+function installHint(what) {
+  const lines = [`${what} is required to build the newton-cnn native addon.`, 'Install it with:'];
+  if (process.platform === 'darwin') {
+    lines.push('  xcode-select --install      # C++ compiler (clang++)');
+    lines.push('  brew install cmake          # CMake >= 3.18');
+    lines.push('  brew install openblas       # optional: fast GEMM');
+  } else if (process.platform === 'win32') {
+    lines.push('  Visual Studio 2019+ with the "Desktop development with C++" workload');
+    lines.push('  CMake >= 3.18 from https://cmake.org/download/ (on PATH)');
+  } else {
+    lines.push('  Debian/Ubuntu:  sudo apt-get install cmake g++ libopenblas-dev');
+    lines.push('  Fedora/RHEL:    sudo dnf install cmake gcc-c++ openblas-devel');
+    lines.push('  (libopenblas-dev is optional but makes GEMM and convolutions much faster)');
+  }
+  lines.push('Or set NEWTON_SKIP_NATIVE_BUILD=1 to skip building the addon.');
+  return lines.join('\n');
+}
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+}
+
+function parseVersion(text) {
+  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text || '');
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] || 0)] : null;
+}
+
+function versionAtLeast(v, min) {
+  for (let i = 0; i < 3; i++) {
+    if (v[i] !== min[i]) return v[i] > min[i];
+  }
+  return true;
+}
+
+function checkCMake() {
+  const cmake = process.env.CMAKE || 'cmake';
+  const r = run(cmake, ['--version']);
+  if (r.error || r.status !== 0) {
+    fail(`CMake was not found on PATH (tried \`${cmake} --version\`).\n${installHint('CMake >= 3.18')}`);
+  }
+  const v = parseVersion(r.stdout);
+  if (!v) fail(`could not parse the CMake version from:\n${r.stdout}`);
+  if (!versionAtLeast(v, MIN_CMAKE)) {
+    fail(`CMake ${v.join('.')} is too old; ${MIN_CMAKE.join('.')} or newer is required.\n${installHint('CMake >= 3.18')}`);
+  }
+  return { cmake, version: v.join('.') };
+}
+
+function checkCompiler() {
+  if (process.platform === 'win32') return { cxx: 'MSVC (found by CMake)', version: '' };
+  const candidates = process.env.CXX ? [process.env.CXX] : ['c++', 'g++', 'clang++'];
+  for (const cxx of candidates) {
+    // CXX may carry flags ("ccache g++"); try the command as the shell would.
+    const parts = cxx.trim().split(/\s+/);
+    const r = run(parts[0], [...parts.slice(1), '--version']);
+    if (!r.error && r.status === 0) {
+      return { cxx, version: (r.stdout.split('\n')[0] || '').trim() };
+    }
+  }
+  fail(`no C++ compiler found (tried ${candidates.join(', ')}).\n${installHint('A C++17 compiler')}`);
+  return null;
+}
+
+function findCMakeJs() {
+  const local = path.join(ROOT, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+  if (fs.existsSync(local)) return local;
+  try {
+    return require.resolve('cmake-js/bin/cmake-js', { paths: [ROOT] });
+  } catch (_) {
+    fail('cmake-js is not installed; run `npm install` (it is a dependency of newton-cnn).');
+  }
+  return null;
+}
+
+function jobs() {
+  const env = Number.parseInt(process.env.NEWTON_BUILD_JOBS || '', 10);
+  if (Number.isInteger(env) && env > 0) return env;
+  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, n || 1);
+}
+
+function main() {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log('usage: node scripts/build-native.js [--clean]\n' +
+      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
+    return;
+  }
+  const unknown = argv.filter((a) => a !== '--clean');
+  if (unknown.length) fail(`unknown argument(s): ${unknown.join(' ')} (usage: build-native.js [--clean])`);
+
+  if (process.env.NEWTON_SKIP_NATIVE_BUILD === '1' || process.env.NEWTON_SKIP_NATIVE_BUILD === 'true') {
+    log('NEWTON_SKIP_NATIVE_BUILD is set: skipping the native build.');
+    return;
+  }
+
+  const cuda = (process.env.NEWTON_CUDA || 'AUTO').toUpperCase();
+  if (!['AUTO', 'ON', 'OFF'].includes(cuda)) {
+    fail(`NEWTON_CUDA must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_CUDA)}`);
+  }
+
+  const cm = checkCMake();
+  const cc = checkCompiler();
+  const cmakeJs = findCMakeJs();
+  const command = argv.includes('--clean') ? 'rebuild' : 'compile';
+  const j = jobs();
+
+  log(`cmake ${cm.version}; C++ compiler: ${cc.cxx}${cc.version ? ` (${cc.version})` : ''}`);
+  const args = [cmakeJs, command, '--directory', ROOT, `--CDNEWTON_CUDA=${cuda}`, '--parallel', String(j)];
+  if (process.env.CXX && process.platform !== 'win32') args.push('--cxx', process.env.CXX);
+  log(`running: node ${path.relative(ROOT, cmakeJs)} ${args.slice(1).join(' ')}`);
+
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env: process.env });
+  if (r.error) fail(`could not run cmake-js: ${r.error.message}`);
+  if (r.status !== 0) {
+    fail(`cmake-js ${command} failed (exit ${r.status === null ? r.signal : r.status}). ` +
+      'See the compiler output above; `npm run build:native -- --clean` forces a full rebuild.');
+  }
+  const addon = path.join(ROOT, 'build', 'Release', 'newton_cnn.node');
+  if (!fs.existsSync(addon)) fail(`cmake-js finished but ${addon} was not produced.`);
+  log(`built ${path.relative(ROOT, addon)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+main();
