@@ -1,0 +1,278 @@
+// 2-D convolution on the CPU: im2col + GEMM.
+//
+// Note [batched im2col]
+// ~~~~~~~~~~~~~~~~~~~~~
+// One image's GEMM is small (conv3 of the MNIST net: 64 × 49 outputs), far from the speed
+// of a large GEMM. So a chunk of images is unfolded at once into
+// col (C·R·S, chunk·P·Q): row (c, r, s), column (n, p, q), and a single GEMM with
+// W (K, C·R·S) covers the chunk; its (K, chunk·P·Q) result is then scattered to NCHW.
+// The chunk is sized so that col stays near the last-level cache (kColBudgetBytes):
+// larger buys nothing once the GEMM is wide, and costs a trip through main memory.
+// Chunks depend only on the shapes, so results do not depend on the thread count.
+//
+// The passes:
+//   forward          Y_chunk = W · col(X_chunk)
+//   backward data    col = Wᵀ · dY_chunk, then col2im (adds overlapping taps into dX)
+//   backward filter  dW = Σ_chunks dY_chunk · col(X_chunk)ᵀ
+// A 1×1, stride-1, unpadded convolution needs no unfolding: X_n is already (C, H·W).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "../error.h"
+#include "../parallel.h"
+#include "cpu_backend.h"
+
+namespace newton {
+
+namespace {
+
+// Per-chunk budget for the unfolded input; see note [batched im2col].
+constexpr int64_t kColBudgetBytes = int64_t{4} << 20;
+// The GEMM's N (chunk·P·Q) below which a chunk is widened past the budget anyway.
+constexpr int64_t kMinGemmColumns = 1024;
+
+struct ConvShape {
+  int64_t n, c, h, w;  // input
+  int64_t k, r, s;     // filter
+  int64_t p, q;        // output
+  int64_t stride_h, stride_w, pad_h, pad_w;
+
+  int64_t crs() const { return c * r * s; }
+  int64_t pq() const { return p * q; }
+  int64_t hw() const { return h * w; }
+  bool is_pointwise() const {
+    return r == 1 && s == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
+  }
+};
+
+// x: (N, C, H, W), w: (K, C, R, S), y: (N, K, P, Q)
+ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& prm) {
+  return ConvShape{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0),     w.dim(2),     w.dim(3),
+                   y.dim(2), y.dim(3), prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w};
+}
+
+// Images per chunk: as many as fit the budget, at least enough for a wide GEMM.
+template <typename T>
+int64_t images_per_chunk(const ConvShape& sh) {
+  const int64_t col_bytes = std::max<int64_t>(1, sh.crs() * sh.pq() * int64_t(sizeof(T)));
+  const int64_t by_budget = kColBudgetBytes / col_bytes;
+  const int64_t by_width = (kMinGemmColumns + sh.pq() - 1) / std::max<int64_t>(1, sh.pq());
+  return std::clamp<int64_t>(std::max(by_budget, by_width), 1, std::max<int64_t>(1, sh.n));
+}
+
+// The output positions q in [q_lo, q_hi) whose input column q·stride − pad + s lies in
+// [0, W); likewise for rows. Outside that range the tap reads padding.
+struct TapRange {
+  int64_t lo, hi;
+};
+TapRange valid_range(int64_t out_len, int64_t in_len, int64_t stride, int64_t pad, int64_t tap) {
+  // smallest o with o·stride ≥ pad − tap, and smallest o with o·stride ≥ in_len + pad − tap
+  auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; };
+  const int64_t lo = std::min(out_len, ceil_div(pad - tap, stride));
+  const int64_t hi = std::min(out_len, ceil_div(in_len + pad - tap, stride));
+  return TapRange{lo, std::max(lo, hi)};
+}
+
+// col: (C·R·S, nb·P·Q) from images [n0, n0+nb) of x: (N, C, H, W). Rows are independent,
+// so they are the unit of parallel work.
+template <typename T>
+void im2col(const ConvShape& sh, const T* x, int64_t n0, int64_t nb, T* col) {
+  const int64_t cols = nb * sh.pq();
+  parallel_for(sh.crs(), 1, [&](int64_t row_begin, int64_t row_end) {
+    for (int64_t row = row_begin; row < row_end; ++row) {
+      const int64_t c = row / (sh.r * sh.s), r = row / sh.s % sh.r, s = row % sh.s;
+      const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
+      const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
+      T* out = col + row * cols;
+      for (int64_t n = 0; n < nb; ++n) {
+        const T* plane = x + ((n0 + n) * sh.c + c) * sh.hw();
+        for (int64_t p = 0; p < sh.p; ++p, out += sh.q) {
+          if (p < ps.lo || p >= ps.hi) {
+            std::fill(out, out + sh.q, T(0));
+            continue;
+          }
+          const T* src = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
+          std::fill(out, out + qs.lo, T(0));
+          if (sh.stride_w == 1) {
+            std::copy(src + qs.lo, src + qs.hi, out + qs.lo);
+          } else {
+            for (int64_t q = qs.lo; q < qs.hi; ++q) out[q] = src[q * sh.stride_w];
+          }
+          std::fill(out + qs.hi, out + sh.q, T(0));
+        }
+      }
+    }
+  });
+}
+
+// Images [n0, n0+nb) of dx: (N, C, H, W) = col2im(col: (C·R·S, nb·P·Q)). Each (n, c) plane
+// is owned by one task and its taps are added in a fixed order: no races, no dependence
+// on the thread count.
+template <typename T>
+void col2im(const ConvShape& sh, const T* col, int64_t n0, int64_t nb, T* dx) {
+  const int64_t cols = nb * sh.pq();
+  parallel_for(nb * sh.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane_index = begin; plane_index < end; ++plane_index) {
+      const int64_t n = plane_index / sh.c, c = plane_index % sh.c;
+      T* plane = dx + ((n0 + n) * sh.c + c) * sh.hw();
+      std::fill(plane, plane + sh.hw(), T(0));
+      for (int64_t r = 0; r < sh.r; ++r) {
+        const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
+        for (int64_t s = 0; s < sh.s; ++s) {
+          const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
+          const T* src = col + ((c * sh.r + r) * sh.s + s) * cols + n * sh.pq();
+          for (int64_t p = ps.lo; p < ps.hi; ++p) {
+            T* dst = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
+            const T* src_row = src + p * sh.q;
+            if (sh.stride_w == 1) {
+              for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q] += src_row[q];
+            } else {
+              for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q * sh.stride_w] += src_row[q];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// Moves between the GEMM layout (K, nb·P·Q) and images [n0, n0+nb) of NCHW (N, K, P, Q):
+// both hold contiguous P·Q runs, one per (n, k).
+template <typename T>
+void gemm_to_nchw(const ConvShape& sh, const T* g, int64_t n0, int64_t nb, T* y) {
+  const int64_t pq = sh.pq(), cols = nb * pq;
+  parallel_for(nb * sh.k, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / sh.k, k = i % sh.k;
+      std::memcpy(y + ((n0 + n) * sh.k + k) * pq, g + k * cols + n * pq, sizeof(T) * pq);
+    }
+  });
+}
+template <typename T>
+void nchw_to_gemm(const ConvShape& sh, const T* y, int64_t n0, int64_t nb, T* g) {
+  const int64_t pq = sh.pq(), cols = nb * pq;
+  parallel_for(nb * sh.k, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / sh.k, k = i % sh.k;
+      std::memcpy(g + k * cols + n * pq, y + ((n0 + n) * sh.k + k) * pq, sizeof(T) * pq);
+    }
+  });
+}
+
+template <typename T>
+std::unique_ptr<T[]> workspace(int64_t elements) {
+  // Default-initialised: every pass overwrites its workspace fully before reading it.
+  return std::unique_ptr<T[]>(new T[static_cast<std::size_t>(std::max<int64_t>(1, elements))]);
+}
+
+// y: (N, K, P, Q) = conv(x: (N, C, H, W), w: (K, C, R, S))
+template <typename T>
+void forward(const ConvShape& sh, const T* x, const T* w, T* y) {
+  if (sh.n == 0 || sh.k == 0 || sh.pq() == 0) return;
+  if (sh.is_pointwise()) {
+    for (int64_t n = 0; n < sh.n; ++n) {
+      cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), w, sh.c, x + n * sh.c * sh.hw(), sh.hw(), T(0),
+               y + n * sh.k * sh.pq(), sh.pq());
+    }
+    return;
+  }
+  const int64_t chunk = images_per_chunk<T>(sh);
+  auto col = workspace<T>(sh.crs() * chunk * sh.pq());
+  auto out = workspace<T>(sh.k * chunk * sh.pq());
+  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
+    im2col(sh, x, n0, nb, col.get());
+    cpu_gemm(false, false, sh.k, cols, sh.crs(), T(1), w, sh.crs(), col.get(), cols, T(0), out.get(), cols);
+    gemm_to_nchw(sh, out.get(), n0, nb, y);
+  }
+}
+
+// dx: (N, C, H, W) = convᵀ(dy: (N, K, P, Q), w: (K, C, R, S))
+template <typename T>
+void backward_data(const ConvShape& sh, const T* dy, const T* w, T* dx) {
+  if (sh.n * sh.c * sh.hw() == 0) return;
+  if (sh.is_pointwise()) {
+    for (int64_t n = 0; n < sh.n; ++n) {
+      cpu_gemm(true, false, sh.c, sh.hw(), sh.k, T(1), w, sh.c, dy + n * sh.k * sh.pq(), sh.pq(), T(0),
+               dx + n * sh.c * sh.hw(), sh.hw());
+    }
+    return;
+  }
+  const int64_t chunk = images_per_chunk<T>(sh);
+  auto col = workspace<T>(sh.crs() * chunk * sh.pq());
+  auto g = workspace<T>(sh.k * chunk * sh.pq());
+  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
+    nchw_to_gemm(sh, dy, n0, nb, g.get());
+    // K == 0 leaves a zero col (cpu_gemm scales by beta = 0), hence a zero dx.
+    cpu_gemm(true, false, sh.crs(), cols, sh.k, T(1), w, sh.crs(), g.get(), cols, T(0), col.get(), cols);
+    col2im(sh, col.get(), n0, nb, dx);
+  }
+}
+
+// dw: (K, C, R, S) = Σ_n dy_n: (K, P·Q) · col(x_n)ᵀ
+template <typename T>
+void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
+  const int64_t crs = sh.crs();
+  if (sh.k * crs == 0) return;
+  if (sh.n == 0 || sh.pq() == 0) {
+    std::fill(dw, dw + sh.k * crs, T(0));
+    return;
+  }
+  if (sh.is_pointwise()) {
+    for (int64_t n = 0; n < sh.n; ++n) {
+      cpu_gemm(false, true, sh.k, sh.c, sh.pq(), T(1), dy + n * sh.k * sh.pq(), sh.pq(), x + n * sh.c * sh.hw(),
+               sh.hw(), n == 0 ? T(0) : T(1), dw, sh.c);
+    }
+    return;
+  }
+  const int64_t chunk = images_per_chunk<T>(sh);
+  auto col = workspace<T>(crs * chunk * sh.pq());
+  auto g = workspace<T>(sh.k * chunk * sh.pq());
+  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
+    im2col(sh, x, n0, nb, col.get());
+    nchw_to_gemm(sh, dy, n0, nb, g.get());
+    cpu_gemm(false, true, sh.k, crs, cols, T(1), g.get(), cols, col.get(), cols, n0 == 0 ? T(0) : T(1), dw, crs);
+  }
+}
+
+[[noreturn]] void unsupported_dtype(const char* op, DType dtype) {
+  fail<ArgumentTypeError>(op, ": x must be float32 or float64, got ", dtype_name(dtype));
+}
+
+}  // namespace
+
+// y: (N, K, P, Q), x: (N, C, H, W), w: (K, C, R, S)
+void CpuBackend::conv2d_forward(Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, w, y, p);
+  switch (x.dtype()) {
+    case DType::F32: return forward(sh, x.data<float>(), w.data<float>(), y.data<float>());
+    case DType::F64: return forward(sh, x.data<double>(), w.data<double>(), y.data<double>());
+    default: unsupported_dtype("conv2d", x.dtype());
+  }
+}
+
+// dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
+void CpuBackend::conv2d_backward_data(Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(dx, w, dy, p);
+  switch (dy.dtype()) {
+    case DType::F32: return backward_data(sh, dy.data<float>(), w.data<float>(), dx.data<float>());
+    case DType::F64: return backward_data(sh, dy.data<double>(), w.data<double>(), dx.data<double>());
+    default: unsupported_dtype("conv2dBackwardData", dy.dtype());
+  }
+}
+
+// dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
+void CpuBackend::conv2d_backward_filter(Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, dw, dy, p);
+  switch (dy.dtype()) {
+    case DType::F32: return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());
+    case DType::F64: return backward_filter(sh, dy.data<double>(), x.data<double>(), dw.data<double>());
+    default: unsupported_dtype("conv2dBackwardFilter", dy.dtype());
+  }
+}
+
+}  // namespace newton

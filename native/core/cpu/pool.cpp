@@ -1,0 +1,194 @@
+// Max and average 2-D pooling on the CPU, NCHW. Every (n, c) plane is independent, so
+// planes are the unit of parallel work; each backward task owns its dx plane, which keeps
+// the scatter race-free and its summation order fixed.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "../error.h"
+#include "../parallel.h"
+#include "cpu_backend.h"
+
+namespace newton {
+
+namespace {
+
+struct PoolShape {
+  int64_t planes;  // N·C
+  int64_t h, w;    // input plane
+  int64_t p, q;    // output plane
+  Pool2dParams prm;
+
+  int64_t hw() const { return h * w; }
+  int64_t pq() const { return p * q; }
+};
+
+// x: (N, C, H, W), y: (N, C, P, Q)
+PoolShape pool_shape(const Tensor& x, const Tensor& y, const Pool2dParams& prm) {
+  return PoolShape{x.dim(0) * x.dim(1), x.dim(2), x.dim(3), y.dim(2), y.dim(3), prm};
+}
+
+// The part of a window [start, start + kernel) that lies inside [0, extent).
+struct Span {
+  int64_t lo, hi;
+};
+Span clip(int64_t start, int64_t kernel, int64_t extent) {
+  return Span{std::max<int64_t>(start, 0), std::min(start + kernel, extent)};
+}
+
+// Enough planes per task that the hand-off is amortised over ~16k elements.
+int64_t plane_grain(int64_t plane_elements) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane_elements));
+}
+
+// Scans one window in row-major order. `v > best` keeps the first of equal maxima; a NaN
+// replaces a non-NaN best and is then never replaced, so the first NaN wins and
+// propagates. Padding is never visited.
+template <typename T>
+void max_window(const T* plane, int64_t w, Span rows, Span cols, T& best, int32_t& best_index) {
+  best = -std::numeric_limits<T>::infinity();
+  best_index = -1;
+  for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+    for (int64_t iw = cols.lo; iw < cols.hi; ++iw) {
+      const T v = plane[ih * w + iw];
+      if (best_index < 0 || v > best || (v != v && best == best)) {
+        best = v;
+        best_index = static_cast<int32_t>(ih * w + iw);
+      }
+    }
+  }
+}
+
+// y, argmax: (N, C, P, Q), x: (N, C, H, W)
+template <typename T>
+void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
+  const Pool2dParams& prm = sh.prm;
+  parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* xp = x + plane * sh.hw();
+      T* yp = y + plane * sh.pq();
+      int32_t* ap = argmax + plane * sh.pq();
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          max_window(xp, sh.w, rows, cols, yp[op * sh.q + oq], ap[op * sh.q + oq]);
+        }
+      }
+    }
+  });
+}
+
+// dx: (N, C, H, W) = Σ dy routed to argmax; dy, argmax: (N, C, P, Q)
+template <typename T>
+void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, T* dx) {
+  parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      T* dxp = dx + plane * sh.hw();
+      const T* dyp = dy + plane * sh.pq();
+      const int32_t* ap = argmax + plane * sh.pq();
+      std::fill(dxp, dxp + sh.hw(), T(0));
+      for (int64_t i = 0; i < sh.pq(); ++i) {
+        // An index outside the plane cannot come from max_forward; skipping it keeps a
+        // hand-made argmax from writing out of bounds (no throwing inside parallel_for).
+        if (ap[i] >= 0 && ap[i] < sh.hw()) dxp[ap[i]] += dyp[i];
+      }
+    }
+  });
+}
+
+// y: (N, C, P, Q) = window sums of x: (N, C, H, W) / (kernel_h·kernel_w)
+template <typename T>
+void avg_forward(const PoolShape& sh, const T* x, T* y) {
+  const Pool2dParams& prm = sh.prm;
+  const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
+  parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* xp = x + plane * sh.hw();
+      T* yp = y + plane * sh.pq();
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          T sum = T(0);
+          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) sum += xp[ih * sh.w + iw];
+          }
+          yp[op * sh.q + oq] = sum * inv_area;
+        }
+      }
+    }
+  });
+}
+
+// dx: (N, C, H, W) = adjoint of avg_forward applied to dy: (N, C, P, Q)
+template <typename T>
+void avg_backward(const PoolShape& sh, const T* dy, T* dx) {
+  const Pool2dParams& prm = sh.prm;
+  const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
+  parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      T* dxp = dx + plane * sh.hw();
+      const T* dyp = dy + plane * sh.pq();
+      std::fill(dxp, dxp + sh.hw(), T(0));
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          const T g = dyp[op * sh.q + oq] * inv_area;
+          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) dxp[ih * sh.w + iw] += g;
+          }
+        }
+      }
+    }
+  });
+}
+
+[[noreturn]] void unsupported_dtype(const char* op, DType dtype) {
+  fail<ArgumentTypeError>(op, ": x must be float32 or float64, got ", dtype_name(dtype));
+}
+
+}  // namespace
+
+// y, argmax: (N, C, P, Q), x: (N, C, H, W)
+void CpuBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) {
+  const PoolShape sh = pool_shape(x, y, p);
+  switch (x.dtype()) {
+    case DType::F32: return max_forward(sh, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+    case DType::F64: return max_forward(sh, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
+    default: unsupported_dtype("maxPool2d", x.dtype());
+  }
+}
+
+// dx: (N, C, H, W), dy, argmax: (N, C, P, Q)
+void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) {
+  const PoolShape sh = pool_shape(dx, dy, p);
+  switch (dy.dtype()) {
+    case DType::F32: return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+    case DType::F64: return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(), dx.data<double>());
+    default: unsupported_dtype("maxPool2dBackward", dy.dtype());
+  }
+}
+
+// y: (N, C, P, Q), x: (N, C, H, W)
+void CpuBackend::avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) {
+  const PoolShape sh = pool_shape(x, y, p);
+  switch (x.dtype()) {
+    case DType::F32: return avg_forward(sh, x.data<float>(), y.data<float>());
+    case DType::F64: return avg_forward(sh, x.data<double>(), y.data<double>());
+    default: unsupported_dtype("avgPool2d", x.dtype());
+  }
+}
+
+// dx: (N, C, H, W), dy: (N, C, P, Q)
+void CpuBackend::avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) {
+  const PoolShape sh = pool_shape(dx, dy, p);
+  switch (dy.dtype()) {
+    case DType::F32: return avg_backward(sh, dy.data<float>(), dx.data<float>());
+    case DType::F64: return avg_backward(sh, dy.data<double>(), dx.data<double>());
+    default: unsupported_dtype("avgPool2dBackward", dy.dtype());
+  }
+}
+
+}  // namespace newton
