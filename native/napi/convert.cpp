@@ -1,0 +1,309 @@
+#include "convert.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#if defined(__linux__)
+#include <sys/sysinfo.h>
+#endif
+
+#include "core/error.h"
+#include "core/registry.h"
+#include "errors.h"
+#include "tensor_wrap.h"
+
+namespace newton {
+namespace napi {
+
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
+constexpr std::size_t kMaxRank = 64;
+
+bool is_safe_integer(double d) { return std::isfinite(d) && d == std::floor(d) && std::fabs(d) <= kMaxSafeInteger; }
+
+std::string format_array_elements(const Napi::Array& a) {
+  std::string s = "[";
+  const uint32_t n = a.Length();
+  for (uint32_t i = 0; i < n && i < 16; ++i) {
+    if (i) s += ", ";
+    Napi::Value v = a.Get(i);
+    s += v.IsNumber() ? js_number_string(v) : describe(v);
+  }
+  if (n > 16) s += ", ...";
+  return s + "]";
+}
+
+// A number or [number, number] option holding integers >= `min` (1 or 0).
+std::optional<std::pair<int64_t, int64_t>> int_pair_option(const Napi::Object& options, const char* key,
+                                                           const char* op, int64_t min) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return std::nullopt;
+  double h = 0, w = 0;
+  if (v.IsNumber()) {
+    h = w = v.As<Napi::Number>().DoubleValue();
+  } else if (v.IsArray()) {
+    Napi::Array a = v.As<Napi::Array>();
+    if (a.Length() != 2) {
+      fail<ArgumentTypeError>(op, ": options.", key, " must be a number or [number, number], got array of length ",
+                              a.Length());
+    }
+    Napi::Value a0 = a.Get(uint32_t{0}), a1 = a.Get(uint32_t{1});
+    if (!a0.IsNumber() || !a1.IsNumber()) {
+      fail<ArgumentTypeError>(op, ": options.", key, " must be a number or [number, number], got ",
+                              format_array_elements(a));
+    }
+    h = a0.As<Napi::Number>().DoubleValue();
+    w = a1.As<Napi::Number>().DoubleValue();
+  } else {
+    fail<ArgumentTypeError>(op, ": options.", key, " must be a number or [number, number], got ", describe(v));
+  }
+  const char* what = min > 0 ? "a positive integer" : "a non-negative integer";
+  for (double d : {h, w}) {
+    if (!is_safe_integer(d) || d < static_cast<double>(min)) {
+      fail<ValueError>(op, ": ", key, " must be ", what, ", got ",
+                       js_number_string(Napi::Number::New(options.Env(), d)));
+    }
+  }
+  return std::make_pair(static_cast<int64_t>(h), static_cast<int64_t>(w));
+}
+
+}  // namespace
+
+std::string describe(const Napi::Value& value) {
+  if (value.IsEmpty()) return "undefined";
+  switch (value.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_function: return "function";
+    case napi_bigint: return "bigint";
+    case napi_external: return "object";
+    case napi_object: return value.IsArray() ? "array" : "object";
+  }
+  return "object";
+}
+
+std::string js_number_string(const Napi::Value& value) {
+  if (!value.IsNumber()) return describe(value);
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  return value.ToString().Utf8Value();
+}
+
+Tensor tensor_arg(const Napi::Value& value, const char* op, const char* arg) {
+  NativeTensor* t = NativeTensor::FromValue(value);
+  if (!t) fail<ArgumentTypeError>(op, ": ", arg, " must be a Tensor, got ", describe(value));
+  return t->tensor(op, arg);
+}
+
+std::optional<Tensor> optional_tensor_arg(const Napi::Value& value, const char* op, const char* arg) {
+  if (value.IsEmpty() || value.IsUndefined() || value.IsNull()) return std::nullopt;
+  return tensor_arg(value, op, arg);
+}
+
+Shape shape_arg(const Napi::Value& value, const char* op, const char* arg) {
+  if (value.IsEmpty() || !value.IsArray()) {
+    fail<ArgumentTypeError>(op, ": ", arg, " must be an array of non-negative integers, got ", describe(value));
+  }
+  Napi::Array a = value.As<Napi::Array>();
+  const uint32_t n = a.Length();
+  if (n > kMaxRank) {
+    fail<ValueError>(op, ": ", arg, " has ", n, " dimensions; at most ", kMaxRank, " are supported");
+  }
+  Shape shape;
+  shape.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsNumber()) {
+      fail<ArgumentTypeError>(op, ": ", arg, " must be an array of non-negative integers, got ", describe(v),
+                              " at index ", i);
+    }
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!is_safe_integer(d) || d < 0) {
+      fail<ValueError>(op, ": ", arg, " must be an array of non-negative integers, got ", js_number_string(v),
+                       " at index ", i);
+    }
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  // The element count (ignoring zero extents, so that no partial product can overflow)
+  // must be a safe integer.
+  double count = 1;
+  for (int64_t d : shape) {
+    if (d > 0) count *= static_cast<double>(d);
+  }
+  if (count > kMaxSafeInteger) {
+    fail<ValueError>(op, ": ", arg, " ", fmt(shape), " has too many elements");
+  }
+  return shape;
+}
+
+DType dtype_arg(const Napi::Value& value, const char* op, const char* type_name, const char* value_name,
+                std::optional<DType> fallback) {
+  if ((value.IsEmpty() || value.IsUndefined()) && fallback) return *fallback;
+  if (value.IsEmpty() || !value.IsString()) {
+    fail<ArgumentTypeError>(op, ": ", type_name, " must be 'float32', 'float64' or 'int32', got ", describe(value));
+  }
+  const std::string s = value.As<Napi::String>().Utf8Value();
+  if (s == "float32") return DType::F32;
+  if (s == "float64") return DType::F64;
+  if (s == "int32") return DType::I32;
+  fail<ValueError>(op, ": ", value_name, " must be 'float32', 'float64' or 'int32', got '", s, "'");
+}
+
+Device device_arg(const Napi::Value& value, const char* op, const char* type_name) {
+  if (value.IsEmpty() || value.IsUndefined()) return cpu_device();
+  if (!value.IsString()) {
+    fail<ArgumentTypeError>(op, ": ", type_name, " must be a string ('cpu', 'cuda' or 'cuda:N'), got ",
+                            describe(value));
+  }
+  const std::string s = value.As<Napi::String>().Utf8Value();
+  Device device;
+  bool ok = false;
+  if (s == "cpu") {
+    ok = true;
+  } else if (s == "cuda") {
+    device = Device{DeviceKind::CUDA, 0};
+    ok = true;
+  } else if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() <= 8) {
+    ok = true;
+    int index = 0;
+    for (std::size_t i = 5; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9') ok = false;
+      else index = index * 10 + (s[i] - '0');
+    }
+    device = Device{DeviceKind::CUDA, index};
+  }
+  if (!ok) fail<ValueError>(op, ": device must be 'cpu', 'cuda' or 'cuda:N', got '", s, "'");
+  require_device(device, op);
+  return device;
+}
+
+void require_device(Device device, const char* op) {
+  if (device.kind == DeviceKind::CPU) return;
+  const std::string name = device.name();
+  std::string reason;
+  for (const DeviceInfo& d : list_devices()) {
+    if (d.name == name && d.available) return;
+    if (d.kind == "cuda" && !d.available && reason.empty()) reason = d.reason;
+  }
+  if (reason.empty()) fail<Error>(op, ": device ", name, " is not available");
+  fail<Error>(op, ": device ", name, " is not available: ", reason);
+}
+
+double finite_arg(const Napi::Value& value, const char* op, const char* type_name, const char* value_name) {
+  if (value.IsEmpty() || !value.IsNumber()) {
+    fail<ArgumentTypeError>(op, ": ", type_name, " must be a number, got ", describe(value));
+  }
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) fail<ValueError>(op, ": ", value_name, " must be a finite number, got ", js_number_string(value));
+  return d;
+}
+
+double optional_finite_arg(const Napi::Value& value, const char* op, const char* type_name,
+                           const char* value_name, double fallback) {
+  if (value.IsEmpty() || value.IsUndefined()) return fallback;
+  return finite_arg(value, op, type_name, value_name);
+}
+
+bool optional_bool_arg(const Napi::Value& value, const char* op, const char* type_name, bool fallback) {
+  if (value.IsEmpty() || value.IsUndefined()) return fallback;
+  if (!value.IsBoolean()) fail<ArgumentTypeError>(op, ": ", type_name, " must be a boolean, got ", describe(value));
+  return value.As<Napi::Boolean>().Value();
+}
+
+uint64_t uint_arg(const Napi::Value& value, const char* op, const char* type_name, const char* value_name,
+                  std::optional<uint64_t> fallback) {
+  if ((value.IsEmpty() || value.IsUndefined()) && fallback) return *fallback;
+  if (value.IsEmpty() || !value.IsNumber()) {
+    fail<ArgumentTypeError>(op, ": ", type_name, " must be a number, got ", describe(value));
+  }
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!is_safe_integer(d) || d < 0) {
+    fail<ValueError>(op, ": ", value_name, " must be a non-negative safe integer, got ", js_number_string(value));
+  }
+  return static_cast<uint64_t>(d);
+}
+
+Napi::Object options_arg(const Napi::Value& value, const char* op, bool required) {
+  if (!required && (value.IsEmpty() || value.IsUndefined() || value.IsNull())) {
+    return Napi::Object::New(value.Env());
+  }
+  if (value.IsEmpty() || value.Type() != napi_object || value.IsArray()) {
+    fail<ArgumentTypeError>(op, ": options must be an object, got ", describe(value));
+  }
+  return value.As<Napi::Object>();
+}
+
+Conv2dParams conv2d_options(const Napi::Value& value, const char* op) {
+  Napi::Object options = options_arg(value, op, false);
+  Conv2dParams p;
+  if (auto s = int_pair_option(options, "stride", op, 1)) {
+    p.stride_h = s->first;
+    p.stride_w = s->second;
+  }
+  if (auto pad = int_pair_option(options, "padding", op, 0)) {
+    p.pad_h = pad->first;
+    p.pad_w = pad->second;
+  }
+  return p;
+}
+
+Pool2dParams pool2d_options(const Napi::Value& value, const char* op) {
+  Napi::Object options = options_arg(value, op, true);
+  Pool2dParams p;
+  auto kernel = int_pair_option(options, "kernel", op, 1);
+  if (!kernel) {
+    fail<ArgumentTypeError>(op, ": options.kernel must be a number or [number, number], got undefined");
+  }
+  p.kernel_h = kernel->first;
+  p.kernel_w = kernel->second;
+  auto stride = int_pair_option(options, "stride", op, 1);
+  p.stride_h = stride ? stride->first : p.kernel_h;
+  p.stride_w = stride ? stride->second : p.kernel_w;
+  auto pad = int_pair_option(options, "padding", op, 0);
+  p.pad_h = pad ? pad->first : 0;
+  p.pad_w = pad ? pad->second : 0;
+  return p;
+}
+
+GemmOptions gemm_options(const Napi::Value& value, const char* op) {
+  Napi::Object options = options_arg(value, op, false);
+  GemmOptions g;
+  g.params.trans_a = optional_bool_arg(options.Get("transA"), op, "options.transA", false);
+  g.params.trans_b = optional_bool_arg(options.Get("transB"), op, "options.transB", false);
+  g.params.alpha = optional_finite_arg(options.Get("alpha"), op, "options.alpha", "alpha", 1.0);
+  g.c = optional_tensor_arg(options.Get("c"), op, "options.c");
+  // beta defaults to 1 when c is given (alpha·op(a)·op(b) + c), else 0.
+  g.params.beta = optional_finite_arg(options.Get("beta"), op, "options.beta", "beta", g.c ? 1.0 : 0.0);
+  return g;
+}
+
+void check_allocation(const char* op, const Shape& shape, DType dtype, Device device) {
+  double count = 1;
+  for (int64_t d : shape) count *= static_cast<double>(d);
+  const double bytes = count * static_cast<double>(dtype_size(dtype));
+  std::ostringstream what;
+  what << static_cast<uint64_t>(bytes) << " bytes for a " << dtype_name(dtype) << " tensor of shape "
+       << fmt(shape) << " on " << device.name();
+  set_allocation_context(what.str());
+  double limit = 9.2e18;  // PTRDIFF_MAX
+#if defined(__linux__)
+  if (device.kind == DeviceKind::CPU) {
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+      const double total = (static_cast<double>(si.totalram) + static_cast<double>(si.totalswap)) * si.mem_unit;
+      if (total > 0 && total < limit) limit = total;
+    }
+  }
+#endif
+  if (bytes > limit) fail<ValueError>(op, ": out of memory allocating ", what.str());
+}
+
+}  // namespace napi
+}  // namespace newton

@@ -1,0 +1,129 @@
+// Runtime functions: devices, BLAS and GEMM implementation, threads, memory statistics.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "convert.h"
+#include "core/allocator.h"
+#include "core/cpu/cpu_backend.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/registry.h"
+#include "errors.h"
+#include "exports.h"
+
+namespace newton {
+namespace napi {
+
+namespace {
+
+using Info = Napi::CallbackInfo;
+
+Napi::Value Devices(const Info& info) {
+  return guard(info, "devices", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const std::vector<DeviceInfo> list = list_devices();
+    Napi::Array result = Napi::Array::New(env, list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const DeviceInfo& d = list[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", d.name);
+      o.Set("kind", d.kind);
+      o.Set("available", d.available);
+      o.Set("description", d.description);
+      o.Set("reason", d.reason);
+      result.Set(static_cast<uint32_t>(i), o);
+    }
+    return result;
+  });
+}
+
+Napi::Value BlasName(const Info& info) {
+  return guard(info, "info", [&]() -> Napi::Value { return Napi::String::New(info.Env(), blas_name()); });
+}
+
+Napi::Value BlasAvailable(const Info& info) {
+  return guard(info, "blasAvailable", [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), blas_available()); });
+}
+
+Napi::Value GetNumThreads(const Info& info) {
+  return guard(info, "getNumThreads", [&]() -> Napi::Value { return Napi::Number::New(info.Env(), num_threads()); });
+}
+
+Napi::Value SetNumThreads(const Info& info) {
+  static constexpr const char* op = "setNumThreads";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Value v = info[0];
+    if (!v.IsNumber()) fail<ArgumentTypeError>(op, ": n must be a number, got ", describe(v));
+    const double n = v.As<Napi::Number>().DoubleValue();
+    if (!(n == std::floor(n) && n >= 1 && n <= 256)) {
+      fail<ValueError>(op, ": n must be an integer from 1 to 256, got ", js_number_string(v));
+    }
+    set_num_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetGemmImplementation(const Info& info) {
+  return guard(info, "getGemmImplementation", [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), gemm_impl() == GemmImpl::Blas ? "blas" : "builtin");
+  });
+}
+
+Napi::Value SetGemmImplementation(const Info& info) {
+  static constexpr const char* op = "setGemmImplementation";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Value v = info[0];
+    if (!v.IsString()) fail<ArgumentTypeError>(op, ": impl must be 'blas' or 'builtin', got ", describe(v));
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "blas") {
+      if (!blas_available()) {
+        fail<ValueError>(op, ": impl 'blas' is not available: this build has no BLAS (", blas_name(), " GEMM only)");
+      }
+      set_gemm_impl(GemmImpl::Blas);
+    } else if (s == "builtin") {
+      set_gemm_impl(GemmImpl::Builtin);
+    } else {
+      fail<ValueError>(op, ": impl must be 'blas' or 'builtin', got '", s, "'");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value MemoryStatsFn(const Info& info) {
+  static constexpr const char* op = "memoryStats";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Device device = device_arg(info[0], op, "device");
+    const MemoryStats s =
+        device.kind == DeviceKind::CPU ? cpu_allocator().stats() : backend_for(device).allocator().stats();
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bytesInUse", Napi::Number::New(env, static_cast<double>(s.bytes_in_use)));
+    o.Set("peakBytesInUse", Napi::Number::New(env, static_cast<double>(s.peak_bytes_in_use)));
+    o.Set("bytesCached", Napi::Number::New(env, static_cast<double>(s.bytes_cached)));
+    o.Set("allocations", Napi::Number::New(env, static_cast<double>(s.allocations)));
+    return o;
+  });
+}
+
+Napi::Value AddonPath(const Info& info) {
+  return guard(info, "info", [&]() -> Napi::Value { return Napi::String::New(info.Env(), addon_path()); });
+}
+
+}  // namespace
+
+void register_runtime(Napi::Env env, Napi::Object exports) {
+  exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+  exports.Set("blasName", Napi::Function::New(env, BlasName, "blasName"));
+  exports.Set("blasAvailable", Napi::Function::New(env, BlasAvailable, "blasAvailable"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getGemmImplementation", Napi::Function::New(env, GetGemmImplementation, "getGemmImplementation"));
+  exports.Set("setGemmImplementation", Napi::Function::New(env, SetGemmImplementation, "setGemmImplementation"));
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStatsFn, "memoryStats"));
+  exports.Set("addonPath", Napi::Function::New(env, AddonPath, "addonPath"));
+}
+
+}  // namespace napi
+}  // namespace newton
