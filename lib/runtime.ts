@@ -1,0 +1,151 @@
+/**
+ * Runtime information and settings: devices, the BLAS, threads, the GEMM implementation,
+ * memory statistics.
+ *
+ * @packageDocumentation
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { checkDevice, describe } from './errors';
+import { native } from './native';
+
+/** One device kind the library knows, usable or not. */
+export interface DeviceInfo {
+  /** 'cpu', 'cuda:0', … or 'cuda' when CUDA is unavailable. */
+  name: string;
+  kind: 'cpu' | 'cuda';
+  available: boolean;
+  /** Libraries, threads, card name…; empty when unavailable. */
+  description: string;
+  /** Why the device is unavailable; empty when available. */
+  reason: string;
+}
+
+/** Which GEMM the CPU backend uses: the linked BLAS or the built-in blocked kernel. */
+export type GemmImplementation = 'blas' | 'builtin';
+
+/** What {@link info} reports. */
+export interface RuntimeInfo {
+  /** The package version (package.json). */
+  version: string;
+  /** The BLAS the build linked: 'OpenBLAS', 'CBLAS' or 'built-in'. */
+  blas: string;
+  /** Threads of the CPU backend. */
+  threads: number;
+  /** The GEMM implementation in use. */
+  gemm: GemmImplementation;
+  /** The absolute path of the loaded native addon (.node). */
+  addon: string;
+}
+
+/** Allocator statistics of one device. */
+export interface MemoryStats {
+  /** Bytes held by live tensors. */
+  bytesInUse: number;
+  /** The most bytes ever in use at once. */
+  peakBytesInUse: number;
+  /** Bytes kept for reuse by a caching allocator (0 on the CPU). */
+  bytesCached: number;
+  /** Allocations made so far. */
+  allocations: number;
+}
+
+/**
+ * Every device kind: always 'cpu' (its description names the BLAS and the threads), and
+ * CUDA devices, or one unavailable 'cuda' entry saying why.
+ *
+ * @example
+ * devices().filter((d) => d.available).map((d) => d.name); // ['cpu']
+ */
+export function devices(): DeviceInfo[] {
+  return native().devices();
+}
+
+let packageVersion: string | undefined;
+
+// The version of the newton-cnn package.json above this file (lib/ or dist/lib/).
+function readVersion(): string {
+  if (packageVersion !== undefined) return packageVersion;
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const file = path.join(dir, 'package.json');
+    try {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'newton-cnn' && typeof pkg.version === 'string') {
+        packageVersion = pkg.version;
+        return packageVersion;
+      }
+    } catch {
+      // not here: look further up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  packageVersion = 'unknown';
+  return packageVersion;
+}
+
+/**
+ * The package version, the BLAS, the thread count, the GEMM in use and the addon's path.
+ *
+ * @example
+ * info(); // { version: '0.1.0', blas: 'OpenBLAS', threads: 8, gemm: 'blas', addon: '/…/newton_cnn.node' }
+ */
+export function info(): RuntimeInfo {
+  const n = native();
+  return {
+    version: readVersion(),
+    blas: n.blasName(),
+    threads: n.getNumThreads(),
+    gemm: n.getGemmImplementation(),
+    addon: n.addonPath(),
+  };
+}
+
+/**
+ * Sets the CPU backend's thread count (an integer from 1 to 256; also OpenBLAS's). Results
+ * do not depend on it.
+ */
+export function setNumThreads(n: number): void {
+  if (typeof n !== 'number') throw new TypeError(`setNumThreads: n must be a number, got ${describe(n)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new RangeError(`setNumThreads: n must be an integer from 1 to 256, got ${String(n)}`);
+  }
+  native().setNumThreads(n);
+}
+
+/** The CPU backend's thread count. */
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+/**
+ * Chooses the CPU GEMM: 'blas' (the linked BLAS; RangeError when the build has none) or
+ * 'builtin' (the blocked kernel).
+ */
+export function setGemmImplementation(impl: GemmImplementation): void {
+  const op = 'setGemmImplementation';
+  if (typeof impl !== 'string') throw new TypeError(`${op}: impl must be 'blas' or 'builtin', got ${describe(impl)}`);
+  if (impl !== 'blas' && impl !== 'builtin') throw new RangeError(`${op}: impl must be 'blas' or 'builtin', got '${String(impl)}'`);
+  native().setGemmImplementation(impl);
+}
+
+/** The CPU GEMM in use. */
+export function getGemmImplementation(): GemmImplementation {
+  return native().getGemmImplementation();
+}
+
+/** Whether the build linked a BLAS (so that setGemmImplementation('blas') works). */
+export function blasAvailable(): boolean {
+  return native().blasAvailable();
+}
+
+/**
+ * The allocator statistics of `device` ('cpu' default, 'cuda', 'cuda:N'); Error for a
+ * device that is not available.
+ */
+export function memoryStats(device?: string): MemoryStats {
+  return native().memoryStats(checkDevice('memoryStats', 'device', device));
+}

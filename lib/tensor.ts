@@ -1,0 +1,293 @@
+/**
+ * Tensor: an n-dimensional array of float32, float64 or int32 owned by the native addon.
+ *
+ * @packageDocumentation
+ */
+import * as util from 'util';
+
+import { checkDevice, checkDType, checkFinite, checkOptions, checkShape, describe, shapeString } from './errors';
+import { native, type NativeTensor } from './native';
+import type { DType, NestedArray, Shape, TensorData, TensorOptions } from './types';
+
+// Node 20 defines Symbol.dispose; older runtimes get the registered symbol.
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+
+let wrapHandle: (handle: NativeTensor) => Tensor;
+let handleOfTensor: (value: unknown, op: string, arg: string) => NativeTensor;
+
+/**
+ * An n-dimensional array in native memory (row-major; images are NCHW).
+ *
+ * Tensors hold native memory: call {@link Tensor.dispose} (or use `using t = ...`) to free
+ * it at once; a tensor that is never disposed is freed when it is garbage collected.
+ *
+ * @example
+ * const t = Tensor.from([[1, 2, 3], [4, 5, 6]]);  // float32, shape [2, 3]
+ * t.shape;        // [2, 3]
+ * t.toArray();    // Float32Array [1, 2, 3, 4, 5, 6]
+ * t.dispose();
+ */
+export class Tensor implements Disposable {
+  readonly #handle: NativeTensor;
+
+  /** The extents, e.g. [N, C, H, W]; frozen. */
+  readonly shape: readonly number[];
+  /** The element type. */
+  readonly dtype: DType;
+  /** Where the data lives: 'cpu' or 'cuda:N'. */
+  readonly device: string;
+  /** The element count (the product of the extents; 1 for a 0-d tensor). */
+  readonly size: number;
+  /** The number of dimensions (shape.length). */
+  readonly ndim: number;
+
+  private constructor(handle: NativeTensor) {
+    this.#handle = handle;
+    this.shape = Object.freeze(handle.shape.slice());
+    this.dtype = handle.dtype;
+    this.device = handle.device;
+    this.size = handle.size;
+    this.ndim = this.shape.length;
+  }
+
+  static {
+    wrapHandle = (handle) => new Tensor(handle);
+    handleOfTensor = (value, op, arg) => {
+      if (typeof value === 'object' && value !== null && #handle in value) return (value as Tensor).#handle;
+      throw new TypeError(`${op}: ${arg} must be a Tensor, got ${describe(value)}`);
+    };
+  }
+
+  /**
+   * A tensor holding a copy of `data`.
+   *
+   * - a Float32Array / Float64Array / Int32Array: its dtype unless `options.dtype` is given
+   *   (then converted; int32 needs integers); shape `options.shape`, default `[length]`;
+   * - a nested array of numbers: shape inferred (it must be rectangular, else RangeError),
+   *   dtype default float32;
+   * - a number: a 0-d tensor (shape []).
+   *
+   * @example
+   * Tensor.from(new Float64Array([1, 2, 3, 4]), { shape: [2, 2] }); // float64 (2, 2)
+   * Tensor.from([[1, 2], [3, 4]], { dtype: 'float64' });          // float64 (2, 2)
+   * Tensor.from(3.5).shape;                                        // []
+   */
+  static from(data: TensorData | NestedArray, options?: TensorOptions & { shape?: Shape }): Tensor {
+    const op = 'Tensor.from';
+    const opts = checkOptions(op, options);
+    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
+    const device = checkDevice(op, 'options.device', opts.device);
+    const shape = opts.shape === undefined ? undefined : checkShape(op, 'options.shape', opts.shape);
+    if (ArrayBuffer.isView(data)) {
+      if (!util.types.isFloat32Array(data) && !util.types.isFloat64Array(data) && !util.types.isInt32Array(data)) {
+        const name = (data as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+        throw new TypeError(`${op}: data must be a Float32Array, Float64Array or Int32Array, got ${name}`);
+      }
+      return wrapHandle(native().fromTypedArray(data, shape ?? null, dtype, device));
+    }
+    if (typeof data === 'number') {
+      return wrapHandle(native().fromTypedArray(Float64Array.of(data), shape ?? [], dtype ?? 'float32', device));
+    }
+    if (Array.isArray(data)) {
+      const { values, shape: inferred } = flattenNested(op, data);
+      return wrapHandle(native().fromTypedArray(values, shape ?? inferred, dtype ?? 'float32', device));
+    }
+    throw new TypeError(
+      `${op}: data must be a Float32Array, Float64Array, Int32Array, a number or a nested array of numbers, got ${describe(data)}`,
+    );
+  }
+
+  /**
+   * A tensor of `shape` filled with zeros (dtype default float32, device default cpu).
+   *
+   * @example
+   * Tensor.zeros([2, 3], { dtype: 'float64' });
+   */
+  static zeros(shape: Shape, options?: TensorOptions): Tensor {
+    const op = 'Tensor.zeros';
+    const s = checkShape(op, 'shape', shape);
+    const opts = checkOptions(op, options);
+    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
+    const device = checkDevice(op, 'options.device', opts.device);
+    return wrapHandle(native().zeros(s, dtype, device));
+  }
+
+  /**
+   * A tensor of `shape` with every element equal to `value` (finite; an integer for int32).
+   *
+   * @example
+   * Tensor.full([3], 0.5).toArray(); // Float32Array [0.5, 0.5, 0.5]
+   */
+  static full(shape: Shape, value: number, options?: TensorOptions): Tensor {
+    const op = 'Tensor.full';
+    const s = checkShape(op, 'shape', shape);
+    checkFinite(op, 'value', 'value', value);
+    const opts = checkOptions(op, options);
+    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
+    const device = checkDevice(op, 'options.device', opts.device);
+    return wrapHandle(native().full(s, value, dtype, device));
+  }
+
+  /** True once {@link Tensor.dispose} has run; a disposed tensor can no longer be used. */
+  get disposed(): boolean {
+    return this.#handle.disposed;
+  }
+
+  /**
+   * A fresh copy of the elements, row-major: a Float32Array, Float64Array or Int32Array
+   * by dtype.
+   */
+  toArray(): TensorData {
+    const h = this.#handle;
+    const out = this.dtype === 'float32' ? new Float32Array(this.size) : this.dtype === 'float64' ? new Float64Array(this.size) : new Int32Array(this.size);
+    native().readInto(h, out);
+    return out;
+  }
+
+  /**
+   * The elements as nested arrays of numbers (a number for a 0-d tensor).
+   *
+   * @example
+   * Tensor.from([[1, 2], [3, 4]]).toNested(); // [[1, 2], [3, 4]]
+   */
+  toNested(): NestedArray {
+    const data = this.toArray();
+    if (this.ndim === 0) return data[0];
+    const shape = this.shape;
+    const build = (dim: number, offset: number): NestedArray[] => {
+      const n = shape[dim];
+      const out: NestedArray[] = new Array<NestedArray>(n);
+      if (dim === shape.length - 1) {
+        for (let i = 0; i < n; i++) out[i] = data[offset + i];
+        return out;
+      }
+      let stride = 1;
+      for (let d = dim + 1; d < shape.length; d++) stride *= shape[d];
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * stride);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** The value of a tensor with exactly one element (any shape); RangeError otherwise. */
+  item(): number {
+    return native().item(this.#handle);
+  }
+
+  /**
+   * The same elements under another shape with the same element count. The result shares
+   * memory with this tensor: writes through one are seen by the other.
+   *
+   * @example
+   * Tensor.zeros([2, 6]).reshape([3, 4]);
+   */
+  reshape(shape: Shape): Tensor {
+    const s = checkShape('Tensor.reshape', 'shape', shape);
+    return wrapHandle(native().reshape(this.#handle, s));
+  }
+
+  /** A copy with its own memory. */
+  clone(): Tensor {
+    return wrapHandle(native().clone(this.#handle));
+  }
+
+  /**
+   * Frees the tensor's memory now (views made with reshape keep the memory alive until
+   * they are disposed too). Idempotent; using the tensor afterwards throws an Error
+   * "<op>: <arg>: tensor is disposed".
+   */
+  dispose(): void {
+    this.#handle.dispose();
+  }
+
+  /** Same as {@link Tensor.dispose}, for `using t = Tensor.zeros(...)`. */
+  [Symbol.dispose](): void {
+    this.#handle.dispose();
+  }
+
+  /** "Tensor(float32, (2, 3), cpu)". */
+  toString(): string {
+    return `Tensor(${this.dtype}, ${shapeString(this.shape)}, ${this.device}${this.disposed ? ', disposed' : ''})`;
+  }
+
+  /** What console.log shows: the metadata and, for small tensors, the values. */
+  [util.inspect.custom](): string {
+    if (this.disposed || this.size > 100) return this.toString();
+    return `${this.toString().slice(0, -1)}, ${JSON.stringify(this.toNested())})`;
+  }
+}
+
+// Symbol.dispose may be the registered fallback symbol: make sure the method is reachable
+// under whichever symbol this runtime uses.
+if (disposeSymbol !== Symbol.dispose) {
+  Object.defineProperty(Tensor.prototype, disposeSymbol, {
+    value: Tensor.prototype.dispose,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** The flat float64 values and the shape of a rectangular nested array. */
+function flattenNested(op: string, data: readonly NestedArray[]): { values: Float64Array; shape: number[] } {
+  const shape: number[] = [];
+  let cur: NestedArray = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = (cur as readonly NestedArray[])[0];
+  }
+  let count = 1;
+  for (const d of shape) count *= d;
+  const values = new Float64Array(count);
+  let k = 0;
+  const visit = (value: unknown, depth: number, where: string): void => {
+    if (depth < shape.length) {
+      if (!Array.isArray(value)) {
+        if (typeof value === 'number') {
+          throw new RangeError(
+            `${op}: nested array is ragged: data${where} is a number but should be an array of length ${shape[depth]} ` +
+              `(shape ${shapeString(shape)} inferred from the first elements)`,
+          );
+        }
+        throw new TypeError(`${op}: data${where} must be a number or an array of numbers, got ${describe(value)}`);
+      }
+      const a = value as readonly unknown[];
+      if (a.length !== shape[depth]) {
+        throw new RangeError(
+          `${op}: nested array is ragged: data${where} has length ${a.length} but should have length ${shape[depth]} ` +
+            `(shape ${shapeString(shape)} inferred from the first elements)`,
+        );
+      }
+      for (let i = 0; i < a.length; i++) visit(a[i], depth + 1, `${where}[${i}]`);
+      return;
+    }
+    if (typeof value === 'number') {
+      values[k++] = value;
+      return;
+    }
+    if (Array.isArray(value)) {
+      throw new RangeError(
+        `${op}: nested array is ragged: data${where} is an array but should be a number ` +
+          `(shape ${shapeString(shape)} inferred from the first elements)`,
+      );
+    }
+    throw new TypeError(`${op}: data${where} must be a number, got ${describe(value)}`);
+  };
+  visit(data, 0, '');
+  return { values, shape };
+}
+
+/** The native handle of a Tensor argument; TypeError `${op}: ${arg} must be a Tensor, got …` otherwise. @internal */
+export function handleOf(value: unknown, op: string, arg: string): NativeTensor {
+  return handleOfTensor(value, op, arg);
+}
+
+/** The native handle of an optional Tensor argument (null / undefined -> null). @internal */
+export function optionalHandleOf(value: unknown, op: string, arg: string): NativeTensor | null {
+  return value === undefined || value === null ? null : handleOfTensor(value, op, arg);
+}
+
+/** Wraps a tensor the addon returned. @internal */
+export function wrapNative(handle: NativeTensor): Tensor {
+  return wrapHandle(handle);
+}
