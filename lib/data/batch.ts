@@ -1,0 +1,77 @@
+/**
+ * Mini-batch assembly: copies the images and one-hot targets of a slice of an index order into
+ * tensors for the network.
+ *
+ * @packageDocumentation
+ */
+import { Tensor } from '../tensor';
+import { checkDataset, Dataset, imageSize } from './dataset';
+
+/** Options of gatherBatch. */
+export interface GatherBatchOptions {
+  /** Element type of x and y (default 'float32'). */
+  dtype?: 'float32' | 'float64';
+}
+
+/** A mini-batch: inputs, one-hot targets and the class indices. The caller disposes x and y. */
+export interface Batch {
+  /** Images, (B, C, H, W). */
+  x: Tensor;
+  /** One-hot targets, (B, classes), same dtype as x. */
+  y: Tensor;
+  /** Class indices of the B images. */
+  labels: Int32Array;
+}
+
+/**
+ * The batch of images ds[order[start]], ..., ds[order[end − 1]].
+ * @throws TypeError when order is not an Int32Array; RangeError unless 0 ≤ start < end ≤ order.length
+ * and every order[i] is in [0, ds.length), or for an unknown dtype.
+ */
+export function gatherBatch(
+  ds: Dataset,
+  order: Int32Array,
+  start: number,
+  end: number,
+  options: GatherBatchOptions = {},
+): Batch {
+  const fn = 'gatherBatch';
+  checkDataset(fn, 'ds', ds);
+  if (!(order instanceof Int32Array)) {
+    throw new TypeError(`${fn}: order must be an Int32Array, got ${order === null ? 'null' : typeof order}`);
+  }
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > order.length || start >= end) {
+    throw new RangeError(
+      `${fn}: need integers 0 ≤ start < end ≤ order.length = ${order.length}, got start ${start}, end ${end} (empty batch?)`,
+    );
+  }
+  const dtype = options.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new RangeError(`${fn}: options.dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+  }
+  const b = end - start;
+  const size = imageSize(ds.shape);
+  const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
+  const x = new Ctor(b * size);
+  const y = new Ctor(b * ds.classes);
+  const labels = new Int32Array(b);
+  for (let i = 0; i < b; i++) {
+    const j = order[start + i];
+    if (j < 0 || j >= ds.length) {
+      throw new RangeError(`${fn}: order[${start + i}] = ${j} is outside [0, ${ds.length})`);
+    }
+    x.set(ds.images.subarray(j * size, (j + 1) * size), i * size); // float32 → float64 converts exactly
+    labels[i] = ds.labels[j];
+    y[i * ds.classes + labels[i]] = 1;
+  }
+  const [c, h, w] = ds.shape;
+  const xt = Tensor.from(x, { shape: [b, c, h, w] });
+  let yt: Tensor;
+  try {
+    yt = Tensor.from(y, { shape: [b, ds.classes] });
+  } catch (err) {
+    xt.dispose();
+    throw err;
+  }
+  return { x: xt, y: yt, labels };
+}

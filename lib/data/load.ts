@@ -1,0 +1,238 @@
+/**
+ * Named data sets and data directories: resolves the `--data` argument of `newton-cnn train` to a
+ * training and a test Dataset. Reading uses fs.promises and asynchronous gunzip so the event loop
+ * stays responsive while files load.
+ *
+ * @packageDocumentation
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readCifarAsync } from './cifar';
+import { checkShape, Dataset } from './dataset';
+import { readIdxAsync } from './idx';
+import { readLibsvmAsync } from './libsvm';
+
+/** The data set used when none is named: 10,000/2,000 Fashion-MNIST images shipped in the package. */
+export const DEFAULT_DATASET = 'fashion-mnist-small';
+
+/** Where the Debian package dataset-fashion-mnist installs its files (`dpkg -L dataset-fashion-mnist`). */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** File formats loadDataset understands. */
+export type DataFormat = 'idx' | 'cifar' | 'libsvm';
+
+/** Options of loadDataset. */
+export interface LoadDatasetOptions {
+  /** Format of a path (default: guessed: IDX or CIFAR directory by its file names, else a LIBSVM file). */
+  format?: DataFormat;
+  /** Per-image shape [C, H, W]: required for LIBSVM; checked against the data for the other formats. */
+  shape?: readonly [number, number, number];
+  /** LIBSVM test file (default: `${path}.t` when it exists, the LIBSVM site's naming). */
+  testPath?: string;
+}
+
+/** A training and a test set. */
+export interface LoadedData {
+  /** The training set. */
+  train: Dataset;
+  /** The test set (same shape and classes). */
+  test: Dataset;
+}
+
+const FN = 'loadDataset';
+
+/**
+ * The package root: the nearest directory above this file holding newton-cnn's package.json.
+ * Works from lib/data (ts-jest) and from dist/lib/data (compiled).
+ */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'newton-cnn') return dir;
+      } catch {
+        // an unreadable package.json is not ours; keep walking up
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`${FN}: cannot find newton-cnn's package.json above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+/** Directory of the bundled fashion-mnist-small files. */
+export function bundledDataDir(): string {
+  return path.join(packageRoot(), 'lib', 'data', 'bundled', DEFAULT_DATASET);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.promises.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function findFirst(dir: string, names: readonly string[]): Promise<string | undefined> {
+  for (const n of names) {
+    const p = path.join(dir, n);
+    if (await exists(p)) return p;
+  }
+  return undefined;
+}
+
+/** Candidate names of an IDX file (MNIST sites use both '-' and '.' before 'idx'). */
+function idxNames(prefix: string, kind: 'images-idx3' | 'labels-idx1'): string[] {
+  const [what, idx] = kind.split('-');
+  return [`${prefix}-${what}-${idx}-ubyte`, `${prefix}-${what}.${idx}-ubyte`].flatMap((n) => [n, `${n}.gz`]);
+}
+
+async function loadIdxDir(dir: string, name: string, classes?: number): Promise<LoadedData> {
+  const files: string[] = [];
+  for (const [prefix, kind] of [
+    ['train', 'images-idx3'],
+    ['train', 'labels-idx1'],
+    ['t10k', 'images-idx3'],
+    ['t10k', 'labels-idx1'],
+  ] as const) {
+    const names = idxNames(prefix, kind);
+    const found = await findFirst(dir, names);
+    if (found === undefined) {
+      throw new Error(`${FN}: ${dir}: no IDX file ${names[0]}[.gz] (an IDX directory holds train-* and t10k-* images and labels)`);
+    }
+    files.push(found);
+  }
+  const train = await readIdxAsync(files[0], files[1], { name: `${name}/train`, ...(classes ? { classes } : {}) });
+  const test = await readIdxAsync(files[2], files[3], { name: `${name}/test`, classes: train.classes });
+  return { train, test };
+}
+
+const CIFAR10_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
+
+async function loadCifarDir(dir: string, name: string): Promise<LoadedData> {
+  if (await exists(path.join(dir, CIFAR10_TRAIN[0]))) {
+    const train = await readCifarAsync(
+      CIFAR10_TRAIN.map((f) => path.join(dir, f)),
+      { variant: 10, name: `${name}/train` },
+    );
+    const test = await readCifarAsync([path.join(dir, 'test_batch.bin')], { variant: 10, name: `${name}/test` });
+    return { train, test };
+  }
+  if (await exists(path.join(dir, 'train.bin'))) {
+    const train = await readCifarAsync([path.join(dir, 'train.bin')], { variant: 100, name: `${name}/train` });
+    const test = await readCifarAsync([path.join(dir, 'test.bin')], { variant: 100, name: `${name}/test` });
+    return { train, test };
+  }
+  throw new Error(
+    `${FN}: ${dir}: not a CIFAR binary directory (expected data_batch_1..5.bin and test_batch.bin for CIFAR-10, ` +
+      'or train.bin and test.bin for CIFAR-100)',
+  );
+}
+
+async function loadLibsvm(file: string, options: LoadDatasetOptions): Promise<LoadedData> {
+  if (options.shape === undefined) {
+    throw new Error(`${FN}: ${file}: a LIBSVM file needs options.shape [C, H, W] (--shape C,H,W)`);
+  }
+  let testPath = options.testPath;
+  if (testPath === undefined) {
+    if (!(await exists(`${file}.t`))) {
+      throw new Error(`${FN}: ${file}: a LIBSVM training file needs options.testPath (--test PATH); ${file}.t does not exist`);
+    }
+    testPath = `${file}.t`;
+  }
+  const train = await readLibsvmAsync(file, { shape: options.shape, name: path.basename(file) });
+  const test = await readLibsvmAsync(testPath, {
+    shape: options.shape,
+    name: path.basename(testPath),
+    classes: train.classes,
+    ...(train.labelValues !== undefined ? { labelValues: train.labelValues } : {}),
+  });
+  return { train, test };
+}
+
+function checkOptions(options: unknown): LoadDatasetOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${FN}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const o = options as LoadDatasetOptions;
+  if (o.format !== undefined && !['idx', 'cifar', 'libsvm'].includes(o.format)) {
+    throw new RangeError(`${FN}: options.format must be 'idx', 'cifar' or 'libsvm', got ${String(o.format)}`);
+  }
+  if (o.shape !== undefined) checkShape(FN, 'options.shape', o.shape);
+  if (o.testPath !== undefined && typeof o.testPath !== 'string') {
+    throw new TypeError(`${FN}: options.testPath must be a string, got ${typeof o.testPath}`);
+  }
+  return o;
+}
+
+function checkLoaded(data: LoadedData, options: LoadDatasetOptions, spec: string): LoadedData {
+  const want = options.shape;
+  if (want !== undefined && data.train.shape.some((d, i) => d !== want[i])) {
+    throw new RangeError(
+      `${FN}: ${spec} has images of shape [${data.train.shape.join(', ')}] but options.shape is [${want.join(', ')}]`,
+    );
+  }
+  if (data.test.shape.some((d, i) => d !== data.train.shape[i])) {
+    throw new RangeError(
+      `${FN}: ${spec}: test images have shape [${data.test.shape.join(', ')}] but training images [${data.train.shape.join(', ')}]`,
+    );
+  }
+  return data;
+}
+
+/**
+ * Loads a training and a test set.
+ *
+ * `spec` is 'fashion-mnist-small' (the default: bundled with the package), 'fashion-mnist' (the full
+ * 60,000/10,000 set from the Debian package dataset-fashion-mnist), or a path: a directory of IDX files
+ * (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...), a CIFAR-10/100 binary
+ * directory, or a LIBSVM training file (with options.shape and options.testPath). Pixel values are raw;
+ * apply {@link paperPreprocess} (or another preprocessing) afterwards.
+ * @throws Error naming the data set or path when it is missing or unrecognised; DataFileError from the readers.
+ */
+export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadDatasetOptions = {}): Promise<LoadedData> {
+  if (typeof spec !== 'string' || spec === '') {
+    throw new TypeError(`${FN}: spec must be a data set name or a path, got ${typeof spec === 'string' ? "''" : typeof spec}`);
+  }
+  const o = checkOptions(options);
+  if (spec === DEFAULT_DATASET) {
+    return checkLoaded(await loadIdxDir(bundledDataDir(), DEFAULT_DATASET, 10), o, spec);
+  }
+  if (spec === 'fashion-mnist') {
+    if (!(await exists(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')))) {
+      throw new Error(
+        `${FN}: the full Fashion-MNIST data set is not installed (no ${FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz): ` +
+          "run `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or use 'fashion-mnist-small' or a directory of IDX files",
+      );
+    }
+    return checkLoaded(await loadIdxDir(FASHION_MNIST_DIR, 'fashion-mnist', 10), o, spec);
+  }
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(spec);
+  } catch {
+    throw new Error(
+      `${FN}: '${spec}' is neither a known data set (fashion-mnist-small, fashion-mnist) nor an existing file or directory`,
+    );
+  }
+  const name = path.basename(path.resolve(spec));
+  let format = o.format;
+  if (format === undefined) {
+    if (stat.isDirectory()) {
+      format = (await findFirst(spec, idxNames('train', 'images-idx3'))) !== undefined ? 'idx' : 'cifar';
+    } else {
+      format = 'libsvm';
+    }
+  }
+  if (format === 'libsvm') {
+    if (stat.isDirectory()) throw new Error(`${FN}: ${spec}: is a directory, but a LIBSVM data set is a file`);
+    return checkLoaded(await loadLibsvm(spec, o), o, spec);
+  }
+  if (!stat.isDirectory()) {
+    throw new Error(`${FN}: ${spec}: is a file, but ${format} data sets are directories`);
+  }
+  return checkLoaded(format === 'idx' ? await loadIdxDir(spec, name) : await loadCifarDir(spec, name), o, spec);
+}
