@@ -34,11 +34,11 @@ function fail(fn: string, file: string, line: number, what: string): DataFileErr
   return new DataFileError(`${fn}: ${file}: line ${line}: ${what}`, file);
 }
 
-function parseValue(fn: string, file: string, line: number, token: string, what: string): number {
-  if (NON_FINITE.test(token)) throw fail(fn, file, line, `non-finite ${what} '${token}'`);
-  if (!NUMBER.test(token)) throw fail(fn, file, line, `malformed ${what} '${token}'`);
+function parseValue(fn: string, file: string, line: number, token: string, what: string, where = ''): number {
+  if (NON_FINITE.test(token)) throw fail(fn, file, line, `non-finite ${what} '${token}'${where}`);
+  if (!NUMBER.test(token)) throw fail(fn, file, line, `malformed ${what} '${token}'${where}`);
   const v = Number(token);
-  if (!Number.isFinite(v)) throw fail(fn, file, line, `non-finite ${what} '${token}'`);
+  if (!Number.isFinite(v)) throw fail(fn, file, line, `non-finite ${what} '${token}'${where}`);
   return v;
 }
 
@@ -94,7 +94,7 @@ export function libsvmDataset(fn: string, file: string, text: string, options: R
         throw fail(fn, file, line, `feature index ${index} after ${last} (indices must increase)`);
       }
       last = index;
-      images[base + index - 1] = parseValue(fn, file, line, token.slice(colon + 1), `value in '${token}'`);
+      images[base + index - 1] = parseValue(fn, file, line, token.slice(colon + 1), 'value', ` in '${token}'`);
     }
     n++;
   }
