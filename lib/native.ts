@@ -93,6 +93,8 @@ export interface NativeAddon {
   item(t: NativeTensor): number;
   /** The same memory under another shape. */
   reshape(t: NativeTensor, shape: readonly number[]): NativeTensor;
+  /** Elements [offset, offset + numel(shape)) of t's memory under `shape`, shared. */
+  view(t: NativeTensor, offset: number, shape: readonly number[]): NativeTensor;
   clone(t: NativeTensor): NativeTensor;
   fill(t: NativeTensor, value: number): void;
   copy(dst: NativeTensor, src: NativeTensor): void;

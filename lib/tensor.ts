@@ -5,12 +5,21 @@
  */
 import * as util from 'util';
 
-import { checkDevice, checkDType, checkFinite, checkOptions, checkShape, describe, shapeString } from './errors';
+import { checkDevice, checkDType, checkFinite, checkOptions, checkShape, checkUint, describe, shapeString } from './errors';
 import { native, type NativeTensor } from './native';
 import type { DType, NestedArray, Shape, TensorData, TensorOptions } from './types';
 
-// Node 20 defines Symbol.dispose; older runtimes get the registered symbol.
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+// Node 20 defines Symbol.dispose (as the registered Symbol.for('nodejs.dispose')) in its main
+// realm only; other realms (vm contexts, jest's test environment) lack it, and then neither
+// `using` nor Tensor[Symbol.dispose] works. Define it there as the same registered symbol.
+if (typeof Symbol.dispose !== 'symbol') {
+  Object.defineProperty(Symbol, 'dispose', {
+    value: Symbol.for('nodejs.dispose'),
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+}
 
 let wrapHandle: (handle: NativeTensor) => Tensor;
 let handleOfTensor: (value: unknown, op: string, arg: string) => NativeTensor;
@@ -186,6 +195,23 @@ export class Tensor implements Disposable {
     return wrapHandle(native().reshape(this.#handle, s));
   }
 
+  /**
+   * Elements [offset, offset + product(shape)) of this tensor (in row-major order) as a
+   * tensor of `shape` that shares memory with this one; RangeError when they do not fit.
+   * Networks keep all parameters in one flat vector θ with a view per layer.
+   *
+   * @example
+   * const theta = Tensor.zeros([10]);
+   * const w = theta.view(0, [2, 3]);  // θ[0..6)
+   * const b = theta.view(6, [2]);     // θ[6..8)
+   */
+  view(offset: number, shape: Shape): Tensor {
+    const op = 'Tensor.view';
+    checkUint(op, 'offset', 'offset', offset);
+    const s = checkShape(op, 'shape', shape);
+    return wrapHandle(native().view(this.#handle, offset, s));
+  }
+
   /** A copy with its own memory. */
   clone(): Tensor {
     return wrapHandle(native().clone(this.#handle));
@@ -215,16 +241,6 @@ export class Tensor implements Disposable {
     if (this.disposed || this.size > 100) return this.toString();
     return `${this.toString().slice(0, -1)}, ${JSON.stringify(this.toNested())})`;
   }
-}
-
-// Symbol.dispose may be the registered fallback symbol: make sure the method is reachable
-// under whichever symbol this runtime uses.
-if (disposeSymbol !== Symbol.dispose) {
-  Object.defineProperty(Tensor.prototype, disposeSymbol, {
-    value: Tensor.prototype.dispose,
-    writable: true,
-    configurable: true,
-  });
 }
 
 /** The flat float64 values and the shape of a rectangular nested array. */

@@ -238,6 +238,14 @@ NEWTON_FN(Reshape, "Tensor.reshape", {
   return wrap(info, t.reshape(shape));
 })
 
+// view(t, offset, shape): elements [offset, offset + numel(shape)) of t's memory, shared.
+NEWTON_FN(View, "Tensor.view", {
+  const Tensor t = T_ARG(0, "tensor");
+  const uint64_t offset = uint_arg(info[1], op, "offset", "offset");
+  const Shape shape = shape_arg(info[2], op, "shape");
+  return wrap(info, t.view(static_cast<int64_t>(offset), shape));
+})
+
 NEWTON_FN(Clone, "Tensor.clone", {
   const Tensor t = T_ARG(0, "tensor");
   check_allocation(op, t.shape(), t.dtype(), t.device());
@@ -510,6 +518,7 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"readInto", ReadInto},
       {"item", Item},
       {"reshape", Reshape},
+      {"view", View},
       {"clone", Clone},
       {"fill", Fill},
       {"copy", Copy},
