@@ -275,9 +275,21 @@ NEWTON_FN(Cast, "cast", {
 
 // --- element-wise and reductions ---------------------------------------------------------
 
-NEWTON_FN(Add, "add", { return wrap(info, ops::add(T_ARG(0, "a"), T_ARG(1, "b"))); })
-NEWTON_FN(Sub, "sub", { return wrap(info, ops::sub(T_ARG(0, "a"), T_ARG(1, "b"))); })
-NEWTON_FN(Mul, "mul", { return wrap(info, ops::mul(T_ARG(0, "a"), T_ARG(1, "b"))); })
+NEWTON_FN(Add, "add", {
+  const Tensor a = T_ARG(0, "a");  // arguments in order: C++ leaves call-argument order unspecified
+  const Tensor b = T_ARG(1, "b");
+  return wrap(info, ops::add(a, b));
+})
+NEWTON_FN(Sub, "sub", {
+  const Tensor a = T_ARG(0, "a");  // arguments in order: C++ leaves call-argument order unspecified
+  const Tensor b = T_ARG(1, "b");
+  return wrap(info, ops::sub(a, b));
+})
+NEWTON_FN(Mul, "mul", {
+  const Tensor a = T_ARG(0, "a");  // arguments in order: C++ leaves call-argument order unspecified
+  const Tensor b = T_ARG(1, "b");
+  return wrap(info, ops::mul(a, b));
+})
 NEWTON_FN(Scale, "scale", {
   const Tensor x = T_ARG(0, "x");
   return wrap(info, ops::scale(x, finite_arg(info[1], op, "alpha", "alpha")));
