@@ -1,0 +1,29 @@
+// Flatten layer: (N, C, H, W) → (N, C·H·W); a reshape (shares memory), backward reshapes back.
+import type { Tensor } from '../../tensor';
+import type { ExampleShape, ForwardContext } from '../layer';
+import { prod } from '../shape-util';
+import { BaseLayer, batchShape, plainInfo } from './base';
+
+/** A built flatten layer. */
+export class FlattenLayer extends BaseLayer {
+  private constructor(index: number, inputShape: ExampleShape) {
+    super(plainInfo(index, 'flatten', inputShape, [prod(inputShape)]));
+  }
+
+  /** Builds the layer for per-example input shape `inputShape`. */
+  static create(index: number, inputShape: ExampleShape): FlattenLayer {
+    return new FlattenLayer(index, inputShape);
+  }
+
+  forward(x: Tensor, _ctx: ForwardContext): Tensor {
+    return x.reshape(batchShape(x.shape[0], this.outputShape));
+  }
+
+  backward(dy: Tensor, inputGradient: boolean): Tensor | null {
+    return inputGradient ? dy.reshape(batchShape(dy.shape[0], this.inputShape)) : null;
+  }
+
+  releaseCache(): void {
+    // nothing cached
+  }
+}

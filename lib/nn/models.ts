@@ -1,0 +1,83 @@
+// The 3-layer and 5-layer CNNs of Table 4 of "Newton methods for convolutional neural
+// networks" (Wang, Tan, Lin), for any input shape and number of classes.
+//
+//   cnn3: conv 5×5 32 → pool → conv 3×3 64 → pool → conv 3×3 64 → pool → full
+//   cnn5: conv 5×5 32 → pool → conv 3×3 32 → conv 3×3 64 → pool → conv 3×3 64 → conv 3×3 128 → pool → full
+// Every conv has stride 1 and padding (h − 1)/2 (the output keeps the input's size), a bias and
+// a ReLU; pools are 2×2 max pools with stride 2 (odd sizes floor: 7 → 3); the final linear layer
+// has no activation. Weights are He-normal initialised (the paper's choice) unless told otherwise.
+import type { Initializer } from './init';
+import { conv2d, flatten, linear, maxPool2d, relu, type LayerSpec } from './layers';
+import { Sequential, type FloatDType } from './sequential';
+
+/** Options of cnn3() / cnn5(). */
+export interface ModelOptions {
+  /** Element type (default 'float32'). */
+  dtype?: FloatDType;
+  /** Device (default 'cpu'). */
+  device?: string;
+  /** Initialiser of the weights (default 'he-normal'). */
+  initializer?: Initializer;
+  /** Seed of the initialisation (default 0). */
+  seed?: number;
+  /** Scale of 'xavier-small' (default 0.01). */
+  scale?: number;
+}
+
+function convBlock(filters: number, kernel: number, pool: boolean): LayerSpec[] {
+  const layers: LayerSpec[] = [conv2d(filters, kernel, { padding: 'same' }), relu()];
+  if (pool) layers.push(maxPool2d(2, { stride: 2 }));
+  return layers;
+}
+
+/** Layer specifications of the paper's 3-layer CNN for `classes` outputs. */
+export function cnn3Layers(classes: number): LayerSpec[] {
+  return [...convBlock(32, 5, true), ...convBlock(64, 3, true), ...convBlock(64, 3, true), flatten(), linear(classes)];
+}
+
+/** Layer specifications of the paper's 5-layer CNN for `classes` outputs. */
+export function cnn5Layers(classes: number): LayerSpec[] {
+  return [
+    ...convBlock(32, 5, true),
+    ...convBlock(32, 3, false),
+    ...convBlock(64, 3, true),
+    ...convBlock(64, 3, false),
+    ...convBlock(128, 3, true),
+    flatten(),
+    linear(classes),
+  ];
+}
+
+function build(name: string, inputShape: readonly [number, number, number], classes: number, layers: (k: number) => LayerSpec[], options?: ModelOptions): Sequential {
+  if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`${name}: classes must be a positive integer, got ${String(classes)}`);
+  }
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`${name}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const model = new Sequential(inputShape, layers(classes), { dtype: options?.dtype, device: options?.device, name });
+  try {
+    model.init(options?.initializer ?? 'he-normal', { seed: options?.seed ?? 0, scale: options?.scale });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** The paper's 3-layer CNN (Table 4) for images of `inputShape` = [C, H, W] and `classes` classes; He-initialised. */
+export function cnn3(inputShape: readonly [number, number, number], classes: number, options?: ModelOptions): Sequential {
+  return build('cnn3', inputShape, classes, cnn3Layers, options);
+}
+
+/** The paper's 5-layer CNN (Table 4) for images of `inputShape` = [C, H, W] and `classes` classes; He-initialised. */
+export function cnn5(inputShape: readonly [number, number, number], classes: number, options?: ModelOptions): Sequential {
+  return build('cnn5', inputShape, classes, cnn5Layers, options);
+}
+
+/** cnn3 or cnn5 by name. */
+export function modelByName(name: string, inputShape: readonly [number, number, number], classes: number, options?: ModelOptions): Sequential {
+  if (name === 'cnn3') return cnn3(inputShape, classes, options);
+  if (name === 'cnn5') return cnn5(inputShape, classes, options);
+  throw new RangeError(`modelByName: name must be 'cnn3' or 'cnn5', got ${JSON.stringify(name) ?? String(name)}`);
+}

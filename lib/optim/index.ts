@@ -1,0 +1,15 @@
+/**
+ * Optimizers over a network's flat parameter tensor θ.
+ *
+ * @packageDocumentation
+ */
+export {
+  DEFAULT_SGD_OPTIONS,
+  Sgd,
+  learningRateAt,
+  resolveSgdOptions,
+  type ResolvedSgdOptions,
+  type SgdOptions,
+  type SgdSchedule,
+  type SgdState,
+} from './sgd';

@@ -1,0 +1,211 @@
+// Mini-batch SGD with momentum: Algorithm 2 of "Newton methods for convolutional neural
+// networks", on the network's flat parameter tensor θ (every update is a few vector ops over θ).
+//
+//   d = θ/Cl + w·θ + (1/|B|) Σ_{i∈B} ∇ξ_i        (Cl = C·l; w the optional extra weight decay)
+//   v ← μv − η_t d
+//   θ ← θ + v                  (classic momentum, the paper's)
+//   θ ← θ + μv − η_t d         (Nesterov, in the "look-ahead" form of Sutskever et al. / Bengio)
+//   η_t = η0 / (1 + tγ)        (schedule 'inverse', the paper's; t = steps taken so far, from 0)
+//   η_t = η0 · factor^⌊t/every⌋ (schedule 'step'; γ is then ignored)
+import { axpy, scale } from '../ops';
+import { Tensor } from '../tensor';
+import type { Sequential } from '../nn/sequential';
+import { isFloatArray } from '../nn/shape-util';
+
+/** Learning-rate schedules: the paper's η0/(1+tγ), or a step decay every `every` steps. */
+export type SgdSchedule = { kind: 'inverse' } | { kind: 'step'; every: number; factor: number };
+
+/** Options of Sgd; every field has the paper's default. */
+export interface SgdOptions {
+  /** Initial learning rate η0 > 0 (default 0.003). */
+  learningRate?: number;
+  /** Momentum μ in [0, 1) (default 0.9). */
+  momentum?: number;
+  /** Nesterov momentum (default false). */
+  nesterov?: boolean;
+  /** Decay γ ≥ 0 of the inverse schedule (default 1e-6). */
+  decay?: number;
+  /** Regularisation C > 0 of the objective (Cl = C·l; default 0.01). */
+  C?: number;
+  /** Extra L2 weight decay w ≥ 0 added to the gradient as w·θ (default 0). */
+  weightDecay?: number;
+  /** Learning-rate schedule (default { kind: 'inverse' }). */
+  schedule?: SgdSchedule;
+}
+
+/** SgdOptions with every default filled in. */
+export interface ResolvedSgdOptions {
+  /** η0. */
+  readonly learningRate: number;
+  /** μ. */
+  readonly momentum: number;
+  /** Nesterov momentum. */
+  readonly nesterov: boolean;
+  /** γ. */
+  readonly decay: number;
+  /** C. */
+  readonly C: number;
+  /** Extra weight decay. */
+  readonly weightDecay: number;
+  /** Schedule. */
+  readonly schedule: SgdSchedule;
+}
+
+/** The paper's SGD settings: η0 0.003, μ 0.9, γ 1e-6, C 0.01, inverse schedule. */
+export const DEFAULT_SGD_OPTIONS: ResolvedSgdOptions = Object.freeze({
+  learningRate: 0.003,
+  momentum: 0.9,
+  nesterov: false,
+  decay: 1e-6,
+  C: 0.01,
+  weightDecay: 0,
+  schedule: Object.freeze({ kind: 'inverse' as const }),
+});
+
+/** Optimizer state for checkpoints: the step count and the velocity v (a copy). */
+export interface SgdState {
+  /** Steps taken so far (t). */
+  iteration: number;
+  /** The velocity v, length P, in the network's dtype. */
+  velocity: Float32Array | Float64Array;
+}
+
+function finite(fn: string, name: string, v: unknown, ok: (x: number) => boolean, what: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${v === null ? 'null' : typeof v}`);
+  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`${fn}: ${name} must be ${what}, got ${v}`);
+  return v;
+}
+
+/** Validates SGD options and fills in the defaults. @throws TypeError / RangeError naming the option. */
+export function resolveSgdOptions(fn: string, options: SgdOptions | undefined, prefix = 'options'): ResolvedSgdOptions {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`${fn}: ${prefix} must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const o = options ?? {};
+  const d = DEFAULT_SGD_OPTIONS;
+  const learningRate = finite(fn, `${prefix}.learningRate`, o.learningRate ?? d.learningRate, (x) => x > 0, 'a positive finite number');
+  const momentum = finite(fn, `${prefix}.momentum`, o.momentum ?? d.momentum, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  const decay = finite(fn, `${prefix}.decay`, o.decay ?? d.decay, (x) => x >= 0, 'a non-negative finite number');
+  const C = finite(fn, `${prefix}.C`, o.C ?? d.C, (x) => x > 0, 'a positive finite number');
+  const weightDecay = finite(fn, `${prefix}.weightDecay`, o.weightDecay ?? d.weightDecay, (x) => x >= 0, 'a non-negative finite number');
+  const nesterov = o.nesterov ?? false;
+  if (typeof nesterov !== 'boolean') throw new TypeError(`${fn}: ${prefix}.nesterov must be a boolean, got ${typeof nesterov}`);
+  const s = (o.schedule ?? d.schedule) as Partial<{ kind: string; every: number; factor: number }> | null;
+  let schedule: SgdSchedule;
+  if (s === null || typeof s !== 'object') {
+    throw new TypeError(`${fn}: ${prefix}.schedule must be { kind: 'inverse' } or { kind: 'step', every, factor }, got ${s === null ? 'null' : typeof s}`);
+  } else if (s.kind === 'inverse') {
+    schedule = { kind: 'inverse' };
+  } else if (s.kind === 'step') {
+    const every = finite(fn, `${prefix}.schedule.every`, s.every, (x) => Number.isInteger(x) && x >= 1, 'a positive integer (steps)');
+    const factor = finite(fn, `${prefix}.schedule.factor`, s.factor, (x) => x > 0, 'a positive finite number');
+    schedule = { kind: 'step', every, factor };
+  } else {
+    throw new RangeError(`${fn}: ${prefix}.schedule.kind must be 'inverse' or 'step', got ${JSON.stringify(s.kind) ?? String(s.kind)}`);
+  }
+  return Object.freeze({ learningRate, momentum, nesterov, decay, C, weightDecay, schedule: Object.freeze(schedule) });
+}
+
+/** The learning rate η_t of step t under `o`'s schedule. */
+export function learningRateAt(o: ResolvedSgdOptions, t: number): number {
+  if (o.schedule.kind === 'step') return o.learningRate * Math.pow(o.schedule.factor, Math.floor(t / o.schedule.every));
+  return o.learningRate / (1 + t * o.decay);
+}
+
+/** SGD with momentum over a Sequential's θ, using the mean loss gradient of each mini-batch. */
+export class Sgd {
+  /** The resolved options. */
+  readonly options: ResolvedSgdOptions;
+  /** l, the number of training examples (Cl = C·l). */
+  readonly trainSize: number;
+  /** C·l. */
+  readonly Cl: number;
+  private readonly model: Sequential;
+  private velocity: Tensor;
+  private t = 0;
+
+  /**
+   * @param model the network whose θ is updated and whose `gradient` holds the batch's summed loss gradient
+   * @param options learning rate, momentum, decay, C, … (defaults: the paper's)
+   * @param trainSize l, the number of training examples
+   */
+  constructor(model: Sequential, options: SgdOptions | undefined, trainSize: number) {
+    const fn = 'Sgd';
+    if (model === null || typeof model !== 'object' || !(model.parameters instanceof Tensor)) {
+      throw new TypeError(`${fn}: model must be a Sequential, got ${model === null ? 'null' : typeof model}`);
+    }
+    this.options = resolveSgdOptions(fn, options);
+    finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    this.model = model;
+    this.trainSize = trainSize;
+    this.Cl = this.options.C * trainSize;
+    this.velocity = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+  }
+
+  /** Steps taken so far (t). */
+  get iteration(): number {
+    return this.t;
+  }
+
+  /** The learning rate the next step will use, η_t. */
+  get learningRate(): number {
+    return learningRateAt(this.options, this.t);
+  }
+
+  /**
+   * One update with the summed loss gradient of a batch of `batchSize` examples in model.gradient
+   * (as left by model.backward): v ← μv − η(θ/Cl + w·θ + ∇/|B|); θ ← θ + v (or the Nesterov form).
+   */
+  step(batchSize: number): void {
+    const fn = 'Sgd.step';
+    finite(fn, 'batchSize', batchSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    if (this.velocity.disposed) throw new Error(`${fn}: the optimizer is disposed`);
+    const { momentum, nesterov, weightDecay } = this.options;
+    const theta = this.model.parameters;
+    const eta = this.learningRate;
+    const d = scale(this.model.gradient, 1 / batchSize);
+    try {
+      axpy(d, 1 / this.Cl + weightDecay, theta);
+      const v = scale(this.velocity, momentum);
+      axpy(v, -eta, d);
+      this.velocity.dispose();
+      this.velocity = v;
+      if (nesterov) {
+        axpy(theta, momentum, v);
+        axpy(theta, -eta, d);
+      } else {
+        axpy(theta, 1, v);
+      }
+    } finally {
+      d.dispose();
+    }
+    this.t++;
+  }
+
+  /** A copy of the optimizer state (for checkpoints). */
+  state(): SgdState {
+    return { iteration: this.t, velocity: this.velocity.toArray() as Float32Array | Float64Array };
+  }
+
+  /** Restores a state from state(). @throws RangeError when the velocity length differs from P. */
+  loadState(s: SgdState): void {
+    const fn = 'Sgd.loadState';
+    if (s === null || typeof s !== 'object') throw new TypeError(`${fn}: state must be an object, got ${s === null ? 'null' : typeof s}`);
+    finite(fn, 'state.iteration', s.iteration, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+    if (!isFloatArray(s.velocity)) {
+      throw new TypeError(`${fn}: state.velocity must be a Float32Array or Float64Array`);
+    }
+    if (s.velocity.length !== this.model.numParameters) {
+      throw new RangeError(`${fn}: state.velocity has ${s.velocity.length} elements but the network has ${this.model.numParameters} parameters`);
+    }
+    const v = Tensor.from(s.velocity, { dtype: this.model.dtype, device: this.model.device });
+    this.velocity.dispose();
+    this.velocity = v;
+    this.t = s.iteration;
+  }
+
+  /** Frees the velocity. */
+  dispose(): void {
+    this.velocity.dispose();
+  }
+}

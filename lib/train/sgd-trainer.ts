@@ -1,0 +1,279 @@
+// trainSgd: mini-batch SGD with momentum (Algorithm 2 of the Newton paper) over epochs of fresh
+// random permutations, with progress callbacks, epoch-end evaluation, cancellation through an
+// AbortSignal and bit-for-bit resumption from a TrainState.
+//
+// Determinism: the data order comes from a seeded lib/data Rng (one permutation drawn at the start
+// of each epoch); dropout noise seeds are mixSeed(seed, step); everything else is deterministic
+// native arithmetic. A TrainState taken at any batch boundary therefore continues exactly as the
+// uninterrupted run would have.
+import { Rng, gatherBatch, subset, type Dataset } from '../data';
+import { checkLoss, type Loss } from '../nn/losses';
+import { mixSeed } from '../nn/seed';
+import type { Sequential } from '../nn/sequential';
+import { Sgd } from '../optim/sgd';
+import { checkModelData, evaluateObjectiveAsync } from './objective';
+import type { EpochStats, TrainResult, TrainSgdOptions, TrainState } from './types';
+import { isFloatArray, isInt32Array } from '../nn/shape-util';
+
+const FN = 'trainSgd';
+
+function positiveInteger(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${FN}: ${name} must be a number, got ${v === null ? 'null' : typeof v}`);
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${FN}: ${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function checkFunction(name: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'function') throw new TypeError(`${FN}: ${name} must be a function, got ${v === null ? 'null' : typeof v}`);
+}
+
+interface Resolved {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  loss: Loss;
+  evaluate: boolean;
+  trainEvaluationSize: number;
+  evaluationBatchSize: number;
+  checkpointEvery: number;
+  yieldEveryMs: number;
+}
+
+function resolveOptions(model: Sequential, train: Dataset, options: TrainSgdOptions): Resolved {
+  checkModelData(FN, 'train', model, train);
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${FN}: options must be an object with epochs and loss, got ${options === null ? 'null' : typeof options}`);
+  }
+  const epochs = positiveInteger('options.epochs', options.epochs);
+  const batchSize = positiveInteger('options.batchSize', options.batchSize ?? 128);
+  const seed = options.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new RangeError(`${FN}: options.seed must be a non-negative safe integer, got ${String(seed)}`);
+  }
+  const loss = checkLoss(FN, options.loss);
+  if (options.test !== undefined) checkModelData(FN, 'options.test', model, options.test);
+  const every = options.evaluateEvery ?? 'epoch';
+  if (every !== 'epoch' && every !== 'never') {
+    throw new RangeError(`${FN}: options.evaluateEvery must be 'epoch' or 'never', got ${JSON.stringify(every) ?? String(every)}`);
+  }
+  const trainEvaluationSize = Math.min(train.length, positiveInteger('options.trainEvaluationSize', options.trainEvaluationSize ?? 10000));
+  const evaluationBatchSize = positiveInteger('options.evaluationBatchSize', options.evaluationBatchSize ?? 256);
+  const checkpointEvery = options.checkpointEvery === undefined ? 0 : positiveInteger('options.checkpointEvery', options.checkpointEvery);
+  const yieldEveryMs = options.yieldEveryMs ?? 50;
+  if (typeof yieldEveryMs !== 'number' || !(yieldEveryMs >= 0)) {
+    throw new RangeError(`${FN}: options.yieldEveryMs must be a non-negative number, got ${String(yieldEveryMs)}`);
+  }
+  if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
+    throw new TypeError(`${FN}: options.signal must be an AbortSignal`);
+  }
+  checkFunction('options.onProgress', options.onProgress);
+  checkFunction('options.onEpoch', options.onEpoch);
+  checkFunction('options.onCheckpoint', options.onCheckpoint);
+  return { epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs };
+}
+
+function checkResume(model: Sequential, r: Resolved, l: number, s: TrainState): void {
+  const bad = (what: string): never => {
+    throw new RangeError(`${FN}: options.resume ${what}`);
+  };
+  if (s === null || typeof s !== 'object') throw new TypeError(`${FN}: options.resume must be a TrainState, got ${s === null ? 'null' : typeof s}`);
+  if (s.version !== 1) bad(`has version ${String(s.version)}, expected 1`);
+  if (!isFloatArray(s.parameters) || s.parameters.length !== model.numParameters) {
+    bad(`has ${String(s.parameters?.length)} parameters but the network has ${model.numParameters}`);
+  }
+  if (s.batchSize !== r.batchSize) bad(`was made with batch size ${s.batchSize} but options.batchSize is ${r.batchSize}`);
+  if (s.trainSize !== l) bad(`was made with ${s.trainSize} training examples but train has ${l}`);
+  const batches = Math.ceil(l / r.batchSize);
+  if (!Number.isInteger(s.epoch) || s.epoch < 0 || s.epoch > r.epochs) bad(`is at epoch ${s.epoch}, outside [0, ${r.epochs}] (options.epochs)`);
+  if (!Number.isInteger(s.batch) || s.batch < 0 || s.batch >= batches) bad(`is at batch ${s.batch}, outside [0, ${batches})`);
+  if (s.batch > 0 && (!isInt32Array(s.permutation) || s.permutation.length !== l)) bad(`permutation must be an Int32Array of length ${l}`);
+  if (!Array.isArray(s.rngState)) bad('rngState must be an array');
+}
+
+function evaluationSubset(train: Dataset, n: number): Dataset {
+  if (n >= train.length) return train;
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = Math.floor((i * train.length) / n);
+  return subset(train, idx);
+}
+
+const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Trains `model` on `train` with SGD + momentum for options.epochs epochs (each a pass over a
+ * fresh seeded permutation, batches of options.batchSize, the last one partial).
+ * - onProgress after every batch; at every epoch end the objective and accuracy on a training
+ *   subset and on options.test (onEpoch), and onCheckpoint;
+ * - gives the event loop a turn every options.yieldEveryMs milliseconds;
+ * - when options.signal aborts, stops after the current batch and resolves with
+ *   { aborted: true, state }; trainSgd(model, train, { ...options, resume: state }) then continues
+ *   bit-for-bit (same θ as an uninterrupted run).
+ * θ is updated in place; the model must be initialised first (cnn3/cnn5 are).
+ * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
+ */
+export async function trainSgd(model: Sequential, train: Dataset, options: TrainSgdOptions): Promise<TrainResult> {
+  const r = resolveOptions(model, train, options);
+  const l = train.length;
+  const batches = Math.ceil(l / r.batchSize);
+  if (options.resume !== undefined) checkResume(model, r, l, options.resume);
+  const sgd = new Sgd(model, options.sgd, l);
+  try {
+    return await run(model, train, options, r, sgd, batches);
+  } finally {
+    sgd.dispose();
+  }
+}
+
+async function run(model: Sequential, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: Sgd, batches: number): Promise<TrainResult> {
+  const l = train.length;
+  const resume = options.resume;
+  let rng: Rng;
+  let epoch = 0;
+  let batch = 0;
+  let permutation: Int32Array = new Int32Array(0);
+  let previousElapsed = 0;
+  let epochLoss = { sum: 0, batches: 0 };
+  if (resume !== undefined) {
+    model.setParameters(resume.parameters);
+    sgd.loadState(resume.optimizer);
+    rng = Rng.fromState(resume.rngState);
+    epoch = resume.epoch;
+    batch = resume.batch;
+    if (batch > 0) permutation = Int32Array.from(resume.permutation);
+    previousElapsed = resume.elapsed ?? 0;
+    epochLoss = { ...(resume.epochLoss ?? { sum: 0, batches: 0 }) };
+  } else {
+    rng = new Rng(r.seed);
+  }
+  const trainEval = r.evaluate ? evaluationSubset(train, r.trainEvaluationSize) : null;
+  const C = sgd.options.C;
+  const start = performance.now();
+  let trainMs = 0;
+  let images = 0;
+  let lastYield = start;
+  const startIteration = sgd.iteration;
+  const history: EpochStats[] = [];
+  const elapsed = (): number => previousElapsed + (performance.now() - start) / 1000;
+  const snapshot = (): TrainState => ({
+    version: 1,
+    epoch,
+    batch,
+    permutation: batch > 0 ? Int32Array.from(permutation) : new Int32Array(0),
+    rngState: rng.getState(),
+    optimizer: sgd.state(),
+    parameters: model.getParameters(),
+    seed: r.seed,
+    batchSize: r.batchSize,
+    trainSize: l,
+    elapsed: elapsed(),
+    epochLoss: { ...epochLoss },
+  });
+  const result = (aborted: boolean): TrainResult => ({
+    state: snapshot(),
+    aborted,
+    history,
+    ...(history.length > 0 ? { final: history[history.length - 1] } : {}),
+    iterations: sgd.iteration - startIteration,
+    seconds: (performance.now() - start) / 1000,
+    imagesPerSecond: trainMs > 0 ? images / (trainMs / 1000) : 0,
+  });
+  const aborted = (): boolean => options.signal?.aborted === true;
+
+  if (aborted()) return result(epoch < r.epochs);
+  while (epoch < r.epochs) {
+    if (batch === 0) {
+      permutation = rng.permutation(l);
+      epochLoss = { sum: 0, batches: 0 };
+    }
+    let stop = false;
+    while (batch < batches) {
+      const t0 = performance.now();
+      const from = batch * r.batchSize;
+      const to = Math.min(l, from + r.batchSize);
+      const size = to - from;
+      const learningRate = sgd.learningRate;
+      const b = gatherBatch(train, permutation, from, to, { dtype: model.dtype });
+      let lossSum: number;
+      try {
+        const z = model.forward(b.x, { training: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
+        try {
+          lossSum = r.loss.value(z, b.y);
+          const dz = r.loss.gradient(z, b.y);
+          try {
+            model.backward(dz);
+          } finally {
+            dz.dispose();
+          }
+        } finally {
+          z.dispose();
+        }
+        sgd.step(size);
+      } finally {
+        model.releaseCache();
+        b.x.dispose();
+        b.y.dispose();
+      }
+      const now = performance.now();
+      trainMs += now - t0;
+      images += size;
+      batch++;
+      epochLoss.sum += lossSum / size;
+      epochLoss.batches++;
+      options.onProgress?.({
+        epoch,
+        epochs: r.epochs,
+        batch,
+        batches,
+        iteration: sgd.iteration,
+        loss: lossSum / size,
+        learningRate,
+        imagesPerSecond: images / (trainMs / 1000),
+        elapsed: elapsed(),
+      });
+      if (aborted()) {
+        stop = true;
+        break;
+      }
+      if (r.checkpointEvery > 0 && sgd.iteration % r.checkpointEvery === 0 && batch < batches && options.onCheckpoint) {
+        await options.onCheckpoint(snapshot());
+      }
+      if (now - lastYield >= r.yieldEveryMs) {
+        await turn();
+        lastYield = performance.now();
+        if (aborted()) {
+          stop = true;
+          break;
+        }
+      }
+    }
+    if (batch < batches) return result(true);
+
+    // epoch end
+    const stats: EpochStats = {
+      epoch,
+      iteration: sgd.iteration,
+      trainLossRunning: epochLoss.batches > 0 ? epochLoss.sum / epochLoss.batches : NaN,
+      elapsed: 0,
+    };
+    if (trainEval !== null) {
+      const f = await evaluateObjectiveAsync(model, trainEval, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize });
+      stats.objective = f.value;
+      stats.trainLoss = f.lossMean;
+      stats.trainAccuracy = f.accuracy;
+      if (options.test !== undefined) {
+        const t = await evaluateObjectiveAsync(model, options.test, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize });
+        stats.testAccuracy = t.accuracy;
+        stats.testLoss = t.lossMean;
+      }
+    }
+    epoch++;
+    batch = 0;
+    stats.elapsed = elapsed();
+    history.push(stats);
+    options.onEpoch?.(stats);
+    if (options.onCheckpoint) await options.onCheckpoint(snapshot());
+    lastYield = performance.now();
+    if (stop || aborted()) return result(epoch < r.epochs);
+  }
+  return result(false);
+}

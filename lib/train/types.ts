@@ -1,0 +1,138 @@
+// Types of the training loops: options, progress reports, per-epoch statistics and the
+// resumable training state.
+import type { Dataset } from '../data';
+import type { Loss } from '../nn/losses';
+import type { SgdOptions, SgdState } from '../optim/sgd';
+
+/** Reported after every mini-batch. */
+export interface SgdProgress {
+  /** Epoch in progress, 0-based. */
+  epoch: number;
+  /** Total epochs of the run. */
+  epochs: number;
+  /** Batches done in this epoch (1 after the first). */
+  batch: number;
+  /** Batches per epoch. */
+  batches: number;
+  /** Optimizer steps taken so far (over the whole training, resumes included). */
+  iteration: number;
+  /** Mean loss (1/|B|)Σ ξ_i of this batch (before the update). */
+  loss: number;
+  /** The learning rate this batch's step used. */
+  learningRate: number;
+  /** Training throughput of this run so far (evaluation time excluded). */
+  imagesPerSecond: number;
+  /** Seconds of training so far, resumed runs included (evaluation included). */
+  elapsed: number;
+}
+
+/** Statistics measured at the end of an epoch. */
+export interface EpochStats {
+  /** The epoch, 0-based. */
+  epoch: number;
+  /** Optimizer steps after this epoch. */
+  iteration: number;
+  /** Mean of the batch losses during the epoch (a cheap running estimate). */
+  trainLossRunning: number;
+  /** f(θ) on the training evaluation set (regulariser with the full l); absent when evaluation is off. */
+  objective?: number;
+  /** Mean loss on the training evaluation set. */
+  trainLoss?: number;
+  /** Accuracy on the training evaluation set. */
+  trainAccuracy?: number;
+  /** Accuracy on the test set (when given). */
+  testAccuracy?: number;
+  /** Mean loss on the test set (when given). */
+  testLoss?: number;
+  /** Seconds of training so far (resumes included). */
+  elapsed: number;
+}
+
+/**
+ * Everything needed to continue a run bit-for-bit: position (epoch, batch), the epoch's order,
+ * the order generator's state, the optimizer state and θ. Plain data (typed arrays and numbers),
+ * so a checkpoint writer can serialise it.
+ */
+export interface TrainState {
+  /** Format version of this object (1). */
+  version: 1;
+  /** Epoch in progress (0-based); equals the epoch count when the run is complete. */
+  epoch: number;
+  /** Batches of `epoch` already done (0: the epoch has not started, its order is not drawn yet). */
+  batch: number;
+  /** The order of epoch `epoch` (indices into the training set); empty when batch is 0. */
+  permutation: Int32Array;
+  /** State of the order generator (lib/data Rng) after drawing `permutation`. */
+  rngState: number[];
+  /** Optimizer state (step count, velocity). */
+  optimizer: SgdState;
+  /** θ. */
+  parameters: Float32Array | Float64Array;
+  /** The seed the run started with (dropout noise seeds derive from it). */
+  seed: number;
+  /** Mini-batch size (a resume must use the same). */
+  batchSize: number;
+  /** Number of training examples l (a resume must use the same data). */
+  trainSize: number;
+  /** Seconds of training so far. */
+  elapsed: number;
+  /** Sum of the batch losses of the epoch in progress and their count (for EpochStats.trainLossRunning). */
+  epochLoss: { sum: number; batches: number };
+}
+
+/** Options of trainSgd. */
+export interface TrainSgdOptions {
+  /** Number of epochs of the whole run (a resumed run continues up to this many). */
+  epochs: number;
+  /** Mini-batch size (default 128). */
+  batchSize?: number;
+  /** Seed of the data order (and of dropout noise) (default 0). */
+  seed?: number;
+  /** SGD settings (defaults: the paper's, see DEFAULT_SGD_OPTIONS). */
+  sgd?: SgdOptions;
+  /** The loss ξ. */
+  loss: Loss;
+  /** Test set, evaluated at epoch ends. */
+  test?: Dataset;
+  /** 'epoch' (default): objective and accuracies at each epoch end; 'never'. */
+  evaluateEvery?: 'epoch' | 'never';
+  /**
+   * Training examples used for the epoch-end objective/accuracy (default min(l, 10000)): a fixed,
+   * evenly spaced subset; the regulariser always uses the full l.
+   */
+  trainEvaluationSize?: number;
+  /** Mini-batch size of the evaluations (default 256). */
+  evaluationBatchSize?: number;
+  /** Stop after the current batch when aborted; the result holds a resumable state. */
+  signal?: AbortSignal;
+  /** Continue from this state (from a previous result or a checkpoint). */
+  resume?: TrainState;
+  /** Called after every batch. */
+  onProgress?: (p: SgdProgress) => void;
+  /** Called after each epoch's evaluation. */
+  onEpoch?: (s: EpochStats) => void;
+  /** Called with a state at every epoch end and every `checkpointEvery` batches (awaited). */
+  onCheckpoint?: (s: TrainState) => Promise<void> | void;
+  /** Also checkpoint every this many optimizer steps (default: only at epoch ends). */
+  checkpointEvery?: number;
+  /** Give the event loop a turn at least this often, in milliseconds (default 50). */
+  yieldEveryMs?: number;
+}
+
+/** What trainSgd returns. */
+export interface TrainResult {
+  /** The state after the last batch run (resumable). */
+  state: TrainState;
+  /** True when stopped by the signal before the last epoch finished. */
+  aborted: boolean;
+  /** Per-epoch statistics of this run. */
+  history: EpochStats[];
+  /** The last epoch's statistics (undefined when no epoch ended in this run). */
+  final?: EpochStats;
+  /** Optimizer steps taken in this run. */
+  iterations: number;
+  /** Seconds this run took. */
+  seconds: number;
+  /** Training throughput of this run (evaluation excluded). */
+  imagesPerSecond: number;
+}
