@@ -12,7 +12,8 @@
 // <prefix>/include/node/node_api.h and common.gypi are there (Debian: nodejs / libnode-dev),
 // or npm_config_nodedir / NEWTON_NODEDIR when set.
 //
-//   node scripts/build-gyp.js [-- <extra node-gyp args, e.g. -Duse_blas=false>]
+//   node scripts/build-gyp.js [-Duse_blas=false] [other node-gyp options]
+//   npm run build:gyp -- -Duse_blas=false
 'use strict';
 
 const { spawnSync } = require('child_process');
@@ -97,7 +98,10 @@ function main() {
   } else {
     log('no installed Node headers found (<prefix>/include/node/node_api.h): node-gyp will try to download them');
   }
-  args.push(...extra);
+  // gyp variables (-Duse_blas=false) must follow `--` or node-gyp's option parser eats them.
+  const defines = extra.filter((a) => a.startsWith('-D'));
+  args.push(...extra.filter((a) => !a.startsWith('-D')));
+  if (defines.length) args.push('--', ...defines);
   log(`running in ${path.relative(ROOT, SRC)}: node ${args.map((a) => (a === nodeGyp ? path.relative(ROOT, a) : a)).join(' ')}`);
 
   fs.rmSync(TARGET, { force: true });

@@ -219,7 +219,9 @@ function printResult(res: ImplResult, batch: number): void {
       r.target ?? (r.group === 'conv' ? 'n/a' : ''),
     ]);
   }
-  const title = `GEMM: ${res.gemm} (BLAS ${res.blas}), threads ${res.threads}, batch ${batch}; ` +
+  const impl = res.gemm === 'blas' ? `BLAS (${res.blas})`
+    : res.blas === 'built-in' ? 'built-in kernel' : `built-in kernel (${res.blas} linked, not used)`;
+  const title = `GEMM: ${impl}, threads ${res.threads}, batch ${batch}; ` +
     `SGEMM 1024³ = ${fmt(res.sgemm1024Gflops)} GFLOP/s`;
   console.log(`\n${title}\n${formatTable(columns, table)}`);
   const targeted = res.rows.filter((r) => r.target !== null);
@@ -232,13 +234,13 @@ function printResult(res: ImplResult, batch: number): void {
 }
 
 const USAGE = [
-  '--quick          few repeats and batch 16 (CI smoke test)',
-  '--builtin        also run everything with the built-in GEMM (after the BLAS run)',
-  '--batch N        batch size of the cnn3 shapes (default 128; 16 with --quick)',
-  '--repeats N      timed samples per case, median reported (default 7; 3 with --quick)',
-  '--warmup N       untimed warm-up calls per case (default 2; 1 with --quick)',
-  '--threads N      setNumThreads(N) first (default: the library default)',
-  '--json FILE      write the results as JSON',
+  '  --quick          few repeats and batch 16 (CI smoke test)',
+  '  --builtin        also run everything with the built-in GEMM (after the BLAS run)',
+  '  --batch N        batch size of the cnn3 shapes (default 128; 16 with --quick)',
+  '  --repeats N      timed samples per case, median reported (default 7; 3 with --quick)',
+  '  --warmup N       untimed warm-up calls per case (default 2; 1 with --quick)',
+  '  --threads N      setNumThreads(N) first (default: the library default)',
+  '  --json FILE      write the results as JSON',
 ].join('\n');
 
 async function run(argv: readonly string[]): Promise<number> {
