@@ -75,6 +75,50 @@ TapRange valid_range(int64_t out_len, int64_t in_len, int64_t stride, int64_t pa
   return TapRange{lo, std::max(lo, hi)};
 }
 
+// Note [same-size fast path]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// With stride 1 and Q == W (the usual "same" padding), one tap (r, s) of one image is the
+// input plane shifted by d = (r − pad_h)·W + (s − pad_w): col[i] = x[i + d] over the band
+// of valid output rows, except the |s − pad_w| columns at the row ends, which wrap into
+// the neighbouring input row and must read padding instead. So a tap is one contiguous
+// copy plus a few fixes, instead of one short copy per output row: for the small planes
+// of a CNN (7×7) the per-row overhead would otherwise cost as much as the GEMM.
+bool is_same_size(const ConvShape& sh) { return sh.stride_h == 1 && sh.stride_w == 1 && sh.q == sh.w; }
+
+// One tap row of col for one image: out[p·Q + q] = x(p + r − pad_h, q + s − pad_w) or 0.
+template <typename T>
+void im2col_tap(const ConvShape& sh, const T* plane, int64_t r, int64_t s, T* out) {
+  const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
+  const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
+  std::fill(out, out + ps.lo * sh.q, T(0));
+  std::fill(out + ps.hi * sh.q, out + sh.pq(), T(0));
+  if (ps.lo >= ps.hi) return;
+  if (is_same_size(sh) && qs.lo < qs.hi) {
+    // See note [same-size fast path]: copy from the band's first valid element to its
+    // last, so the source never leaves the plane, then blank the wrapped columns.
+    const int64_t d = (r - sh.pad_h) * sh.w + (s - sh.pad_w);
+    const int64_t first = ps.lo * sh.q + qs.lo, last = (ps.hi - 1) * sh.q + qs.hi;
+    std::copy(plane + first + d, plane + last + d, out + first);
+    for (int64_t p = ps.lo; p < ps.hi; ++p) {
+      T* row = out + p * sh.q;
+      std::fill(row, row + qs.lo, T(0));
+      std::fill(row + qs.hi, row + sh.q, T(0));
+    }
+    return;
+  }
+  for (int64_t p = ps.lo; p < ps.hi; ++p) {
+    T* row = out + p * sh.q;
+    const T* src = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
+    std::fill(row, row + qs.lo, T(0));
+    if (sh.stride_w == 1) {
+      std::copy(src + qs.lo, src + qs.hi, row + qs.lo);
+    } else {
+      for (int64_t q = qs.lo; q < qs.hi; ++q) row[q] = src[q * sh.stride_w];
+    }
+    std::fill(row + qs.hi, row + sh.q, T(0));
+  }
+}
+
 // col: (C·R·S, nb·P·Q) from images [n0, n0+nb) of x: (N, C, H, W). Rows are independent,
 // so they are the unit of parallel work.
 template <typename T>
@@ -83,35 +127,50 @@ void im2col(const ConvShape& sh, const T* x, int64_t n0, int64_t nb, T* col) {
   parallel_for(sh.crs(), 1, [&](int64_t row_begin, int64_t row_end) {
     for (int64_t row = row_begin; row < row_end; ++row) {
       const int64_t c = row / (sh.r * sh.s), r = row / sh.s % sh.r, s = row % sh.s;
-      const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
-      const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
-      T* out = col + row * cols;
       for (int64_t n = 0; n < nb; ++n) {
-        const T* plane = x + ((n0 + n) * sh.c + c) * sh.hw();
-        for (int64_t p = 0; p < sh.p; ++p, out += sh.q) {
-          if (p < ps.lo || p >= ps.hi) {
-            std::fill(out, out + sh.q, T(0));
-            continue;
-          }
-          const T* src = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
-          std::fill(out, out + qs.lo, T(0));
-          if (sh.stride_w == 1) {
-            std::copy(src + qs.lo, src + qs.hi, out + qs.lo);
-          } else {
-            for (int64_t q = qs.lo; q < qs.hi; ++q) out[q] = src[q * sh.stride_w];
-          }
-          std::fill(out + qs.hi, out + sh.q, T(0));
-        }
+        im2col_tap(sh, x + ((n0 + n) * sh.c + c) * sh.hw(), r, s, col + row * cols + n * sh.pq());
       }
     }
   });
+}
+
+// Adds one tap row of col for one image into its dx plane: the adjoint of im2col_tap.
+// `src` is workspace and may be modified.
+template <typename T>
+void col2im_tap(const ConvShape& sh, T* src, int64_t r, int64_t s, T* plane) {
+  const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
+  const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
+  if (ps.lo >= ps.hi || qs.lo >= qs.hi) return;
+  if (is_same_size(sh)) {
+    // See note [same-size fast path]. Zeroing the wrapped entries first lets one
+    // contiguous loop do the whole band: they then add 0 to a neighbouring element.
+    for (int64_t p = ps.lo; p < ps.hi; ++p) {
+      T* row = src + p * sh.q;
+      std::fill(row, row + qs.lo, T(0));
+      std::fill(row + qs.hi, row + sh.q, T(0));
+    }
+    const int64_t d = (r - sh.pad_h) * sh.w + (s - sh.pad_w);
+    const int64_t first = ps.lo * sh.q + qs.lo, last = (ps.hi - 1) * sh.q + qs.hi;
+    T* dst = plane + d;
+    for (int64_t i = first; i < last; ++i) dst[i] += src[i];
+    return;
+  }
+  for (int64_t p = ps.lo; p < ps.hi; ++p) {
+    T* dst = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
+    const T* src_row = src + p * sh.q;
+    if (sh.stride_w == 1) {
+      for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q] += src_row[q];
+    } else {
+      for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q * sh.stride_w] += src_row[q];
+    }
+  }
 }
 
 // Images [n0, n0+nb) of dx: (N, C, H, W) = col2im(col: (C·R·S, nb·P·Q)). Each (n, c) plane
 // is owned by one task and its taps are added in a fixed order: no races, no dependence
 // on the thread count.
 template <typename T>
-void col2im(const ConvShape& sh, const T* col, int64_t n0, int64_t nb, T* dx) {
+void col2im(const ConvShape& sh, T* col, int64_t n0, int64_t nb, T* dx) {
   const int64_t cols = nb * sh.pq();
   parallel_for(nb * sh.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane_index = begin; plane_index < end; ++plane_index) {
@@ -119,19 +178,8 @@ void col2im(const ConvShape& sh, const T* col, int64_t n0, int64_t nb, T* dx) {
       T* plane = dx + ((n0 + n) * sh.c + c) * sh.hw();
       std::fill(plane, plane + sh.hw(), T(0));
       for (int64_t r = 0; r < sh.r; ++r) {
-        const TapRange ps = valid_range(sh.p, sh.h, sh.stride_h, sh.pad_h, r);
         for (int64_t s = 0; s < sh.s; ++s) {
-          const TapRange qs = valid_range(sh.q, sh.w, sh.stride_w, sh.pad_w, s);
-          const T* src = col + ((c * sh.r + r) * sh.s + s) * cols + n * sh.pq();
-          for (int64_t p = ps.lo; p < ps.hi; ++p) {
-            T* dst = plane + (p * sh.stride_h - sh.pad_h + r) * sh.w - sh.pad_w + s;
-            const T* src_row = src + p * sh.q;
-            if (sh.stride_w == 1) {
-              for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q] += src_row[q];
-            } else {
-              for (int64_t q = qs.lo; q < qs.hi; ++q) dst[q * sh.stride_w] += src_row[q];
-            }
-          }
+          col2im_tap(sh, col + ((c * sh.r + r) * sh.s + s) * cols + n * sh.pq(), r, s, plane);
         }
       }
     }
