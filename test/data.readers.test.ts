@@ -64,6 +64,17 @@ describe('readIdx', () => {
     expect(viaAsync.labels).toEqual(ds.labels);
   });
 
+  test('large files convert in steps (sync and async agree across step boundaries)', async () => {
+    const n = 1100; // 1100·32·32 > 2^20 values: more than one conversion step
+    const img = writeFile(dir, 'big-images', idxImages(n, 32, 32, (i, k) => (i * 13 + k * 7) % 256), true);
+    const lab = writeFile(dir, 'big-labels', idxLabels(Array.from({ length: n }, (_, i) => i % 10)));
+    const a = readIdx(img, lab);
+    const b = await readIdxAsync(img, lab);
+    expect(b.images).toEqual(a.images);
+    const k = (1 << 20) + 5; // a value just past the first step
+    expect(a.images[k]).toBe((Math.floor(k / 1024) * 13 + (k % 1024) * 7) % 256);
+  });
+
   test('missing file', async () => {
     const lab = writeFile(dir, 'ok-labels', idxLabels(labels));
     const missing = `${dir}/no-such-images`;
@@ -217,6 +228,19 @@ describe('readLibsvm', () => {
     const gz = writeFile(dir, 'a.libsvm.t', text, true);
     const viaAsync = await readLibsvmAsync(gz, { shape });
     expect(viaAsync.images).toEqual(ds.images);
+  });
+
+  test('large files parse in steps (sync and async agree)', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      `${i % 4} ${Array.from({ length: 6 }, (_, k) => `${k + 1}:${(i * 6 + k) % 97}.5`).join(' ')}`.padEnd(400, ' '),
+    );
+    const f = writeFile(dir, 'big.libsvm', lines.join('\n')); // 1.2M characters: more than one step
+    const a = readLibsvm(f, { shape });
+    const b = await readLibsvmAsync(f, { shape });
+    expect(a.length).toBe(3000);
+    expect(b.images).toEqual(a.images);
+    expect(b.labels).toEqual(a.labels);
+    expect(a.images[2999 * 6 + 5]).toBe(((2999 * 6 + 5) % 97) + 0.5);
   });
 
   test('an existing label mapping (the training set\'s) and a larger class count', () => {

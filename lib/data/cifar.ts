@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { createDataset, DataFileError, Dataset, describe } from './dataset';
-import { readDataFile, readDataFileSync } from './files';
+import { readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
 
 const PIXELS = 3 * 32 * 32;
 
@@ -50,8 +50,13 @@ function checkPaths(fn: string, paths: unknown): asserts paths is readonly strin
   });
 }
 
-/** Builds a Dataset from the (decompressed) contents of CIFAR binary files. */
-export function cifarDataset(fn: string, paths: readonly string[], buffers: readonly Buffer[], options: ReadCifarOptions): Dataset {
+/** Builds a Dataset from the (decompressed) contents of CIFAR binary files; see Note [stepwise parsing] in files.ts. */
+export function* cifarDataset(
+  fn: string,
+  paths: readonly string[],
+  buffers: readonly Buffer[],
+  options: ReadCifarOptions,
+): Steps<Dataset> {
   const { labelBytes, labelOffset, classes } = layout(fn, options);
   const record = labelBytes + PIXELS;
   let total = 0;
@@ -68,19 +73,21 @@ export function cifarDataset(fn: string, paths: readonly string[], buffers: read
   });
   const images = new Float32Array(total * PIXELS);
   const labels = new Int32Array(total);
+  const recordsPerStep = Math.max(1, Math.floor(STEP_VALUES / PIXELS));
   let n = 0;
-  buffers.forEach((buf, f) => {
+  for (let f = 0; f < buffers.length; f++) {
+    const buf = buffers[f];
     for (let r = 0; r < buf.length / record; r++, n++) {
+      if (n > 0 && n % recordsPerStep === 0) yield;
       const base = r * record;
       const label = buf[base + labelOffset];
       if (label >= classes) {
         throw new DataFileError(`${fn}: ${paths[f]}: label ${label} of record ${r} out of range [0, ${classes})`, paths[f]);
       }
       labels[n] = label;
-      const out = n * PIXELS;
-      for (let k = 0; k < PIXELS; k++) images[out + k] = buf[base + labelBytes + k];
+      images.set(buf.subarray(base + labelBytes, base + record), n * PIXELS); // uint8 → float32
     }
-  });
+  }
   return createDataset({ name: options.name ?? paths[0], images, labels, shape: [3, 32, 32], classes });
 }
 
@@ -93,14 +100,14 @@ export function readCifar(paths: readonly string[], options: ReadCifarOptions = 
   const fn = 'readCifar';
   checkPaths(fn, paths);
   layout(fn, options);
-  return cifarDataset(fn, paths, paths.map((p) => readDataFileSync(fn, p)), options);
+  return runSteps(cifarDataset(fn, paths, paths.map((p) => readDataFileSync(fn, p)), options));
 }
 
-/** readCifar with fs.promises and asynchronous gunzip. */
+/** readCifar with fs.promises, asynchronous gunzip and stepwise conversion. */
 export async function readCifarAsync(paths: readonly string[], options: ReadCifarOptions = {}): Promise<Dataset> {
   const fn = 'readCifar';
   checkPaths(fn, paths);
   layout(fn, options);
   const buffers = await Promise.all(paths.map((p) => readDataFile(fn, p)));
-  return cifarDataset(fn, paths, buffers, options);
+  return runStepsAsync(cifarDataset(fn, paths, buffers, options));
 }

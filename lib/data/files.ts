@@ -60,9 +60,40 @@ export async function readDataFile(fn: string, file: string): Promise<Buffer> {
   }
 }
 
-/** Converts unsigned bytes to float32 values 0..255. */
-export function bytesToFloat32(bytes: Uint8Array): Float32Array {
+/**
+ * Note [stepwise parsing]: the parsers are generators that `yield` between chunks of work (about a
+ * million values). The synchronous readers run them straight through ({@link runSteps}); the
+ * asynchronous ones ({@link runStepsAsync}) return to the event loop at every yield, so loading the
+ * full Fashion-MNIST (47M pixels) never blocks timers or Ctrl-C handling for more than a few ms.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs a stepwise parser to completion synchronously. */
+export function runSteps<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Runs a stepwise parser, yielding to the event loop (setImmediate) at each step. */
+export async function runStepsAsync<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Values converted between two yields of a stepwise parser. */
+export const STEP_VALUES = 1 << 20;
+
+/** Converts unsigned bytes to float32 values 0..255, in steps of STEP_VALUES. */
+export function* bytesToFloat32(bytes: Uint8Array): Steps<Float32Array> {
   const out = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i];
+  for (let i = 0; i < bytes.length; i += STEP_VALUES) {
+    if (i > 0) yield;
+    out.set(bytes.subarray(i, Math.min(bytes.length, i + STEP_VALUES)), i); // uint8 → float32 inside V8
+  }
   return out;
 }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { createDataset, DataFileError, Dataset } from './dataset';
-import { bytesToFloat32, readDataFile, readDataFileSync } from './files';
+import { bytesToFloat32, readDataFile, readDataFileSync, runSteps, runStepsAsync, Steps } from './files';
 
 /** Magic number of an IDX file of unsigned bytes with 3 dimensions (images). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
@@ -94,15 +94,15 @@ export function parseIdxLabels(fn: string, file: string, buf: Buffer): Uint8Arra
   return buf.subarray(8);
 }
 
-/** Combines parsed image and label buffers into a Dataset (checks counts and label range). */
-export function idxDataset(
+/** Combines image and label file contents into a Dataset (checks counts and label range); see Note [stepwise parsing]. */
+export function* idxDataset(
   fn: string,
   imagesPath: string,
   labelsPath: string,
   imagesBuf: Buffer,
   labelsBuf: Buffer,
   options: ReadIdxOptions = {},
-): Dataset {
+): Steps<Dataset> {
   const images = parseIdxImages(fn, imagesPath, imagesBuf);
   const raw = parseIdxLabels(fn, labelsPath, labelsBuf);
   if (raw.length !== images.count) {
@@ -128,7 +128,7 @@ export function idxDataset(
   for (let i = 0; i < raw.length; i++) labels[i] = raw[i];
   return createDataset({
     name: options.name ?? imagesPath,
-    images: bytesToFloat32(images.pixels),
+    images: yield* bytesToFloat32(images.pixels),
     labels,
     shape: [1, images.rows, images.cols],
     classes,
@@ -148,13 +148,15 @@ function checkPaths(fn: string, imagesPath: unknown, labelsPath: unknown): void 
 export function readIdx(imagesPath: string, labelsPath: string, options: ReadIdxOptions = {}): Dataset {
   const fn = 'readIdx';
   checkPaths(fn, imagesPath, labelsPath);
-  return idxDataset(fn, imagesPath, labelsPath, readDataFileSync(fn, imagesPath), readDataFileSync(fn, labelsPath), options);
+  return runSteps(
+    idxDataset(fn, imagesPath, labelsPath, readDataFileSync(fn, imagesPath), readDataFileSync(fn, labelsPath), options),
+  );
 }
 
-/** readIdx with fs.promises and asynchronous gunzip, for callers that must keep the event loop free. */
+/** readIdx with fs.promises, asynchronous gunzip and stepwise conversion, for callers that must keep the event loop free. */
 export async function readIdxAsync(imagesPath: string, labelsPath: string, options: ReadIdxOptions = {}): Promise<Dataset> {
   const fn = 'readIdx';
   checkPaths(fn, imagesPath, labelsPath);
   const [imagesBuf, labelsBuf] = await Promise.all([readDataFile(fn, imagesPath), readDataFile(fn, labelsPath)]);
-  return idxDataset(fn, imagesPath, labelsPath, imagesBuf, labelsBuf, options);
+  return runStepsAsync(idxDataset(fn, imagesPath, labelsPath, imagesBuf, labelsBuf, options));
 }

@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import { checkShape, createDataset, DataFileError, Dataset, imageSize } from './dataset';
-import { readDataFile, readDataFileSync } from './files';
+import { readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
 
 /** Options of readLibsvm. */
 export interface ReadLibsvmOptions {
@@ -59,8 +59,8 @@ function checkOptions(fn: string, options: ReadLibsvmOptions | undefined): ReadL
   return options;
 }
 
-/** Parses LIBSVM text (already decompressed) into a Dataset. */
-export function libsvmDataset(fn: string, file: string, text: string, options: ReadLibsvmOptions): Dataset {
+/** Parses LIBSVM text (already decompressed) into a Dataset; see Note [stepwise parsing] in files.ts. */
+export function* libsvmDataset(fn: string, file: string, text: string, options: ReadLibsvmOptions): Steps<Dataset> {
   const shape = checkShape(fn, 'options.shape', options.shape);
   const size = imageSize(shape);
   const lines = text.split('\n');
@@ -69,8 +69,15 @@ export function libsvmDataset(fn: string, file: string, text: string, options: R
   if (count === 0) throw new DataFileError(`${fn}: ${file}: no data lines (empty LIBSVM file)`, file);
   const images = new Float32Array(count * size);
   const rawLabels = new Float64Array(count);
+  // Yield about every STEP_VALUES characters of text (parsing costs per character, not per pixel).
+  let sinceYield = 0;
   let n = 0;
   for (let li = 0; li < lines.length; li++) {
+    sinceYield += lines[li].length;
+    if (sinceYield > STEP_VALUES) {
+      sinceYield = 0;
+      yield;
+    }
     const line = li + 1;
     const tokens = lines[li].trim().split(/\s+/);
     if (tokens[0] === '') continue; // blank line
@@ -130,13 +137,13 @@ export function readLibsvm(path: string, options: ReadLibsvmOptions): Dataset {
   const fn = 'readLibsvm';
   if (typeof path !== 'string') throw new TypeError(`${fn}: path must be a string, got ${typeof path}`);
   checkOptions(fn, options);
-  return libsvmDataset(fn, path, readDataFileSync(fn, path).toString('utf8'), options);
+  return runSteps(libsvmDataset(fn, path, readDataFileSync(fn, path).toString('utf8'), options));
 }
 
-/** readLibsvm with fs.promises and asynchronous gunzip. */
+/** readLibsvm with fs.promises, asynchronous gunzip and stepwise parsing. */
 export async function readLibsvmAsync(path: string, options: ReadLibsvmOptions): Promise<Dataset> {
   const fn = 'readLibsvm';
   if (typeof path !== 'string') throw new TypeError(`${fn}: path must be a string, got ${typeof path}`);
   checkOptions(fn, options);
-  return libsvmDataset(fn, path, (await readDataFile(fn, path)).toString('utf8'), options);
+  return runStepsAsync(libsvmDataset(fn, path, (await readDataFile(fn, path)).toString('utf8'), options));
 }
