@@ -62,23 +62,13 @@ Napi::Function NativeTensor::Init(Napi::Env env) {
        }},
   };
   for (const Entry& e : entries) {
-    Napi::Function fn = Napi::Function::New(
-        env,
+    proto.DefineProperty(Napi::PropertyDescriptor::Accessor(
+        env, proto, e.name,
         [](const Napi::CallbackInfo& info) -> Napi::Value {
           const Entry* entry = static_cast<const Entry*>(info.Data());
           return guard(info, "NativeTensor", [&] { return entry->get(info, ThisTensor(info, entry->name)); });
         },
-        e.name, const_cast<Entry*>(&e));
-    Napi::Object desc = Napi::Object::New(env);
-    desc.Set("get", fn);
-    desc.Set("enumerable", Napi::Boolean::New(env, true));
-    desc.Set("configurable", Napi::Boolean::New(env, false));
-    env.Global()
-        .Get("Object")
-        .As<Napi::Object>()
-        .Get("defineProperty")
-        .As<Napi::Function>()
-        .Call({proto, Napi::String::New(env, e.name), desc});
+        napi_enumerable, const_cast<Entry*>(&e)));
   }
   proto.DefineProperty(Napi::PropertyDescriptor::Function(
       env, proto, "dispose",
@@ -115,6 +105,17 @@ NativeTensor* NativeTensor::FromValue(Napi::Value value) {
 }
 
 NativeTensor::NativeTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTensor>(info) {
+  try {
+    Construct(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    // node-addon-api only converts Napi::Error; never let another exception escape.
+    rethrow_as_js(info.Env(), "NativeTensor");
+  }
+}
+
+void NativeTensor::Construct(const Napi::CallbackInfo& info) {
   if (!g_pending) {
     throw Napi::TypeError::New(info.Env(),
                                "NativeTensor cannot be constructed from JS; use Tensor.from, Tensor.zeros "

@@ -52,6 +52,7 @@ class NativeTensor : public Napi::ObjectWrap<NativeTensor> {
   const std::string& device_name() const { return device_; }
 
  private:
+  void Construct(const Napi::CallbackInfo& info);
   void Release(napi_env env) noexcept;
 
   Tensor tensor_;
