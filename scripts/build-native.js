@@ -117,6 +117,29 @@ function jobs() {
   return Math.max(1, n || 1);
 }
 
+// The value CMake has cached for `name` in build/CMakeCache.txt, or null.
+function cachedCMakeValue(name) {
+  let text;
+  try {
+    text = fs.readFileSync(path.join(ROOT, 'build', 'CMakeCache.txt'), 'utf8');
+  } catch (_) {
+    return null;
+  }
+  const m = new RegExp(`^${name}:[A-Z]+=(.*)$`, 'm').exec(text);
+  return m ? m[1].trim() : null;
+}
+
+function runCMakeJs(cmakeJs, command, extra) {
+  const args = [cmakeJs, command, '--directory', ROOT, ...extra];
+  log(`running: node ${path.relative(ROOT, cmakeJs)} ${args.slice(1).join(' ')}`);
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env: process.env });
+  if (r.error) fail(`could not run cmake-js: ${r.error.message}`);
+  if (r.status !== 0) {
+    fail(`cmake-js ${command} failed (exit ${r.status === null ? r.signal : r.status}). ` +
+      'See the output above; `npm run build:native -- --clean` forces a full rebuild.');
+  }
+}
+
 function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -144,17 +167,18 @@ function main() {
   const j = jobs();
 
   log(`cmake ${cm.version}; C++ compiler: ${cc.cxx}${cc.version ? ` (${cc.version})` : ''}`);
-  const args = [cmakeJs, command, '--directory', ROOT, `--CDNEWTON_CUDA=${cuda}`, '--parallel', String(j)];
-  if (process.env.CXX && process.platform !== 'win32') args.push('--cxx', process.env.CXX);
-  log(`running: node ${path.relative(ROOT, cmakeJs)} ${args.slice(1).join(' ')}`);
+  const extra = [`--CDNEWTON_CUDA=${cuda}`, '--parallel', String(j)];
+  if (process.env.CXX && process.platform !== 'win32') extra.push('--cxx', process.env.CXX);
 
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit', env: process.env });
-  if (r.error) fail(`could not run cmake-js: ${r.error.message}`);
-  if (r.status !== 0) {
-    fail(`cmake-js ${command} failed (exit ${r.status === null ? r.signal : r.status}). ` +
-      'See the compiler output above; `npm run build:native -- --clean` forces a full rebuild.');
+  // `compile` does not re-run CMake's configure step on an existing build/, so a changed
+  // NEWTON_CUDA would be ignored: reconfigure first (keeps the cache, updates the value).
+  const cached = cachedCMakeValue('NEWTON_CUDA');
+  if (command === 'compile' && cached !== null && cached.toUpperCase() !== cuda) {
+    log(`NEWTON_CUDA changed (${cached} -> ${cuda}): reconfiguring`);
+    runCMakeJs(cmakeJs, 'configure', extra);
   }
+  runCMakeJs(cmakeJs, command, extra);
   const addon = path.join(ROOT, 'build', 'Release', 'newton_cnn.node');
   if (!fs.existsSync(addon)) fail(`cmake-js finished but ${addon} was not produced.`);
   log(`built ${path.relative(ROOT, addon)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
