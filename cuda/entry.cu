@@ -1,0 +1,114 @@
+// The entry points of libnewton_cuda.so, the only symbols it exports (the library is built
+// with -fvisibility=hidden). The addon dlopen()s the library and calls
+// newton_backend_create (registry.h's load_backend_library); nothing here may throw or
+// abort: every failure becomes a non-zero status and a reason that devices() reports.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "check.h"
+#include "cuda_backend.h"
+
+#define NEWTON_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+void set_error(char* error, unsigned long size, const std::string& message) {
+  if (error == nullptr || size == 0) return;
+  std::snprintf(error, size, "%s", message.c_str());
+}
+
+std::string driver_note() {
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  const auto v = [](int x) { return std::to_string(x / 1000) + "." + std::to_string(x % 1000 / 10); };
+  if (driver == 0) return " (no NVIDIA driver found; this build needs one that supports CUDA " + v(runtime) + ")";
+  return " (driver supports CUDA " + v(driver) + ", this build needs CUDA " + v(runtime) + ")";
+}
+
+// The number of usable devices, or -1 with a reason.
+int device_count(std::string* reason) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    *reason = "no CUDA device: cudaGetDeviceCount: " + std::string(cudaGetErrorString(status)) + " [" +
+              cudaGetErrorName(status) + "]" + driver_note();
+    return -1;
+  }
+  if (count == 0) {
+    *reason = "no CUDA device: cudaGetDeviceCount found 0 devices (check CUDA_VISIBLE_DEVICES)";
+    return -1;
+  }
+  return count;
+}
+
+int create(int abi_version, int index, newton::Backend** out, char* error, unsigned long error_size) {
+  try {
+    if (out == nullptr) {
+      set_error(error, error_size, "newton_backend_create: no output pointer");
+      return 1;
+    }
+    *out = nullptr;
+    if (abi_version != newton::kBackendAbiVersion) {
+      set_error(error, error_size,
+                "libnewton_cuda.so was built for backend ABI version " + std::to_string(newton::kBackendAbiVersion) +
+                    " but the addon expects version " + std::to_string(abi_version) +
+                    ": rebuild both (npm run build:native)");
+      return 1;
+    }
+    std::string reason;
+    const int count = device_count(&reason);
+    if (count < 0) {
+      set_error(error, error_size, reason);
+      return 1;
+    }
+    if (index < 0 || index >= count) {
+      set_error(error, error_size,
+                "no CUDA device " + std::to_string(index) + ": " + std::to_string(count) + " device(s) visible");
+      return 1;
+    }
+    *out = new newton::cuda::CudaBackend(index);
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(error, error_size, std::string("CUDA backend initialisation failed: ") + e.what());
+  } catch (...) {
+    set_error(error, error_size, "CUDA backend initialisation failed: unknown exception");
+  }
+  return 1;
+}
+
+}  // namespace
+
+// registry.h: creates the backend of device 0 (cuda:0).
+NEWTON_EXPORT int newton_backend_create(int abi_version, newton::Backend** out, char* error,
+                                        unsigned long error_size) {
+  return create(abi_version, 0, out, error, error_size);
+}
+
+// For a registry that registers every device (not used yet): the number of visible CUDA
+// devices, or 0 with the reason in `error`.
+NEWTON_EXPORT int newton_backend_device_count(char* error, unsigned long error_size) {
+  try {
+    std::string reason;
+    const int count = device_count(&reason);
+    if (count < 0) {
+      set_error(error, error_size, reason);
+      return 0;
+    }
+    return count;
+  } catch (...) {
+    set_error(error, error_size, "cudaGetDeviceCount failed");
+    return 0;
+  }
+}
+
+// The backend of device `index` (cuda:index); as newton_backend_create otherwise.
+NEWTON_EXPORT int newton_backend_create_device(int abi_version, int index, newton::Backend** out, char* error,
+                                               unsigned long error_size) {
+  return create(abi_version, index, out, error, error_size);
+}
