@@ -1,0 +1,75 @@
+// Native memory is returned: creating and disposing many tensors, and running ops in a loop,
+// brings memoryStats().bytesInUse back to where it started and keeps the process RSS bounded.
+import * as nc from '../lib';
+import { Tensor } from '../lib';
+
+const gc: (() => void) | undefined = (global as { gc?: () => void }).gc;
+const MiB = 1024 * 1024;
+
+describe('memory', () => {
+  test('100k small tensors created and disposed', () => {
+    gc?.();
+    const start = nc.memoryStats().bytesInUse;
+    const rss0 = process.memoryUsage().rss;
+    const small = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+    for (let i = 0; i < 100_000; i++) {
+      const a = Tensor.from(small, { shape: [2, 4] });
+      const b = i % 2 ? Tensor.zeros([3, 5], { dtype: 'float64' }) : Tensor.full([16], 1);
+      if (i % 1000 === 0) expect(nc.memoryStats().bytesInUse).toBeGreaterThan(start);
+      a.dispose();
+      b.dispose();
+    }
+    gc?.();
+    expect(nc.memoryStats().bytesInUse).toBe(start);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(64 * MiB);
+  });
+
+  test('ops in a loop (results disposed) return to the starting bytesInUse', () => {
+    const x = nc.randomNormal([4, 3, 12, 12], { seed: 1 });
+    const w = nc.randomNormal([8, 3, 3, 3], { seed: 2 });
+    const bias = nc.randomNormal([8], { seed: 3 });
+    const lw = nc.randomNormal([10, 8 * 6 * 6], { seed: 4 });
+    const u = nc.randomUniform([4, 10], { seed: 5 });
+    const y = nc.softmax(u); // targets: rows summing to one
+    u.dispose();
+    gc?.();
+    const start = nc.memoryStats().bytesInUse;
+    const rss0 = process.memoryUsage().rss;
+    let peakDuring = 0;
+    for (let i = 0; i < 300; i++) {
+      const c = nc.conv2d(x, w, bias, { padding: 1 });
+      const r = nc.relu(c);
+      const { y: p, argmax } = nc.maxPool2d(r, { kernel: 2 });
+      const flat = p.reshape([4, 8 * 6 * 6]);
+      const z = nc.linear(flat, lw);
+      const loss = nc.softmaxCrossEntropy(z, y);
+      expect(Number.isFinite(loss)).toBe(true);
+      const dz = nc.softmaxCrossEntropyGradient(z, y);
+      const g = nc.linearBackward(dz, flat, lw, { bias: false });
+      const dp = g.dx.reshape([4, 8, 6, 6]);
+      const dr = nc.maxPool2dBackward(dp, argmax, r.shape, { kernel: 2 });
+      const dc = nc.reluBackward(dr, c);
+      const dw = nc.conv2dBackwardFilter(dc, x, w.shape, { padding: 1 });
+      const dx = nc.conv2dBackwardData(dc, w, x.shape, { padding: 1 });
+      peakDuring = Math.max(peakDuring, nc.memoryStats().bytesInUse);
+      for (const t of [c, r, p, argmax, flat, z, dz, g.dx, g.dw, dp, dr, dc, dw, dx]) t.dispose();
+    }
+    gc?.();
+    expect(peakDuring).toBeGreaterThan(start);
+    expect(nc.memoryStats().bytesInUse).toBe(start);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(64 * MiB);
+    for (const t of [x, w, bias, lw, y]) t.dispose();
+  });
+
+  test('peakBytesInUse is monotone and ≥ bytesInUse', () => {
+    const s0 = nc.memoryStats();
+    const big = Tensor.zeros([1 << 20]); // 4 MiB
+    const s1 = nc.memoryStats();
+    big.dispose();
+    const s2 = nc.memoryStats();
+    expect(s1.peakBytesInUse).toBeGreaterThanOrEqual(s0.peakBytesInUse);
+    expect(s1.peakBytesInUse).toBeGreaterThanOrEqual(s1.bytesInUse);
+    expect(s2.peakBytesInUse).toBe(s1.peakBytesInUse);
+    expect(s2.bytesInUse).toBe(s0.bytesInUse);
+  });
+});
