@@ -412,6 +412,40 @@ describe('after errors', () => {
   });
 });
 
+describe('hostile indices and sizes never crash', () => {
+  test('maxPool2dBackward with out-of-range argmax values does not write out of bounds', () => {
+    // The spec does not say whether bad indices are rejected; they must at least never
+    // corrupt memory. Neighbouring tensors are checked to be intact afterwards.
+    const guard = Tensor.full([64], 7);
+    const dy = Tensor.from(Float32Array.of(1, 2, 3, 4), { shape: [1, 1, 2, 2] });
+    for (const bad of [999999, -5, 16, 2 ** 31 - 1, -(2 ** 31)]) {
+      const am = Tensor.from(Int32Array.of(0, bad, 2, 3), { shape: [1, 1, 2, 2] });
+      let dx: Tensor | undefined;
+      try {
+        dx = nc.maxPool2dBackward(dy, am, [1, 1, 4, 4], { kernel: 2 });
+      } catch (e) {
+        expect((e as Error).name).toBe('RangeError');
+        expect((e as Error).message).toMatch(/^maxPool2dBackward: /);
+      }
+      if (dx) {
+        const v = f64(dx);
+        expect(v.length).toBe(16);
+        expect(v[0]).toBe(1);
+      }
+      expectEqualArrays(guard.toArray(), new Array(64).fill(7), 'guard tensor');
+    }
+  });
+
+  test('absurd sizes give RangeError, not a crash or a huge allocation', () => {
+    expectThrow(() => Tensor.zeros([1e6, 1e6]), 'RangeError', /^Tensor\.zeros: /);
+    expectThrow(() => Tensor.zeros([2 ** 40, 2 ** 40]), 'RangeError', /^Tensor\.zeros: /);
+    expectThrow(() => nc.randomUniform([2 ** 31, 2 ** 31], { seed: 1 }), 'RangeError', /^randomUniform: /);
+    expectThrow(() => nc.conv2d(Tensor.zeros([1, 1, 3, 3]), Tensor.zeros([1, 1, 3, 3]), null, { padding: 2 ** 31 }), 'RangeError', /^conv2d: /);
+    // a stride far larger than the input is fine: one output
+    expect(nc.conv2d(Tensor.zeros([1, 1, 3, 3]), Tensor.zeros([1, 1, 3, 3]), null, { stride: 2 ** 40 }).shape).toEqual([1, 1, 1, 1]);
+  });
+});
+
 describe('NaN propagates, never silently swallowed', () => {
   for (const dtype of ['float32', 'float64'] as const) {
     test(`${dtype}: relu, reductions, losses, pooling, conv, gemm`, () => {
