@@ -1,0 +1,424 @@
+/**
+ * Training checkpoints: a self-checking binary file holding θ, the optimizer state, the data-order
+ * RNG state, the position in the run and the run's options, written atomically.
+ *
+ * ## File format (version 1; all integers little-endian)
+ *
+ * | offset | size | field                                                               |
+ * |-------:|-----:|---------------------------------------------------------------------|
+ * |      0 |    8 | magic: the ASCII bytes `NCNNCKPT`                                   |
+ * |      8 |    4 | format version, uint32 (1)                                          |
+ * |     12 |    4 | reserved, 0                                                         |
+ * |     16 |   32 | SHA-256 of every byte from offset 48 to the end of the file         |
+ * |     48 |    8 | total file size in bytes, uint64                                    |
+ * |     56 |    4 | header length H in bytes, uint32                                    |
+ * |     60 |    4 | reserved, 0                                                         |
+ * |     64 |    H | header: UTF-8 JSON (below), padded with spaces to a multiple of 8   |
+ * |      … |    … | binary sections at the offsets the header names, 8-byte aligned     |
+ *
+ * The JSON header:
+ * ```json
+ * { "format": "newton-cnn checkpoint", "version": 1, "createdAt": "2025-…Z", "library": "0.1.0",
+ *   "model": { "name": "cnn3", "inputShape": [1, 28, 28], "classes": 10, "dtype": "float32", "numParameters": 62026 },
+ *   "options": { …the run's options (model, data, optimizer, loss, learning rate, C, batch size, seed, epochs…) },
+ *   "train": { "stateVersion": 1, "epoch": 1, "batch": 17, "seed": 0, "batchSize": 128, "trainSize": 10000,
+ *              "elapsed": 31.5, "epochLoss": { "sum": 8.1, "batches": 17 }, "rngState": [u32, u32, u32, u32] },
+ *   "optimizer": { "name": "sgd", "iteration": 96 },
+ *   "sections": [ { "name": "parameters",  "dtype": "float32", "offset": 1024, "length": 62026, "byteLength": 248104 },
+ *                 { "name": "velocity",    "dtype": "float32", "offset": …,    "length": 62026, "byteLength": … },
+ *                 { "name": "permutation", "dtype": "int32",   "offset": …,    "length": 10000, "byteLength": … } ] }
+ * ```
+ * Non-finite numbers of the state (a diverged loss sum) are written as the strings "NaN",
+ * "Infinity", "-Infinity". Sections hold raw little-endian element bytes: θ and the SGD velocity in
+ * the network's dtype, and the current epoch's permutation (int32; empty at an epoch boundary).
+ *
+ * ## Writing and reading
+ * {@link saveCheckpoint} writes to a temporary file in the destination's directory, fsyncs it,
+ * renames it over the destination and fsyncs the directory: a crash, a failed write or a second
+ * Ctrl-C leaves either the previous checkpoint or the new one, never a mixture.
+ * {@link loadCheckpoint} checks the magic, the version, the size, the checksum and the header, and
+ * throws an Error naming the file and the problem.
+ *
+ * @packageDocumentation
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { SgdState } from './optim/sgd';
+import type { TrainState } from './train/types';
+
+/** The 8 bytes every checkpoint starts with. */
+export const CHECKPOINT_MAGIC = 'NCNNCKPT';
+/** The format version this code writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+
+const HEADER_START = 64;
+const CHECKSUM_START = 16;
+const CHECKED_FROM = 48;
+
+/** A JSON value (the run's options are stored as one). */
+export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/** What a checkpoint says about the network. */
+export interface CheckpointModel {
+  /** The builder's name, e.g. 'cnn3'. */
+  name: string;
+  /** Per-image input shape [C, H, W]. */
+  inputShape: [number, number, number];
+  /** Number of classes (outputs). */
+  classes: number;
+  /** Element type of θ and the velocity. */
+  dtype: 'float32' | 'float64';
+  /** P, the length of θ. */
+  numParameters: number;
+}
+
+/** The content of a checkpoint. */
+export interface Checkpoint {
+  /** The network θ belongs to. */
+  model: CheckpointModel;
+  /** The run's options, as the writer chose to record them (the CLI stores its resolved options). */
+  options: { readonly [key: string]: JsonValue };
+  /** The training state (θ, optimizer, RNG, position). */
+  state: TrainState;
+  /** The optimizer's name (default 'sgd'). */
+  optimizer?: string;
+  /** When it was written (ISO 8601); set by saveCheckpoint. */
+  createdAt?: string;
+  /** The library version that wrote it; set by saveCheckpoint. */
+  library?: string;
+}
+
+/** The file operations saveCheckpoint uses; replaceable to test failures. */
+export interface CheckpointFs {
+  /** fs.promises.open. */
+  open(file: string, flags: string, mode?: number): Promise<fs.promises.FileHandle>;
+  /** fs.promises.rename. */
+  rename(from: string, to: string): Promise<void>;
+  /** fs.promises.unlink. */
+  unlink(file: string): Promise<void>;
+}
+
+/** Options of saveCheckpoint. */
+export interface SaveCheckpointOptions {
+  /** File operations (default: node:fs promises). */
+  fs?: CheckpointFs;
+  /** Library version recorded in the header (default 'unknown'). */
+  library?: string;
+}
+
+const realFs: CheckpointFs = {
+  open: (file, flags, mode) => fs.promises.open(file, flags, mode),
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (file) => fs.promises.unlink(file),
+};
+
+// Temporary files being written right now, so an immediate exit (second Ctrl-C) can remove them.
+const pending = new Set<string>();
+
+/** Temporary files of checkpoint writes in progress (absolute paths). */
+export function pendingCheckpointFiles(): string[] {
+  return [...pending];
+}
+
+/** Removes the temporary files of writes in progress, synchronously (for an immediate exit). */
+export function removePendingCheckpointFiles(): void {
+  for (const file of pending) {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  }
+  pending.clear();
+}
+
+interface SectionInfo {
+  name: string;
+  dtype: 'float32' | 'float64' | 'int32';
+  offset: number;
+  length: number;
+  byteLength: number;
+}
+
+const encodeNumber = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
+
+function decodeNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return NaN;
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  return NaN;
+}
+
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+function dtypeOfArray(a: Float32Array | Float64Array | Int32Array): 'float32' | 'float64' | 'int32' {
+  if (a instanceof Float64Array) return 'float64';
+  if (a instanceof Float32Array) return 'float32';
+  return 'int32';
+}
+
+function arrayBytes(a: Float32Array | Float64Array | Int32Array): Buffer {
+  // typed arrays are little-endian on every platform Node supports for this package (x86-64, arm64)
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * Serialises a checkpoint to bytes (the file format above).
+ * @throws TypeError when the state is not a TrainState with typed arrays.
+ */
+export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
+  const fn = 'encodeCheckpoint';
+  const s = ckpt.state;
+  if (s === null || typeof s !== 'object') throw new TypeError(`${fn}: state must be a TrainState, got ${s === null ? 'null' : typeof s}`);
+  if (!(s.parameters instanceof Float32Array || s.parameters instanceof Float64Array)) {
+    throw new TypeError(`${fn}: state.parameters must be a Float32Array or Float64Array`);
+  }
+  if (!(s.optimizer.velocity instanceof Float32Array || s.optimizer.velocity instanceof Float64Array)) {
+    throw new TypeError(`${fn}: state.optimizer.velocity must be a Float32Array or Float64Array`);
+  }
+  if (!(s.permutation instanceof Int32Array)) throw new TypeError(`${fn}: state.permutation must be an Int32Array`);
+  const arrays: Array<[string, Float32Array | Float64Array | Int32Array]> = [
+    ['parameters', s.parameters],
+    ['velocity', s.optimizer.velocity],
+    ['permutation', s.permutation],
+  ];
+  const header = {
+    format: 'newton-cnn checkpoint',
+    version: CHECKPOINT_VERSION,
+    createdAt: ckpt.createdAt ?? new Date().toISOString(),
+    library: ckpt.library ?? 'unknown',
+    model: ckpt.model,
+    options: ckpt.options,
+    train: {
+      stateVersion: s.version,
+      epoch: s.epoch,
+      batch: s.batch,
+      seed: s.seed,
+      batchSize: s.batchSize,
+      trainSize: s.trainSize,
+      elapsed: encodeNumber(s.elapsed),
+      epochLoss: { sum: encodeNumber(s.epochLoss.sum), batches: s.epochLoss.batches },
+      rngState: s.rngState,
+    },
+    optimizer: { name: ckpt.optimizer ?? 'sgd', iteration: s.optimizer.iteration },
+    sections: [] as SectionInfo[],
+  };
+  // The section offsets depend on the header's length, which depends on the offsets: iterate
+  // until the padded length is stable (two rounds in practice).
+  let headerBytes = Buffer.alloc(0);
+  let paddedLength = 0;
+  for (let round = 0; round < 8; round++) {
+    let offset = HEADER_START + paddedLength;
+    header.sections = arrays.map(([name, a]) => {
+      const info: SectionInfo = { name, dtype: dtypeOfArray(a), offset, length: a.length, byteLength: a.byteLength };
+      offset = align8(offset + a.byteLength);
+      return info;
+    });
+    headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+    const need = align8(headerBytes.length);
+    if (need === paddedLength) break;
+    paddedLength = need;
+  }
+  const last = header.sections[header.sections.length - 1];
+  const total = align8(last.offset + last.byteLength);
+  const out = Buffer.alloc(total);
+  out.write(CHECKPOINT_MAGIC, 0, 'latin1');
+  out.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  out.writeBigUInt64LE(BigInt(total), 48);
+  out.writeUInt32LE(paddedLength, 56);
+  out.fill(0x20, HEADER_START, HEADER_START + paddedLength);
+  headerBytes.copy(out, HEADER_START);
+  for (let i = 0; i < arrays.length; i++) arrayBytes(arrays[i][1]).copy(out, header.sections[i].offset);
+  createHash('sha256').update(out.subarray(CHECKED_FROM)).digest().copy(out, CHECKSUM_START);
+  return out;
+}
+
+function fail(file: string, what: string): never {
+  throw new Error(`loadCheckpoint: ${file}: ${what}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function nonNegativeInteger(file: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(file, `the header's ${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function readSection(file: string, buf: Buffer, sections: unknown, name: string, dtypes: readonly string[]): Float32Array | Float64Array | Int32Array {
+  if (!Array.isArray(sections)) fail(file, 'the header has no sections list');
+  const s: unknown = sections.find((x: unknown) => isObject(x) && x.name === name);
+  if (!isObject(s)) fail(file, `the header has no '${name}' section`);
+  const dtype = s.dtype;
+  if (typeof dtype !== 'string' || !dtypes.includes(dtype)) fail(file, `section '${name}' has dtype ${JSON.stringify(dtype)}, expected ${dtypes.join(' or ')}`);
+  const offset = nonNegativeInteger(file, `sections.${name}.offset`, s.offset);
+  const length = nonNegativeInteger(file, `sections.${name}.length`, s.length);
+  const width = dtype === 'float64' ? 8 : 4;
+  if (s.byteLength !== length * width) fail(file, `section '${name}' has byteLength ${JSON.stringify(s.byteLength)} but ${length} ${dtype} elements take ${length * width}`);
+  if (offset % 8 !== 0 || offset < HEADER_START || offset + length * width > buf.length) {
+    fail(file, `section '${name}' (offset ${offset}, ${length * width} bytes) lies outside the file's ${buf.length} bytes`);
+  }
+  // copy into a fresh, aligned buffer
+  const bytes = new Uint8Array(length * width);
+  bytes.set(buf.subarray(offset, offset + length * width));
+  if (dtype === 'float64') return new Float64Array(bytes.buffer);
+  if (dtype === 'float32') return new Float32Array(bytes.buffer);
+  return new Int32Array(bytes.buffer);
+}
+
+/**
+ * Parses and verifies checkpoint bytes; `file` names the source in errors.
+ * @throws Error `loadCheckpoint: FILE: …` for a wrong magic or version, a truncated or extended
+ *   file, a checksum mismatch or a malformed header.
+ */
+export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
+  if (buf.length < HEADER_START) fail(file, `truncated: ${buf.length} bytes, shorter than the ${HEADER_START}-byte preamble`);
+  const magic = buf.subarray(0, 8).toString('latin1');
+  if (magic !== CHECKPOINT_MAGIC) fail(file, `not a newton-cnn checkpoint (magic ${JSON.stringify(magic)}, expected "${CHECKPOINT_MAGIC}")`);
+  const version = buf.readUInt32LE(8);
+  if (version !== CHECKPOINT_VERSION) fail(file, `unsupported checkpoint version ${version} (this newton-cnn reads version ${CHECKPOINT_VERSION})`);
+  const size = buf.readBigUInt64LE(48);
+  if (size !== BigInt(buf.length)) {
+    fail(file, buf.length < size ? `truncated: ${buf.length} bytes but the checkpoint says ${size}` : `${buf.length} bytes but the checkpoint says ${size} (trailing data)`);
+  }
+  const expected = buf.subarray(CHECKSUM_START, CHECKSUM_START + 32);
+  const actual = createHash('sha256').update(buf.subarray(CHECKED_FROM)).digest();
+  if (!actual.equals(expected)) fail(file, `checksum mismatch (SHA-256 ${actual.toString('hex')} but the file records ${expected.toString('hex')}): the file is corrupted`);
+  const headerLength = buf.readUInt32LE(56);
+  if (HEADER_START + headerLength > buf.length) fail(file, `header length ${headerLength} runs past the end of the file`);
+  let header: unknown;
+  try {
+    header = JSON.parse(buf.subarray(HEADER_START, HEADER_START + headerLength).toString('utf8'));
+  } catch (e) {
+    fail(file, `the header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(header) || header.format !== 'newton-cnn checkpoint') fail(file, 'the header is not a newton-cnn checkpoint header');
+  const model = header.model;
+  const train = header.train;
+  const optimizer = header.optimizer;
+  const options = header.options;
+  if (!isObject(model) || typeof model.name !== 'string' || (model.dtype !== 'float32' && model.dtype !== 'float64')) fail(file, 'the header has no valid model');
+  if (!isObject(train) || !isObject(optimizer) || !isObject(options)) fail(file, 'the header lacks train, optimizer or options');
+  const numParameters = nonNegativeInteger(file, 'model.numParameters', model.numParameters);
+  const floatTypes = [model.dtype];
+  const parameters = readSection(file, buf, header.sections, 'parameters', floatTypes) as Float32Array | Float64Array;
+  const velocity = readSection(file, buf, header.sections, 'velocity', floatTypes) as Float32Array | Float64Array;
+  const permutation = readSection(file, buf, header.sections, 'permutation', ['int32']) as Int32Array;
+  if (parameters.length !== numParameters || velocity.length !== numParameters) {
+    fail(file, `θ has ${parameters.length} and the velocity ${velocity.length} elements but the model has ${numParameters} parameters`);
+  }
+  const rngState = train.rngState;
+  if (!Array.isArray(rngState) || !rngState.every((w) => typeof w === 'number' && Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+    fail(file, 'train.rngState must be an array of uint32 words');
+  }
+  const epochLoss = isObject(train.epochLoss) ? train.epochLoss : {};
+  const opt: SgdState = { iteration: nonNegativeInteger(file, 'optimizer.iteration', optimizer.iteration), velocity };
+  if (train.stateVersion !== 1) fail(file, `train.stateVersion is ${JSON.stringify(train.stateVersion)}, expected 1`);
+  const state: TrainState = {
+    version: 1,
+    epoch: nonNegativeInteger(file, 'train.epoch', train.epoch),
+    batch: nonNegativeInteger(file, 'train.batch', train.batch),
+    permutation,
+    rngState: rngState as number[],
+    optimizer: opt,
+    parameters,
+    seed: nonNegativeInteger(file, 'train.seed', train.seed),
+    batchSize: nonNegativeInteger(file, 'train.batchSize', train.batchSize),
+    trainSize: nonNegativeInteger(file, 'train.trainSize', train.trainSize),
+    elapsed: decodeNumber(train.elapsed),
+    epochLoss: { sum: decodeNumber(epochLoss.sum), batches: nonNegativeInteger(file, 'train.epochLoss.batches', epochLoss.batches ?? 0) },
+  };
+  const shape = model.inputShape;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 1)) {
+    fail(file, 'model.inputShape must be [C, H, W]');
+  }
+  return {
+    model: {
+      name: model.name,
+      inputShape: [shape[0], shape[1], shape[2]] as [number, number, number],
+      classes: nonNegativeInteger(file, 'model.classes', model.classes),
+      dtype: model.dtype,
+      numParameters,
+    },
+    options: options as { [key: string]: JsonValue },
+    state,
+    optimizer: typeof optimizer.name === 'string' ? optimizer.name : 'sgd',
+    ...(typeof header.createdAt === 'string' ? { createdAt: header.createdAt } : {}),
+    ...(typeof header.library === 'string' ? { library: header.library } : {}),
+  };
+}
+
+/**
+ * Reads and verifies a checkpoint file.
+ * @throws Error naming the file: missing, unreadable, wrong magic/version, truncated, corrupted.
+ */
+export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`loadCheckpoint: file must be a non-empty string, got ${JSON.stringify(file)}`);
+  let buf: Buffer;
+  try {
+    buf = await fs.promises.readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    fail(file, err.code === 'ENOENT' ? 'no such file' : `cannot read it (${err.message})`);
+  }
+  return decodeCheckpoint(buf, file);
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch (e) {
+    // Some platforms and file systems cannot fsync a directory (EISDIR, EINVAL, EPERM on Windows):
+    // the rename is then as durable as the OS makes it.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOTSUP') throw e;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Writes a checkpoint atomically: a temporary file in the same directory (write, fsync), then
+ * rename over `file`, then fsync of the directory. On any failure the temporary file is removed
+ * and an existing `file` is left untouched.
+ * @throws Error `saveCheckpoint: FILE: …` when the file cannot be written.
+ */
+export async function saveCheckpoint(file: string, ckpt: Checkpoint, options: SaveCheckpointOptions = {}): Promise<void> {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`saveCheckpoint: file must be a non-empty string, got ${JSON.stringify(file)}`);
+  const io = options.fs ?? realFs;
+  const bytes = encodeCheckpoint({ ...ckpt, library: ckpt.library ?? options.library });
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  pending.add(temp);
+  let created = false;
+  try {
+    const handle = await io.open(temp, 'wx', 0o644);
+    created = true;
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, written);
+        if (bytesWritten <= 0) throw new Error('write made no progress');
+        written += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await io.rename(temp, target);
+    created = false;
+    pending.delete(temp);
+    await fsyncDirectory(dir);
+  } catch (e) {
+    if (created) await io.unlink(temp).catch(() => undefined);
+    pending.delete(temp);
+    throw new Error(`saveCheckpoint: ${file}: cannot write the checkpoint (${(e as Error).message})`, { cause: e });
+  }
+}

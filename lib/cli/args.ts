@@ -1,0 +1,369 @@
+/**
+ * Command-line parsing of `newton-cnn`: the option table (one place for names, types, defaults and
+ * help text), strict parsing with node:util parseArgs, and validation with clear messages.
+ * Bad usage throws {@link UsageError}, which the CLI turns into exit code 2.
+ *
+ * @packageDocumentation
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Bad command-line usage (exit code 2). */
+export class UsageError extends Error {
+  /** @param message what is wrong, naming the option */
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Models `--model` accepts. */
+export const MODELS = ['cnn3', 'cnn5'] as const;
+/** Optimizers `--optimizer` accepts (the Newton method is a later addition). */
+export const OPTIMIZERS = ['sgd'] as const;
+/** Losses `--loss` accepts. */
+export const LOSSES = ['squared', 'cross-entropy'] as const;
+/** Formats `--format` accepts. */
+export const FORMATS = ['idx', 'cifar', 'libsvm'] as const;
+/** Data set names `--data` accepts besides paths. */
+export const DATA_NAMES = ['fashion-mnist-small', 'fashion-mnist'] as const;
+
+/** The default number of epochs of `newton-cnn train` (see the README for the time and accuracy it gives). */
+export const DEFAULT_EPOCHS = 10;
+
+/** The validated options of `newton-cnn train`. */
+export interface TrainArgs {
+  /** Network builder. */
+  model: (typeof MODELS)[number];
+  /** Data set name or path (paths are absolute). */
+  data: string;
+  /** Format of a data path. */
+  format?: (typeof FORMATS)[number];
+  /** Test file of a LIBSVM data path (absolute). */
+  test?: string;
+  /** Per-image shape [C, H, W]. */
+  shape?: [number, number, number];
+  /** Use only the first N training images. */
+  trainLimit?: number;
+  /** Use only the first N test images. */
+  testLimit?: number;
+  /** Optimizer. */
+  optimizer: (typeof OPTIMIZERS)[number];
+  /** Epochs of the whole run (unless iterations is set). */
+  epochs: number;
+  /** Optimizer steps of the whole run (instead of epochs). */
+  iterations?: number;
+  /** η0. */
+  lr: number;
+  /** μ. */
+  momentum: number;
+  /** Nesterov momentum. */
+  nesterov: boolean;
+  /** γ. */
+  decay: number;
+  /** Regularisation C. */
+  C: number;
+  /** Mini-batch size. */
+  batchSize: number;
+  /** Loss. */
+  loss: (typeof LOSSES)[number];
+  /** Seed of the initialisation and the data order. */
+  seed: number;
+  /** Device. */
+  device: string;
+  /** CPU threads (default: the library's). */
+  threads?: number;
+  /** Checkpoint file. */
+  checkpoint?: string;
+  /** Also checkpoint every N optimizer steps. */
+  checkpointEvery?: number;
+  /** Checkpoint to continue from. */
+  resume?: string;
+  /** Print only the final lines. */
+  quiet: boolean;
+  /** Print one JSON object at the end. */
+  json: boolean;
+  /** Names (TrainArgs keys) of the options given on the command line. */
+  given: ReadonlySet<string>;
+}
+
+type Kind = 'string' | 'boolean';
+interface OptionSpec {
+  /** TrainArgs key. */
+  key: keyof TrainArgs;
+  kind: Kind;
+  value?: string;
+  help: string;
+  advanced?: boolean;
+}
+
+// Long option name → spec. The order is the order of the help text.
+const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
+  ['model', { key: 'model', kind: 'string', value: 'NAME', help: `network: ${MODELS.join(' | ')} (default cnn3)` }],
+  ['data', { key: 'data', kind: 'string', value: 'NAME|PATH', help: 'fashion-mnist-small (bundled, default) | fashion-mnist (apt-get install dataset-fashion-mnist) | a directory or file' }],
+  ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)` }],
+  ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
+  ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)' }],
+  ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default sgd)` }],
+  ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `epochs of the whole run (default ${DEFAULT_EPOCHS})` }],
+  ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: 'optimizer steps of the whole run, instead of --epochs' }],
+  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'initial learning rate η0 (default 0.003)' }],
+  ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'momentum μ in [0, 1) (default 0.9)' }],
+  ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'Nesterov momentum' }],
+  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6)' }],
+  ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)' }],
+  ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (default 128)' }],
+  ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)` }],
+  ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)' }],
+  ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)' }],
+  ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)' }],
+  ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end and at the end' }],
+  ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'also write one every N optimizer steps' }],
+  ['resume', { key: 'resume', kind: 'string', value: 'PATH', help: 'continue the run in this checkpoint (bit-for-bit); raise --epochs to extend it' }],
+  ['quiet', { key: 'quiet', kind: 'boolean', help: 'print only the final lines' }],
+  ['json', { key: 'json', kind: 'boolean', help: 'print one JSON object with the results at the end (progress stays on stderr)' }],
+  ['train-limit', { key: 'trainLimit', kind: 'string', value: 'N', help: 'use only the first N training images', advanced: true }],
+  ['test-limit', { key: 'testLimit', kind: 'string', value: 'N', help: 'use only the first N test images', advanced: true }],
+];
+
+/** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
+export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
+  'model', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+];
+
+function optionName(key: keyof TrainArgs): string {
+  const entry = TRAIN_OPTIONS.find(([, s]) => s.key === key);
+  return entry ? `--${entry[0]}` : String(key);
+}
+
+/** The command-line spelling of a TrainArgs key, e.g. 'batchSize' → '--batch-size'. */
+export function flagOf(key: keyof TrainArgs): string {
+  return optionName(key);
+}
+
+function helpRows(advanced: boolean): string {
+  const flag = (name: string, s: OptionSpec): string => `--${name}${s.value ? ` ${s.value}` : ''}`;
+  const width = Math.max(...TRAIN_OPTIONS.map(([name, s]) => flag(name, s).length));
+  const rows = TRAIN_OPTIONS.filter(([, s]) => (s.advanced === true) === advanced).map(([name, s]) => [flag(name, s), s.help]);
+  if (!advanced) rows.push(['-h, --help', 'show this help']);
+  return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`).join('\n');
+}
+
+/** The text of `newton-cnn --help`. */
+export function mainUsage(): string {
+  return [
+    'Usage: newton-cnn <command> [options]',
+    '',
+    'Train convolutional networks with SGD (and, later, Newton methods) on CPU or GPU.',
+    '',
+    'Commands:',
+    '  train    train a network and print its test accuracy (newton-cnn train --help)',
+    '  info     print the version, the devices and the BLAS in use',
+    '',
+    'Options:',
+    '  -h, --help     show help',
+    '  -V, --version  print the version',
+    '',
+    'Example:',
+    '  newton-cnn train                      # cnn3 + SGD on the bundled Fashion-MNIST subset',
+    '  newton-cnn train --epochs 20 --checkpoint run.ckpt',
+    '  newton-cnn train --resume run.ckpt --epochs 30',
+  ].join('\n');
+}
+
+/** The text of `newton-cnn train --help`. */
+export function trainUsage(): string {
+  return [
+    'Usage: newton-cnn train [options]',
+    '',
+    "Trains a CNN with SGD + momentum (Algorithm 2 of Wang, Tan & Lin's Newton-methods paper) on",
+    "the paper's preprocessing (per-image min-max scaling, minus the training set's pixel mean),",
+    'then prints `test accuracy: 0.xxxx`, `train accuracy: …`, `objective: …` and `time: …s`.',
+    'Progress goes to stderr (a bar on a terminal, a line every 10% of an epoch otherwise);',
+    'results go to stdout.',
+    '',
+    'Options:',
+    helpRows(false),
+    '',
+    'Advanced:',
+    helpRows(true),
+    '',
+    'Checkpoints (--checkpoint) hold θ, the optimizer, the RNG, the position and the options; they are',
+    'written atomically. --resume continues exactly where the run stopped (and keeps writing to the',
+    'same file unless --checkpoint says otherwise); options given with --resume must match the',
+    "checkpoint's, except --epochs / --iterations (to extend the run), the checkpoint options, --device,",
+    '--threads, --quiet and --json. Ctrl-C stops after the current batch, writes a checkpoint (to',
+    '--checkpoint or ./newton-cnn-interrupted.ckpt) and exits with code 130; a second Ctrl-C exits at once.',
+    '',
+    'Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted.',
+  ].join('\n');
+}
+
+function parseNumber(flag: string, text: string, what: 'integer' | 'number'): number {
+  const t = text.trim();
+  const ok = what === 'integer' ? /^[+-]?\d+$/.test(t) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t);
+  const v = Number(t);
+  if (!ok || !Number.isFinite(v) || (what === 'integer' && !Number.isSafeInteger(v))) {
+    throw new UsageError(`${flag} must be ${what === 'integer' ? 'an integer' : 'a number'}, got '${text}'`);
+  }
+  return v;
+}
+
+function positiveInt(flag: string, text: string): number {
+  const v = parseNumber(flag, text, 'integer');
+  if (v < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return v;
+}
+
+function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`${flag} must be one of: ${choices.join(', ')} (got '${text}')`);
+  }
+  return text as T;
+}
+
+/** Parses `C,H,W` (or `CxHxW`). */
+export function parseShape(flag: string, text: string): [number, number, number] {
+  const parts = text.split(/[,x×]/).map((s) => s.trim());
+  if (parts.length !== 3 || !parts.every((p) => /^\d+$/.test(p) && Number(p) >= 1)) {
+    throw new UsageError(`${flag} must be three positive integers C,H,W (e.g. 1,28,28), got '${text}'`);
+  }
+  return [Number(parts[0]), Number(parts[1]), Number(parts[2])];
+}
+
+function parseError(e: unknown): UsageError {
+  const err = e as { code?: string; message?: string };
+  const msg = String(err.message ?? e);
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const m = /Unknown option '([^']+)'/.exec(msg);
+    return new UsageError(`unknown option '${m ? m[1] : msg}'`);
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const m = /Unexpected argument '([^']+)'/.exec(msg);
+    return new UsageError(`unexpected argument '${m ? m[1] : msg}'`);
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(msg.replace(/\.$/, ''));
+  return new UsageError(msg);
+}
+
+/**
+ * Parses and validates the arguments after `train`. Returns null when --help was asked for.
+ * @throws UsageError naming the option for unknown options, missing or malformed values,
+ *   unknown models, losses, optimizers or data sets, and conflicting options.
+ */
+export function parseTrainArgs(argv: readonly string[], cwd: string = process.cwd()): TrainArgs | null {
+  const options: Record<string, { type: Kind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, s] of TRAIN_OPTIONS) options[name] = { type: s.kind };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw parseError(e);
+  }
+  if (values.help === true) return null;
+  const given = new Set<string>();
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    if (typeof v !== 'string') return undefined;
+    const key = TRAIN_OPTIONS.find(([n]) => n === name)![1].key;
+    given.add(key);
+    if (v === '') throw new UsageError(`--${name} needs a value`);
+    return v;
+  };
+  const bool = (name: string): boolean => {
+    if (values[name] !== true) return false;
+    given.add(TRAIN_OPTIONS.find(([n]) => n === name)![1].key);
+    return true;
+  };
+  const opt = <T>(name: string, f: (flag: string, text: string) => T): T | undefined => {
+    const v = str(name);
+    return v === undefined ? undefined : f(`--${name}`, v);
+  };
+  const num = (flag: string, t: string): number => parseNumber(flag, t, 'number');
+
+  const model = opt('model', (f, t) => choice(f, t, MODELS)) ?? 'cnn3';
+  const dataText = str('data') ?? 'fashion-mnist-small';
+  let data = dataText;
+  if (!(DATA_NAMES as readonly string[]).includes(dataText)) {
+    data = path.resolve(cwd, dataText);
+    if (!fs.existsSync(data)) {
+      throw new UsageError(`--data: '${dataText}' is neither a data set name (${DATA_NAMES.join(', ')}) nor an existing file or directory`);
+    }
+  }
+  const format = opt('format', (f, t) => choice(f, t, FORMATS));
+  const testText = str('test');
+  const test = testText === undefined ? undefined : path.resolve(cwd, testText);
+  if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
+  const shape = opt('shape', parseShape);
+  const optimizer = opt('optimizer', (f, t) => choice(f, t, OPTIMIZERS)) ?? 'sgd';
+  const epochsGiven = opt('epochs', positiveInt);
+  const iterations = opt('iterations', positiveInt);
+  if (epochsGiven !== undefined && iterations !== undefined) throw new UsageError('give --epochs or --iterations, not both');
+  const lr = opt('lr', num) ?? 0.003;
+  if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
+  const momentum = opt('momentum', num) ?? 0.9;
+  if (!(momentum >= 0 && momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${momentum}`);
+  const nesterov = bool('nesterov');
+  const decay = opt('decay', num) ?? 1e-6;
+  if (!(decay >= 0)) throw new UsageError(`--decay must be non-negative, got ${decay}`);
+  const C = opt('C', num) ?? 0.01;
+  if (!(C > 0)) throw new UsageError(`--C must be positive, got ${C}`);
+  const batchSize = opt('batch-size', positiveInt) ?? 128;
+  const loss = opt('loss', (f, t) => choice(f, t, LOSSES)) ?? 'squared';
+  const seed = opt('seed', (f, t) => parseNumber(f, t, 'integer')) ?? 0;
+  if (seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+  const device = str('device') ?? 'cpu';
+  if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+  const threads = opt('threads', positiveInt);
+  if (threads !== undefined && threads > 256) throw new UsageError(`--threads must be at most 256, got ${threads}`);
+  const checkpointText = str('checkpoint');
+  const checkpointEvery = opt('checkpoint-every', positiveInt);
+  const resumeText = str('resume');
+  const resume = resumeText === undefined ? undefined : path.resolve(cwd, resumeText);
+  if (resume !== undefined && !fs.existsSync(resume)) throw new UsageError(`--resume: no such file '${resumeText}'`);
+  const checkpoint = checkpointText === undefined ? resume : path.resolve(cwd, checkpointText);
+  if (checkpointEvery !== undefined && checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint PATH (or --resume PATH)');
+  const quiet = bool('quiet');
+  const json = bool('json');
+  const trainLimit = opt('train-limit', positiveInt);
+  const testLimit = opt('test-limit', positiveInt);
+  return {
+    model,
+    data,
+    ...(format !== undefined ? { format } : {}),
+    ...(test !== undefined ? { test } : {}),
+    ...(shape !== undefined ? { shape } : {}),
+    ...(trainLimit !== undefined ? { trainLimit } : {}),
+    ...(testLimit !== undefined ? { testLimit } : {}),
+    optimizer,
+    epochs: epochsGiven ?? DEFAULT_EPOCHS,
+    ...(iterations !== undefined ? { iterations } : {}),
+    lr,
+    momentum,
+    nesterov,
+    decay,
+    C,
+    batchSize,
+    loss,
+    seed,
+    device,
+    ...(threads !== undefined ? { threads } : {}),
+    ...(checkpoint !== undefined ? { checkpoint } : {}),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    ...(resume !== undefined ? { resume } : {}),
+    quiet,
+    json,
+    given,
+  };
+}
+
+/** Parses the arguments of `newton-cnn info` (only --json and --help). */
+export function parseInfoArgs(argv: readonly string[]): { json: boolean; help: boolean } {
+  try {
+    const { values } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    return { json: values.json === true, help: values.help === true };
+  } catch (e) {
+    throw parseError(e);
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * `newton-cnn train`: load and preprocess the data, build the network, train it with SGD (with
+ * progress, per-epoch lines, checkpoints and Ctrl-C handling), then print the final metrics.
+ *
+ * Output: the header, the per-epoch lines and the final lines go to stdout (only the final lines
+ * with --quiet, one JSON object with --json); progress goes to stderr.
+ *
+ * @packageDocumentation
+ */
+import * as path from 'node:path';
+
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type JsonValue } from '../../checkpoint';
+import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
+import { lossByName, modelByName, type Sequential } from '../../nn';
+import type { SgdOptions } from '../../optim';
+import { formatDuration, Progress } from '../../progress';
+import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
+import { evaluateObjectiveAsync, trainSgd, type EpochStats, type TrainResult, type TrainState } from '../../train';
+import { flagOf, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
+import { EXIT, type CliIo } from '../io';
+
+/** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
+export const INTERRUPTED_CHECKPOINT = 'newton-cnn-interrupted.ckpt';
+
+/** trainSgd evaluates on at most this many training examples at epoch ends (its default). */
+const EPOCH_EVALUATION_SIZE = 10000;
+
+/** The final metrics of a run. */
+export interface TrainSummary {
+  /** Accuracy on the test set. */
+  testAccuracy: number;
+  /** Accuracy on the training set. */
+  trainAccuracy: number;
+  /** f(θ) on the training set. */
+  objective: number;
+  /** Mean training loss. */
+  trainLoss: number;
+  /** Mean test loss. */
+  testLoss: number;
+}
+
+/** What runTrain returns (besides printing). */
+export interface TrainOutcome {
+  /** The process exit code: 0, or 130 when interrupted. */
+  exitCode: number;
+  /** The trainer's result. */
+  result: TrainResult;
+  /** The final metrics (absent when interrupted). */
+  summary?: TrainSummary;
+  /** The checkpoint written last, if any. */
+  checkpoint?: string;
+}
+
+// The run's options as recorded in (and compared with) a checkpoint.
+function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
+  return {
+    model: a.model,
+    data: a.data,
+    format: a.format ?? null,
+    test: a.test ?? null,
+    shape: a.shape ?? null,
+    trainLimit: a.trainLimit ?? null,
+    testLimit: a.testLimit ?? null,
+    preprocess: 'paper',
+    optimizer: a.optimizer,
+    loss: a.loss,
+    lr: a.lr,
+    momentum: a.momentum,
+    nesterov: a.nesterov,
+    decay: a.decay,
+    C: a.C,
+    batchSize: a.batchSize,
+    seed: a.seed,
+    epochs: a.epochs,
+    iterations: a.iterations ?? null,
+    device: a.device,
+  };
+}
+
+function show(v: JsonValue | undefined): string {
+  if (v === null || v === undefined) return '(not set)';
+  return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+/**
+ * The options of a resumed run: the checkpoint's run-defining options, which options given on
+ * the command line must equal; --epochs / --iterations may change (to extend the run).
+ * @throws UsageError naming the first conflicting option.
+ */
+export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string): TrainArgs {
+  const saved = ckpt.options;
+  const given = recordedOptions(args);
+  const merged: Record<string, unknown> = { ...args };
+  for (const key of RUN_DEFINING_OPTIONS) {
+    const mine = given[key] ?? null;
+    const theirs = saved[key] ?? null;
+    if (args.given.has(key)) {
+      if (JSON.stringify(mine) !== JSON.stringify(theirs)) {
+        throw new UsageError(
+          `${flagOf(key)} ${show(mine)} differs from the checkpoint's ${show(theirs)} (${file}): a resumed run keeps its model, data and ` +
+            'hyperparameters; only --epochs/--iterations, the checkpoint options, --device, --threads, --quiet and --json may change',
+        );
+      }
+    } else {
+      merged[key] = theirs === null ? undefined : Array.isArray(theirs) ? [...theirs] : theirs;
+    }
+  }
+  if (saved.optimizer !== 'sgd') throw new UsageError(`${file}: the checkpoint is of a '${show(saved.optimizer)}' run; this newton-cnn resumes sgd runs only`);
+  if (!args.given.has('epochs') && !args.given.has('iterations')) {
+    merged.epochs = typeof saved.epochs === 'number' ? saved.epochs : args.epochs;
+    merged.iterations = typeof saved.iterations === 'number' ? saved.iterations : undefined;
+  } else if (args.given.has('epochs')) {
+    merged.iterations = undefined;
+  }
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+  return merged as unknown as TrainArgs;
+}
+
+function firstN(ds: Dataset, n: number | undefined): Dataset {
+  if (n === undefined || n >= ds.length) return ds;
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  return subset(ds, idx);
+}
+
+function fmt(x: number | undefined, digits = 4): string {
+  return x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+function checkDevice(device: string): void {
+  const all = devices();
+  const d = all.find((x) => x.name === device || (device === 'cuda' && x.kind === 'cuda' && x.available));
+  if (d === undefined || !d.available) {
+    const why = all.find((x) => x.kind === 'cuda' && !x.available)?.reason;
+    const usable = all.filter((x) => x.available).map((x) => x.name).join(', ');
+    throw new UsageError(`--device: '${device}' is not available${why && device.startsWith('cuda') ? ` (${why})` : ''}; available: ${usable}`);
+  }
+}
+
+/**
+ * Runs `newton-cnn train` with parsed arguments.
+ * @throws UsageError for options inconsistent with a resumed checkpoint or an unavailable device;
+ *   Error for unreadable data or checkpoints.
+ */
+export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutcome> {
+  const out = (line: string): void => {
+    progress?.clear();
+    io.stdout.write(`${line}\n`);
+  };
+  let progress: Progress | undefined;
+
+  let resumeFrom: Checkpoint | undefined;
+  let args = parsed;
+  if (parsed.resume !== undefined) {
+    resumeFrom = await loadCheckpoint(parsed.resume);
+    args = mergeResumeArgs(parsed, resumeFrom, parsed.resume);
+  }
+  if (args.threads !== undefined) setNumThreads(args.threads);
+  checkDevice(args.device);
+
+  const raw = await loadDataset(args.data, {
+    ...(args.format !== undefined ? { format: args.format } : {}),
+    ...(args.shape !== undefined ? { shape: args.shape } : {}),
+    ...(args.test !== undefined ? { testPath: args.test } : {}),
+  });
+  const { train, test } = paperPreprocess(firstN(raw.train, args.trainLimit), firstN(raw.test, args.testLimit));
+  const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device });
+  try {
+    return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p));
+  } finally {
+    progress?.clear();
+    model.dispose();
+  }
+}
+
+async function trainModel(
+  model: Sequential,
+  train: Dataset,
+  test: Dataset,
+  args: TrainArgs,
+  resumeFrom: Checkpoint | undefined,
+  io: CliIo,
+  out: (line: string) => void,
+  setProgress: (p: Progress) => void,
+): Promise<TrainOutcome> {
+  const loss = lossByName(args.loss);
+  const l = train.length;
+  const batches = Math.ceil(l / args.batchSize);
+  const modelInfo = {
+    name: args.model,
+    inputShape: [...train.shape] as [number, number, number],
+    classes: train.classes,
+    dtype: model.dtype,
+    numParameters: model.numParameters,
+  };
+  let resume: TrainState | undefined;
+  if (resumeFrom !== undefined) {
+    const m = resumeFrom.model;
+    if (m.numParameters !== model.numParameters || m.classes !== train.classes || m.inputShape.join() !== train.shape.join() || m.name !== args.model) {
+      throw new UsageError(
+        `${args.resume}: the checkpoint holds a ${m.name} for ${m.inputShape.join('×')} images and ${m.classes} classes (${m.numParameters} parameters), ` +
+          `but the data give ${train.shape.join('×')} images and ${train.classes} classes (${model.numParameters} parameters)`,
+      );
+    }
+    if (resumeFrom.state.trainSize !== l) {
+      throw new UsageError(`${args.resume}: the checkpoint was made with ${resumeFrom.state.trainSize} training images but the data have ${l}`);
+    }
+    resume = resumeFrom.state;
+  }
+  const epochs = args.iterations !== undefined ? Math.max(1, Math.ceil(args.iterations / batches)) : args.epochs;
+  if (resume !== undefined && resume.epoch > epochs) {
+    throw new UsageError(`${args.resume}: the checkpoint is already at epoch ${resume.epoch}; give --epochs ${resume.epoch} or more to continue it`);
+  }
+  if (resume !== undefined && args.iterations !== undefined && resume.optimizer.iteration > args.iterations) {
+    throw new UsageError(`${args.resume}: the checkpoint has already taken ${resume.optimizer.iteration} steps; give --iterations ${resume.optimizer.iteration} or more`);
+  }
+
+  const rt = info();
+  const sgd: SgdOptions = { learningRate: args.lr, momentum: args.momentum, nesterov: args.nesterov, decay: args.decay, C: args.C };
+  const talk = !args.quiet && !args.json;
+  if (talk) {
+    const summaryLine = model.summary().split('\n').pop() ?? args.model;
+    out(`newton-cnn ${rt.version}: train ${args.model} with ${args.optimizer}`);
+    out(`model: ${summaryLine}; input ${train.shape.join('×')}, ${train.classes} classes`);
+    out(`parameters: ${model.numParameters}`);
+    out(`data: ${path.basename(args.data)}: ${l} training / ${test.length} test images (paper preprocessing)`);
+    out(
+      `optimizer: sgd, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, decay ${args.decay}, C ${args.C}, batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
+    );
+    out(`device: ${args.device}, BLAS ${rt.blas} (gemm ${rt.gemm}), threads ${getNumThreads()}`);
+    const plan = args.iterations !== undefined ? `${args.iterations} steps` : `${epochs} epochs`;
+    out(
+      resume !== undefined
+        ? `resuming ${args.resume} at epoch ${resume.epoch + 1}, batch ${resume.batch} (step ${resume.optimizer.iteration}); running to ${plan} of ${batches} batches`
+        : `training: ${plan} of ${batches} batches`,
+    );
+  }
+  const progress = new Progress(io.stderr, { batchSize: args.batchSize, ...(args.iterations !== undefined ? { totalSteps: args.iterations } : {}) });
+  if (!args.quiet) setProgress(progress);
+
+  // Stop on the caller's signal (Ctrl-C) or when --iterations is reached.
+  const stop = new AbortController();
+  let interrupted = io.signal?.aborted === true;
+  const onAbort = (): void => {
+    interrupted = true;
+    stop.abort();
+  };
+  if (interrupted) stop.abort();
+  io.signal?.addEventListener('abort', onAbort);
+
+  const options = recordedOptions(args);
+  let lastCheckpoint: string | undefined;
+  const writeCheckpoint = async (file: string, state: TrainState): Promise<void> => {
+    await saveCheckpoint(file, { model: modelInfo, options, state, optimizer: args.optimizer }, { library: rt.version });
+    lastCheckpoint = file;
+  };
+  let previousElapsed = resume?.elapsed ?? 0;
+  const epochLine = (s: EpochStats): void => {
+    const seconds = s.elapsed - previousElapsed;
+    previousElapsed = s.elapsed;
+    if (!talk) return;
+    out(
+      `epoch ${s.epoch + 1}/${epochs}  objective ${fmt(s.objective, 6)}  train loss ${fmt(s.trainLoss ?? s.trainLossRunning)}  ` +
+        `train accuracy ${fmt(s.trainAccuracy)}  test accuracy ${fmt(s.testAccuracy)}  time ${seconds.toFixed(1)}s`,
+    );
+  };
+
+  let result: TrainResult;
+  const t0 = performance.now();
+  try {
+    result = await trainSgd(model, train, {
+      epochs,
+      batchSize: args.batchSize,
+      seed: args.seed,
+      sgd,
+      loss,
+      test,
+      trainEvaluationSize: EPOCH_EVALUATION_SIZE,
+      signal: stop.signal,
+      ...(resume !== undefined ? { resume } : {}),
+      onProgress: (p) => {
+        if (!args.quiet) progress.update(p);
+        if (args.iterations !== undefined && p.iteration >= args.iterations) stop.abort();
+      },
+      onEpoch: epochLine,
+      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => writeCheckpoint(args.checkpoint!, s) } : {}),
+      ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
+    });
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+    progress.clear();
+  }
+
+  const done = args.iterations !== undefined ? result.state.optimizer.iteration >= args.iterations : !result.aborted;
+  if (interrupted && !done) {
+    const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
+    await writeCheckpoint(file, result.state);
+    const s = result.state;
+    const where = s.batch === 0 ? `after epoch ${s.epoch}` : `in epoch ${s.epoch + 1}, after batch ${s.batch}/${batches}`;
+    const rel = path.relative(io.cwd ?? process.cwd(), file) || file;
+    io.stderr.write(`interrupted ${where} (step ${s.optimizer.iteration}); checkpoint written to ${file}\n`);
+    io.stderr.write(`resume with: newton-cnn train --resume ${rel.includes(' ') ? JSON.stringify(rel) : rel}\n`);
+    if (args.json) io.stdout.write(`${JSON.stringify({ interrupted: true, checkpoint: file, epoch: s.epoch, batch: s.batch, iteration: s.optimizer.iteration })}\n`);
+    return { exitCode: EXIT.interrupted, result, checkpoint: file };
+  }
+
+  // Final metrics: the last epoch's evaluation when it covered the whole training set at the final θ.
+  let summary: TrainSummary;
+  const f = result.final;
+  if (f !== undefined && result.state.batch === 0 && l <= EPOCH_EVALUATION_SIZE && f.testAccuracy !== undefined && f.objective !== undefined) {
+    summary = { testAccuracy: f.testAccuracy, trainAccuracy: f.trainAccuracy!, objective: f.objective, trainLoss: f.trainLoss!, testLoss: f.testLoss! };
+  } else {
+    const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l });
+    const te = await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
+    summary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
+  }
+  if (args.checkpoint !== undefined && (lastCheckpoint === undefined || result.state.batch !== 0 || result.iterations === 0)) {
+    await writeCheckpoint(args.checkpoint, result.state);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (args.json) {
+    io.stdout.write(
+      `${JSON.stringify({
+        command: 'train',
+        version: rt.version,
+        model: { ...modelInfo },
+        data: { name: args.data, train: l, test: test.length },
+        options: { ...options, threads: getNumThreads(), blas: rt.blas },
+        history: result.history,
+        ...summary,
+        epoch: result.state.epoch,
+        iteration: result.state.optimizer.iteration,
+        time: seconds,
+        imagesPerSecond: result.imagesPerSecond,
+        ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}),
+      })}\n`,
+    );
+  } else {
+    const w = (line: string): void => void io.stdout.write(`${line}\n`);
+    if (talk && lastCheckpoint !== undefined) w(`checkpoint: ${lastCheckpoint}`);
+    w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
+    w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
+    w(`objective: ${fmt(summary.objective, 6)}`);
+    w(`time: ${seconds.toFixed(1)}s${seconds >= 60 ? ` (${formatDuration(seconds)})` : ''}`);
+  }
+  return { exitCode: EXIT.ok, result, summary, ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}) };
+}
