@@ -16,7 +16,8 @@
 //   forward          Y_chunk = W · col(X_chunk)
 //   backward data    col = Wᵀ · dY_chunk, then col2im (adds overlapping taps into dX)
 //   backward filter  dW = Σ_chunks dY_chunk · col(X_chunk)ᵀ
-// A 1×1, stride-1, unpadded convolution needs no unfolding: X_n is already (C, H·W).
+// A 1×1, stride-1, unpadded convolution needs no unfolding: X_n is already (C, H·W);
+// on large planes it multiplies image by image (see ConvShape::is_pointwise).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -45,8 +46,11 @@ struct ConvShape {
   int64_t crs() const { return c * r * s; }
   int64_t pq() const { return p * q; }
   int64_t hw() const { return h * w; }
+  // 1×1, stride 1, no padding, on planes large enough that one GEMM per image is wide:
+  // each image then multiplies in place, with no unfolding and no scatter.
   bool is_pointwise() const {
-    return r == 1 && s == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
+    return r == 1 && s == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0 &&
+           h * w >= kMinGemmColumns;
   }
 };
 

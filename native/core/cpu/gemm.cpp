@@ -43,7 +43,8 @@ constexpr bool kHaveBlas = true;
 constexpr bool kHaveBlas = false;
 #endif
 
-// The one piece of global mutable state of the CPU backend (see the brief in gemm_impl).
+// Which GEMM cpu_gemm uses: the one piece of global mutable state of the CPU backend,
+// atomic because setGemmImplementation may race with a running op.
 std::atomic<int> g_gemm_impl{static_cast<int>(kHaveBlas ? GemmImpl::Blas : GemmImpl::Builtin)};
 
 // Register tile and cache blocks. The MR × NR accumulator tile must stay in the 16 vector
@@ -252,8 +253,8 @@ void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   }
 #if defined(NEWTON_HAVE_CBLAS)
   if (gemm_impl() == GemmImpl::Blas && fits_blas_int({m, n, k, lda, ldb, ldc})) {
-    // BLAS insists on leading dimensions ≥ the stored row length even when a dimension
-    // is 1; a caller's tight ld of a 1-wide operand is legal here, so round it up.
+    // BLAS rejects a leading dimension below the stored row length even for a matrix of
+    // one row, whose ld is never used as a stride; cpu_gemm accepts any ld there.
     const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
     blas_gemm(trans_a, trans_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
               static_cast<int>(std::max(lda, a_cols)), b, static_cast<int>(std::max(ldb, b_cols)), beta, c,
