@@ -243,8 +243,29 @@ function parseError(e: unknown): UsageError {
     const m = /Unexpected argument '([^']+)'/.exec(msg);
     return new UsageError(`unexpected argument '${m ? m[1] : msg}'`);
   }
-  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return new UsageError(msg.replace(/\.$/, ''));
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const m = /Option '(--[\w-]+)[^']*' argument (missing|is ambiguous)/.exec(msg);
+    if (m) return new UsageError(`${m[1]} needs a value${m[2] === 'missing' ? '' : ` (to give one starting with '-', write ${m[1]}=VALUE)`}`);
+    return new UsageError(msg.split('\n')[0].replace(/\.$/, ''));
+  }
   return new UsageError(msg);
+}
+
+// parseArgs treats `--seed -1` as a missing value; join numeric-looking negative values to their
+// option (`--seed=-1`) so that validation can say what is wrong with them.
+function joinNegativeValues(argv: readonly string[], stringOptions: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = argv[i + 1];
+    if (a.startsWith('--') && !a.includes('=') && stringOptions.has(a.slice(2)) && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 /**
@@ -257,7 +278,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   for (const [name, s] of TRAIN_OPTIONS) options[name] = { type: s.kind };
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const stringOptions = new Set(TRAIN_OPTIONS.filter(([, s]) => s.kind === 'string').map(([n]) => n));
+    values = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw parseError(e);
   }

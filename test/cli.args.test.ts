@@ -1,0 +1,232 @@
+// newton-cnn argument parsing and the commands that do not train: defaults, every kind of bad
+// usage (exit code 2 with a message naming the option), --help, --version and `info`.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { main } from '../lib/cli';
+import { DEFAULT_EPOCHS, parseShape, parseTrainArgs, UsageError } from '../lib/cli/args';
+import { infoText } from '../lib/cli/commands/info';
+import { Progress, formatDuration } from '../lib/progress';
+import { info } from '../lib/runtime';
+import { Capture, fakeIo } from './cli.helpers';
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newton-cli-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('parseTrainArgs', () => {
+  test('defaults: cnn3, bundled data, sgd, squared loss, the paper hyperparameters', () => {
+    const a = parseTrainArgs([], dir)!;
+    expect(a).toMatchObject({
+      model: 'cnn3',
+      data: 'fashion-mnist-small',
+      optimizer: 'sgd',
+      loss: 'squared',
+      C: 0.01,
+      lr: 0.003,
+      momentum: 0.9,
+      decay: 1e-6,
+      batchSize: 128,
+      seed: 0,
+      epochs: DEFAULT_EPOCHS,
+      nesterov: false,
+      device: 'cpu',
+      quiet: false,
+      json: false,
+    });
+    expect(a.iterations).toBeUndefined();
+    expect(a.checkpoint).toBeUndefined();
+    expect(a.given.size).toBe(0);
+  });
+
+  test('every option is read; paths become absolute; given options are recorded', () => {
+    const a = parseTrainArgs(
+      ['--model', 'cnn5', '--data', '.', '--format', 'idx', '--shape', '1,28,28', '--iterations', '50', '--lr', '1e-2', '--momentum', '0', '--nesterov', '--decay', '0',
+        '--C', '0.5', '--batch-size', '32', '--loss', 'cross-entropy', '--seed', '7', '--threads', '1', '--checkpoint', 'a.ckpt', '--checkpoint-every', '10',
+        '--quiet', '--json', '--train-limit', '100', '--test-limit', '50'],
+      dir,
+    )!;
+    expect(a).toMatchObject({
+      model: 'cnn5', data: dir, format: 'idx', shape: [1, 28, 28], iterations: 50, lr: 0.01, momentum: 0, nesterov: true, decay: 0, C: 0.5, batchSize: 32,
+      loss: 'cross-entropy', seed: 7, threads: 1, checkpoint: path.join(dir, 'a.ckpt'), checkpointEvery: 10, quiet: true, json: true, trainLimit: 100, testLimit: 50,
+    });
+    expect([...a.given].sort()).toEqual(
+      ['C', 'batchSize', 'checkpoint', 'checkpointEvery', 'data', 'decay', 'format', 'iterations', 'json', 'loss', 'lr', 'model', 'momentum', 'nesterov', 'quiet', 'seed', 'shape', 'testLimit', 'threads', 'trainLimit'].sort(),
+    );
+  });
+
+  test('--resume alone keeps writing checkpoints to the resumed file', () => {
+    const f = path.join(dir, 'r.ckpt');
+    fs.writeFileSync(f, '');
+    expect(parseTrainArgs(['--resume', 'r.ckpt'], dir)).toMatchObject({ resume: f, checkpoint: f });
+    expect(parseTrainArgs(['--resume', 'r.ckpt', '--checkpoint', 'other.ckpt'], dir)).toMatchObject({ resume: f, checkpoint: path.join(dir, 'other.ckpt') });
+  });
+
+  test('--help gives null', () => {
+    expect(parseTrainArgs(['--help'])).toBeNull();
+    expect(parseTrainArgs(['-h'])).toBeNull();
+  });
+
+  test.each([
+    [['--bogus'], /unknown option '--bogus'/],
+    [['-x'], /unknown option '-x'/],
+    [['extra'], /unexpected argument 'extra'/],
+    [['--epochs'], /--epochs needs a value/],
+    [['--epochs', '--lr', '1'], /--epochs needs a value/],
+    [['--epochs', '0'], /--epochs must be a positive integer, got '0'/],
+    [['--epochs', '1.5'], /--epochs must be an integer, got '1.5'/],
+    [['--epochs', 'ten'], /--epochs must be an integer, got 'ten'/],
+    [['--epochs', '3', '--iterations', '4'], /--epochs or --iterations, not both/],
+    [['--lr', 'abc'], /--lr must be a number, got 'abc'/],
+    [['--lr', '0'], /--lr must be positive/],
+    [['--lr', 'Infinity'], /--lr must be a number/],
+    [['--lr', '0x10'], /--lr must be a number/],
+    [['--momentum', '1'], /--momentum must be in \[0, 1\)/],
+    [['--decay', '-1'], /--decay must be non-negative/],
+    [['--C', '0'], /--C must be positive/],
+    [['--batch-size', '-3'], /--batch-size must be a positive integer/],
+    [['--seed', '-1'], /--seed must be a non-negative integer/],
+    [['--threads', '1000'], /--threads must be at most 256/],
+    [['--model', 'resnet'], /--model must be one of: cnn3, cnn5 \(got 'resnet'\)/],
+    [['--optimizer', 'newton'], /--optimizer must be one of: sgd \(got 'newton'\)/],
+    [['--loss', 'hinge'], /--loss must be one of: squared, cross-entropy/],
+    [['--format', 'csv'], /--format must be one of: idx, cifar, libsvm/],
+    [['--data', 'no-such-data'], /--data: 'no-such-data' is neither a data set name \(fashion-mnist-small, fashion-mnist\) nor an existing file or directory/],
+    [['--test', 'missing.t'], /--test: no such file 'missing.t'/],
+    [['--resume', 'missing.ckpt'], /--resume: no such file 'missing.ckpt'/],
+    [['--shape', '1,28'], /--shape must be three positive integers C,H,W/],
+    [['--device', 'tpu'], /--device must be cpu, cuda or cuda:N, got 'tpu'/],
+    [['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint/],
+    [['--data', ''], /--data needs a value/],
+  ])('%j → UsageError', (argv, re) => {
+    let err: unknown;
+    try {
+      parseTrainArgs(argv, dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(re);
+  });
+
+  test('parseShape accepts C,H,W and CxHxW', () => {
+    expect(parseShape('--shape', '3,32,32')).toEqual([3, 32, 32]);
+    expect(parseShape('--shape', '3x32x32')).toEqual([3, 32, 32]);
+    expect(() => parseShape('--shape', '0,1,1')).toThrow(UsageError);
+  });
+});
+
+describe('main', () => {
+  test.each([
+    [['train', '--bogus'], /newton-cnn: unknown option '--bogus'\nRun 'newton-cnn train --help' for usage/],
+    [['train', '--epochs', 'x'], /--epochs must be an integer/],
+    [['train', '--model', 'vgg'], /--model must be one of: cnn3, cnn5/],
+    [['train', '--data', 'nowhere'], /--data: 'nowhere' is neither/],
+    [['fly'], /unknown command 'fly' \(commands: train, info\)/],
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['info', '--verbose'], /unknown option '--verbose'/],
+  ])('%j exits with 2 and says why on stderr', async (argv, re) => {
+    const { io, out, err } = fakeIo(dir);
+    expect(await main(argv, io)).toBe(2);
+    expect(err.text).toMatch(re);
+    expect(out.text).toBe('');
+  });
+
+  test('no command prints the usage and exits with 2; --help exits with 0', async () => {
+    let f = fakeIo(dir);
+    expect(await main([], f.io)).toBe(2);
+    expect(f.out.text).toMatch(/^Usage: newton-cnn <command>/);
+    f = fakeIo(dir);
+    expect(await main(['--help'], f.io)).toBe(0);
+    expect(f.out.text).toMatch(/train .*\n.*info/);
+  });
+
+  test('train --help lists every option, the advanced ones and the exit codes', async () => {
+    const { io, out } = fakeIo(dir);
+    expect(await main(['train', '--help'], io)).toBe(0);
+    for (const flag of ['--model', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--lr', '--momentum', '--nesterov', '--decay', '--C',
+      '--batch-size', '--loss', '--seed', '--device', '--threads', '--checkpoint', '--checkpoint-every', '--resume', '--quiet', '--json', '--train-limit', '--test-limit']) {
+      expect(out.text).toContain(flag);
+    }
+    expect(out.text).toMatch(/Advanced:/);
+    expect(out.text).toMatch(/130 interrupted/);
+  });
+
+  test('--version prints the package version', async () => {
+    const { io, out } = fakeIo(dir);
+    expect(await main(['--version'], io)).toBe(0);
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    expect(out.text).toBe(`${pkg.version}\n`);
+  });
+
+  test('info prints the version, the BLAS, the threads and every device', async () => {
+    const { io, out } = fakeIo(dir);
+    expect(await main(['info'], io)).toBe(0);
+    const rt = info();
+    expect(out.text).toBe(`${infoText()}\n`);
+    expect(out.text).toMatch(new RegExp(`^newton-cnn ${rt.version.replace(/\./g, '\\.')}\n`));
+    expect(out.text).toContain(`BLAS: ${rt.blas}\n`);
+    expect(out.text).toContain(`threads: ${rt.threads}\n`);
+    expect(out.text).toMatch(/devices:\n {2}cpu +available +\S/);
+    expect(out.text).toMatch(/\n {2}cuda\S* +(available|unavailable)/);
+  });
+
+  test('info --json is one parseable object', async () => {
+    const { io, out } = fakeIo(dir);
+    expect(await main(['info', '--json'], io)).toBe(0);
+    const o = JSON.parse(out.text) as { version: string; blas: string; devices: Array<{ name: string }> };
+    expect(o.blas).toBe(info().blas);
+    expect(o.devices.map((d) => d.name)).toContain('cpu');
+  });
+});
+
+describe('Progress', () => {
+  const p = (batch: number, epoch = 0) => ({ epoch, epochs: 2, batch, batches: 20, loss: 0.5, imagesPerSecond: 1280 });
+
+  test('plain mode prints at most every 10% of an epoch, and the epoch end', () => {
+    const s = new Capture();
+    const pr = new Progress(s, { tty: false, batchSize: 128 });
+    for (let b = 1; b <= 20; b++) pr.update(p(b));
+    const lines = s.text.trimEnd().split('\n');
+    expect(lines).toHaveLength(10);
+    expect(lines[0]).toBe('epoch 1/2  batch 2/20 (10%)  loss 0.5000  1280 img/s  ETA 4s');
+    expect(lines[9]).toMatch(/batch 20\/20 \(100%\)/);
+    expect(s.text).not.toContain('\r');
+  });
+
+  test('tty mode redraws one line with \\r, throttled, cut to the width, and clears itself', () => {
+    const s = new Capture();
+    s.isTTY = true;
+    s.columns = 60;
+    let now = 0;
+    const pr = new Progress(s, { batchSize: 128, now: () => now });
+    expect(pr.tty).toBe(true);
+    pr.update(p(1));
+    pr.update(p(2)); // within 100 ms: skipped
+    now = 200;
+    pr.update(p(10));
+    const draws = s.text.split('\r').filter((x) => x !== '');
+    expect(draws).toHaveLength(2);
+    for (const d of draws) expect(d.replace('\x1b[K', '').length).toBeLessThan(60);
+    expect(new Progress(new Capture(), { tty: true, now: () => 0 }).barLine(p(10))).toBe(
+      'epoch 1/2 [############------------]  50%  1280 img/s  ETA 3s  loss 0.5000',
+    );
+    pr.clear();
+    expect(s.text.endsWith('\r\x1b[K')).toBe(true);
+    const n = s.text.length;
+    pr.clear(); // nothing drawn: nothing written
+    expect(s.text.length).toBe(n);
+  });
+
+  test('formatDuration', () => {
+    expect(formatDuration(5.4)).toBe('5s');
+    expect(formatDuration(65)).toBe('1m05s');
+    expect(formatDuration(3725)).toBe('1h02m05s');
+    expect(formatDuration(NaN)).toBe('?');
+  });
+});

@@ -1,0 +1,157 @@
+// `newton-cnn train` through main() with captured streams on a tiny subset of the bundled data:
+// the output formats, checkpoints at epoch ends, bit-for-bit resumption (2 epochs = 1 + resume 1,
+// and = an interrupted run + resume), interruption, and options inconsistent with a checkpoint.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { loadCheckpoint } from '../lib/checkpoint';
+import { main } from '../lib/cli';
+import { INTERRUPTED_CHECKPOINT } from '../lib/cli/commands/train';
+import { fakeIo, TINY } from './cli.helpers';
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newton-cli-train-'));
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+async function train(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const f = fakeIo(dir);
+  const code = await main(['train', ...TINY, ...argv], f.io);
+  return { code, out: f.out.text, err: f.err.text };
+}
+
+test('prints the header, one line per epoch and the final lines; progress goes to stderr', async () => {
+  const r = await train(['--epochs', '2']);
+  expect(r.err).not.toMatch(/error/);
+  expect(r.code).toBe(0);
+  const lines = r.out.trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^newton-cnn \S+: train cnn3 with sgd$/);
+  expect(r.out).toMatch(/\nmodel: cnn3: 62026 parameters \(float32, cpu\); input 1×28×28, 10 classes\n/);
+  expect(r.out).toMatch(/\nparameters: 62026\n/);
+  expect(r.out).toMatch(/\ndata: fashion-mnist-small: 256 training \/ 128 test images/);
+  expect(r.out).toMatch(/\ndevice: cpu, BLAS \S+ \(gemm \w+\), threads \d+\n/);
+  expect(r.out).toMatch(/\nepoch 1\/2 {2}objective \d+\.\d{6} {2}train loss \d\.\d{4} {2}train accuracy 0\.\d{4} {2}test accuracy 0\.\d{4} {2}time \d+\.\ds\n/);
+  expect(r.out).toMatch(/\nepoch 2\/2 /);
+  expect(lines.slice(-4)[0]).toMatch(/^test accuracy: [01]\.\d{4}$/);
+  expect(lines.slice(-3)[0]).toMatch(/^train accuracy: [01]\.\d{4}$/);
+  expect(lines.slice(-2)[0]).toMatch(/^objective: \d+\.\d{6}$/);
+  expect(lines.slice(-1)[0]).toMatch(/^time: \d+\.\ds$/);
+  // non-TTY progress: plain lines, no carriage returns, on stderr only
+  expect(r.err).toMatch(/^epoch 1\/2 {2}batch 1\/4 \(25%\) {2}loss \d+\.\d{4} {2}\d+ img\/s {2}ETA \S+$/m);
+  expect(r.err).not.toContain('\r');
+  expect(r.out).not.toMatch(/batch \d+\/4/);
+});
+
+test('--quiet prints only the final lines; --json prints one object', async () => {
+  const q = await train(['--epochs', '1', '--quiet']);
+  expect(q.code).toBe(0);
+  expect(q.out).toMatch(/^test accuracy: [01]\.\d{4}\ntrain accuracy: [01]\.\d{4}\nobjective: \S+\ntime: \S+s\n$/);
+  expect(q.err).toBe('');
+  const j = await train(['--epochs', '1', '--json']);
+  expect(j.code).toBe(0);
+  const o = JSON.parse(j.out) as Record<string, unknown>;
+  expect(o).toMatchObject({ command: 'train', epoch: 1, iteration: 4, data: { train: 256, test: 128 } });
+  expect(o.testAccuracy).toBeCloseTo(Number(/test accuracy: (\S+)/.exec(q.out)![1]), 4); // same run, same numbers
+  expect((o.history as unknown[]).length).toBe(1);
+});
+
+test('--iterations stops mid-epoch; the result is evaluated at the final θ', async () => {
+  const file = path.join(dir, 'it.ckpt');
+  const r = await train(['--iterations', '6', '--checkpoint', file, '--json']);
+  expect(r.code).toBe(0);
+  const o = JSON.parse(r.out) as { iteration: number; epoch: number };
+  expect(o.iteration).toBe(6);
+  const c = await loadCheckpoint(file);
+  expect(c.state.optimizer.iteration).toBe(6);
+  expect(c.state.epoch).toBe(1);
+  expect(c.state.batch).toBe(2);
+});
+
+test('resume is bit-for-bit: 2 epochs = 1 epoch + resume to 2 = interrupted mid-epoch + resume', async () => {
+  const straight = path.join(dir, 'straight.ckpt');
+  const split = path.join(dir, 'split.ckpt');
+  const cut = path.join(dir, 'cut.ckpt');
+  expect((await train(['--epochs', '2', '--checkpoint', straight, '--quiet'])).code).toBe(0);
+  expect((await train(['--epochs', '1', '--checkpoint', split, '--quiet'])).code).toBe(0);
+  const half = await loadCheckpoint(split);
+  expect(half.state.epoch).toBe(1);
+  const resumed = await train(['--resume', split, '--epochs', '2']);
+  expect(resumed.code).toBe(0);
+  expect(resumed.out).toMatch(/resuming .*split\.ckpt at epoch 2, batch 0 \(step 4\)/);
+
+  // interrupted after the 3rd batch of epoch 1, through the signal main() gets for Ctrl-C
+  const f = fakeIo(dir);
+  let batches = 0;
+  f.err.onWrite((chunk) => {
+    if (/^epoch \d\/2 {2}batch/.test(chunk) && ++batches === 3) f.interrupt.abort();
+  });
+  const code = await main(['train', ...TINY, '--epochs', '2', '--checkpoint', cut], f.io);
+  expect(code).toBe(130);
+  expect(f.err.text).toMatch(/interrupted in epoch 1, after batch 3\/4 \(step 3\); checkpoint written to .*cut\.ckpt/);
+  expect(f.err.text).toMatch(/resume with: newton-cnn train --resume \S*cut\.ckpt/);
+  expect(f.out.text).not.toMatch(/test accuracy:/);
+  const mid = await loadCheckpoint(cut);
+  expect(mid.state).toMatchObject({ epoch: 0, batch: 3 });
+  expect((await train(['--resume', cut])).code).toBe(0); // --epochs 2 comes from the checkpoint
+
+  const a = await loadCheckpoint(straight);
+  for (const other of [await loadCheckpoint(split), await loadCheckpoint(cut)]) {
+    expect(other.state).toMatchObject({ epoch: 2, batch: 0 });
+    expect(other.state.optimizer.iteration).toBe(a.state.optimizer.iteration);
+    expect(bytesOf(other.state.parameters).equals(bytesOf(a.state.parameters))).toBe(true);
+    expect(bytesOf(other.state.optimizer.velocity).equals(bytesOf(a.state.optimizer.velocity))).toBe(true);
+    expect(other.state.rngState).toEqual(a.state.rngState);
+  }
+  expect(a.options).toMatchObject({ model: 'cnn3', data: 'fashion-mnist-small', trainLimit: 256, testLimit: 128, batchSize: 64, lr: 0.003, C: 0.01, loss: 'squared', epochs: 2 });
+});
+
+test('an interrupt without --checkpoint writes ./newton-cnn-interrupted.ckpt', async () => {
+  const f = fakeIo(dir);
+  f.interrupt.abort(); // Ctrl-C before the first batch
+  expect(await main(['train', ...TINY, '--epochs', '1', '--quiet'], f.io)).toBe(130);
+  const file = path.join(dir, INTERRUPTED_CHECKPOINT);
+  expect(f.err.text).toContain(file);
+  expect((await loadCheckpoint(file)).state).toMatchObject({ epoch: 0, batch: 0 });
+});
+
+test('options that contradict the checkpoint are refused; --epochs may extend the run', async () => {
+  const file = path.join(dir, 'base.ckpt');
+  expect((await train(['--epochs', '1', '--checkpoint', file, '--quiet'])).code).toBe(0);
+  const before = await loadCheckpoint(file);
+  for (const [argv, re] of [
+    [['--model', 'cnn5'], /--model cnn5 differs from the checkpoint's cnn3 \(.*base\.ckpt\)/],
+    [['--lr', '0.1'], /--lr 0\.1 differs from the checkpoint's 0\.003/],
+    [['--batch-size', '32'], /--batch-size 32 differs from the checkpoint's 64/],
+    [['--seed', '3'], /--seed 3 differs/],
+    [['--loss', 'cross-entropy'], /--loss cross-entropy differs/],
+    [['--train-limit', '300'], /--train-limit 300 differs from the checkpoint's 256/],
+  ] as const) {
+    const f = fakeIo(dir);
+    expect(await main(['train', '--resume', file, '--epochs', '2', ...argv], f.io)).toBe(2);
+    expect(f.err.text).toMatch(re);
+  }
+  const data = fakeIo(dir);
+  expect(await main(['train', '--resume', file, '--data', dir], data.io)).toBe(2);
+  expect(data.err.text).toMatch(/--data .* differs from the checkpoint's fashion-mnist-small/);
+  // the checkpoint is at epoch 1: resuming it to 1 epoch trains nothing and reports the metrics
+  const same = await train(['--resume', file, '--epochs', '1', '--quiet']);
+  expect(same.code).toBe(0);
+  expect(same.out).toMatch(/^test accuracy: /);
+  const after = await loadCheckpoint(file);
+  expect(after.state.epoch).toBe(1);
+  expect(bytesOf(after.state.parameters).equals(bytesOf(before.state.parameters))).toBe(true);
+});
+
+test('a corrupted --resume file is an error (exit 1) naming the file', async () => {
+  const file = path.join(dir, 'broken.ckpt');
+  fs.writeFileSync(file, Buffer.from('NCNNCKPT-not-really'));
+  const f = fakeIo(dir);
+  expect(await main(['train', '--resume', file], f.io)).toBe(1);
+  expect(f.err.text).toMatch(/newton-cnn: error: loadCheckpoint: .*broken\.ckpt: truncated/);
+});
