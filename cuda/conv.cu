@@ -33,7 +33,7 @@ namespace cuda {
 
 namespace {
 
-constexpr std::size_t kMaxWorkspace = std::size_t{1} << 30;
+constexpr std::size_t kMaxWorkspace = std::size_t{512} << 20;
 
 // --- RAII descriptors ----------------------------------------------------------------------
 

@@ -47,8 +47,9 @@ CudaBackend::CudaBackend(int index) : index_(index), allocator_(index) {
     // Exact float32 unless TF32 is asked for (NEWTON_CUDA_TF32=1). CUBLAS_DEFAULT_MATH
     // never uses TF32 for SGEMM.
     NEWTON_CUBLAS_CHECK(op, cublasSetMathMode(cublas_, tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    // cuBLAS would otherwise cudaMalloc a workspace of its own per stream.
-    cublas_workspace_ = allocator_.allocate(kCublasWorkspace);
+    // cuBLAS would otherwise cudaMalloc a workspace of its own per stream. Taken from CUDA
+    // directly, once, so that memory statistics count tensors only.
+    NEWTON_CUDA_CHECK(op, cudaMalloc(&cublas_workspace_, kCublasWorkspace));
     cublas_workspace_bytes_ = kCublasWorkspace;
     NEWTON_CUBLAS_CHECK(op, cublasSetWorkspace(cublas_, cublas_workspace_, cublas_workspace_bytes_));
 
@@ -93,7 +94,7 @@ void CudaBackend::release_resources() noexcept {
   cudnn_ = nullptr;
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
-  if (cublas_workspace_) allocator_.deallocate(cublas_workspace_, cublas_workspace_bytes_);
+  if (cublas_workspace_) cudaFree(cublas_workspace_);
   cublas_workspace_ = nullptr;
   for (int i = 0; i < 2; ++i) {
     if (staging_[i]) cudaFreeHost(staging_[i]);
@@ -132,6 +133,11 @@ double CudaBackend::read_scalar(const char* op, const double* device_value) {
 // dst: any shape; src: dst.nbytes() bytes of host memory.
 void CudaBackend::copy_from_host(Tensor& dst, const void* src) {
   const char* op = "copyFromHost";
+  if (dst.dtype() == DType::F64) {
+    // Tensors are created through here; refuse the dtype before it exists on the device.
+    fail<ArgumentTypeError>("float64 tensors are not supported on ", device().name(),
+                            " (CUDA tensors are float32; convert the data or use the cpu device)");
+  }
   const std::size_t n = dst.nbytes();
   if (n == 0) return;
   set_device();

@@ -93,7 +93,10 @@ echo "$WANT" > "$STAMP"
 "$CUDA_DIR/bin/nvcc" --version | tail -n 2 | sed 's/^/  /'
 log "size: $(du -sh "$SITE" | cut -f1) in $SITE"
 
-ARGS="-DNEWTON_CUDA=ON -DCMAKE_CUDA_COMPILER=$CUDA_DIR/bin/nvcc -DCUDAToolkit_ROOT=$CUDA_DIR -DCUDNN_ROOT=$CUDNN_DIR"
+ARGS="-DCMAKE_CUDA_COMPILER=$CUDA_DIR/bin/nvcc -DCUDAToolkit_ROOT=$CUDA_DIR -DCUDNN_ROOT=$CUDNN_DIR"
 echo "$ARGS" > "$PREFIX/cmake-args.txt"
-log "CMake arguments (also in $PREFIX/cmake-args.txt):"
+if [ "$PREFIX" = "$ROOT/.cache/cuda" ]; then
+  log "CMake finds this prefix by itself; NEWTON_CUDA=ON npm run build:native builds the CUDA backend."
+fi
+log "CMake arguments for any prefix, with -DNEWTON_CUDA=ON (also in $PREFIX/cmake-args.txt):"
 echo "$ARGS"
