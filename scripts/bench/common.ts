@@ -124,6 +124,11 @@ export function machineInfo(): Record<string, unknown> {
   };
 }
 
+// 1-minute load average (0 where the platform has none, e.g. Windows).
+export function loadAverage(): number {
+  return os.loadavg()[0] ?? 0;
+}
+
 export function writeJson(file: string, data: unknown): void {
   const abs = path.resolve(file);
   fs.mkdirSync(path.dirname(abs), { recursive: true });

@@ -28,6 +28,7 @@ import {
   UsageError,
   fmt,
   formatTable,
+  loadAverage,
   machineInfo,
   measure,
   parseOptions,
@@ -264,6 +265,9 @@ async function run(argv: readonly string[]): Promise<number> {
   console.log(`BLAS:    ${inf.blas} (available: ${blasAvailable() ? 'yes' : 'no'}); GEMM implementation: ${inf.gemm}`);
   const machine = machineInfo();
   console.log(`threads: ${getNumThreads()}; CPU: ${String(machine.cpu)} (${String(machine.cores)} cores); Node ${process.version}`);
+  const load = loadAverage();
+  console.log(`load average (1 min): ${load.toFixed(2)}` +
+    (load > Number(machine.cores) * 0.5 ? '  WARNING: the machine is busy; timings are unreliable' : ''));
   console.log(`batch ${batch}; median of ${timing.repeats} samples after ${timing.warmup} warm-up call(s)` +
     `${quick ? ' (--quick)' : ''}; float32`);
 
@@ -288,7 +292,7 @@ async function run(argv: readonly string[]): Promise<number> {
     writeJson(file, {
       suite: 'ops',
       date: new Date().toISOString(),
-      machine,
+      machine: { ...machine, loadAverage1mAtStart: load },
       info: inf,
       options: { quick, batch, ...timing, targetFraction: TARGET_FRACTION },
       results,
