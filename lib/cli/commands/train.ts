@@ -13,7 +13,7 @@ import { loadCheckpoint, saveCheckpoint, type Checkpoint, type JsonValue } from 
 import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
 import { lossByName, modelByName, type Sequential } from '../../nn';
 import type { SgdOptions } from '../../optim';
-import { formatDuration, Progress } from '../../progress';
+import { Progress } from '../../progress';
 import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
 import { evaluateObjectiveAsync, trainSgd, type EpochStats, type TrainResult, type TrainState } from '../../train';
 import { flagOf, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
@@ -228,7 +228,7 @@ async function trainModel(
       `optimizer: sgd, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, decay ${args.decay}, C ${args.C}, batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
     );
     out(`device: ${args.device}, BLAS ${rt.blas} (gemm ${rt.gemm}), threads ${getNumThreads()}`);
-    const plan = args.iterations !== undefined ? `${args.iterations} steps` : `${epochs} epochs`;
+    const plan = args.iterations !== undefined ? `${args.iterations} steps` : `${epochs} epoch${epochs === 1 ? '' : 's'}`;
     out(
       resume !== undefined
         ? `resuming ${args.resume} at epoch ${resume.epoch + 1}, batch ${resume.batch} (step ${resume.optimizer.iteration}); running to ${plan} of ${batches} batches`
@@ -341,7 +341,7 @@ async function trainModel(
     w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
     w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
     w(`objective: ${fmt(summary.objective, 6)}`);
-    w(`time: ${seconds.toFixed(1)}s${seconds >= 60 ? ` (${formatDuration(seconds)})` : ''}`);
+    w(`time: ${seconds.toFixed(1)}s`);
   }
   return { exitCode: EXIT.ok, result, summary, ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}) };
 }
