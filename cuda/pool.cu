@@ -7,14 +7,17 @@
 // gathers, one thread per input element: it adds the contributions of the outputs whose
 // window covers it, in increasing output index, which is the order in which the CPU's
 // scatter adds them. No atomics, so the result is deterministic and equals the CPU's.
-// (A hand-made argmax pointing outside its window is ignored here; the CPU would scatter
-// to it. maxPool2d never produces one.)
+// The gather relies on every argmax lying inside its output's window, as maxPool2d
+// guarantees; max_pool2d_backward checks that first and refuses other argmax tensors
+// (the CPU refuses those outside the plane).
 #include <climits>
 #include <cstdint>
+#include <vector>
 
 #include "check.h"
 #include "cuda_backend.h"
 #include "launch.cuh"
+#include "reduce.cuh"
 
 namespace newton {
 namespace cuda {
@@ -34,7 +37,7 @@ PoolGeometry geometry(const Tensor& x, const Tensor& y, const Pool2dParams& prm)
 }
 
 // The part [lo, hi) of a window that starts at `start` and lies inside [0, extent).
-__device__ __forceinline__ void clip(int64_t start, int64_t kernel, int64_t extent, int64_t& lo, int64_t& hi) {
+__host__ __device__ __forceinline__ void clip(int64_t start, int64_t kernel, int64_t extent, int64_t& lo, int64_t& hi) {
   lo = start > 0 ? start : 0;
   hi = start + kernel < extent ? start + kernel : extent;
 }
@@ -136,6 +139,18 @@ __global__ void avg_backward_kernel(PoolGeometry g, float inv_area, const float*
   }
 }
 
+// 0 when argmax[idx] is an element of output idx's window, else 1 (out of the plane: 1,
+// out of the window: 2). See CudaBackend::max_pool2d_backward.
+__host__ __device__ __forceinline__ int argmax_problem(const PoolGeometry& g, int64_t idx, int32_t a) {
+  if (a < 0 || a >= g.h * g.w) return 1;
+  const int64_t oq = idx % g.q, op = idx / g.q % g.p;
+  const int64_t ih = a / g.w, iw = a % g.w;
+  int64_t r0, r1, c0, c1;
+  clip(op * g.sh - g.ph, g.kh, g.h, r0, r1);
+  clip(oq * g.sw - g.pw, g.kw, g.w, c0, c1);
+  return ih >= r0 && ih < r1 && iw >= c0 && iw < c1 ? 0 : 2;
+}
+
 void require_f32(const char* op, const char* arg, const Tensor& t) {
   if (t.dtype() != DType::F32) {
     fail<ArgumentTypeError>(op, ": ", arg, " must be float32 on cuda, got ", dtype_name(t.dtype()));
@@ -172,6 +187,30 @@ void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
   set_device();
+  // Like the CPU backend, refuse an argmax that maxPool2d cannot have produced rather than
+  // drop gradients silently. The gather below also needs every index inside its output's
+  // window, which maxPool2d guarantees, so that is checked too. This costs one small
+  // deterministic reduction and a host synchronisation per call.
+  const int32_t* am = argmax.data<int32_t>();
+  const double bad = reduce_sum(*this, op, argmax.numel(), [=] __device__(int64_t idx) {
+    return argmax_problem(g, idx, am[idx]) != 0 ? 1.0 : 0.0;
+  });
+  if (bad > 0) {
+    std::vector<int32_t> host(static_cast<std::size_t>(argmax.numel()));
+    copy_to_host(host.data(), argmax);
+    for (int64_t i = 0; i < argmax.numel(); ++i) {
+      const int32_t a = host[static_cast<std::size_t>(i)];
+      const int problem = argmax_problem(g, i, a);
+      if (problem == 1) {
+        fail<ValueError>(op, ": argmax holds ", a, " at element ", i, ", outside the ", g.h, "x", g.w,
+                         " input plane");
+      }
+      if (problem == 2) {
+        fail<ValueError>(op, ": argmax holds ", a, " at element ", i,
+                         ", outside the pooling window of that output (argmax must come from maxPool2d)");
+      }
+    }
+  }
   max_backward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(g, dy.data<float>(), argmax.data<int32_t>(),
                                                                  dx.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
