@@ -287,6 +287,7 @@ GemmOptions gemm_options(const Napi::Value& value, const char* op) {
 void check_allocation(const char* op, const Shape& shape, DType dtype, Device device) {
   double count = 1;
   for (int64_t d : shape) count *= static_cast<double>(d);
+  if (count > 1099511627776.0) fail<ShapeError>(op, ": shape ", fmt(shape), " has too many elements");
   const double bytes = count * static_cast<double>(dtype_size(dtype));
   std::ostringstream what;
   what << static_cast<uint64_t>(bytes) << " bytes for a " << dtype_name(dtype) << " tensor of shape "

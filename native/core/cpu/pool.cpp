@@ -164,6 +164,15 @@ void CpuBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, 
 // dx: (N, C, H, W), dy, argmax: (N, C, P, Q)
 void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) {
   const PoolShape sh = pool_shape(dx, dy, p);
+  // An argmax that did not come from maxPool2d on this input would scatter outside its
+  // plane: refuse it instead of dropping those gradients silently.
+  const int32_t* index = argmax.data<int32_t>();
+  for (int64_t i = 0, n = argmax.numel(); i < n; ++i) {
+    if (index[i] < 0 || index[i] >= sh.hw()) {
+      fail<ValueError>("maxPool2dBackward: argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x",
+                       sh.w, " input plane");
+    }
+  }
   switch (dy.dtype()) {
     case DType::F32: return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
     case DType::F64: return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(), dx.data<double>());
