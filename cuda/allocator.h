@@ -41,7 +41,7 @@ class CachingAllocator final : public Allocator {
   MemoryStats stats() const override;
 
   // cudaFree()s every cached block (after synchronising the device). Returns the bytes freed.
-  std::size_t release_cache();
+  std::size_t release_cache() override;
 
   // The size class a request of `bytes` is served from.
   static std::size_t round_size(std::size_t bytes);

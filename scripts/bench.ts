@@ -15,6 +15,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: "SGEMM and conv2d forward/backward throughput at the shapes of the paper's 3-layer CNN",
     load: async () => (await import('./bench/ops')).suite,
   },
+  train: {
+    description: 'SGD training-step throughput of cnn3 at batch 128 (28×28×1, 32×32×3) vs the SGEMM rate',
+    load: async () => (await import('./bench/train')).suite,
+  },
 };
 
 function usage(): string {

@@ -27,6 +27,9 @@ class Allocator {
   virtual void deallocate(void* ptr, std::size_t bytes) noexcept = 0;
   virtual Device device() const = 0;
   virtual MemoryStats stats() const = 0;
+  // Returns cached free blocks to the system (caching allocators keep freed memory) and
+  // says how many bytes that freed.
+  virtual std::size_t release_cache() { return 0; }
 };
 
 // An owning block of memory. Views of one tensor share the same Buffer.

@@ -154,7 +154,12 @@ Shape checked_shape(const char* op, const char* arg, const Shape& shape, std::si
 // --- creation and data movement -----------------------------------------------------
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  return Tensor::empty(shape, dtype, backend_for(device).allocator());
+  Backend& backend = backend_for(device);
+  // Creation is a fill's worth of support: a float64 tensor on cuda is refused here, once.
+  if (!backend.supports(Op::Fill, dtype)) {
+    fail<ShapeError>(dtype_name(dtype), " tensors are not supported on ", device.name());
+  }
+  return Tensor::empty(shape, dtype, backend.allocator());
 }
 
 Tensor from_host(const void* data, const Shape& shape, DType dtype, Device device) {

@@ -44,19 +44,24 @@ int64_t plane_grain(int64_t plane_elements) {
 // Scans one window in row-major order. `v > best` keeps the first of equal maxima; a NaN
 // replaces a non-NaN best and is then never replaced, so the first NaN wins and
 // propagates. Padding is never visited.
+// Works on locals and stores once: writing through references into the output would make
+// every comparison a load and a store (the compiler must assume they alias `plane`).
 template <typename T>
-void max_window(const T* plane, int64_t w, Span rows, Span cols, T& best, int32_t& best_index) {
-  best = -std::numeric_limits<T>::infinity();
-  best_index = -1;
+void max_window(const T* plane, int64_t w, Span rows, Span cols, T* best_out, int32_t* index_out) {
+  T best = plane[rows.lo * w + cols.lo];
+  int32_t best_index = static_cast<int32_t>(rows.lo * w + cols.lo);
   for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
     for (int64_t iw = cols.lo; iw < cols.hi; ++iw) {
+      // Selects instead of a branch: on real activations the comparison is a coin flip,
+      // and mispredicted branches cost more than the whole window.
       const T v = plane[ih * w + iw];
-      if (best_index < 0 || v > best || (v != v && best == best)) {
-        best = v;
-        best_index = static_cast<int32_t>(ih * w + iw);
-      }
+      const bool take = (v > best) | ((v != v) & (best == best));
+      best = take ? v : best;
+      best_index = take ? static_cast<int32_t>(ih * w + iw) : best_index;
     }
   }
+  *best_out = best;
+  *index_out = best_index;
 }
 
 // y, argmax: (N, C, P, Q), x: (N, C, H, W)
@@ -72,7 +77,7 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
         const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
         for (int64_t oq = 0; oq < sh.q; ++oq) {
           const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-          max_window(xp, sh.w, rows, cols, yp[op * sh.q + oq], ap[op * sh.q + oq]);
+          max_window(xp, sh.w, rows, cols, yp + op * sh.q + oq, ap + op * sh.q + oq);
         }
       }
     }

@@ -1,0 +1,171 @@
+// `npm run bench -- train`: SGD training-step throughput of cnn3 (the paper's 3-layer CNN) at
+// batch 128 on 28×28×1 and 32×32×3 inputs, and the step's achieved FLOP/s as a fraction of the
+// 1024³ SGEMM rate measured in the same run.
+//
+// A step is what trainSgd does per batch: forward (training mode), squared-loss gradient,
+// backward into the flat gradient, and the SGD update of θ. Its FLOPs count the GEMM-shaped
+// work only (element-wise ops, pooling and the update are not counted, so the fraction is a
+// lower bound on how busy the cores are):
+//   conv layer: forward + backward-filter, plus backward-data for every conv but the first
+//               (the input's gradient is not needed), each 2·N·K·C·R·S·P·Q;
+//   linear:     forward, weight gradient and input gradient, each 2·N·F·classes.
+import { Tensor, gemm, getNumThreads, info, randomUniform } from '../../lib';
+import { cnn3 as cnn3Model, squaredLoss } from '../../lib/nn';
+import { Sgd } from '../../lib/optim';
+import {
+  BenchSuite,
+  Column,
+  UsageError,
+  fmt,
+  formatTable,
+  loadAverage,
+  machineInfo,
+  measure,
+  parseOptions,
+  positiveInt,
+  writeJson,
+} from './common';
+import { cnn3 as cnn3Shapes } from './ops';
+
+export const TARGET_FRACTION = 0.5;
+const CLASSES = 10;
+
+interface StepRow {
+  input: string;
+  batch: number;
+  msMedian: number;
+  msMin: number;
+  imagesPerSecond: number;
+  gflopPerStep: number;
+  gflops: number;
+  fractionOfSgemm: number;
+}
+
+// GEMM-shaped FLOPs of one training step of cnn3 on an h×w×c input at batch n.
+export function cnn3StepFlops(n: number, h: number, w: number, c: number): number {
+  const shapes = cnn3Shapes(n, h, w, c);
+  let flops = 0;
+  shapes.layers.forEach((layer, index) => {
+    const [, cin, hh, ww] = layer.x;
+    const [k, , r, s] = layer.w;
+    const pass = 2 * n * k * cin * r * s * hh * ww; // padding (r−1)/2 keeps H×W
+    flops += pass * (index === 0 ? 2 : 3);
+  });
+  return flops + 3 * 2 * n * shapes.flattened * CLASSES;
+}
+
+function sgemmGflops(repeats: number): number {
+  const a = randomUniform([1024, 1024], { seed: 1, low: -1, high: 1 });
+  const b = randomUniform([1024, 1024], { seed: 2, low: -1, high: 1 });
+  const timing = measure(() => gemm(a, b).dispose(), { repeats, warmup: 2, minSampleMs: 50 });
+  a.dispose();
+  b.dispose();
+  return (2 * 1024 ** 3) / (timing.medianMs * 1e6);
+}
+
+function stepRow(input: [number, number, number], batch: number, repeats: number, sgemm: number): StepRow {
+  const [c, h, w] = input;
+  const model = cnn3Model(input, CLASSES, { seed: 0 });
+  const sgd = new Sgd(model, {}, 60000);
+  const x = randomUniform([batch, c, h, w], { seed: 3, low: -0.5, high: 0.5 });
+  const oneHot = new Float32Array(batch * CLASSES);
+  for (let i = 0; i < batch; i++) oneHot[i * CLASSES + (i % CLASSES)] = 1;
+  const y = Tensor.from(oneHot, { shape: [batch, CLASSES] });
+  const step = (): void => {
+    const z = model.forward(x, { training: true });
+    squaredLoss.value(z, y);
+    const dz = squaredLoss.gradient(z, y);
+    model.backward(dz);
+    sgd.step(batch);
+    dz.dispose();
+    z.dispose();
+  };
+  const timing = measure(step, { repeats, warmup: 2, minSampleMs: 0 });
+  model.releaseCache();
+  for (const t of [x, y]) t.dispose();
+  sgd.dispose();
+  model.dispose();
+  const flops = cnn3StepFlops(batch, h, w, c);
+  const gflops = flops / (timing.medianMs * 1e6);
+  return {
+    input: `${h}x${w}x${c}`,
+    batch,
+    msMedian: timing.medianMs,
+    msMin: timing.minMs,
+    imagesPerSecond: batch / (timing.medianMs / 1000),
+    gflopPerStep: flops / 1e9,
+    gflops,
+    fractionOfSgemm: gflops / sgemm,
+  };
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  let opts: Map<string, string | true>;
+  let batch: number;
+  let repeats: number;
+  try {
+    opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--batch', '--repeats'] });
+    const quick = opts.get('--quick') === true;
+    batch = positiveInt(opts, '--batch', quick ? 16 : 128);
+    repeats = positiveInt(opts, '--repeats', quick ? 3 : 15);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`bench train: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const runtime = info();
+  console.log(`newton-cnn ${runtime.version}: SGD training step of cnn3 (squared loss, batch ${batch})`);
+  console.log(`GEMM: ${runtime.gemm} (${runtime.blas}), ${getNumThreads()} threads, load average ${fmt(loadAverage(), 2)}`);
+  const sgemm = sgemmGflops(repeats);
+  console.log(`SGEMM 1024³: ${fmt(sgemm)} GFLOP/s\n`);
+  const rows = [
+    stepRow([1, 28, 28], batch, repeats, sgemm),
+    stepRow([3, 32, 32], batch, repeats, sgemm),
+  ];
+  const columns: Column[] = [
+    { title: 'input', align: 'left' },
+    { title: 'batch', align: 'right' },
+    { title: 'ms/step (median)', align: 'right' },
+    { title: 'min', align: 'right' },
+    { title: 'images/s', align: 'right' },
+    { title: 'GFLOP/step', align: 'right' },
+    { title: 'GFLOP/s', align: 'right' },
+    { title: 'of SGEMM', align: 'right' },
+    { title: `target ≥ ${TARGET_FRACTION * 100}%`, align: 'left' },
+  ];
+  console.log(
+    formatTable(
+      columns,
+      rows.map((r) => [
+        r.input,
+        String(r.batch),
+        fmt(r.msMedian),
+        fmt(r.msMin),
+        fmt(r.imagesPerSecond, 0),
+        fmt(r.gflopPerStep, 3),
+        fmt(r.gflops),
+        `${fmt(r.fractionOfSgemm * 100)}%`,
+        r.fractionOfSgemm >= TARGET_FRACTION ? 'PASS' : 'BELOW',
+      ]),
+    ),
+  );
+  const json = opts.get('--json');
+  if (typeof json === 'string') {
+    writeJson(json, { suite: 'train', machine: machineInfo(), runtime, sgemm1024Gflops: sgemm, rows });
+  }
+  return 0;
+}
+
+export const suite: BenchSuite = {
+  name: 'train',
+  description: 'SGD training-step throughput of cnn3 at batch 128 (28×28×1, 32×32×3) vs the SGEMM rate',
+  usage: [
+    '  --quick          batch 16 and 3 repeats (a smoke test)',
+    '  --batch N        batch size (default 128)',
+    '  --repeats N      timed steps (default 15)',
+    '  --json FILE      also write the results as JSON',
+  ].join('\n'),
+  run,
+};
