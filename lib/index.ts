@@ -11,3 +11,21 @@ export type { DType, NestedArray, Shape, TensorData, TensorOptions } from './typ
 export { Tensor } from './tensor';
 export * from './ops';
 export * from './runtime';
+
+// Networks, data, optimizers and training loops, as namespaces: the layer factories of `nn`
+// (nn.conv2d, nn.relu, …) share their names with the tensor ops above.
+export * as nn from './nn';
+export * as data from './data';
+export * as optim from './optim';
+export * as train from './train';
+export * as checkpoint from './checkpoint';
+
+// The most used names of those namespaces, directly.
+export { Sequential, cnn3, cnn5, modelByName } from './nn';
+export type { Loss, LayerSpec, Initializer } from './nn';
+export { Sgd } from './optim';
+export type { SgdOptions } from './optim';
+export { trainSgd, evaluateObjective, evaluateAccuracy } from './train';
+export type { TrainSgdOptions, TrainResult, TrainState, SgdProgress } from './train';
+export { loadDataset, paperPreprocess, Rng } from './data';
+export type { Dataset } from './data';
