@@ -4,10 +4,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "../error.h"
 #include "../parallel.h"
 #include "cpu_backend.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace newton {
 
@@ -64,6 +69,64 @@ void max_window(const T* plane, int64_t w, Span rows, Span cols, T* best_out, in
   *index_out = best_index;
 }
 
+// One output row of the paper's pooling (2×2 window, stride 2, no padding), float32: rows
+// r0 and r1 of the plane give q outputs. Same choices as max_window (first maximum, first
+// NaN), four outputs at a time with SSE2: the scalar loop is bound by its dependent selects.
+inline void pick_first_max(float v, int32_t index, float& best, int32_t& best_index) {
+  const bool take = (v > best) | ((v != v) & (best == best));
+  best = take ? v : best;
+  best_index = take ? index : best_index;
+}
+
+#if defined(__SSE2__)
+inline void pick_first_max4(__m128 v, __m128i index, __m128& best, __m128i& best_index) {
+  const __m128 take = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(best, best)));
+  best = _mm_or_ps(_mm_and_ps(take, v), _mm_andnot_ps(take, best));
+  const __m128i take_i = _mm_castps_si128(take);
+  best_index = _mm_or_si128(_mm_and_si128(take_i, index), _mm_andnot_si128(take_i, best_index));
+}
+#endif
+
+// r0, r1: input rows 2·op and 2·op + 1 (row0_index = 2·op·W); y, argmax: q outputs.
+void max_row_2x2(const float* r0, const float* r1, int64_t w, int32_t row0_index, int64_t q, float* y,
+                 int32_t* argmax) {
+  int64_t j = 0;
+#if defined(__SSE2__)
+  const __m128i even = _mm_set_epi32(6, 4, 2, 0);
+  const int32_t w32 = static_cast<int32_t>(w);
+  for (; j + 4 <= q; j += 4) {
+    const __m128 a0 = _mm_loadu_ps(r0 + 2 * j), a1 = _mm_loadu_ps(r0 + 2 * j + 4);
+    const __m128 b0 = _mm_loadu_ps(r1 + 2 * j), b1 = _mm_loadu_ps(r1 + 2 * j + 4);
+    const __m128 top_left = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m128 top_right = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m128 bottom_left = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m128 bottom_right = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m128i first = _mm_add_epi32(_mm_set1_epi32(row0_index + static_cast<int32_t>(2 * j)), even);
+    __m128 best = top_left;
+    __m128i best_index = first;
+    pick_first_max4(top_right, _mm_add_epi32(first, _mm_set1_epi32(1)), best, best_index);
+    pick_first_max4(bottom_left, _mm_add_epi32(first, _mm_set1_epi32(w32)), best, best_index);
+    pick_first_max4(bottom_right, _mm_add_epi32(first, _mm_set1_epi32(w32 + 1)), best, best_index);
+    _mm_storeu_ps(y + j, best);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(argmax + j), best_index);
+  }
+#endif
+  for (; j < q; ++j) {
+    const int32_t first = row0_index + static_cast<int32_t>(2 * j);
+    float best = r0[2 * j];
+    int32_t best_index = first;
+    pick_first_max(r0[2 * j + 1], first + 1, best, best_index);
+    pick_first_max(r1[2 * j], first + static_cast<int32_t>(w), best, best_index);
+    pick_first_max(r1[2 * j + 1], first + static_cast<int32_t>(w) + 1, best, best_index);
+    y[j] = best;
+    argmax[j] = best_index;
+  }
+}
+
+bool is_paper_pooling(const Pool2dParams& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 && p.pad_w == 0;
+}
+
 // y, argmax: (N, C, P, Q), x: (N, C, H, W)
 template <typename T>
 void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
@@ -73,6 +136,15 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
       const T* xp = x + plane * sh.hw();
       T* yp = y + plane * sh.pq();
       int32_t* ap = argmax + plane * sh.pq();
+      if constexpr (std::is_same_v<T, float>) {
+        if (is_paper_pooling(prm)) {
+          for (int64_t op = 0; op < sh.p; ++op) {
+            max_row_2x2(xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
+                        yp + op * sh.q, ap + op * sh.q);
+          }
+          continue;
+        }
+      }
       for (int64_t op = 0; op < sh.p; ++op) {
         const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
         for (int64_t oq = 0; oq < sh.q; ++oq) {
