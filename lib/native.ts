@@ -112,6 +112,8 @@ export interface NativeAddon {
   sum(x: NativeTensor): number;
   dot(a: NativeTensor, b: NativeTensor): number;
   squaredNorm(x: NativeTensor): number;
+  /** In place x += αp, r −= αq; returns rᵀr of the new r (double accumulation). */
+  cgUpdate(x: NativeTensor, r: NativeTensor, p: NativeTensor, q: NativeTensor, alpha: number): number;
 
   // --- linear algebra and layers ---
   gemm(a: NativeTensor, b: NativeTensor, options?: NativeGemmOptions): NativeTensor;
@@ -131,6 +133,8 @@ export interface NativeAddon {
   conv2dBackwardBias(dy: NativeTensor): NativeTensor;
   maxPool2d(x: NativeTensor, options: NativePool2dOptions): { y: NativeTensor; argmax: NativeTensor };
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, xShape: readonly number[], options: NativePool2dOptions): NativeTensor;
+  /** R{y} = rx[argmax]: rx (N, C, H, W), argmax (N, C, P, Q) -> (N, C, P, Q). */
+  maxPool2dJvp(rx: NativeTensor, argmax: NativeTensor, options: NativePool2dOptions): NativeTensor;
   avgPool2d(x: NativeTensor, options: NativePool2dOptions): NativeTensor;
   avgPool2dBackward(dy: NativeTensor, xShape: readonly number[], options: NativePool2dOptions): NativeTensor;
 
@@ -158,6 +162,8 @@ export interface NativeAddon {
   setGemmImplementation(impl: 'blas' | 'builtin'): void;
   /** Allocator statistics; device defaults to 'cpu'. */
   memoryStats(device?: string): NativeMemoryStats;
+  /** Frees the allocator's cached blocks; returns the bytes released. */
+  emptyCache(device?: string): number;
   /** The absolute path of the loaded .node file. */
   addonPath(): string;
 }

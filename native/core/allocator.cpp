@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <unistd.h>
 #include <vector>
 
 #include "error.h"
@@ -19,8 +20,9 @@ namespace {
 // straight from mmap and every page of them faults and is zeroed on first touch, which
 // cost more than the element-wise ops themselves (a ReLU over 3.2M floats: 0.7 ms on warm
 // memory, 5+ ms on fresh pages). So freed blocks of at least kMinCachedBytes are kept,
-// keyed by their rounded size, and reused; the cache holds at most kMaxCachedBytes (or
-// NEWTON_CPU_CACHE_BYTES) and is emptied before an allocation is reported as failed.
+// keyed by their rounded size, and reused; the cache holds at most 1 GiB or an eighth of
+// the machine's memory (or NEWTON_CPU_CACHE_BYTES), is emptied before an allocation is
+// reported as failed, and by emptyCache() from JS.
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kMinCachedBytes = std::size_t{1} << 16;
 constexpr std::size_t kPage = 4096;
@@ -31,7 +33,13 @@ std::size_t max_cached_bytes() {
     const unsigned long long v = std::strtoull(env, &end, 10);
     if (end != env) return static_cast<std::size_t>(v);
   }
-  return std::size_t{1} << 30;
+  // 1 GiB, or an eighth of the machine's memory when that is less.
+  std::size_t limit = std::size_t{1} << 30;
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0) {
+    limit = std::min(limit, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size) / 8);
+  }
+  return limit;
 }
 
 // Aligned host memory with byte counters and the cache above.

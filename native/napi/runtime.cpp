@@ -107,6 +107,15 @@ Napi::Value MemoryStatsFn(const Info& info) {
   });
 }
 
+Napi::Value EmptyCacheFn(const Info& info) {
+  static constexpr const char* op = "emptyCache";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Device device = device_arg(info[0], op, "device");
+    Allocator& allocator = device.kind == DeviceKind::CPU ? cpu_allocator() : backend_for(device).allocator();
+    return Napi::Number::New(info.Env(), static_cast<double>(allocator.release_cache()));
+  });
+}
+
 Napi::Value AddonPath(const Info& info) {
   return guard(info, "info", [&]() -> Napi::Value { return Napi::String::New(info.Env(), addon_path()); });
 }
@@ -122,6 +131,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("getGemmImplementation", Napi::Function::New(env, GetGemmImplementation, "getGemmImplementation"));
   exports.Set("setGemmImplementation", Napi::Function::New(env, SetGemmImplementation, "setGemmImplementation"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStatsFn, "memoryStats"));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCacheFn, "emptyCache"));
   exports.Set("addonPath", Napi::Function::New(env, AddonPath, "addonPath"));
 }
 
