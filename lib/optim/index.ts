@@ -13,3 +13,14 @@ export {
   type SgdSchedule,
   type SgdState,
 } from './sgd';
+export {
+  cgSteps,
+  cgVectorUpdate,
+  conjugateGradient,
+  resolveCgOptions,
+  type CgOptions,
+  type CgResult,
+  type CgStop,
+  type LinearOperator,
+  type ResolvedCgOptions,
+} from './cg';

@@ -1,6 +1,7 @@
 /**
  * Training: the objective f(θ) = ‖θ‖²/(2Cl) + (1/l)Σξ shared by every trainer, accuracy
- * evaluation, and the SGD training loop with progress, cancellation and resumption.
+ * evaluation, and the SGD and subsampled Newton training loops with progress, cancellation and
+ * resumption.
  *
  * @packageDocumentation
  */
@@ -11,8 +12,24 @@ export {
   evaluateObjectiveAsync,
   objectiveSteps,
   type AccuracyOptions,
+  type KeptBatch,
   type ObjectiveOptions,
   type ObjectiveResult,
 } from './objective';
 export { trainSgd } from './sgd-trainer';
-export type { EpochStats, SgdProgress, TrainResult, TrainSgdOptions, TrainState } from './types';
+export {
+  DEFAULT_NEWTON_ITERATIONS,
+  DEFAULT_NEWTON_OPTIONS,
+  resolveNewtonOptions,
+  subsampleSize,
+  trainNewton,
+  type GaussNewtonMode,
+  type NewtonIteration,
+  type NewtonOptions,
+  type NewtonSampling,
+  type NewtonTimes,
+  type NewtonTrainResult,
+  type ResolvedNewtonOptions,
+  type TrainNewtonOptions,
+} from './newton-trainer';
+export type { EpochStats, NewtonState, SgdProgress, TrainResult, TrainSgdOptions, TrainState } from './types';

@@ -25,6 +25,35 @@ export interface ObjectiveOptions {
    * of the training data, so the regularisation term is that of the full objective.
    */
   trainSize?: number;
+  /**
+   * The subsample S (distinct indices into `data`): the other examples are evaluated first, in
+   * index order and mini-batches of batchSize, and S last as ONE mini-batch (section 3.5 of the
+   * Newton paper). The sums are the same; only the order of the additions changes.
+   */
+  subsample?: Int32Array;
+  /**
+   * Keep the forward cache of the last mini-batch (S) and return that batch in
+   * {@link ObjectiveResult.kept}, so that Gauss-Newton products on S reuse it (default false;
+   * needs options.subsample).
+   */
+  keepSubsample?: boolean;
+}
+
+/**
+ * The last mini-batch (the subsample S) of an objective evaluation with keepSubsample: its
+ * tensors, alive together with the network's forward cache of it, until release().
+ */
+export interface KeptBatch {
+  /** Inputs of S, (|S|, C, H, W) (borrowed by the network's cache). */
+  readonly x: Tensor;
+  /** One-hot targets of S, (|S|, K). */
+  readonly y: Tensor;
+  /** The network output on S, (|S|, K). */
+  readonly z: Tensor;
+  /** Class indices of S. */
+  readonly labels: Int32Array;
+  /** Disposes x, y, z and releases the network's cache (idempotent). */
+  release(): void;
 }
 
 /** The value (and optionally the gradient) of the objective. */
@@ -39,6 +68,8 @@ export interface ObjectiveResult {
   accuracy: number;
   /** ∇f = θ/Cl + mean loss gradient, (P); owned by the caller. Only with options.gradient. */
   gradient?: Tensor;
+  /** The subsample's batch with its forward cache kept; only with options.keepSubsample. The caller releases it. */
+  kept?: KeptBatch;
 }
 
 /** Options of evaluateAccuracy. */
@@ -78,6 +109,24 @@ function identityOrder(n: number): Int32Array {
   return o;
 }
 
+// The examples not in S in index order, then S: the traversal order of an evaluation with a subsample.
+function subsampleLastOrder(fn: string, n: number, s: unknown): Int32Array {
+  if (!(s instanceof Int32Array)) throw new TypeError(`${fn}: options.subsample must be an Int32Array, got ${s === null ? 'null' : typeof s}`);
+  if (s.length === 0 || s.length > n) throw new RangeError(`${fn}: options.subsample must hold 1 to ${n} indices, got ${s.length}`);
+  const inS = new Uint8Array(n);
+  for (let i = 0; i < s.length; i++) {
+    const k = s[i];
+    if (k < 0 || k >= n) throw new RangeError(`${fn}: options.subsample[${i}] = ${k} is outside [0, ${n})`);
+    if (inS[k] === 1) throw new RangeError(`${fn}: options.subsample holds ${k} twice`);
+    inS[k] = 1;
+  }
+  const order = new Int32Array(n);
+  let j = 0;
+  for (let i = 0; i < n; i++) if (inS[i] === 0) order[j++] = i;
+  order.set(s, j);
+  return order;
+}
+
 /**
  * The objective as a generator: yields after each mini-batch (so an async caller can give the
  * event loop a turn) and returns the result. evaluateObjective drains it synchronously.
@@ -94,14 +143,26 @@ export function* objectiveSteps(model: Sequential, data: Dataset, options: Objec
   const wantGradient = options.gradient ?? false;
   const l = data.length;
   const Cl = C * trainSize;
-  const order = identityOrder(l);
+  const keep = options.keepSubsample ?? false;
+  if (typeof keep !== 'boolean') throw new TypeError(`${fn}: options.keepSubsample must be a boolean, got ${typeof keep}`);
+  if (keep && options.subsample === undefined) throw new RangeError(`${fn}: options.keepSubsample needs options.subsample`);
+  const order = options.subsample === undefined ? identityOrder(l) : subsampleLastOrder(fn, l, options.subsample);
+  // Mini-batch boundaries: [0, rest) in batchSize pieces, then S as one batch.
+  const rest = options.subsample === undefined ? l : l - options.subsample.length;
+  const bounds: Array<[number, number]> = [];
+  for (let start = 0; start < rest; start += batchSize) bounds.push([start, Math.min(rest, start + batchSize)]);
+  if (rest < l) bounds.push([rest, l]);
   const acc = wantGradient ? Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device }) : null;
   let lossSum = 0;
   let correct = 0;
+  let kept: KeptBatch | undefined;
   try {
-    for (let start = 0; start < l; start += batchSize) {
-      const batch = gatherBatch(data, order, start, Math.min(l, start + batchSize), { dtype: model.dtype });
+    for (let k = 0; k < bounds.length; k++) {
+      const [start, end] = bounds[k];
+      const keepThis = keep && k === bounds.length - 1;
+      const batch = gatherBatch(data, order, start, end, { dtype: model.dtype });
       let z: Tensor | null = null;
+      let handedOver = false;
       try {
         z = model.forward(batch.x);
         lossSum += loss.value(z, batch.y);
@@ -115,11 +176,17 @@ export function* objectiveSteps(model: Sequential, data: Dataset, options: Objec
           }
           axpy(acc, 1, model.gradient);
         }
+        if (keepThis) {
+          kept = keptBatch(model, batch.x, batch.y, z, batch.labels);
+          handedOver = true;
+        }
       } finally {
-        model.releaseCache();
-        z?.dispose();
-        batch.x.dispose();
-        batch.y.dispose();
+        if (!handedOver) {
+          model.releaseCache();
+          z?.dispose();
+          batch.x.dispose();
+          batch.y.dispose();
+        }
       }
       yield;
     }
@@ -131,16 +198,39 @@ export function* objectiveSteps(model: Sequential, data: Dataset, options: Objec
       axpy(g, 1 / Cl, model.parameters);
       result.gradient = g;
     }
+    if (kept !== undefined) result.kept = kept;
+    kept = undefined;
     return result;
   } finally {
     acc?.dispose();
+    kept?.release(); // only when the evaluation did not complete
   }
+}
+
+function keptBatch(model: Sequential, x: Tensor, y: Tensor, z: Tensor, labels: Int32Array): KeptBatch {
+  let released = false;
+  return {
+    x,
+    y,
+    z,
+    labels,
+    release(): void {
+      if (released) return;
+      released = true;
+      model.releaseCache();
+      z.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
 }
 
 /**
  * f(θ) = ‖θ‖²/(2Cl) + (1/l)Σ ξ_i over `data` in mini-batches, and with options.gradient also
  * ∇f = θ/Cl + (1/l)Σ ∇ξ_i (a new tensor). Dropout is inactive (inference mode). model.gradient
- * is used as scratch space (it holds the last batch's gradient afterwards).
+ * is used as scratch space (it holds the last batch's gradient afterwards). With
+ * options.subsample the subsample S is the last mini-batch, and with options.keepSubsample its
+ * forward cache stays for Gauss-Newton products (result.kept; release it when done).
  */
 export function evaluateObjective(model: Sequential, data: Dataset, options: ObjectiveOptions): ObjectiveResult {
   const steps = objectiveSteps(model, data, options);

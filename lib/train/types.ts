@@ -78,6 +78,18 @@ export interface TrainState {
   elapsed: number;
   /** Sum of the batch losses of the epoch in progress and their count (for EpochStats.trainLossRunning). */
   epochLoss: { sum: number; batches: number };
+  /**
+   * Present in the states of trainNewton (absent for SGD). There, `epoch`/`batch`/`permutation`
+   * are the position in the subsample permutation (batch = subsamples of this permutation used),
+   * `batchSize` is |S|, `optimizer.iteration` counts Newton iterations and `optimizer.velocity` is empty.
+   */
+  newton?: NewtonState;
+}
+
+/** The Newton method's own state (besides θ, the iteration count and the subsample position). */
+export interface NewtonState {
+  /** The Levenberg-Marquardt damping λ for the next iteration. */
+  lambda: number;
 }
 
 /** Options of trainSgd. */

@@ -1,0 +1,567 @@
+// trainNewton: the subsampled Gauss-Newton method with Levenberg-Marquardt damping, CG and a
+// backtracking line search — Algorithm 1 of "Newton methods for convolutional neural networks"
+// (Wang, Tan & Lin), with the rules of the reference code (simpleNN newton.m / CG.m) where the
+// paper is silent. One iteration:
+//
+//   1. S = the next subsample: consecutive chunks of size |S| = ⌈rate·l⌉ of a fresh random
+//      permutation each epoch (the last chunk wraps around to the start of the permutation, so every
+//      S has |S| examples, as in the reference), or a fresh random subset (sampling 'random').
+//   2. f(θ) and ∇f(θ) = θ/Cl + (1/l)Σ∇ξ_i over ALL data in mini-batches, S last, keeping S's forward
+//      cache (section 3.5) — evaluateObjective with options.subsample/keepSubsample.
+//   3. CG from d = 0, r = −∇f on (G_S + λI)d = −∇f, (G_S + λI)v = (1/Cl + λ)v + JᵀBJv/|S|, until
+//      ‖r‖ ≤ σ‖∇f‖ (eq. 90) or CGmax products. Vectors float32 (the network dtype), dots in double.
+//   4. gs = ∇fᵀd; dᵀG_S d = dᵀ(−∇f − r) − λ‖d‖² (the model without λ, from CG's final residual r).
+//   5. Line search (eq. 35): α = 1, ½, ¼, … (at most maxHalvings = 20 halvings) until
+//      f(θ + αd) ≤ f(θ) + η α gs, η = 1e-4; f evaluated over all data in the same order.
+//   6. ρ = (f(θ + αd) − f(θ)) / (α gs + ½α² dᵀG_S d) for the accepted α; λ ← λ·drop when
+//      ρ > ρ_upper, λ·boost when ρ < ρ_lower (eq. 37). No α accepted: θ is kept, λ ← λ·boost,
+//      and the iteration reports accepted = false.
+//
+// Dropout is in inference mode (the identity) in f, ∇f and G: the Newton method optimises the
+// deterministic objective. Determinism: subsamples come from a seeded lib/data Rng and everything
+// else is deterministic native arithmetic, so a state taken between iterations resumes bit-for-bit.
+// When aborted in the middle of an iteration, the iteration is discarded: θ, λ and the subsample
+// position return to the iteration's start, and the resumed run repeats it exactly.
+import { Rng, type Dataset } from '../data';
+import { checkLoss, type Loss } from '../nn/losses';
+import type { Sequential } from '../nn/sequential';
+import { isFloatArray, isInt32Array } from '../nn/shape-util';
+import { cgSteps, resolveCgOptions, type CgStop } from '../optim/cg';
+import { axpy, copy, dot, scale, squaredNorm } from '../ops';
+import type { Tensor } from '../tensor';
+import { gaussNewtonOperator } from './gauss-newton-operator';
+import { checkModelData, evaluateObjectiveAsync, objectiveSteps, type KeptBatch, type ObjectiveResult } from './objective';
+import type { TrainState } from './types';
+
+const FN = 'trainNewton';
+
+/** How subsamples S are chosen. */
+export type NewtonSampling = 'epoch' | 'random';
+
+/** How Gauss-Newton products are computed: R-operator each CG step, or Jacobians of S stored once per iteration. */
+export type GaussNewtonMode = 'rop' | 'stored';
+
+/** Settings of the Newton method; every field has the paper's default. */
+export interface NewtonOptions {
+  /** Regularisation C > 0 (Cl = C·l) (default 0.01). */
+  C?: number;
+  /** Sampling rate |S|/l in (0, 1] (default 0.05). */
+  samplingRate?: number;
+  /** 'epoch' (default): consecutive chunks of a fresh permutation each epoch; 'random': a fresh random subset per iteration. */
+  sampling?: NewtonSampling;
+  /** σ of the CG stopping rule ‖(G_S + λI)d + ∇f‖ ≤ σ‖∇f‖, in (0, 1) (default 0.1). */
+  cgTolerance?: number;
+  /** CGmax, the most CG steps per iteration (default 250). */
+  cgMaxIterations?: number;
+  /** Initial damping λ0 > 0 (default 1). */
+  lambda?: number;
+  /** λ factor when ρ > rhoUpper, in (0, 1) (default 2/3). */
+  drop?: number;
+  /** λ factor when ρ < rhoLower (and when no step is accepted), > 1 (default 3/2). */
+  boost?: number;
+  /** ρ_lower (default 0.25). */
+  rhoLower?: number;
+  /** ρ_upper ≥ ρ_lower (default 0.75). */
+  rhoUpper?: number;
+  /** η of the sufficient-decrease condition, in (0, 1) (default 1e-4). */
+  eta?: number;
+  /** The most halvings of α in the line search, a non-negative integer (default 20). */
+  maxHalvings?: number;
+  /** Gauss-Newton product mode (default 'rop'). */
+  gvMode?: GaussNewtonMode;
+}
+
+/** NewtonOptions with every default filled in. */
+export interface ResolvedNewtonOptions {
+  /** C. */
+  readonly C: number;
+  /** |S|/l. */
+  readonly samplingRate: number;
+  /** Subsample choice. */
+  readonly sampling: NewtonSampling;
+  /** σ. */
+  readonly cgTolerance: number;
+  /** CGmax. */
+  readonly cgMaxIterations: number;
+  /** λ0. */
+  readonly lambda: number;
+  /** drop. */
+  readonly drop: number;
+  /** boost. */
+  readonly boost: number;
+  /** ρ_lower. */
+  readonly rhoLower: number;
+  /** ρ_upper. */
+  readonly rhoUpper: number;
+  /** η. */
+  readonly eta: number;
+  /** Most halvings. */
+  readonly maxHalvings: number;
+  /** Gv mode. */
+  readonly gvMode: GaussNewtonMode;
+}
+
+/** The paper's settings: C 0.01, 5% sampling, σ 0.1, CGmax 250, λ0 1, drop 2/3, boost 3/2, ρ 0.25/0.75, η 1e-4, 20 halvings. */
+export const DEFAULT_NEWTON_OPTIONS: ResolvedNewtonOptions = Object.freeze({
+  C: 0.01,
+  samplingRate: 0.05,
+  sampling: 'epoch' as const,
+  cgTolerance: 0.1,
+  cgMaxIterations: 250,
+  lambda: 1,
+  drop: 2 / 3,
+  boost: 3 / 2,
+  rhoLower: 0.25,
+  rhoUpper: 0.75,
+  eta: 1e-4,
+  maxHalvings: 20,
+  gvMode: 'rop' as const,
+});
+
+/** The default number of Newton iterations (the paper's). */
+export const DEFAULT_NEWTON_ITERATIONS = 100;
+
+/** Seconds spent in each part of one iteration. */
+export interface NewtonTimes {
+  /** f and ∇f over all data (with S's forward cache). */
+  gradient: number;
+  /** CG (all Gauss-Newton products and vector updates). */
+  cg: number;
+  /** The line search's function evaluations. */
+  lineSearch: number;
+  /** Test-set evaluation (0 when not asked). */
+  evaluation: number;
+}
+
+/** What one Newton iteration reports. */
+export interface NewtonIteration {
+  /** Iterations done, this one included (over the whole training, resumes included). */
+  iteration: number;
+  /** Total iterations of the run. */
+  iterations: number;
+  /** f(θ) at the start of the iteration. */
+  initialObjective: number;
+  /** f at the end: f(θ + αd) when a step was accepted, else f(θ). */
+  objective: number;
+  /** ‖∇f(θ)‖ at the start of the iteration. */
+  gradientNorm: number;
+  /** Training accuracy at the start of the iteration (computed in the gradient pass). */
+  trainAccuracy: number;
+  /** |S|. */
+  subsampleSize: number;
+  /** CG steps (Gauss-Newton products). */
+  cgSteps: number;
+  /** ‖r‖/‖∇f‖ at the end of CG. */
+  cgRelativeResidual: number;
+  /** Why CG stopped. */
+  cgStop: CgStop;
+  /** The damping λ this iteration used. */
+  lambda: number;
+  /** λ for the next iteration. */
+  nextLambda: number;
+  /** ρ = actual / predicted reduction (NaN when no step was accepted). */
+  rho: number;
+  /** The accepted step size α (0 when none was accepted). */
+  stepSize: number;
+  /** Function evaluations of the line search. */
+  lineSearchSteps: number;
+  /** False when no α passed the line search: θ was kept and λ boosted. */
+  accepted: boolean;
+  /** Time split of the iteration, seconds. */
+  times: NewtonTimes;
+  /** Test accuracy after the iteration (when a test set is given and evaluated this iteration). */
+  testAccuracy?: number;
+  /** Mean test loss after the iteration (with testAccuracy). */
+  testLoss?: number;
+  /** Seconds of training so far (resumes included). */
+  elapsed: number;
+}
+
+/** Options of trainNewton. */
+export interface TrainNewtonOptions {
+  /** Newton iterations of the whole run (a resumed run continues up to this many) (default 100). */
+  iterations?: number;
+  /** The loss ξ. */
+  loss: Loss;
+  /** The method's settings (defaults: the paper's, see DEFAULT_NEWTON_OPTIONS). */
+  newton?: NewtonOptions;
+  /** Mini-batch size of the f/∇f evaluations over all data (default 256); S is always one batch. */
+  batchSize?: number;
+  /** Seed of the subsample choice (default 0). */
+  seed?: number;
+  /** Test set: its accuracy is reported every `evaluateEvery` iterations. */
+  test?: Dataset;
+  /** Evaluate the test set every this many iterations (default 1; 0 = never). */
+  evaluateEvery?: number;
+  /** Stop when aborted (at the next mini-batch or CG step; the unfinished iteration is discarded). */
+  signal?: AbortSignal;
+  /** Continue from this state (from a previous result or a checkpoint of trainNewton). */
+  resume?: TrainState;
+  /** Called after every iteration. */
+  onIteration?: (it: NewtonIteration) => void;
+  /** Called with a state every `checkpointEvery` iterations and at the end (awaited). */
+  onCheckpoint?: (s: TrainState) => Promise<void> | void;
+  /** Checkpoint every this many iterations (default 1). */
+  checkpointEvery?: number;
+  /** Give the event loop a turn at least this often, in milliseconds (default 50). */
+  yieldEveryMs?: number;
+}
+
+/** What trainNewton returns. */
+export interface NewtonTrainResult {
+  /** The state after the last completed iteration (resumable). */
+  state: TrainState;
+  /** True when stopped by the signal before the last iteration. */
+  aborted: boolean;
+  /** The iterations of this run. */
+  history: NewtonIteration[];
+  /** The last iteration (undefined when none completed in this run). */
+  final?: NewtonIteration;
+  /** Iterations completed in this run. */
+  iterations: number;
+  /** Seconds this run took. */
+  seconds: number;
+}
+
+function num(name: string, v: unknown, ok: (x: number) => boolean, what: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${FN}: ${name} must be a number, got ${v === null ? 'null' : typeof v}`);
+  if (!Number.isFinite(v) || !ok(v)) throw new RangeError(`${FN}: ${name} must be ${what}, got ${v}`);
+  return v;
+}
+
+const isInt = (x: number): boolean => Number.isSafeInteger(x);
+
+/**
+ * Validates Newton options and fills in the defaults.
+ * @throws TypeError / RangeError naming the option (negative C, sampling rate outside (0, 1],
+ *   CGmax 0, λ0 ≤ 0, drop outside (0, 1), boost ≤ 1, ρ bounds out of order, …).
+ */
+export function resolveNewtonOptions(options: NewtonOptions | undefined, prefix = 'options.newton'): ResolvedNewtonOptions {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`${FN}: ${prefix} must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const d = DEFAULT_NEWTON_OPTIONS;
+  const o = options ?? {};
+  const C = num(`${prefix}.C`, o.C ?? d.C, (x) => x > 0, 'a positive number');
+  const samplingRate = num(`${prefix}.samplingRate`, o.samplingRate ?? d.samplingRate, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  const sampling = o.sampling ?? d.sampling;
+  if (sampling !== 'epoch' && sampling !== 'random') throw new RangeError(`${FN}: ${prefix}.sampling must be 'epoch' or 'random', got ${JSON.stringify(sampling) ?? String(sampling)}`);
+  const cg = resolveCgOptions(FN, { tolerance: o.cgTolerance ?? d.cgTolerance, maxIterations: o.cgMaxIterations ?? d.cgMaxIterations }, prefix);
+  const lambda = num(`${prefix}.lambda`, o.lambda ?? d.lambda, (x) => x > 0, 'a positive number (λ0)');
+  const drop = num(`${prefix}.drop`, o.drop ?? d.drop, (x) => x > 0 && x < 1, 'in (0, 1)');
+  const boost = num(`${prefix}.boost`, o.boost ?? d.boost, (x) => x > 1, 'greater than 1');
+  const rhoLower = num(`${prefix}.rhoLower`, o.rhoLower ?? d.rhoLower, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  const rhoUpper = num(`${prefix}.rhoUpper`, o.rhoUpper ?? d.rhoUpper, (x) => x >= rhoLower && x <= 1, `in [rhoLower = ${rhoLower}, 1]`);
+  const eta = num(`${prefix}.eta`, o.eta ?? d.eta, (x) => x > 0 && x < 1, 'in (0, 1)');
+  const maxHalvings = num(`${prefix}.maxHalvings`, o.maxHalvings ?? d.maxHalvings, (x) => isInt(x) && x >= 0 && x <= 1000, 'an integer in [0, 1000]');
+  const gvMode = o.gvMode ?? d.gvMode;
+  if (gvMode !== 'rop' && gvMode !== 'stored') throw new RangeError(`${FN}: ${prefix}.gvMode must be 'rop' or 'stored', got ${JSON.stringify(gvMode) ?? String(gvMode)}`);
+  return {
+    C,
+    samplingRate,
+    sampling,
+    cgTolerance: cg.tolerance,
+    cgMaxIterations: cg.maxIterations,
+    lambda,
+    drop,
+    boost,
+    rhoLower,
+    rhoUpper,
+    eta,
+    maxHalvings,
+    gvMode,
+  };
+}
+
+/** |S| = ⌈rate·l⌉ (at least 1, at most l) — the reference code's GNsize. */
+export function subsampleSize(samplingRate: number, l: number): number {
+  return Math.min(l, Math.max(1, Math.ceil(samplingRate * l - 1e-9)));
+}
+
+interface Resolved {
+  iterations: number;
+  loss: Loss;
+  newton: ResolvedNewtonOptions;
+  batchSize: number;
+  seed: number;
+  evaluateEvery: number;
+  checkpointEvery: number;
+  yieldEveryMs: number;
+}
+
+function resolveOptions(model: Sequential, train: Dataset, options: TrainNewtonOptions): Resolved {
+  checkModelData(FN, 'train', model, train);
+  if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options must be an object with loss, got ${options === null ? 'null' : typeof options}`);
+  const iterations = num('options.iterations', options.iterations ?? DEFAULT_NEWTON_ITERATIONS, (x) => isInt(x) && x >= 1, 'a positive integer');
+  const loss = checkLoss(FN, options.loss);
+  const newton = resolveNewtonOptions(options.newton);
+  const batchSize = num('options.batchSize', options.batchSize ?? 256, (x) => isInt(x) && x >= 1, 'a positive integer');
+  const seed = num('options.seed', options.seed ?? 0, (x) => isInt(x) && x >= 0, 'a non-negative safe integer');
+  if (options.test !== undefined) checkModelData(FN, 'options.test', model, options.test);
+  const evaluateEvery = num('options.evaluateEvery', options.evaluateEvery ?? 1, (x) => isInt(x) && x >= 0, 'a non-negative integer');
+  const checkpointEvery = num('options.checkpointEvery', options.checkpointEvery ?? 1, (x) => isInt(x) && x >= 1, 'a positive integer');
+  const yieldEveryMs = num('options.yieldEveryMs', options.yieldEveryMs ?? 50, (x) => x >= 0, 'a non-negative number');
+  if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
+    throw new TypeError(`${FN}: options.signal must be an AbortSignal`);
+  }
+  for (const k of ['onIteration', 'onCheckpoint'] as const) {
+    const f: unknown = options[k];
+    if (f !== undefined && typeof f !== 'function') throw new TypeError(`${FN}: options.${k} must be a function, got ${f === null ? 'null' : typeof f}`);
+  }
+  return { iterations, loss, newton, batchSize, seed, evaluateEvery, checkpointEvery, yieldEveryMs };
+}
+
+function checkResume(model: Sequential, l: number, s: number, sampling: NewtonSampling, state: TrainState): void {
+  const bad = (what: string): never => {
+    throw new RangeError(`${FN}: options.resume ${what}`);
+  };
+  if (state === null || typeof state !== 'object') throw new TypeError(`${FN}: options.resume must be a TrainState, got ${state === null ? 'null' : typeof state}`);
+  if (state.version !== 1) bad(`has version ${String(state.version)}, expected 1`);
+  if (state.newton === undefined || typeof state.newton.lambda !== 'number' || !(state.newton.lambda > 0)) bad('is not a Newton state (no positive newton.lambda): resume SGD states with trainSgd');
+  if (!isFloatArray(state.parameters) || state.parameters.length !== model.numParameters) bad(`has ${String(state.parameters?.length)} parameters but the network has ${model.numParameters}`);
+  if (state.trainSize !== l) bad(`was made with ${state.trainSize} training examples but train has ${l}`);
+  if (state.batchSize !== s) bad(`was made with subsamples of ${state.batchSize} examples but the sampling rate gives ${s}`);
+  const chunks = Math.ceil(l / s);
+  if (!Number.isInteger(state.batch) || state.batch < 0 || state.batch >= chunks) bad(`is at subsample ${state.batch}, outside [0, ${chunks})`);
+  if (sampling === 'epoch' && state.batch > 0 && (!isInt32Array(state.permutation) || state.permutation.length !== l)) bad(`permutation must be an Int32Array of length ${l}`);
+  if (!Array.isArray(state.rngState)) bad('rngState must be an array');
+  if (!Number.isInteger(state.optimizer?.iteration) || state.optimizer.iteration < 0) bad('has no valid iteration count');
+}
+
+const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Thrown inside an iteration when the signal aborts it. */
+class Aborted extends Error {}
+
+/**
+ * Trains `model` on `train` by the subsampled Gauss-Newton method (Algorithm 1 of the Newton paper,
+ * see the file comment for the exact rules) for options.iterations iterations.
+ * - onIteration after every iteration (objective, ‖∇f‖, CG steps and relative residual, λ, ρ, step
+ *   size, time split, test accuracy when asked); onCheckpoint every options.checkpointEvery iterations;
+ * - dropout layers are the identity (inference mode) in f, ∇f and G;
+ * - when options.signal aborts, stops at the next mini-batch or CG step, discards the unfinished
+ *   iteration and resolves with { aborted: true, state }; trainNewton(model, train, { ...options,
+ *   resume: state }) then continues bit-for-bit.
+ * θ is updated in place; the model must be initialised first.
+ * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
+ */
+export async function trainNewton(model: Sequential, train: Dataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
+  const r = resolveOptions(model, train, options);
+  const l = train.length;
+  const s = subsampleSize(r.newton.samplingRate, l);
+  if (options.resume !== undefined) checkResume(model, l, s, r.newton.sampling, options.resume);
+  return run(model, train, options, r, s);
+}
+
+async function run(model: Sequential, train: Dataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
+  const l = train.length;
+  const o = r.newton;
+  const Cl = o.C * l;
+  const chunks = Math.ceil(l / s);
+  const resume = options.resume;
+  let rng: Rng;
+  let epoch = 0;
+  let batch = 0;
+  let permutation: Int32Array = new Int32Array(0);
+  let iteration = 0;
+  let lambda = o.lambda;
+  let previousElapsed = 0;
+  if (resume !== undefined) {
+    model.setParameters(resume.parameters);
+    rng = Rng.fromState(resume.rngState);
+    epoch = resume.epoch;
+    batch = resume.batch;
+    if (batch > 0) permutation = Int32Array.from(resume.permutation);
+    iteration = resume.optimizer.iteration;
+    lambda = resume.newton!.lambda;
+    previousElapsed = resume.elapsed ?? 0;
+  } else {
+    rng = new Rng(r.seed);
+  }
+  const start = performance.now();
+  let lastYield = start;
+  const startIteration = iteration;
+  const history: NewtonIteration[] = [];
+  const elapsed = (): number => previousElapsed + (performance.now() - start) / 1000;
+  const snapshot = (): TrainState => ({
+    version: 1,
+    epoch,
+    batch,
+    permutation: batch > 0 ? Int32Array.from(permutation) : new Int32Array(0),
+    rngState: rng.getState(),
+    optimizer: { iteration, velocity: model.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0) },
+    parameters: model.getParameters(),
+    seed: r.seed,
+    batchSize: s,
+    trainSize: l,
+    elapsed: elapsed(),
+    epochLoss: { sum: 0, batches: 0 },
+    newton: { lambda },
+  });
+  const result = (aborted: boolean, state: TrainState = snapshot()): NewtonTrainResult => ({
+    state,
+    aborted,
+    history,
+    ...(history.length > 0 ? { final: history[history.length - 1] } : {}),
+    iterations: iteration - startIteration,
+    seconds: (performance.now() - start) / 1000,
+  });
+  const aborted = (): boolean => options.signal?.aborted === true;
+  // Runs a generator to completion, giving the event loop a turn every yieldEveryMs and stopping
+  // (the generator's finally blocks free its tensors) when aborted.
+  const drain = async <T>(gen: Generator<unknown, T, void>): Promise<T> => {
+    for (;;) {
+      if (aborted()) {
+        gen.return(undefined as unknown as T);
+        throw new Aborted();
+      }
+      const step = gen.next();
+      if (step.done) return step.value;
+      if (performance.now() - lastYield >= r.yieldEveryMs) {
+        await turn();
+        lastYield = performance.now();
+      }
+    }
+  };
+  const objective = (S: Int32Array, gradient: boolean): Generator<void, ObjectiveResult, void> =>
+    objectiveSteps(model, train, { C: o.C, loss: r.loss, batchSize: r.batchSize, trainSize: l, subsample: S, gradient, keepSubsample: gradient });
+
+  if (aborted()) return result(iteration < r.iterations);
+  while (iteration < r.iterations) {
+    const before = snapshot();
+    // 1. the subsample
+    let S: Int32Array;
+    if (o.sampling === 'random') {
+      S = rng.permutation(l).slice(0, s);
+    } else {
+      if (batch === 0) permutation = rng.permutation(l);
+      S = new Int32Array(s);
+      for (let i = 0; i < s; i++) S[i] = permutation[(batch * s + i) % l];
+      batch++;
+      if (batch === chunks) {
+        batch = 0;
+        epoch++;
+      }
+    }
+    let gradient: Tensor | undefined;
+    let kept: KeptBatch | undefined;
+    let d: Tensor | undefined;
+    let residual: Tensor | undefined;
+    let rhs: Tensor | undefined;
+    let theta0: Tensor | undefined;
+    let it: NewtonIteration;
+    try {
+      // 2. f and ∇f, S last with its cache kept
+      const t0 = performance.now();
+      const fg = await drain(objective(S, true));
+      gradient = fg.gradient!;
+      kept = fg.kept!;
+      const f0 = fg.value;
+      const gnorm = Math.sqrt(squaredNorm(gradient));
+      if (!Number.isFinite(f0) || !Number.isFinite(gnorm)) {
+        throw new RangeError(`${FN}: the objective is not finite at iteration ${iteration + 1} (f = ${f0}, ‖∇f‖ = ${gnorm})`);
+      }
+      const t1 = performance.now();
+      // 3. CG on (G_S + λI) d = −∇f
+      rhs = scale(gradient, -1);
+      const apply = gaussNewtonOperator(model, kept, { loss: r.loss, lambda, Cl, mode: o.gvMode });
+      const cg = await drain(cgSteps(apply, rhs, { tolerance: o.cgTolerance, maxIterations: o.cgMaxIterations }));
+      d = cg.x;
+      residual = cg.residual;
+      kept.release();
+      kept = undefined;
+      // 4. gs = ∇fᵀd, dᵀG_S d = dᵀ(−∇f − r) − λ‖d‖²
+      const gs = dot(gradient, d);
+      const dd = squaredNorm(d);
+      const dGd = dot(d, rhs) - dot(d, residual) - lambda * dd;
+      const t2 = performance.now();
+      // 5. line search
+      theta0 = model.parameters.clone();
+      let alpha = 1;
+      let accepted = false;
+      let fNew = f0;
+      let evaluations = 0;
+      if (dd > 0 && gs < 0) {
+        for (let h = 0; h <= o.maxHalvings; h++) {
+          copy(model.parameters, theta0);
+          axpy(model.parameters, alpha, d);
+          const f = (await drain(objective(S, false))).value;
+          evaluations++;
+          if (f - f0 <= o.eta * alpha * gs) {
+            accepted = true;
+            fNew = f;
+            break;
+          }
+          alpha /= 2;
+        }
+      }
+      // 6. λ update
+      let rho = NaN;
+      const lambdaUsed = lambda;
+      if (accepted) {
+        const predicted = alpha * gs + 0.5 * alpha * alpha * dGd;
+        rho = (fNew - f0) / predicted;
+        if (rho > o.rhoUpper) lambda *= o.drop;
+        else if (rho < o.rhoLower || Number.isNaN(rho)) lambda *= o.boost;
+      } else {
+        copy(model.parameters, theta0);
+        lambda *= o.boost;
+        alpha = 0;
+      }
+      const t3 = performance.now();
+      iteration++;
+      it = {
+        iteration,
+        iterations: r.iterations,
+        initialObjective: f0,
+        objective: fNew,
+        gradientNorm: gnorm,
+        trainAccuracy: fg.accuracy,
+        subsampleSize: s,
+        cgSteps: cg.steps,
+        cgRelativeResidual: cg.relativeResidual,
+        cgStop: cg.stop,
+        lambda: lambdaUsed,
+        nextLambda: lambda,
+        rho,
+        stepSize: alpha,
+        lineSearchSteps: evaluations,
+        accepted,
+        times: { gradient: (t1 - t0) / 1000, cg: (t2 - t1) / 1000, lineSearch: (t3 - t2) / 1000, evaluation: 0 },
+        elapsed: 0,
+      };
+    } catch (e) {
+      if (!(e instanceof Aborted)) throw e;
+      // discard the unfinished iteration: back to its start
+      model.setParameters(before.parameters);
+      rng = Rng.fromState(before.rngState);
+      epoch = before.epoch;
+      batch = before.batch;
+      permutation = before.permutation;
+      return result(true, { ...before, elapsed: elapsed() });
+    } finally {
+      kept?.release();
+      gradient?.dispose();
+      d?.dispose();
+      residual?.dispose();
+      rhs?.dispose();
+      theta0?.dispose();
+    }
+    // test accuracy when asked
+    if (options.test !== undefined && r.evaluateEvery > 0 && (iteration % r.evaluateEvery === 0 || iteration === r.iterations)) {
+      const te = performance.now();
+      const t = await evaluateObjectiveAsync(model, options.test, { C: o.C, loss: r.loss, trainSize: l, batchSize: r.batchSize });
+      it.testAccuracy = t.accuracy;
+      it.testLoss = t.lossMean;
+      it.times.evaluation = (performance.now() - te) / 1000;
+    }
+    it.elapsed = elapsed();
+    history.push(it);
+    options.onIteration?.(it);
+    if (options.onCheckpoint && (iteration % r.checkpointEvery === 0 || iteration === r.iterations)) await options.onCheckpoint(snapshot());
+    lastYield = performance.now();
+    await turn();
+    if (aborted()) return result(iteration < r.iterations);
+  }
+  return result(false);
+}
