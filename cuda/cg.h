@@ -11,12 +11,9 @@
 // Arithmetic per element, in float32 without FMA contraction so that it equals two CPU
 // axpy calls bit for bit: a = (float)α; x = x + a·p; r = r − a·q; ρ += (double)r².
 //
-// How the Newton solver reaches it: the core only sees the Backend interface (backend.h)
-// and this library is loaded with dlopen, so this function is not callable by symbol from
-// the addon. The Newton issue should add to Backend
-//     virtual double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha);
-// (CPU: two axpy + squared_norm; bump kBackendAbiVersion) and CudaBackend::cg_update
-// (cuda_backend.h) then becomes its override, calling cg_update() below.
+// How the Newton solver reaches it: Backend::cg_update (backend.h, op "cgUpdate" of op.h)
+// is overridden by CudaBackend::cg_update (cuda_backend.h), which calls cg_update() below;
+// the core's ops::cg_update checks the arguments first.
 #pragma once
 
 #include "core/tensor.h"

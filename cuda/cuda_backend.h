@@ -105,6 +105,7 @@ class CudaBackend final : public Backend {
 
   void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) override;
   void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) override;
+  void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) override;
   void avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) override;
   void avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) override;
 
@@ -118,9 +119,8 @@ class CudaBackend final : public Backend {
   void random_uniform(Tensor& t, uint64_t seed, uint64_t offset, double low, double high) override;
   void random_normal(Tensor& t, uint64_t seed, uint64_t offset, double mean, double stddev) override;
 
-  // The fused CG vector update (cg.h): x += αp, r −= αq, returns rᵀr. Not yet part of the
-  // Backend interface; see cg.h for how the Newton solver reaches it.
-  double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha);
+  // The fused CG vector update (cg.h): x += αp, r −= αq, returns rᵀr (Backend::cg_update).
+  double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) override;
 
   // --- for the kernels' files ----------------------------------------------------------
   int index() const { return index_; }

@@ -216,6 +216,42 @@ void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
+// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax (the R-operator of max pooling).
+// The gather and the range check are one pass: a deterministic reduction counts the argmax
+// entries outside their plane (those outputs are left unwritten) and the host refuses them
+// afterwards with the CPU backend's message. One host synchronisation per call, as for
+// max_pool2d_backward.
+void CudaBackend::max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
+  const char* op = "maxPool2dJvp";
+  require_f32(op, "rx", rx);
+  const PoolGeometry g = geometry(rx, ry, p);
+  require_int32_plane(op, g);
+  const int64_t total = g.planes * g.p * g.q;
+  if (total == 0) return;
+  set_device();
+  const int32_t* am = argmax.data<int32_t>();
+  const float* in = rx.data<float>();
+  float* out = ry.data<float>();
+  const int64_t hw = g.h * g.w, pq = g.p * g.q;
+  const double bad = reduce_sum(*this, op, total, [=] __device__(int64_t idx) {
+    const int32_t a = am[idx];
+    if (a < 0 || a >= hw) return 1.0;
+    out[idx] = in[(idx / pq) * hw + a];
+    return 0.0;
+  });
+  if (bad > 0) {
+    std::vector<int32_t> host(static_cast<std::size_t>(argmax.numel()));
+    copy_to_host(host.data(), argmax);
+    for (int64_t i = 0; i < argmax.numel(); ++i) {
+      const int32_t a = host[static_cast<std::size_t>(i)];
+      if (a < 0 || a >= hw) {
+        fail<ValueError>(op, ": argmax holds ", a, " at element ", i, ", outside the ", g.h, "x", g.w,
+                         " input plane");
+      }
+    }
+  }
+}
+
 void CudaBackend::avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) {
   const char* op = "avgPool2d";
   require_f32(op, "x", x);

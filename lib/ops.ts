@@ -123,6 +123,25 @@ export function squaredNorm(x: Tensor): number {
   return native().squaredNorm(handleOf(x, 'squaredNorm', 'x'));
 }
 
+/**
+ * The conjugate-gradient solver's fused vector update, in place and in one pass:
+ * x += alpha·p, r −= alpha·q (x, r, p, q of one shape and dtype, e.g. θ-shaped (P); x and r
+ * must not overlap each other, p or q). Returns rᵀr of the updated r, accumulated in double.
+ * x and r equal two {@link axpy} calls bit for bit (alpha is rounded to the dtype).
+ *
+ * @example
+ * const rr = cgUpdate(d, r, p, q, rTr / dot(p, q)); // d += αp, r −= αq, rr = ‖r‖²
+ */
+export function cgUpdate(x: Tensor, r: Tensor, p: Tensor, q: Tensor, alpha: number): number {
+  const op = 'cgUpdate';
+  const hx = handleOf(x, op, 'x');
+  const hr = handleOf(r, op, 'r');
+  const hp = handleOf(p, op, 'p');
+  const hq = handleOf(q, op, 'q');
+  checkFinite(op, 'alpha', 'alpha', alpha);
+  return native().cgUpdate(hx, hr, hp, hq, alpha);
+}
+
 // --- linear algebra ------------------------------------------------------------------------------
 
 /** Options of {@link gemm}. */
@@ -301,6 +320,18 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
   const ha = handleOf(argmax, op, 'argmax');
   const s = checkShape(op, 'xShape', xShape);
   return wrapNative(native().maxPool2dBackward(hdy, ha, s, pool2dOptions(op, options)));
+}
+
+/**
+ * The R-operator (forward-mode derivative) of maxPool2d: R{y} = R{x}[argmax], a gather of
+ * rx (N, C, H, W) at the argmax (N, C, P, Q, int32, from maxPool2d on an input of rx's
+ * shape with the same options) -> (N, C, P, Q). The forward counterpart of maxPool2dBackward.
+ */
+export function maxPool2dJvp(rx: Tensor, argmax: Tensor, options: Pool2dOptions): Tensor {
+  const op = 'maxPool2dJvp';
+  const hrx = handleOf(rx, op, 'rx');
+  const ha = handleOf(argmax, op, 'argmax');
+  return wrapNative(native().maxPool2dJvp(hrx, ha, pool2dOptions(op, options)));
 }
 
 /** Average pooling, NCHW: x (N, C, H, W) -> (N, C, P, Q); divides by the kernel area, padding included. */

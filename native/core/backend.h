@@ -20,7 +20,7 @@
 namespace newton {
 
 // Bumped whenever this interface changes, so that a stale backend library is refused.
-inline constexpr int kBackendAbiVersion = 1;
+inline constexpr int kBackendAbiVersion = 2;
 
 enum class BinaryOp : int { Add, Sub, Mul };
 
@@ -56,6 +56,10 @@ class Backend {
   virtual double sum(const Tensor& x) = 0;
   virtual double dot(const Tensor& a, const Tensor& b) = 0;
   virtual double squared_norm(const Tensor& x) = 0;
+  // The conjugate-gradient solver's fused vector update (x, r, p, q of one shape; x and r
+  // do not overlap each other, p or q): x += αp, r −= αq in the tensors' dtype (α rounded
+  // to it, no FMA contraction), returns rᵀr of the updated r accumulated in double.
+  virtual double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) = 0;
 
   // --- linear algebra -------------------------------------------------------------
   // c: (M, N) = alpha·op(a)·op(b) + beta·c, op(a): (M, K), op(b): (K, N); 2-D, row-major.
@@ -77,6 +81,9 @@ class Backend {
   virtual void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) = 0;
   virtual void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax,
                                    const Pool2dParams& p) = 0;
+  // The R-operator of max pooling: ry (N, C, P, Q) = rx (N, C, H, W) gathered at argmax
+  // (N, C, P, Q), the forward counterpart of max_pool2d_backward.
+  virtual void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) = 0;
   virtual void avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) = 0;
   virtual void avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) = 0;
 

@@ -24,6 +24,7 @@ namespace newton {
   X(Sum, "sum")                                                        \
   X(Dot, "dot")                                                        \
   X(SquaredNorm, "squaredNorm")                                        \
+  X(CgUpdate, "cgUpdate")                                              \
   X(Gemm, "gemm")                                                      \
   X(BiasAdd, "biasAdd")                                                \
   X(BiasGrad, "biasGrad")                                              \
@@ -32,6 +33,7 @@ namespace newton {
   X(Conv2dBackwardFilter, "conv2dBackwardFilter")                      \
   X(MaxPool2dForward, "maxPool2d")                                     \
   X(MaxPool2dBackward, "maxPool2dBackward")                            \
+  X(MaxPool2dJvp, "maxPool2dJvp")                                      \
   X(AvgPool2dForward, "avgPool2d")                                     \
   X(AvgPool2dBackward, "avgPool2dBackward")                            \
   X(SquaredLoss, "squaredLoss")                                        \

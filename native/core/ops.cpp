@@ -275,6 +275,22 @@ double squared_norm(const Tensor& x) {
   return backend_of(Op::SquaredNorm, x).squared_norm(x);
 }
 
+double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) {
+  const char* name = op_name(Op::CgUpdate);
+  require_floating(name, "x", x);
+  require_compatible(name, "r", r, "x", x);
+  require_compatible(name, "p", p, "x", x);
+  require_compatible(name, "q", q, "x", x);
+  require_same_shape(name, "r", r, "x", x);
+  require_same_shape(name, "p", p, "x", x);
+  require_same_shape(name, "q", q, "x", x);
+  require_finite(name, "alpha", alpha);
+  if (x.overlaps(r) || x.overlaps(p) || x.overlaps(q) || r.overlaps(p) || r.overlaps(q)) {
+    fail<ValueError>(name, ": x and r must not overlap each other, p or q");
+  }
+  return backend_of(Op::CgUpdate, x).cg_update(x, r, p, q, alpha);
+}
+
 // --- linear algebra ---------------------------------------------------------------------------
 
 Tensor gemm(const Tensor& a, const Tensor& b, const GemmParams& p, const Tensor* c) {
@@ -509,6 +525,25 @@ Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& 
   Tensor dx = empty_like(dy, x_shape);
   backend.max_pool2d_backward(dx, dy, argmax, p);
   return dx;
+}
+
+Tensor max_pool2d_jvp(const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
+  const char* name = op_name(Op::MaxPool2dJvp);
+  require_floating(name, "rx", rx);
+  require_defined(name, "argmax", argmax);
+  if (argmax.dtype() != DType::I32) {
+    fail<ShapeError>(name, ": argmax must be int32 (from maxPool2d), got ", dtype_name(argmax.dtype()));
+  }
+  require_same_device(name, "argmax", argmax, "rx", rx);
+  const Shape y_shape = pool2d_output_shape(name, rx.shape(), p);
+  if (argmax.shape() != y_shape) {
+    fail<ShapeError>(name, ": argmax must have shape ", fmt(y_shape), " (the output for rx ", fmt(rx.shape()),
+                     " and the pooling options), got ", fmt(argmax.shape()));
+  }
+  Backend& backend = backend_of(Op::MaxPool2dJvp, rx);
+  Tensor ry = empty_like(rx, y_shape);
+  backend.max_pool2d_jvp(ry, rx, argmax, p);
+  return ry;
 }
 
 Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& p) {

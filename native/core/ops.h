@@ -44,6 +44,8 @@ Tensor relu_backward(const Tensor& dy, const Tensor& x);
 double sum(const Tensor& x);
 double dot(const Tensor& a, const Tensor& b);
 double squared_norm(const Tensor& x);
+// The CG solver's fused update, in place: x += αp, r −= αq; returns rᵀr (double) of the new r.
+double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha);
 
 // --- linear algebra ------------------------------------------------------------------
 // Returns alpha·op(a)·op(b) (+ beta·c when `c` is given; c is not modified).
@@ -71,6 +73,8 @@ struct MaxPoolResult {
 };
 MaxPoolResult max_pool2d_forward(const Tensor& x, const Pool2dParams& p);
 Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, const Pool2dParams& p);
+// R{y} = R{x}[argmax]: rx (N, C, H, W), argmax (N, C, P, Q) int32 from maxPool2d -> (N, C, P, Q).
+Tensor max_pool2d_jvp(const Tensor& rx, const Tensor& argmax, const Pool2dParams& p);
 Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& p);
 Tensor avg_pool2d_backward(const Tensor& dy, const Shape& x_shape, const Pool2dParams& p);
 

@@ -315,6 +315,14 @@ NEWTON_FN(Dot, "dot", {
   return number(info, ops::dot(a, b));
 })
 NEWTON_FN(SquaredNorm, "squaredNorm", { return number(info, ops::squared_norm(T_ARG(0, "x"))); })
+NEWTON_FN(CgUpdate, "cgUpdate", {
+  Tensor x = T_ARG(0, "x");  // arguments in order: C++ leaves call-argument order unspecified
+  Tensor r = T_ARG(1, "r");
+  const Tensor p = T_ARG(2, "p");
+  const Tensor q = T_ARG(3, "q");
+  const double alpha = finite_arg(info[4], op, "alpha", "alpha");
+  return number(info, ops::cg_update(x, r, p, q, alpha));
+})
 
 // --- linear algebra ------------------------------------------------------------------------
 
@@ -419,6 +427,14 @@ NEWTON_FN(MaxPool2dBackward, "maxPool2dBackward", {
   const Pool2dParams p = pool2d_options(info[3], op);
   check_allocation(op, x_shape, dy.dtype(), dy.device());
   return wrap(info, ops::max_pool2d_backward(dy, argmax, x_shape, p));
+})
+
+NEWTON_FN(MaxPool2dJvp, "maxPool2dJvp", {
+  const Tensor rx = T_ARG(0, "rx");
+  const Tensor argmax = T_ARG(1, "argmax");
+  const Pool2dParams p = pool2d_options(info[2], op);
+  check_allocation(op, ops::pool2d_output_shape(op, rx.shape(), p), rx.dtype(), rx.device());
+  return wrap(info, ops::max_pool2d_jvp(rx, argmax, p));
 })
 
 NEWTON_FN(AvgPool2d, "avgPool2d", {
@@ -546,6 +562,7 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"sum", Sum},
       {"dot", Dot},
       {"squaredNorm", SquaredNorm},
+      {"cgUpdate", CgUpdate},
       {"gemm", Gemm},
       {"matmul", Matmul},
       {"biasAdd", BiasAdd},
@@ -558,6 +575,7 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"conv2dBackwardBias", Conv2dBackwardBias},
       {"maxPool2d", MaxPool2d},
       {"maxPool2dBackward", MaxPool2dBackward},
+      {"maxPool2dJvp", MaxPool2dJvp},
       {"avgPool2d", AvgPool2d},
       {"avgPool2dBackward", AvgPool2dBackward},
       {"squaredLoss", SquaredLoss},

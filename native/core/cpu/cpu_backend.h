@@ -48,6 +48,7 @@ class CpuBackend final : public Backend {
   double sum(const Tensor& x) override;
   double dot(const Tensor& a, const Tensor& b) override;
   double squared_norm(const Tensor& x) override;
+  double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) override;
 
   void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) override;
   void bias_add(Tensor& y, const Tensor& b) override;
@@ -59,6 +60,7 @@ class CpuBackend final : public Backend {
 
   void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) override;
   void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) override;
+  void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) override;
   void avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) override;
   void avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) override;
 

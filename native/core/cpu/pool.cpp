@@ -9,6 +9,7 @@
 #include "../error.h"
 #include "../parallel.h"
 #include "cpu_backend.h"
+#include "dispatch.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -255,6 +256,31 @@ void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor&
     case DType::F64: return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(), dx.data<double>());
     default: unsupported_dtype("maxPool2dBackward", dy.dtype());
   }
+}
+
+// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax: (N, C, P, Q).
+void CpuBackend::max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
+  const PoolShape sh = pool_shape(rx, ry, p);
+  const int32_t* index = argmax.data<int32_t>();
+  for (int64_t i = 0, n = argmax.numel(); i < n; ++i) {
+    if (index[i] < 0 || index[i] >= sh.hw()) {
+      fail<ValueError>("maxPool2dJvp: argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x", sh.w,
+                       " input plane");
+    }
+  }
+  dispatch_floating(rx.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* in = rx.data<T>();
+    T* out = ry.data<T>();
+    parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const T* xp = in + plane * sh.hw();
+        const int32_t* ap = index + plane * sh.pq();
+        T* yp = out + plane * sh.pq();
+        for (int64_t i = 0; i < sh.pq(); ++i) yp[i] = xp[ap[i]];
+      }
+    });
+  });
 }
 
 // y: (N, C, P, Q), x: (N, C, H, W)

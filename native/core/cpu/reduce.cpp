@@ -39,4 +39,27 @@ double CpuBackend::squared_norm(const Tensor& x) {
   return result;
 }
 
+// x += αp, r −= αq and Σ r² of the new r in one pass. Every index is visited exactly once,
+// by one task, in blocked_sum's fixed blocks, so the result is independent of the thread
+// count and x, r equal two axpy calls bit for bit (same rounding, no contraction).
+double CpuBackend::cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) {
+  double result = 0;
+  dispatch_floating(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* xs = x.data<T>();
+    T* rs = r.data<T>();
+    const T* ps = p.data<T>();
+    const T* qs = q.data<T>();
+    const T a = static_cast<T>(alpha);
+    result = blocked_sum(x.numel(), [=](int64_t i) {
+      xs[i] += a * ps[i];
+      const T ri = rs[i] - a * qs[i];
+      rs[i] = ri;
+      const double v = static_cast<double>(ri);
+      return v * v;
+    });
+  });
+  return result;
+}
+
 }  // namespace newton
