@@ -24,6 +24,7 @@
  *   "train": { "stateVersion": 1, "epoch": 1, "batch": 17, "seed": 0, "batchSize": 128, "trainSize": 10000,
  *              "elapsed": 31.5, "epochLoss": { "sum": 8.1, "batches": 17 }, "rngState": [u32, u32, u32, u32] },
  *   "optimizer": { "name": "sgd", "iteration": 96 },
+ *   "newton": { "lambda": 0.444 },        (only in the checkpoints of Newton runs)
  *   "sections": [ { "name": "parameters",  "dtype": "float32", "offset": 1024, "length": 62026, "byteLength": 248104 },
  *                 { "name": "velocity",    "dtype": "float32", "offset": …,    "length": 62026, "byteLength": … },
  *                 { "name": "permutation", "dtype": "int32",   "offset": …,    "length": 10000, "byteLength": … } ] }
@@ -31,6 +32,11 @@
  * Non-finite numbers of the state (a diverged loss sum) are written as the strings "NaN",
  * "Infinity", "-Infinity". Sections hold raw little-endian element bytes: θ and the SGD velocity in
  * the network's dtype, and the current epoch's permutation (int32; empty at an epoch boundary).
+ *
+ * Newton runs (optimizer name "newton") use the same layout: `train.epoch`/`train.batch` and the
+ * permutation are the position among the subsamples (batch = subsamples of the current permutation
+ * already used), `train.batchSize` is |S|, `optimizer.iteration` counts Newton iterations, the
+ * velocity section is empty, and `newton.lambda` holds the damping λ of the next iteration.
  *
  * ## Writing and reading
  * {@link saveCheckpoint} writes to a temporary file in the destination's directory, fsyncs it,
@@ -116,6 +122,26 @@ const realFs: CheckpointFs = {
 
 // Temporary files being written right now, so an immediate exit (second Ctrl-C) can remove them.
 const pending = new Set<string>();
+// Writes in progress, and whether they are being abandoned: an exit must wait for a write's
+// in-flight file operation (an open running on libuv's thread pool would otherwise create its
+// temporary file after the exit's cleanup).
+const inFlight = new Set<Promise<void>>();
+let abandoning = false;
+
+/**
+ * Abandons the checkpoint writes in progress (for an immediate exit): each stops at its next
+ * file operation and removes its temporary file; resolves when all have settled. Existing
+ * checkpoint files are never touched.
+ */
+export async function abandonCheckpointWrites(): Promise<void> {
+  abandoning = true;
+  await Promise.allSettled([...inFlight]);
+  removePendingCheckpointFiles();
+}
+
+function checkNotAbandoned(): void {
+  if (abandoning) throw new Error('abandoned (the process is exiting)');
+}
 
 /** Temporary files of checkpoint writes in progress (absolute paths). */
 export function pendingCheckpointFiles(): string[] {
@@ -204,6 +230,7 @@ export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
       rngState: s.rngState,
     },
     optimizer: { name: ckpt.optimizer ?? 'sgd', iteration: s.optimizer.iteration },
+    ...(s.newton !== undefined ? { newton: { lambda: encodeNumber(s.newton.lambda) } } : {}),
     sections: [] as SectionInfo[],
   };
   // The section offsets depend on the header's length, which depends on the offsets: iterate
@@ -308,8 +335,16 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
   const parameters = readSection(file, buf, header.sections, 'parameters', floatTypes) as Float32Array | Float64Array;
   const velocity = readSection(file, buf, header.sections, 'velocity', floatTypes) as Float32Array | Float64Array;
   const permutation = readSection(file, buf, header.sections, 'permutation', ['int32']) as Int32Array;
-  if (parameters.length !== numParameters || velocity.length !== numParameters) {
-    fail(file, `θ has ${parameters.length} and the velocity ${velocity.length} elements but the model has ${numParameters} parameters`);
+  const isNewton = optimizer.name === 'newton';
+  if (parameters.length !== numParameters || velocity.length !== (isNewton ? 0 : numParameters)) {
+    fail(file, `θ has ${parameters.length} and the velocity ${velocity.length} elements but the model has ${numParameters} parameters${isNewton ? ' (a Newton checkpoint has no velocity)' : ''}`);
+  }
+  let newton: { lambda: number } | undefined;
+  if (isNewton) {
+    const n = header.newton;
+    const lambda = isObject(n) ? decodeNumber(n.lambda) : NaN;
+    if (!(lambda > 0 && Number.isFinite(lambda))) fail(file, `a Newton checkpoint needs newton.lambda, a positive number; got ${JSON.stringify(isObject(n) ? n.lambda : n)}`);
+    newton = { lambda };
   }
   const rngState = train.rngState;
   if (!Array.isArray(rngState) || !rngState.every((w) => typeof w === 'number' && Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
@@ -331,6 +366,7 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
     trainSize: nonNegativeInteger(file, 'train.trainSize', train.trainSize),
     elapsed: decodeNumber(train.elapsed),
     epochLoss: { sum: decodeNumber(epochLoss.sum), batches: nonNegativeInteger(file, 'train.epochLoss.batches', epochLoss.batches ?? 0) },
+    ...(newton !== undefined ? { newton } : {}),
   };
   const shape = model.inputShape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 1)) {
@@ -391,6 +427,17 @@ async function fsyncDirectory(dir: string): Promise<void> {
  */
 export async function saveCheckpoint(file: string, ckpt: Checkpoint, options: SaveCheckpointOptions = {}): Promise<void> {
   if (typeof file !== 'string' || file === '') throw new TypeError(`saveCheckpoint: file must be a non-empty string, got ${JSON.stringify(file)}`);
+  checkNotAbandoned();
+  const write = writeAtomically(file, ckpt, options);
+  inFlight.add(write);
+  try {
+    await write;
+  } finally {
+    inFlight.delete(write);
+  }
+}
+
+async function writeAtomically(file: string, ckpt: Checkpoint, options: SaveCheckpointOptions): Promise<void> {
   const io = options.fs ?? realFs;
   const bytes = encodeCheckpoint({ ...ckpt, library: ckpt.library ?? options.library });
   const target = path.resolve(file);
@@ -402,13 +449,16 @@ export async function saveCheckpoint(file: string, ckpt: Checkpoint, options: Sa
     const handle = await io.open(temp, 'wx', 0o644);
     created = true;
     try {
+      checkNotAbandoned();
       let written = 0;
       while (written < bytes.length) {
         const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, written);
         if (bytesWritten <= 0) throw new Error('write made no progress');
         written += bytesWritten;
+        checkNotAbandoned();
       }
       await handle.sync();
+      checkNotAbandoned();
     } finally {
       await handle.close();
     }

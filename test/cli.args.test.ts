@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { main } from '../lib/cli';
-import { DEFAULT_EPOCHS, parseShape, parseTrainArgs, UsageError } from '../lib/cli/args';
+import { DEFAULT_EPOCHS, DEFAULT_NEWTON_ITERATIONS_CLI, parseShape, parseTrainArgs, UsageError } from '../lib/cli/args';
 import { infoText } from '../lib/cli/commands/info';
 import { Progress, formatDuration } from '../lib/progress';
 import { info } from '../lib/runtime';
@@ -20,12 +20,19 @@ afterAll(() => {
 });
 
 describe('parseTrainArgs', () => {
-  test('defaults: cnn3, bundled data, sgd, squared loss, the paper hyperparameters', () => {
+  test('defaults: cnn3, bundled data, newton, squared loss, the paper hyperparameters', () => {
     const a = parseTrainArgs([], dir)!;
     expect(a).toMatchObject({
       model: 'cnn3',
       data: 'fashion-mnist-small',
-      optimizer: 'sgd',
+      optimizer: 'newton',
+      iterations: DEFAULT_NEWTON_ITERATIONS_CLI,
+      samplingRate: 0.05,
+      sampling: 'epoch',
+      cgMax: 250,
+      cgTol: 0.1,
+      lambda: 1,
+      gvMode: 'rop',
       loss: 'squared',
       C: 0.01,
       lr: 0.003,
@@ -39,14 +46,22 @@ describe('parseTrainArgs', () => {
       quiet: false,
       json: false,
     });
-    expect(a.iterations).toBeUndefined();
     expect(a.checkpoint).toBeUndefined();
     expect(a.given.size).toBe(0);
+    expect(parseTrainArgs(['--optimizer', 'sgd'], dir)!.iterations).toBeUndefined();
+  });
+
+  test('Newton options are read; options of the other optimizer are refused', () => {
+    const a = parseTrainArgs(['--sampling-rate', '0.1', '--cg-max', '20', '--cg-tol', '0.05', '--lambda', '2', '--gv-mode', 'stored', '--sampling', 'random', '--iterations', '3'], dir)!;
+    expect(a).toMatchObject({ optimizer: 'newton', samplingRate: 0.1, cgMax: 20, cgTol: 0.05, lambda: 2, gvMode: 'stored', sampling: 'random', iterations: 3 });
+    expect(() => parseTrainArgs(['--epochs', '2'], dir)).toThrow(/--epochs is an SGD option; the Newton method \(the default optimizer\) takes --iterations/);
+    expect(() => parseTrainArgs(['--optimizer', 'newton', '--lr', '0.1'], dir)).toThrow(/--lr is an SGD option/);
+    expect(() => parseTrainArgs(['--optimizer', 'sgd', '--cg-max', '5'], dir)).toThrow(/--cg-max is a Newton option; it needs --optimizer newton/);
   });
 
   test('every option is read; paths become absolute; given options are recorded', () => {
     const a = parseTrainArgs(
-      ['--model', 'cnn5', '--data', '.', '--format', 'idx', '--shape', '1,28,28', '--iterations', '50', '--lr', '1e-2', '--momentum', '0', '--nesterov', '--decay', '0',
+      ['--optimizer', 'sgd', '--model', 'cnn5', '--data', '.', '--format', 'idx', '--shape', '1,28,28', '--iterations', '50', '--lr', '1e-2', '--momentum', '0', '--nesterov', '--decay', '0',
         '--C', '0.5', '--batch-size', '32', '--loss', 'cross-entropy', '--seed', '7', '--threads', '1', '--checkpoint', 'a.ckpt', '--checkpoint-every', '10',
         '--quiet', '--json', '--train-limit', '100', '--test-limit', '50'],
       dir,
@@ -56,7 +71,7 @@ describe('parseTrainArgs', () => {
       loss: 'cross-entropy', seed: 7, threads: 1, checkpoint: path.join(dir, 'a.ckpt'), checkpointEvery: 10, quiet: true, json: true, trainLimit: 100, testLimit: 50,
     });
     expect([...a.given].sort()).toEqual(
-      ['C', 'batchSize', 'checkpoint', 'checkpointEvery', 'data', 'decay', 'format', 'iterations', 'json', 'loss', 'lr', 'model', 'momentum', 'nesterov', 'quiet', 'seed', 'shape', 'testLimit', 'threads', 'trainLimit'].sort(),
+      ['C', 'batchSize', 'checkpoint', 'checkpointEvery', 'data', 'decay', 'format', 'iterations', 'json', 'loss', 'lr', 'model', 'momentum', 'nesterov', 'optimizer', 'quiet', 'seed', 'shape', 'testLimit', 'threads', 'trainLimit'].sort(),
     );
   });
 
@@ -93,7 +108,15 @@ describe('parseTrainArgs', () => {
     [['--seed', '-1'], /--seed must be a non-negative integer/],
     [['--threads', '1000'], /--threads must be at most 256/],
     [['--model', 'resnet'], /--model must be one of: cnn3, cnn5 \(got 'resnet'\)/],
-    [['--optimizer', 'newton'], /--optimizer must be one of: sgd \(got 'newton'\)/],
+    [['--optimizer', 'lbfgs'], /--optimizer must be one of: newton, sgd \(got 'lbfgs'\)/],
+    [['--sampling-rate', '0'], /--sampling-rate must be in \(0, 1\], got 0/],
+    [['--sampling-rate', '1.5'], /--sampling-rate must be in \(0, 1\], got 1.5/],
+    [['--cg-max', '0'], /--cg-max must be a positive integer, got '0'/],
+    [['--cg-tol', '1'], /--cg-tol must be in \(0, 1\), got 1/],
+    [['--lambda', '0'], /--lambda must be positive, got 0/],
+    [['--lambda', '-1'], /--lambda must be positive, got -1/],
+    [['--gv-mode', 'exact'], /--gv-mode must be one of: rop, stored/],
+    [['--sampling', 'all'], /--sampling must be one of: epoch, random/],
     [['--loss', 'hinge'], /--loss must be one of: squared, cross-entropy/],
     [['--format', 'csv'], /--format must be one of: idx, cifar, libsvm/],
     [['--data', 'no-such-data'], /--data: 'no-such-data' is neither a data set name \(fashion-mnist-small, fashion-mnist\) nor an existing file or directory/],
@@ -149,7 +172,7 @@ describe('main', () => {
   test('train --help lists every option, the advanced ones and the exit codes', async () => {
     const { io, out } = fakeIo(dir);
     expect(await main(['train', '--help'], io)).toBe(0);
-    for (const flag of ['--model', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--lr', '--momentum', '--nesterov', '--decay', '--C',
+    for (const flag of ['--model', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--sampling-rate', '--cg-max', '--cg-tol', '--lambda', '--gv-mode', '--sampling', '--lr', '--momentum', '--nesterov', '--decay', '--C',
       '--batch-size', '--loss', '--seed', '--device', '--threads', '--checkpoint', '--checkpoint-every', '--resume', '--quiet', '--json', '--train-limit', '--test-limit']) {
       expect(out.text).toContain(flag);
     }

@@ -26,5 +26,8 @@ export function fakeIo(cwd: string): { io: CliIo; out: Capture; err: Capture; in
   return { io: { stdout: out, stderr: err, signal: interrupt.signal, cwd }, out, err, interrupt };
 }
 
-/** Arguments for a fast training run: the first 256 bundled images, batches of 64 (4 per epoch). */
-export const TINY = ['--train-limit', '256', '--test-limit', '128', '--batch-size', '64'];
+/** Arguments for a fast SGD run: the first 256 bundled images, batches of 64 (4 per epoch). */
+export const TINY = ['--optimizer', 'sgd', '--train-limit', '256', '--test-limit', '128', '--batch-size', '64'];
+
+/** Arguments for a fast Newton run: the first 256 bundled images, |S| = 26, CG at most 10 steps. */
+export const NEWTON_TINY = ['--train-limit', '256', '--test-limit', '128', '--sampling-rate', '0.1', '--cg-max', '10'];

@@ -40,7 +40,7 @@ test('the bin starts with a shebang', () => {
 });
 
 test('train --epochs 1 on a subset prints the test accuracy', () => {
-  const r = spawnSync(process.execPath, [cli, 'train', '--epochs', '1', '--train-limit', '512', '--test-limit', '256'], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(process.execPath, [cli, 'train', '--optimizer', 'sgd', '--epochs', '1', '--train-limit', '512', '--test-limit', '256'], { cwd: dir, encoding: 'utf8', timeout: 120000 });
   expect(r.stderr).not.toMatch(/error/);
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/^test accuracy: [01]\.\d{4}$/m);
@@ -58,7 +58,7 @@ test('bad usage exits with 2', () => {
 
 test('SIGINT: stops after the batch, writes a loadable checkpoint, says how to resume, exits 130', async () => {
   const file = path.join(dir, 'sigint.ckpt');
-  const child = spawn(process.execPath, [cli, 'train', '--epochs', '5', '--train-limit', '2048', '--test-limit', '128', '--checkpoint', file], {
+  const child = spawn(process.execPath, [cli, 'train', '--optimizer', 'sgd', '--epochs', '5', '--train-limit', '2048', '--test-limit', '128', '--checkpoint', file], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,7 +88,7 @@ test('SIGINT: stops after the batch, writes a loadable checkpoint, says how to r
 
 test('a second SIGINT exits at once with 130, leaving no temporary or partial checkpoint', async () => {
   const file = path.join(dir, 'twice.ckpt');
-  const child = spawn(process.execPath, [cli, 'train', '--epochs', '5', '--train-limit', '2048', '--test-limit', '128', '--checkpoint', file, '--checkpoint-every', '1'], {
+  const child = spawn(process.execPath, [cli, 'train', '--optimizer', 'sgd', '--epochs', '5', '--train-limit', '2048', '--test-limit', '128', '--checkpoint', file, '--checkpoint-every', '1'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -20,8 +20,12 @@ export class UsageError extends Error {
 
 /** Models `--model` accepts. */
 export const MODELS = ['cnn3', 'cnn5'] as const;
-/** Optimizers `--optimizer` accepts (the Newton method is a later addition). */
-export const OPTIMIZERS = ['sgd'] as const;
+/** Optimizers `--optimizer` accepts: the subsampled Newton method (the default) and SGD with momentum. */
+export const OPTIMIZERS = ['newton', 'sgd'] as const;
+/** Subsample choices of the Newton method (`--sampling`). */
+export const SAMPLINGS = ['epoch', 'random'] as const;
+/** Gauss-Newton product modes (`--gv-mode`). */
+export const GV_MODES = ['rop', 'stored'] as const;
 /** Losses `--loss` accepts. */
 export const LOSSES = ['squared', 'cross-entropy'] as const;
 /** Formats `--format` accepts. */
@@ -29,8 +33,13 @@ export const FORMATS = ['idx', 'cifar', 'libsvm'] as const;
 /** Data set names `--data` accepts besides paths. */
 export const DATA_NAMES = ['fashion-mnist-small', 'fashion-mnist'] as const;
 
-/** The default number of epochs of `newton-cnn train` (see the README for the time and accuracy it gives). */
+/** The default number of epochs of `newton-cnn train --optimizer sgd` (see the README for the time and accuracy it gives). */
 export const DEFAULT_EPOCHS = 10;
+/**
+ * The default number of Newton iterations of `newton-cnn train` (about 5 minutes on 2 cores on the
+ * bundled data; see the README for the accuracy it gives). The library's default is the paper's 100.
+ */
+export const DEFAULT_NEWTON_ITERATIONS_CLI = 10;
 
 /** The validated options of `newton-cnn train`. */
 export interface TrainArgs {
@@ -50,10 +59,22 @@ export interface TrainArgs {
   testLimit?: number;
   /** Optimizer. */
   optimizer: (typeof OPTIMIZERS)[number];
-  /** Epochs of the whole run (unless iterations is set). */
+  /** Epochs of the whole run (unless iterations is set; SGD only). */
   epochs: number;
-  /** Optimizer steps of the whole run (instead of epochs). */
+  /** Optimizer steps (Newton: iterations) of the whole run (instead of epochs); always set for Newton. */
   iterations?: number;
+  /** Newton: sampling rate |S|/l in (0, 1]. */
+  samplingRate: number;
+  /** Newton: subsample choice. */
+  sampling: (typeof SAMPLINGS)[number];
+  /** Newton: CGmax. */
+  cgMax: number;
+  /** Newton: σ of the CG stopping rule. */
+  cgTol: number;
+  /** Newton: initial damping λ0. */
+  lambda: number;
+  /** Newton: Gauss-Newton product mode. */
+  gvMode: (typeof GV_MODES)[number];
   /** η0. */
   lr: number;
   /** μ. */
@@ -105,21 +126,27 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)` }],
   ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
   ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)' }],
-  ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default sgd)` }],
-  ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `epochs of the whole run (default ${DEFAULT_EPOCHS})` }],
-  ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: 'optimizer steps of the whole run, instead of --epochs' }],
-  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'initial learning rate η0 (default 0.003)' }],
-  ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'momentum μ in [0, 1) (default 0.9)' }],
-  ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'Nesterov momentum' }],
-  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6)' }],
+  ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default newton)` }],
+  ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: `newton: iterations (default ${DEFAULT_NEWTON_ITERATIONS_CLI}); sgd: steps, instead of --epochs` }],
+  ['sampling-rate', { key: 'samplingRate', kind: 'string', value: 'X', help: 'newton: subsample size |S|/l in (0, 1] for the Gauss-Newton matrix (default 0.05)' }],
+  ['cg-max', { key: 'cgMax', kind: 'string', value: 'N', help: 'newton: most CG steps per iteration, CGmax (default 250)' }],
+  ['cg-tol', { key: 'cgTol', kind: 'string', value: 'X', help: 'newton: CG stops when ‖(G+λI)d + ∇f‖ ≤ σ‖∇f‖; σ in (0, 1) (default 0.1)' }],
+  ['lambda', { key: 'lambda', kind: 'string', value: 'X', help: 'newton: initial Levenberg-Marquardt damping λ0 > 0 (default 1)' }],
+  ['gv-mode', { key: 'gvMode', kind: 'string', value: 'MODE', help: `newton: Gauss-Newton products ${GV_MODES.join(' | ')}: R-operator each CG step, or Jacobians of S stored (default rop)` }],
+  ['sampling', { key: 'sampling', kind: 'string', value: 'HOW', help: 'newton: subsamples are chunks of a fresh permutation each epoch (epoch, default) or random per iteration (random)' }],
+  ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `sgd: epochs of the whole run (default ${DEFAULT_EPOCHS})` }],
+  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003)' }],
+  ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'sgd: momentum μ in [0, 1) (default 0.9)' }],
+  ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'sgd: Nesterov momentum' }],
+  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6)' }],
   ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)' }],
-  ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (default 128)' }],
+  ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (sgd: of the steps; newton: of the f/∇f passes) (default 128)' }],
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)` }],
   ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)' }],
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)' }],
-  ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end and at the end' }],
-  ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'also write one every N optimizer steps' }],
+  ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end (newton: every iteration) and at the end' }],
+  ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'sgd: also write one every N steps; newton: every N iterations' }],
   ['resume', { key: 'resume', kind: 'string', value: 'PATH', help: 'continue the run in this checkpoint (bit-for-bit); raise --epochs to extend it' }],
   ['quiet', { key: 'quiet', kind: 'boolean', help: 'print only the final lines' }],
   ['json', { key: 'json', kind: 'boolean', help: 'print one JSON object with the results at the end (progress stays on stderr)' }],
@@ -130,7 +157,13 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
 export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
   'model', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+  'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
 ];
+
+/** Options only SGD uses (refused with --optimizer newton). */
+const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay'];
+/** Options only the Newton method uses (refused with --optimizer sgd). */
+const NEWTON_ONLY: readonly (keyof TrainArgs)[] = ['samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode'];
 
 function optionName(key: keyof TrainArgs): string {
   const entry = TRAIN_OPTIONS.find(([, s]) => s.key === key);
@@ -155,7 +188,7 @@ export function mainUsage(): string {
   return [
     'Usage: newton-cnn <command> [options]',
     '',
-    'Train convolutional networks with SGD (and, later, Newton methods) on CPU or GPU.',
+    'Train convolutional networks with subsampled Newton methods or SGD on CPU or GPU.',
     '',
     'Commands:',
     '  train    train a network and print its test accuracy (newton-cnn train --help)',
@@ -166,9 +199,10 @@ export function mainUsage(): string {
     '  -V, --version  print the version',
     '',
     'Example:',
-    '  newton-cnn train                      # cnn3 + SGD on the bundled Fashion-MNIST subset',
-    '  newton-cnn train --epochs 20 --checkpoint run.ckpt',
-    '  newton-cnn train --resume run.ckpt --epochs 30',
+    '  newton-cnn train                      # cnn3 + subsampled Newton on the bundled Fashion-MNIST subset',
+    '  newton-cnn train --iterations 30 --sampling-rate 0.1 --checkpoint run.ckpt',
+    '  newton-cnn train --resume run.ckpt --iterations 50',
+    '  newton-cnn train --optimizer sgd --epochs 20',
   ].join('\n');
 }
 
@@ -177,11 +211,14 @@ export function trainUsage(): string {
   return [
     'Usage: newton-cnn train [options]',
     '',
-    "Trains a CNN with SGD + momentum (Algorithm 2 of Wang, Tan & Lin's Newton-methods paper) on",
-    "the paper's preprocessing (per-image min-max scaling, minus the training set's pixel mean),",
-    'then prints `test accuracy: 0.xxxx`, `train accuracy: …`, `objective: …` and `time: …s`.',
-    'Progress goes to stderr (a bar on a terminal, a line every 10% of an epoch otherwise);',
-    'results go to stdout.',
+    "Trains a CNN with the subsampled Gauss-Newton method (Algorithm 1 of Wang, Tan & Lin's",
+    "Newton-methods paper: Levenberg-Marquardt damping, CG, backtracking line search; the default) or",
+    "SGD + momentum (its Algorithm 2) on the paper's preprocessing (per-image min-max scaling, minus",
+    "the training set's pixel mean), then prints `test accuracy: 0.xxxx`, `train accuracy: …`,",
+    '`objective: …` and `time: …s`. Newton prints one line per iteration (objective, ‖∇f‖, CG steps',
+    'and relative residual, λ, ρ, step size, time split, test accuracy); dropout is the identity in',
+    "Newton's f, ∇f and Gauss-Newton products. SGD draws progress on stderr (a bar on a terminal, a",
+    'line every 10% of an epoch otherwise) and prints one line per epoch. Results go to stdout.',
     '',
     'Options:',
     helpRows(false),
@@ -193,8 +230,9 @@ export function trainUsage(): string {
     'written atomically. --resume continues exactly where the run stopped (and keeps writing to the',
     'same file unless --checkpoint says otherwise); options given with --resume must match the',
     "checkpoint's, except --epochs / --iterations (to extend the run), the checkpoint options, --device,",
-    '--threads, --quiet and --json. Ctrl-C stops after the current batch, writes a checkpoint (to',
-    '--checkpoint or ./newton-cnn-interrupted.ckpt) and exits with code 130; a second Ctrl-C exits at once.',
+    '--threads, --quiet and --json. Ctrl-C stops after the current batch (newton: at once, discarding the',
+    'unfinished iteration), writes a checkpoint (to --checkpoint or ./newton-cnn-interrupted.ckpt) and',
+    'exits with code 130; a second Ctrl-C exits at once.',
     '',
     'Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted.',
   ].join('\n');
@@ -318,7 +356,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const test = testText === undefined ? undefined : path.resolve(cwd, testText);
   if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
   const shape = opt('shape', parseShape);
-  const optimizer = opt('optimizer', (f, t) => choice(f, t, OPTIMIZERS)) ?? 'sgd';
+  const optimizer = opt('optimizer', (f, t) => choice(f, t, OPTIMIZERS)) ?? 'newton';
   const epochsGiven = opt('epochs', positiveInt);
   const iterations = opt('iterations', positiveInt);
   if (epochsGiven !== undefined && iterations !== undefined) throw new UsageError('give --epochs or --iterations, not both');
@@ -350,7 +388,16 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const json = bool('json');
   const trainLimit = opt('train-limit', positiveInt);
   const testLimit = opt('test-limit', positiveInt);
-  return {
+  const samplingRate = opt('sampling-rate', num) ?? 0.05;
+  if (!(samplingRate > 0 && samplingRate <= 1)) throw new UsageError(`--sampling-rate must be in (0, 1], got ${samplingRate}`);
+  const sampling = opt('sampling', (f, t) => choice(f, t, SAMPLINGS)) ?? 'epoch';
+  const cgMax = opt('cg-max', positiveInt) ?? 250;
+  const cgTol = opt('cg-tol', num) ?? 0.1;
+  if (!(cgTol > 0 && cgTol < 1)) throw new UsageError(`--cg-tol must be in (0, 1), got ${cgTol}`);
+  const lambda = opt('lambda', num) ?? 1;
+  if (!(lambda > 0)) throw new UsageError(`--lambda must be positive, got ${lambda}`);
+  const gvMode = opt('gv-mode', (f, t) => choice(f, t, GV_MODES)) ?? 'rop';
+  const args: TrainArgs = {
     model,
     data,
     ...(format !== undefined ? { format } : {}),
@@ -360,7 +407,13 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(testLimit !== undefined ? { testLimit } : {}),
     optimizer,
     epochs: epochsGiven ?? DEFAULT_EPOCHS,
-    ...(iterations !== undefined ? { iterations } : {}),
+    ...(iterations !== undefined ? { iterations } : optimizer === 'newton' ? { iterations: DEFAULT_NEWTON_ITERATIONS_CLI } : {}),
+    samplingRate,
+    sampling,
+    cgMax,
+    cgTol,
+    lambda,
+    gvMode,
     lr,
     momentum,
     nesterov,
@@ -378,6 +431,23 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     json,
     given,
   };
+  // With --resume and no --optimizer, the optimizer comes from the checkpoint: runTrain checks then.
+  if (resume === undefined || given.has('optimizer')) checkOptimizerOptions(args);
+  return args;
+}
+
+/**
+ * Refuses options of the other optimizer (--lr with newton, --sampling-rate with sgd, …).
+ * @throws UsageError naming the option.
+ */
+export function checkOptimizerOptions(args: TrainArgs): void {
+  const foreign = (args.optimizer === 'newton' ? SGD_ONLY : NEWTON_ONLY).find((k) => args.given.has(k));
+  if (foreign === undefined) return;
+  throw new UsageError(
+    args.optimizer === 'newton'
+      ? `${flagOf(foreign)} is an SGD option; the Newton method (the default optimizer) takes --iterations, --sampling-rate, --cg-max, --cg-tol, --lambda, --gv-mode, --sampling (or give --optimizer sgd)`
+      : `${flagOf(foreign)} is a Newton option; it needs --optimizer newton`,
+  );
 }
 
 /** Parses the arguments of `newton-cnn info` (only --json and --help). */

@@ -1,6 +1,7 @@
 /**
- * `newton-cnn train`: load and preprocess the data, build the network, train it with SGD (with
- * progress, per-epoch lines, checkpoints and Ctrl-C handling), then print the final metrics.
+ * `newton-cnn train`: load and preprocess the data, build the network, train it with the
+ * subsampled Newton method (the default; one line per iteration) or SGD (progress, per-epoch
+ * lines), with checkpoints and Ctrl-C handling, then print the final metrics.
  *
  * Output: the header, the per-epoch lines and the final lines go to stdout (only the final lines
  * with --quiet, one JSON object with --json); progress goes to stderr.
@@ -15,8 +16,17 @@ import { lossByName, modelByName, type Sequential } from '../../nn';
 import type { SgdOptions } from '../../optim';
 import { Progress } from '../../progress';
 import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
-import { evaluateObjectiveAsync, trainSgd, type EpochStats, type TrainResult, type TrainState } from '../../train';
-import { flagOf, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
+import {
+  evaluateObjectiveAsync,
+  trainNewton,
+  trainSgd,
+  type EpochStats,
+  type NewtonIteration,
+  type NewtonTrainResult,
+  type TrainResult,
+  type TrainState,
+} from '../../train';
+import { checkOptimizerOptions, flagOf, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { EXIT, type CliIo } from '../io';
 
 /** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
@@ -43,8 +53,8 @@ export interface TrainSummary {
 export interface TrainOutcome {
   /** The process exit code: 0, or 130 when interrupted. */
   exitCode: number;
-  /** The trainer's result. */
-  result: TrainResult;
+  /** The trainer's result (SGD's TrainResult, or trainNewton's result with --optimizer newton). */
+  result: TrainResult | NewtonTrainResult;
   /** The final metrics (absent when interrupted). */
   summary?: TrainSummary;
   /** The checkpoint written last, if any. */
@@ -74,6 +84,9 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     epochs: a.epochs,
     iterations: a.iterations ?? null,
     device: a.device,
+    ...(a.optimizer === 'newton'
+      ? { samplingRate: a.samplingRate, sampling: a.sampling, cgMax: a.cgMax, cgTol: a.cgTol, lambda: a.lambda, gvMode: a.gvMode }
+      : {}),
   };
 }
 
@@ -92,6 +105,7 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
   const given = recordedOptions(args);
   const merged: Record<string, unknown> = { ...args };
   for (const key of RUN_DEFINING_OPTIONS) {
+    if (!(key in saved) && !args.given.has(key)) continue; // not recorded (e.g. Newton options of an SGD run): keep the default
     const mine = given[key] ?? null;
     const theirs = saved[key] ?? null;
     if (args.given.has(key)) {
@@ -105,7 +119,10 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
       merged[key] = theirs === null ? undefined : Array.isArray(theirs) ? [...theirs] : theirs;
     }
   }
-  if (saved.optimizer !== 'sgd') throw new UsageError(`${file}: the checkpoint is of a '${show(saved.optimizer)}' run; this newton-cnn resumes sgd runs only`);
+  if (saved.optimizer !== 'sgd' && saved.optimizer !== 'newton') {
+    throw new UsageError(`${file}: the checkpoint is of a '${show(saved.optimizer)}' run; this newton-cnn resumes newton and sgd runs only`);
+  }
+  if (ckpt.optimizer !== saved.optimizer) throw new UsageError(`${file}: the checkpoint's state is of '${show(ckpt.optimizer ?? 'sgd')}' but its options say '${show(saved.optimizer)}'`);
   if (!args.given.has('epochs') && !args.given.has('iterations')) {
     merged.epochs = typeof saved.epochs === 'number' ? saved.epochs : args.epochs;
     merged.iterations = typeof saved.iterations === 'number' ? saved.iterations : undefined;
@@ -154,6 +171,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   if (parsed.resume !== undefined) {
     resumeFrom = await loadCheckpoint(parsed.resume);
     args = mergeResumeArgs(parsed, resumeFrom, parsed.resume);
+    checkOptimizerOptions(args);
   }
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
@@ -166,6 +184,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   const { train, test } = paperPreprocess(firstN(raw.train, args.trainLimit), firstN(raw.test, args.testLimit));
   const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device });
   try {
+    if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out);
     return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p));
   } finally {
     progress?.clear();
@@ -332,6 +351,163 @@ async function trainModel(
         iteration: result.state.optimizer.iteration,
         time: seconds,
         imagesPerSecond: result.imagesPerSecond,
+        ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}),
+      })}\n`,
+    );
+  } else {
+    const w = (line: string): void => void io.stdout.write(`${line}\n`);
+    if (talk && lastCheckpoint !== undefined) w(`checkpoint: ${lastCheckpoint}`);
+    w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
+    w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
+    w(`objective: ${fmt(summary.objective, 6)}`);
+    w(`time: ${seconds.toFixed(1)}s`);
+  }
+  return { exitCode: EXIT.ok, result, summary, ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}) };
+}
+
+function checkResumedModel(model: Sequential, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
+  const m = ckpt.model;
+  if (m.numParameters !== model.numParameters || m.classes !== train.classes || m.inputShape.join() !== train.shape.join() || m.name !== args.model) {
+    throw new UsageError(
+      `${args.resume}: the checkpoint holds a ${m.name} for ${m.inputShape.join('×')} images and ${m.classes} classes (${m.numParameters} parameters), ` +
+        `but the data give ${train.shape.join('×')} images and ${train.classes} classes (${model.numParameters} parameters)`,
+    );
+  }
+  if (ckpt.state.trainSize !== train.length) {
+    throw new UsageError(`${args.resume}: the checkpoint was made with ${ckpt.state.trainSize} training images but the data have ${train.length}`);
+  }
+}
+
+/** One stdout line per Newton iteration. */
+export function newtonIterationLine(it: NewtonIteration): string {
+  const t = it.times;
+  const rho = Number.isNaN(it.rho) ? '-' : it.rho.toFixed(3);
+  return (
+    `iteration ${it.iteration}/${it.iterations}  objective ${fmt(it.objective, 6)}  |grad| ${it.gradientNorm.toPrecision(4)}  ` +
+    `CG ${it.cgSteps} (${it.cgRelativeResidual.toFixed(3)})  lambda ${it.lambda.toPrecision(3)}  rho ${rho}  ` +
+    `step ${it.accepted ? it.stepSize : 'none (θ kept, λ raised)'}  time grad ${t.gradient.toFixed(1)}s CG ${t.cg.toFixed(1)}s line search ${t.lineSearch.toFixed(1)}s` +
+    (it.testAccuracy !== undefined ? `  test accuracy ${it.testAccuracy.toFixed(4)}` : '')
+  );
+}
+
+// `newton-cnn train --optimizer newton`: the Newton counterpart of trainModel.
+async function trainModelNewton(
+  model: Sequential,
+  train: Dataset,
+  test: Dataset,
+  args: TrainArgs,
+  resumeFrom: Checkpoint | undefined,
+  io: CliIo,
+  out: (line: string) => void,
+): Promise<TrainOutcome> {
+  const loss = lossByName(args.loss);
+  const l = train.length;
+  const iterations = args.iterations!;
+  const modelInfo = { name: args.model, inputShape: [...train.shape] as [number, number, number], classes: train.classes, dtype: model.dtype, numParameters: model.numParameters };
+  let resume: TrainState | undefined;
+  if (resumeFrom !== undefined) {
+    checkResumedModel(model, train, args, resumeFrom);
+    resume = resumeFrom.state;
+    if (resume.optimizer.iteration > iterations) {
+      throw new UsageError(`${args.resume}: the checkpoint has already done ${resume.optimizer.iteration} Newton iterations; give --iterations ${resume.optimizer.iteration} or more`);
+    }
+  }
+  const rt = info();
+  const talk = !args.quiet && !args.json;
+  const subsample = Math.min(l, Math.max(1, Math.ceil(args.samplingRate * l - 1e-9)));
+  if (talk) {
+    const summaryLine = model.summary().split('\n').pop() ?? args.model;
+    out(`newton-cnn ${rt.version}: train ${args.model} with newton`);
+    out(`model: ${summaryLine}; input ${train.shape.join('×')}, ${train.classes} classes`);
+    out(`parameters: ${model.numParameters}`);
+    out(`data: ${path.basename(args.data)}: ${l} training / ${test.length} test images (paper preprocessing)`);
+    out(
+      `optimizer: newton, sampling rate ${args.samplingRate} (|S| = ${subsample}, ${args.sampling}), CG σ ${args.cgTol} max ${args.cgMax}, λ0 ${args.lambda}, ` +
+        `Gv ${args.gvMode}, C ${args.C}, batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
+    );
+    out(`device: ${args.device}, BLAS ${rt.blas} (gemm ${rt.gemm}), threads ${getNumThreads()}`);
+    out(
+      resume !== undefined
+        ? `resuming ${args.resume} after iteration ${resume.optimizer.iteration} (λ ${resume.newton?.lambda}); running to ${iterations} iterations`
+        : `training: ${iterations} Newton iterations`,
+    );
+  }
+
+  const stop = new AbortController();
+  let interrupted = io.signal?.aborted === true;
+  const onAbort = (): void => {
+    interrupted = true;
+    stop.abort();
+  };
+  if (interrupted) stop.abort();
+  io.signal?.addEventListener('abort', onAbort);
+
+  const options = recordedOptions(args);
+  let lastCheckpoint: string | undefined;
+  const writeCheckpoint = async (file: string, state: TrainState): Promise<void> => {
+    await saveCheckpoint(file, { model: modelInfo, options, state, optimizer: 'newton' }, { library: rt.version });
+    lastCheckpoint = file;
+  };
+  // Iteration lines: stdout normally, stderr (as progress) with --json, none with --quiet.
+  const iterationLine = (it: NewtonIteration): void => {
+    if (args.quiet) return;
+    if (args.json) io.stderr.write(`${newtonIterationLine(it)}\n`);
+    else out(newtonIterationLine(it));
+  };
+
+  let result: NewtonTrainResult;
+  const t0 = performance.now();
+  try {
+    result = await trainNewton(model, train, {
+      iterations,
+      loss,
+      newton: { C: args.C, samplingRate: args.samplingRate, sampling: args.sampling, cgTolerance: args.cgTol, cgMaxIterations: args.cgMax, lambda: args.lambda, gvMode: args.gvMode },
+      batchSize: args.batchSize,
+      seed: args.seed,
+      test,
+      signal: stop.signal,
+      ...(resume !== undefined ? { resume } : {}),
+      onIteration: iterationLine,
+      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => writeCheckpoint(args.checkpoint!, s) } : {}),
+      ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
+    });
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+  }
+
+  if (interrupted && result.aborted) {
+    const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
+    await writeCheckpoint(file, result.state);
+    const it = result.state.optimizer.iteration;
+    const rel = path.relative(io.cwd ?? process.cwd(), file) || file;
+    io.stderr.write(`interrupted after Newton iteration ${it} (the unfinished iteration is discarded); checkpoint written to ${file}\n`);
+    io.stderr.write(`resume with: newton-cnn train --resume ${rel.includes(' ') ? JSON.stringify(rel) : rel}\n`);
+    if (args.json) io.stdout.write(`${JSON.stringify({ interrupted: true, checkpoint: file, iteration: it })}\n`);
+    return { exitCode: EXIT.interrupted, result, checkpoint: file };
+  }
+
+  const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l });
+  const last = result.final;
+  const te =
+    last?.testAccuracy !== undefined && last.testLoss !== undefined && last.iteration === result.state.optimizer.iteration
+      ? { accuracy: last.testAccuracy, lossMean: last.testLoss }
+      : await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
+  const summary: TrainSummary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
+  if (args.checkpoint !== undefined && (lastCheckpoint === undefined || result.iterations === 0)) await writeCheckpoint(args.checkpoint, result.state);
+  const seconds = (performance.now() - t0) / 1000;
+  if (args.json) {
+    io.stdout.write(
+      `${JSON.stringify({
+        command: 'train',
+        version: rt.version,
+        model: { ...modelInfo },
+        data: { name: args.data, train: l, test: test.length },
+        options: { ...options, threads: getNumThreads(), blas: rt.blas },
+        history: result.history,
+        ...summary,
+        iteration: result.state.optimizer.iteration,
+        lambda: result.state.newton?.lambda ?? null,
+        time: seconds,
         ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}),
       })}\n`,
     );
