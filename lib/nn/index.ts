@@ -7,7 +7,15 @@
  *
  * @packageDocumentation
  */
-export type { ExampleShape, ForwardContext, Layer, LayerInfo, LayerKind, ParameterSlot } from './layer';
+export type { BackwardJvpResult, ExampleShape, ForwardContext, Layer, LayerInfo, LayerKind, ParameterSlot, ParameterTangent } from './layer';
+export {
+  DEFAULT_STORED_JACOBIAN_BYTES,
+  type GaussNewtonMode,
+  type GaussNewtonOptions,
+  type HessianOptions,
+  type StoredJacobianInfo,
+  type StoredJacobianOptions,
+} from './products';
 export {
   avgPool2d,
   conv2d,

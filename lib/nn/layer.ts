@@ -60,6 +60,27 @@ export interface ForwardContext {
   readonly noiseSeed: number;
 }
 
+/**
+ * Tangents (or outputs) for one layer's parameters: views of a θ-shaped vector at the layer's
+ * weight and bias slots (same shapes as the layer's weight and bias; null where it has none).
+ * Used by the R-operator (`jvp`: the directional derivative along v = (V, v_b)), by `backward`
+ * to redirect the parameter gradient, and by `backwardJvp` as the destination of R{dW}, R{db}.
+ */
+export interface ParameterTangent {
+  /** V: the weight's tangent, shaped like the weight ((K, C, R, S) or (O, I)). */
+  readonly weight: Tensor | null;
+  /** v_b: the bias's tangent, shaped like the bias (K) / (O). */
+  readonly bias: Tensor | null;
+}
+
+/** What `backwardJvp` returns: the input gradient and its R-operator. */
+export interface BackwardJvpResult {
+  /** dx = ∂L/∂x, (N, ...inputShape), owned by the caller. */
+  readonly dx: Tensor;
+  /** R{dx}, the directional derivative of dx, (N, ...inputShape), owned by the caller. */
+  readonly rdx: Tensor;
+}
+
 /** A built layer of a Sequential network. */
 export interface Layer {
   /** The layer's kind: 'conv2d', 'linear', 'relu', 'maxPool2d', 'avgPool2d', 'flatten' or 'dropout'. */
@@ -84,9 +105,32 @@ export interface Layer {
   /**
    * Given dy = ∂L/∂y of the last forward pass, writes ∂L/∂W and ∂L/∂b into the gradient views
    * (overwriting them) and returns dx = ∂L/∂x (owned by the caller), or null when
-   * `inputGradient` is false (the first layer of a network needs no dx).
+   * `inputGradient` is false (the first layer of a network needs no dx). With `grads` (views of
+   * another θ-shaped tensor), ∂L/∂W and ∂L/∂b are written there and the gradient views are
+   * left untouched.
    */
-  backward(dy: Tensor, inputGradient: boolean): Tensor | null;
+  backward(dy: Tensor, inputGradient: boolean, grads?: ParameterTangent): Tensor | null;
+  /**
+   * The R-operator of the last forward pass (reusing its cache): R{y} (N, ...outputShape) from
+   * R{x} (N, ...inputShape; null means R{x} = 0, e.g. before the first parameter layer) and the
+   * tangent v of this layer's parameters (null for layers without any). Owned by the caller.
+   */
+  jvp(rx: Tensor | null, v: ParameterTangent | null): Tensor;
+  /**
+   * The R-operator of the backward pass (forward-over-reverse, for exact Hessian products):
+   * from dy, R{dy} (N, ...outputShape), R{x} (null = 0) and the tangent v of the last forward
+   * pass's parameters, writes R{dW}, R{db} into `out` (views of a θ-shaped result; null for
+   * layers without parameters) and returns { dx, R{dx} } when `inputGradient`, else null.
+   * E.g. linear: R{dx} = R{dy}W + dy V, R{dW} = R{dy}ᵀx + dyᵀR{x}, R{db} = Σ R{dy}.
+   */
+  backwardJvp(
+    dy: Tensor,
+    rdy: Tensor,
+    rx: Tensor | null,
+    v: ParameterTangent | null,
+    out: ParameterTangent | null,
+    inputGradient: boolean,
+  ): BackwardJvpResult | null;
   /** Drops the cache (disposes layer-owned cached tensors; borrowed ones are only forgotten). */
   releaseCache(): void;
   /** Releases the cache and the parameter views. */

@@ -13,6 +13,18 @@ import { buildLayer } from './build';
 import { checkInit, initializeLayers, type Initializer, type InitOptions } from './init';
 import type { ExampleShape, Layer, LayerInfo } from './layer';
 import type { LayerSpec } from './layers';
+import {
+  disposeStoredJacobian,
+  gaussNewtonProduct,
+  hessianProduct,
+  networkJvp,
+  networkVjp,
+  prepareStoredJacobian,
+  type GaussNewtonOptions,
+  type HessianOptions,
+  type StoredJacobianInfo,
+  type StoredJacobianOptions,
+} from './products';
 import { mixSeed } from './seed';
 import { fmtShape, isFloatArray } from './shape-util';
 
@@ -81,6 +93,8 @@ export class Sequential {
   readonly built: readonly Layer[];
 
   private activations: Tensor[] = [];
+  /** An alias (shared memory) of the last forward output z, kept for the loss Hessian B(z). */
+  private output: Tensor | null = null;
   private batchSize = 0;
   private passes = 0;
   private readonly firstParameterLayer: number;
@@ -186,6 +200,7 @@ export class Sequential {
     }
     acts.pop(); // z belongs to the caller
     this.activations = acts;
+    this.output = cur.reshape(cur.shape);
     this.batchSize = x.shape[0];
     return cur;
   }
@@ -231,11 +246,70 @@ export class Sequential {
     return dy;
   }
 
-  /** Frees the activations and layer caches of the last forward pass. */
+  /** Frees the activations and layer caches of the last forward pass (and a stored Jacobian). */
   releaseCache(): void {
+    disposeStoredJacobian(this);
     for (let i = 1; i < this.activations.length; i++) this.activations[i].dispose();
     this.activations = [];
+    this.output?.dispose();
+    this.output = null;
     for (const layer of this.built) layer.releaseCache();
+  }
+
+  /**
+   * Jv for a θ-shaped tangent v (P): the R-operator pass over the last forward pass's batch,
+   * reusing its cache. Returns (N, outputSize), owned by the caller. See lib/nn/products.ts.
+   */
+  jvp(v: Tensor): Tensor {
+    return networkJvp(this, v);
+  }
+
+  /**
+   * Jᵀu for u (N, outputSize) on the last forward pass's batch: a θ-shaped (P) tensor owned by
+   * the caller. Unlike backward, it leaves this.gradient untouched.
+   */
+  vjp(u: Tensor): Tensor {
+    return networkVjp(this, u);
+  }
+
+  /**
+   * (G_S + λI)v = (1/Cl + λ)v + (1/|S|) Jᵀ B J v on the last forward pass's batch S (Cl = C·l),
+   * for v (P); a new (P) tensor. Leaves this.gradient untouched. mode 'rop' (default) uses the
+   * R-operator, 'stored' the per-sample Jacobians of S (stored at the first such product).
+   */
+  gaussNewtonProduct(v: Tensor, options: GaussNewtonOptions): Tensor {
+    return gaussNewtonProduct(this, v, options);
+  }
+
+  /**
+   * The exact Hessian-vector product (∇²f_S)v = v/Cl + (1/|S|) R{∇θ Σ ξ} on the last forward
+   * pass's batch with targets options.y (N, outputSize) (forward-over-reverse); a new (P) tensor.
+   */
+  hessianProduct(v: Tensor, options: HessianOptions): Tensor {
+    return hessianProduct(this, v, options);
+  }
+
+  /**
+   * Computes and stores the per-sample Jacobians J of the last forward pass's batch for the
+   * 'stored' Gauss-Newton mode (|S|·outputSize·P elements; RangeError above options.maxBytes).
+   */
+  prepareStoredJacobian(options?: StoredJacobianOptions): StoredJacobianInfo {
+    return prepareStoredJacobian(this, options);
+  }
+
+  /** Frees the stored Jacobian (also done by the next forward pass, releaseCache and dispose). */
+  disposeStored(): void {
+    disposeStoredJacobian(this);
+  }
+
+  /**
+   * @internal The last forward pass's state for lib/nn/products.ts: its activations (each
+   * layer's input, borrowed), z (an alias), the batch size and the first parameter layer;
+   * null without a cached forward pass.
+   */
+  forwardState(): { readonly activations: readonly Tensor[]; readonly output: Tensor; readonly batchSize: number; readonly firstParameterLayer: number; readonly pass: number } | null {
+    if (this.isDisposed || this.activations.length === 0 || this.output === null) return null;
+    return { activations: this.activations, output: this.output, batchSize: this.batchSize, firstParameterLayer: this.firstParameterLayer, pass: this.passes };
   }
 
   /** Copies `values` (length P, any float typed array or Tensor) into θ. */

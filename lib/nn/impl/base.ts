@@ -1,6 +1,6 @@
 // Common plumbing of the built layers: parameter/gradient views, cache bookkeeping, dispose.
 import type { Tensor } from '../../tensor';
-import type { ExampleShape, ForwardContext, Layer, LayerInfo, LayerKind } from '../layer';
+import type { BackwardJvpResult, ExampleShape, ForwardContext, Layer, LayerInfo, LayerKind, ParameterTangent } from '../layer';
 
 /** Base of every built layer: holds the info, the θ/gradient views and the dispose logic. */
 export abstract class BaseLayer implements Layer {
@@ -31,8 +31,46 @@ export abstract class BaseLayer implements Layer {
   }
 
   abstract forward(x: Tensor, ctx: ForwardContext): Tensor;
-  abstract backward(dy: Tensor, inputGradient: boolean): Tensor | null;
+  abstract backward(dy: Tensor, inputGradient: boolean, grads?: ParameterTangent): Tensor | null;
+  abstract jvp(rx: Tensor | null, v: ParameterTangent | null): Tensor;
   abstract releaseCache(): void;
+
+  /**
+   * The R-operator of backward for a layer without parameters whose backward is, for the
+   * cached forward pass, a fixed linear map of dy (relu's mask, pooling, flatten, dropout's
+   * mask): R{dx} = backward(R{dy}). Parameter layers override it.
+   */
+  backwardJvp(
+    dy: Tensor,
+    rdy: Tensor,
+    _rx: Tensor | null,
+    _v: ParameterTangent | null,
+    _out: ParameterTangent | null,
+    inputGradient: boolean,
+  ): BackwardJvpResult | null {
+    if (!inputGradient) return null;
+    const dx = this.backward(dy, true)!;
+    try {
+      return { dx, rdx: this.backward(rdy, true)! };
+    } catch (e) {
+      dx.dispose();
+      throw e;
+    }
+  }
+
+  /** rx for a layer without parameters: R{y} is a linear map of R{x}, which must be given. */
+  protected requireTangent(rx: Tensor | null): Tensor {
+    if (rx === null) {
+      throw new TypeError(`${this.kind}.jvp: rx must be a Tensor for a layer without parameters (layer ${this.info.index}); start the R-operator pass at the first parameter layer`);
+    }
+    return rx;
+  }
+
+  /** The weight tangent of a parameter layer's jvp / backwardJvp (a programming error when missing). */
+  protected weightTangent(fn: string, v: ParameterTangent | null): Tensor {
+    if (v === null || v.weight === null) throw new TypeError(`${this.kind}.${fn}: v.weight must be a Tensor for layer ${this.info.index}`);
+    return v.weight;
+  }
 
   /** The weight view, or an Error when the layer is not bound (a programming error). */
   protected boundWeight(): Tensor {
@@ -40,9 +78,9 @@ export abstract class BaseLayer implements Layer {
     return this.weight;
   }
 
-  /** Throws when backward is called without a cached forward pass. */
+  /** Throws when backward (or jvp) is called without a cached forward pass. */
   protected noCache(): never {
-    throw new Error(`${this.kind}: backward called without a forward pass (layer ${this.info.index})`);
+    throw new Error(`${this.kind}: backward or jvp called without a forward pass (layer ${this.info.index})`);
   }
 
   private disposeViews(): void {

@@ -1,7 +1,7 @@
 // Convolution layer: y = W∗x + b over a batch (N, C, H, W) → (N, K, H', W').
-import { conv2d, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, copy } from '../../ops';
+import { add, axpy, conv2d, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, copy } from '../../ops';
 import type { Tensor } from '../../tensor';
-import type { ExampleShape, ForwardContext, LayerInfo } from '../layer';
+import type { BackwardJvpResult, ExampleShape, ForwardContext, LayerInfo, ParameterTangent } from '../layer';
 import type { Conv2dSpec } from '../layers';
 import { fmtShape, windowOutput } from '../shape-util';
 import { BaseLayer } from './base';
@@ -65,18 +65,72 @@ export class Conv2dLayer extends BaseLayer {
     return y;
   }
 
-  backward(dy: Tensor, inputGradient: boolean): Tensor | null {
+  backward(dy: Tensor, inputGradient: boolean, grads?: ParameterTangent): Tensor | null {
     const cache = this.cache ?? this.noCache();
     const w = this.boundWeight();
     const dw = conv2dBackwardFilter(dy, cache.input, w.shape, this.opts);
-    copy(this.weightGrad!, dw);
+    copy(grads ? grads.weight! : this.weightGrad!, dw);
     dw.dispose();
     if (this.biasGrad !== null) {
       const db = conv2dBackwardBias(dy);
-      copy(this.biasGrad, db);
+      copy(grads ? grads.bias! : this.biasGrad, db);
       db.dispose();
     }
     return inputGradient ? conv2dBackwardData(dy, w, cache.input.shape, this.opts) : null;
+  }
+
+  /** R{y} (N, K, P, Q) = W∗R{x} + V∗x + v_b, x (N, C, H, W) the cached input, R{x} like x or null (= 0). */
+  jvp(rx: Tensor | null, v: ParameterTangent | null): Tensor {
+    const cache = this.cache ?? this.noCache();
+    const V = this.weightTangent('jvp', v);
+    const fromParams = conv2d(cache.input, V, this.bias !== null ? v!.bias : null, this.opts);
+    if (rx === null) return fromParams;
+    const fromInput = conv2d(rx, this.boundWeight(), null, this.opts);
+    const ry = add(fromParams, fromInput);
+    fromParams.dispose();
+    fromInput.dispose();
+    return ry;
+  }
+
+  /**
+   * dy, R{dy} (N, K, P, Q); x, R{x} (N, C, H, W): R{dW} = R{dy}⋆x + dy⋆R{x} (K, C, R, S) and
+   * R{db} = Σ R{dy} (K) into `out`; dx = Wᵀ∗dy, R{dx} = Wᵀ∗R{dy} + Vᵀ∗dy (N, C, H, W).
+   */
+  override backwardJvp(
+    dy: Tensor,
+    rdy: Tensor,
+    rx: Tensor | null,
+    v: ParameterTangent | null,
+    out: ParameterTangent | null,
+    inputGradient: boolean,
+  ): BackwardJvpResult | null {
+    const cache = this.cache ?? this.noCache();
+    const W = this.boundWeight();
+    const V = this.weightTangent('backwardJvp', v);
+    if (out !== null) {
+      const dw = conv2dBackwardFilter(rdy, cache.input, W.shape, this.opts);
+      if (rx !== null) {
+        const dw2 = conv2dBackwardFilter(dy, rx, W.shape, this.opts);
+        axpy(dw, 1, dw2);
+        dw2.dispose();
+      }
+      copy(out.weight!, dw);
+      dw.dispose();
+      if (this.bias !== null) {
+        const db = conv2dBackwardBias(rdy);
+        copy(out.bias!, db);
+        db.dispose();
+      }
+    }
+    if (!inputGradient) return null;
+    const xShape = cache.input.shape;
+    const dx = conv2dBackwardData(dy, W, xShape, this.opts);
+    const rdx1 = conv2dBackwardData(rdy, W, xShape, this.opts);
+    const rdx2 = conv2dBackwardData(dy, V, xShape, this.opts);
+    const rdx = add(rdx1, rdx2);
+    rdx1.dispose();
+    rdx2.dispose();
+    return { dx, rdx };
   }
 
   releaseCache(): void {

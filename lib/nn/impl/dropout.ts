@@ -2,7 +2,7 @@
 // seeded by the pass's noiseSeed and the layer index); inference: the identity.
 import { mul, randomUniform, reluMask, scale } from '../../ops';
 import type { Tensor } from '../../tensor';
-import type { ExampleShape, ForwardContext } from '../layer';
+import type { ExampleShape, ForwardContext, ParameterTangent } from '../layer';
 import type { DropoutSpec } from '../layers';
 import { mixSeed } from '../seed';
 import { BaseLayer, plainInfo } from './base';
@@ -55,6 +55,13 @@ export class DropoutLayer extends BaseLayer {
     const cache = this.cache ?? this.noCache();
     if (!inputGradient) return null;
     return cache.mask === null ? dy.reshape(dy.shape) : mul(dy, cache.mask);
+  }
+
+  /** R{y} = R{x} ⊙ m/(1 − p) with the cached mask (the identity in inference mode). */
+  jvp(rx: Tensor | null, _v: ParameterTangent | null): Tensor {
+    const cache = this.cache ?? this.noCache();
+    const r = this.requireTangent(rx);
+    return cache.mask === null ? r.reshape(r.shape) : mul(r, cache.mask);
   }
 
   releaseCache(): void {

@@ -1,7 +1,7 @@
 // Pooling layers: max pooling (caches the argmax) and average pooling (caches the input shape).
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../../ops';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, maxPool2dJvp } from '../../ops';
 import type { Tensor } from '../../tensor';
-import type { ExampleShape, ForwardContext } from '../layer';
+import type { ExampleShape, ForwardContext, ParameterTangent } from '../layer';
 import type { Pool2dSpec } from '../layers';
 import { fmtShape, windowOutput } from '../shape-util';
 import { BaseLayer, plainInfo } from './base';
@@ -67,6 +67,12 @@ export class MaxPoolLayer extends BaseLayer {
     return inputGradient ? maxPool2dBackward(dy, cache.argmax, cache.inputShape, poolOptions(this.spec)) : null;
   }
 
+  /** R{y} (N, C, P, Q) = R{x}[argmax] with the cached argmax. */
+  jvp(rx: Tensor | null, _v: ParameterTangent | null): Tensor {
+    const cache = this.cache ?? this.noCache();
+    return maxPool2dJvp(this.requireTangent(rx), cache.argmax, poolOptions(this.spec));
+  }
+
   releaseCache(): void {
     this.cache?.argmax.dispose();
     this.cache = null;
@@ -99,6 +105,12 @@ export class AvgPoolLayer extends BaseLayer {
   backward(dy: Tensor, inputGradient: boolean): Tensor | null {
     const cache = this.cache ?? this.noCache();
     return inputGradient ? avgPool2dBackward(dy, cache.inputShape, poolOptions(this.spec)) : null;
+  }
+
+  /** R{y} = avgPool2d(R{x}) (N, C, P, Q): the same linear map. */
+  jvp(rx: Tensor | null, _v: ParameterTangent | null): Tensor {
+    if (this.cache === null) this.noCache();
+    return avgPool2d(this.requireTangent(rx), poolOptions(this.spec));
   }
 
   releaseCache(): void {

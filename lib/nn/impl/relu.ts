@@ -1,7 +1,7 @@
 // ReLU layer: y = max(x, 0); dx = dy ⊙ 1[x > 0].
 import { relu, reluBackward } from '../../ops';
 import type { Tensor } from '../../tensor';
-import type { ExampleShape, ForwardContext } from '../layer';
+import type { ExampleShape, ForwardContext, ParameterTangent } from '../layer';
 import { BaseLayer, plainInfo } from './base';
 
 /** Cache of a ReLU forward pass. */
@@ -34,6 +34,12 @@ export class ReluLayer extends BaseLayer {
   backward(dy: Tensor, inputGradient: boolean): Tensor | null {
     const cache = this.cache ?? this.noCache();
     return inputGradient ? reluBackward(dy, cache.input) : null;
+  }
+
+  /** R{y} = R{x} ⊙ 1[x > 0] (N, ...shape), x the cached input. */
+  jvp(rx: Tensor | null, _v: ParameterTangent | null): Tensor {
+    const cache = this.cache ?? this.noCache();
+    return reluBackward(this.requireTangent(rx), cache.input);
   }
 
   releaseCache(): void {
