@@ -19,6 +19,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'SGD training-step throughput of cnn3 at batch 128 (28×28×1, 32×32×3) vs the SGEMM rate',
     load: async () => (await import('./bench/train')).suite,
   },
+  newton: {
+    description: 'Subsampled Newton for cnn3 on 28×28×1: one Gv product / one forward+backward at |S| = 3000 (rop and stored modes)',
+    load: async () => (await import('./bench/newton')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,
