@@ -160,6 +160,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   getGemmImplementation(): 'blas' | 'builtin';
   setGemmImplementation(impl: 'blas' | 'builtin'): void;
+  /** Copies a tensor into `out` on a worker thread; resolves when done. */
+  readIntoAsync(tensor: NativeTensor, out: Float32Array | Float64Array | Int32Array): Promise<void>;
   /** Allocator statistics; device defaults to 'cpu'. */
   memoryStats(device?: string): NativeMemoryStats;
   /** Frees the allocator's cached blocks; returns the bytes released. */

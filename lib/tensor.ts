@@ -154,6 +154,21 @@ export class Tensor implements Disposable {
   }
 
   /**
+   * Like {@link Tensor.toArray}, but the copy runs on a worker thread, so the event loop
+   * keeps running while a large tensor is read (or, on a GPU, while the work queued before
+   * the read finishes). The tensor may be disposed before the promise settles.
+   *
+   * @example
+   * const values = await t.toArrayAsync();
+   */
+  async toArrayAsync(): Promise<TensorData> {
+    const h = this.#handle;
+    const out = this.dtype === 'float32' ? new Float32Array(this.size) : this.dtype === 'float64' ? new Float64Array(this.size) : new Int32Array(this.size);
+    await native().readIntoAsync(h, out);
+    return out;
+  }
+
+  /**
    * The elements as nested arrays of numbers (a number for a 0-d tensor).
    *
    * @example

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as nc from '../lib';
 import { Tensor } from '../lib';
+import { native } from '../lib/native';
 import { expectEqualArrays, expectThrow, isTypedArrayOf } from './helpers';
 
 // jest runs each test file in a vm context whose Symbol lacks Node 20's Symbol.dispose, so
@@ -324,5 +325,31 @@ describe('runtime', () => {
     expect(s2.bytesInUse).toBe(s0.bytesInUse);
     expect(s2.peakBytesInUse).toBeGreaterThanOrEqual(s1.bytesInUse);
     expect(nc.memoryStats('cpu').bytesInUse).toBe(s2.bytesInUse);
+  });
+});
+
+describe('Tensor.toArrayAsync', () => {
+  test('resolves to the same values as toArray, for every dtype, even if the tensor is disposed meanwhile', async () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const t = nc.randomUniform([300, 301], { seed: 11, dtype });
+      const sync = t.toArray();
+      const pending = t.toArrayAsync();
+      t.dispose();
+      const values = await pending;
+      expect(isTypedArrayOf(values, dtype === 'float32' ? 'Float32Array' : 'Float64Array')).toBe(true);
+      expectEqualArrays(values, sync, dtype);
+    }
+    const ints = Tensor.from(Int32Array.of(-3, 0, 7));
+    expectEqualArrays(await ints.toArrayAsync(), [-3, 0, 7], 'int32');
+    expect((await Tensor.zeros([0]).toArrayAsync()).length).toBe(0);
+  });
+
+  test('a disposed tensor rejects at once, and bad native arguments throw', async () => {
+    const t = Tensor.zeros([2]);
+    t.dispose();
+    await expect(t.toArrayAsync()).rejects.toThrow(/tensor is disposed/);
+    // The native entry point checks its arguments itself (JS can call it directly).
+    const addon = native() as unknown as { readIntoAsync(t: unknown, out: unknown): Promise<void> };
+    expectThrow(() => addon.readIntoAsync(7, new Float32Array(4)), 'TypeError', /^Tensor\.toArrayAsync: tensor must be a Tensor/);
   });
 });

@@ -64,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTensor", ctor);
   register_ops(env, exports);
   register_runtime(env, exports);
+  register_async(env, exports);
   return exports;
 }
 

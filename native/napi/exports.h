@@ -12,6 +12,8 @@ namespace napi {
 void register_ops(Napi::Env env, Napi::Object exports);
 // runtime.cpp: devices, threads, GEMM implementation, memory statistics.
 void register_runtime(Napi::Env env, Napi::Object exports);
+// async_read.cpp: promise-returning reads.
+void register_async(Napi::Env env, Napi::Object exports);
 
 // The absolute path of the loaded .node file ("" when unknown).
 const std::string& addon_path();
