@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-import { removePendingCheckpointFiles } from './checkpoint';
+import { abandonCheckpointWrites } from './checkpoint';
 import { mainUsage, parseInfoArgs, parseTrainArgs, trainUsage, UsageError } from './cli/args';
 import { runInfo } from './cli/commands/info';
 import { runTrain } from './cli/commands/train';
@@ -92,9 +92,12 @@ export async function run(): Promise<void> {
       controller.abort();
       return;
     }
-    removePendingCheckpointFiles();
-    process.stderr.write('newton-cnn: quit without writing a checkpoint\n');
-    process.exit(EXIT.interrupted);
+    // Waits only for a file operation already running (milliseconds), so that no temporary
+    // file outlives the exit; the previous checkpoint stays whole.
+    void abandonCheckpointWrites().finally(() => {
+      process.stderr.write('newton-cnn: quit without writing a checkpoint\n');
+      process.exit(EXIT.interrupted);
+    });
   };
   process.on('SIGINT', onSigint);
   try {
