@@ -7,9 +7,9 @@
 //     stop when ‖r‖ ≤ σ‖b‖        (the relative rule, eq. 90 of the paper, with b = −∇f)
 //     β = r_newᵀr_new / rᵀr;  p = r + β p
 // Vectors are in the dtype of b (float32 for a float32 network); every dot product and norm
-// accumulates in double (ops.dot / ops.squaredNorm). r is the recursively updated residual, as in
+// accumulates in double (ops.dot / ops.squaredNorm / ops.cgUpdate, the fused x/r update). r is the recursively updated residual, as in
 // the reference: the Newton trainer uses it for dᵀG_S d = dᵀ(b − r) − λ‖d‖².
-import { axpy, dot, scale, squaredNorm } from '../ops';
+import { axpy, cgUpdate, dot, scale, squaredNorm } from '../ops';
 import { Tensor } from '../tensor';
 
 /**
@@ -72,15 +72,6 @@ export function resolveCgOptions(fn: string, options: CgOptions | undefined, pre
   return { tolerance, maxIterations };
 }
 
-/**
- * x += αp; r −= αq; returns ‖r‖² accumulated in double: the CG vector update (one fused native
- * pass where the backend has it).
- */
-export function cgVectorUpdate(x: Tensor, r: Tensor, p: Tensor, q: Tensor, alpha: number): number {
-  axpy(x, alpha, p);
-  axpy(r, -alpha, q);
-  return squaredNorm(r);
-}
 
 /**
  * CG as a generator: yields after every product A p (so an async caller can give the event loop a
@@ -118,7 +109,7 @@ export function* cgSteps(apply: LinearOperator, b: Tensor, options?: CgOptions):
           stop = 'non-positive-curvature';
           break;
         }
-        rrNew = cgVectorUpdate(x, r, p, q, rr / pq);
+        rrNew = cgUpdate(x, r, p, q, rr / pq); // x += αp, r −= αq, ‖r‖² in one fused pass
       } finally {
         q.dispose();
       }

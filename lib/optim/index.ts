@@ -15,7 +15,6 @@ export {
 } from './sgd';
 export {
   cgSteps,
-  cgVectorUpdate,
   conjugateGradient,
   resolveCgOptions,
   type CgOptions,

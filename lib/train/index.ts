@@ -23,7 +23,6 @@ export {
   resolveNewtonOptions,
   subsampleSize,
   trainNewton,
-  type GaussNewtonMode,
   type NewtonIteration,
   type NewtonOptions,
   type NewtonSampling,

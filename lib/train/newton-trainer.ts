@@ -24,12 +24,13 @@
 // position return to the iteration's start, and the resumed run repeats it exactly.
 import { Rng, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
+import { DEFAULT_STORED_JACOBIAN_BYTES, type GaussNewtonMode } from '../nn/products';
 import type { Sequential } from '../nn/sequential';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { cgSteps, resolveCgOptions, type CgStop } from '../optim/cg';
 import { axpy, copy, dot, scale, squaredNorm } from '../ops';
 import type { Tensor } from '../tensor';
-import { gaussNewtonOperator } from './gauss-newton-operator';
+import type { LinearOperator } from '../optim/cg';
 import { checkModelData, evaluateObjectiveAsync, objectiveSteps, type KeptBatch, type ObjectiveResult } from './objective';
 import type { TrainState } from './types';
 
@@ -37,9 +38,6 @@ const FN = 'trainNewton';
 
 /** How subsamples S are chosen. */
 export type NewtonSampling = 'epoch' | 'random';
-
-/** How Gauss-Newton products are computed: R-operator each CG step, or Jacobians of S stored once per iteration. */
-export type GaussNewtonMode = 'rop' | 'stored';
 
 /** Settings of the Newton method; every field has the paper's default. */
 export interface NewtonOptions {
@@ -67,7 +65,7 @@ export interface NewtonOptions {
   eta?: number;
   /** The most halvings of α in the line search, a non-negative integer (default 20). */
   maxHalvings?: number;
-  /** Gauss-Newton product mode (default 'rop'). */
+  /** Gauss-Newton product mode (default 'rop'; 'stored' keeps the Jacobians of S, |S|·K·P elements, refused above 2 GiB). */
   gvMode?: GaussNewtonMode;
 }
 
@@ -350,13 +348,22 @@ export async function trainNewton(model: Sequential, train: Dataset, options: Tr
   const l = train.length;
   const s = subsampleSize(r.newton.samplingRate, l);
   if (options.resume !== undefined) checkResume(model, l, s, r.newton.sampling, options.resume);
+  if (r.newton.gvMode === 'stored') {
+    const bytes = s * model.outputSize * model.numParameters * (model.dtype === 'float64' ? 8 : 4);
+    if (bytes > DEFAULT_STORED_JACOBIAN_BYTES) {
+      const gib = (x: number): string => (x / 1024 ** 3).toFixed(2);
+      throw new RangeError(
+        `${FN}: gvMode 'stored' would keep the Jacobians of S: |S| ${s} × ${model.outputSize} outputs × ${model.numParameters} parameters = ${gib(bytes)} GiB, ` +
+          `above the ${gib(DEFAULT_STORED_JACOBIAN_BYTES)} GiB limit; use gvMode 'rop' or a lower sampling rate`,
+      );
+    }
+  }
   return run(model, train, options, r, s);
 }
 
 async function run(model: Sequential, train: Dataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
   const l = train.length;
   const o = r.newton;
-  const Cl = o.C * l;
   const chunks = Math.ceil(l / s);
   const resume = options.resume;
   let rng: Rng;
@@ -464,7 +471,9 @@ async function run(model: Sequential, train: Dataset, options: TrainNewtonOption
       const t1 = performance.now();
       // 3. CG on (G_S + λI) d = −∇f
       rhs = scale(gradient, -1);
-      const apply = gaussNewtonOperator(model, kept, { loss: r.loss, lambda, Cl, mode: o.gvMode });
+      // (G_S + λI)v on the forward cache of S (the last forward pass of the network)
+      const gv = { loss: r.loss, lambda, C: o.C, trainSize: l, mode: o.gvMode };
+      const apply: LinearOperator = (v) => model.gaussNewtonProduct(v, gv);
       const cg = await drain(cgSteps(apply, rhs, { tolerance: o.cgTolerance, maxIterations: o.cgMaxIterations }));
       d = cg.x;
       residual = cg.residual;
