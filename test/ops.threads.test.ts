@@ -115,6 +115,53 @@ describe('thread-count independence (cpu)', () => {
           nc.setGemmImplementation(saved);
         }
       });
+
+      // Large GEMMs are split into blocks over the pool and convolutions into chunks of
+      // images, both partitioned by shape only, so these must be bit-identical.
+      test('blocked gemm and chunked conv2d are bit-identical for 1, 2 and 3 threads', () => {
+        const impls2: ('builtin' | 'blas')[] = nc.blasAvailable() ? ['builtin', 'blas'] : ['builtin'];
+        const saved = nc.getGemmImplementation();
+        try {
+          for (const impl of impls2) {
+            nc.setGemmImplementation(impl);
+            const A = randTensor([200, 300], 12, dtype); // op(A) 300×200 when transA
+            const B = randTensor([200, 700], 13, dtype);
+            const BT = randTensor([700, 200], 14, dtype);
+            const C = randTensor([700, 200], 15, dtype);
+            const D = randTensor([200, 100], 16, dtype);
+            const X = randTensor([20, 8, 14, 14], 17, dtype);
+            const W = randTensor([16, 8, 3, 3], 18, dtype);
+            const DY = randTensor([20, 16, 14, 14], 19, dtype);
+            const X1 = randTensor([10, 4, 32, 32], 20, dtype);
+            const W1 = randTensor([6, 4, 1, 1], 21, dtype);
+            const DY1 = randTensor([10, 6, 32, 32], 22, dtype);
+            const XS = randTensor([1, 8, 14, 14], 23, dtype);
+            const DYS = randTensor([1, 16, 14, 14], 24, dtype);
+            const opts = { padding: 1 };
+            const compute = () => [
+              f64(nc.gemm(A.t, B.t, { transA: true })), // column blocks
+              f64(nc.gemm(A.t, BT.t, { transA: true, transB: true })),
+              f64(nc.gemm(C.t, D.t)), // row blocks
+              f64(nc.conv2d(X.t, W.t, null, opts)),
+              f64(nc.conv2dBackwardData(DY.t, W.t, [20, 8, 14, 14], opts)),
+              f64(nc.conv2dBackwardFilter(DY.t, X.t, [16, 8, 3, 3], opts)),
+              f64(nc.conv2d(XS.t, W.t, null, opts)), // a lone chunk
+              f64(nc.conv2dBackwardData(DYS.t, W.t, [1, 8, 14, 14], opts)),
+              f64(nc.conv2dBackwardFilter(DYS.t, XS.t, [16, 8, 3, 3], opts)),
+              f64(nc.conv2d(X1.t, W1.t, null)), // pointwise
+              f64(nc.conv2dBackwardData(DY1.t, W1.t, [10, 4, 32, 32])),
+              f64(nc.conv2dBackwardFilter(DY1.t, X1.t, [6, 4, 1, 1])),
+            ];
+            const r1 = withThreads(1, compute);
+            for (const n of [2, 3]) {
+              const rn = withThreads(n, compute);
+              r1.forEach((a, i) => expectEqualArrays(rn[i], a, `${impl} result ${i}, ${n} threads`));
+            }
+          }
+        } finally {
+          nc.setGemmImplementation(saved);
+        }
+      });
     });
   }
 });

@@ -16,10 +16,18 @@
 extern "C" void openblas_set_num_threads(int);
 #endif
 
+// Note [single-threaded BLAS]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// OpenBLAS is always set to one thread. With its own pool it threads the small GEMMs of a
+// convolution chunk poorly, and its workers spin for a while after each call, competing for
+// the cores with our pool's im2col/scatter work that runs next. Instead cpu_gemm splits a
+// large GEMM into fixed blocks over parallel_for (gemm.cpp), and the convolutions run whole
+// chunks per task (conv.cpp), each with a single-threaded BLAS call.
+
 namespace newton {
 namespace {
 
-thread_local bool in_parallel_region = false;
+thread_local bool t_in_region = false;
 
 int default_thread_count() {
   if (const char* env = std::getenv("NEWTON_NUM_THREADS")) {
@@ -74,17 +82,17 @@ class ThreadPool {
 
  private:
   static void run_serial(int64_t n, const std::function<void(int64_t, int64_t)>& body) {
-    in_parallel_region = true;
+    t_in_region = true;
     body(0, n);
-    in_parallel_region = false;
+    t_in_region = false;
   }
 
   void run_chunk(int index) {
     const int64_t begin = n_ * index / chunks_;
     const int64_t end = n_ * (index + 1) / chunks_;
-    in_parallel_region = true;
+    t_in_region = true;
     if (begin < end) (*body_)(begin, end);
-    in_parallel_region = false;
+    t_in_region = false;
   }
 
   void worker_loop(int index, uint64_t seen) {
@@ -132,7 +140,7 @@ ThreadPool& pool() {
   static ThreadPool* instance = [] {
     const int threads = default_thread_count();
 #ifdef NEWTON_HAVE_OPENBLAS
-    openblas_set_num_threads(threads);  // one setting governs both pools
+    openblas_set_num_threads(1);  // see note [single-threaded BLAS]
 #endif
     return new ThreadPool(threads);
   }();
@@ -147,13 +155,15 @@ void set_num_threads(int n) {
   if (n < 1 || n > 256) fail<ValueError>("setNumThreads: n must be an integer in [1, 256], got ", n);
   pool().resize(n);
 #ifdef NEWTON_HAVE_OPENBLAS
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // see note [single-threaded BLAS]
 #endif
 }
 
+bool in_parallel_region() { return t_in_region; }
+
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
-  if (in_parallel_region) {
+  if (t_in_region) {
     body(0, n);
     return;
   }

@@ -10,14 +10,30 @@
 // (kColBudgetBytes): larger buys nothing once the GEMM is wide, and costs a trip through
 // main memory (measured on the MNIST/CIFAR layers: 2 MiB chunks ran 15–25% faster than
 // 16 MiB ones, 64 MiB ones up to 2× slower).
-// Chunks depend only on the shapes, so results do not depend on the thread count.
+//
+// Chunks are the unit of parallel work: the pool's tasks claim whole chunks one at a time
+// (parallel_claim: a task slowed down by another process just takes fewer), and each task
+// runs im2col → one single-threaded GEMM → scatter for its chunks in turn, in a workspace
+// of its own (allocated once per task). The former design, chunks one after another with
+// each step parallel inside, ran at about one core's speed on two: a chunk's GEMM
+// (N ≈ 1–2k) is too small to thread well, and the BLAS threads spun against the pool
+// during the im2col/scatter steps. So BLAS is single-threaded (note [single-threaded BLAS]
+// in parallel.cpp), and there are at least kMinChunks chunks when the batch allows, for
+// load balance, evened out to equal sizes. A lone chunk (a batch of one) runs outside any
+// parallel region instead, its steps parallel inside (parallel_items).
+// Backward filter sums over the chunks: each chunk writes its partial dW into a slot of
+// its own (consecutive chunks share one when the partials of a large layer would take too
+// much memory), and the partials are added in chunk order afterwards.
+// Chunks depend only on the shapes, and every sum runs in a fixed order, so results do not
+// depend on the thread count.
 //
 // The passes:
 //   forward          Y_chunk = W · col(X_chunk)
 //   backward data    col = Wᵀ · dY_chunk, then col2im (adds overlapping taps into dX)
 //   backward filter  dW = Σ_chunks dY_chunk · col(X_chunk)ᵀ
 // A 1×1, stride-1, unpadded convolution needs no unfolding: X_n is already (C, H·W);
-// on large planes it multiplies image by image (see ConvShape::is_pointwise).
+// on large planes it multiplies image by image, images in parallel (see
+// ConvShape::is_pointwise).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -60,13 +76,29 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& y, const Co
                    y.dim(2), y.dim(3), prm.stride_h, prm.stride_w, prm.pad_h, prm.pad_w};
 }
 
-// Images per chunk: as many as fit the budget, at least enough for a wide GEMM.
+// Chunks of images; see note [batched im2col].
+constexpr int64_t kMinChunks = 8;
+struct Chunking {
+  int64_t size, count;  // images per chunk (the last may have fewer), number of chunks
+};
+
+// `preferred` images per chunk, lowered so that there are at least kMinChunks chunks when
+// the batch allows, then evened out: the same number of chunks, as equal as possible.
+Chunking even_chunks(int64_t n, int64_t preferred) {
+  const int64_t cap = (n + kMinChunks - 1) / kMinChunks;
+  const int64_t size = std::clamp<int64_t>(std::min(preferred, cap), 1, std::max<int64_t>(1, n));
+  const int64_t count = (n + size - 1) / size;
+  const int64_t even = (n + count - 1) / std::max<int64_t>(1, count);
+  return Chunking{even, (n + even - 1) / std::max<int64_t>(1, even)};
+}
+
+// Images per chunk for im2col: as many as fit the budget, at least enough for a wide GEMM.
 template <typename T>
-int64_t images_per_chunk(const ConvShape& sh) {
+Chunking im2col_chunks(const ConvShape& sh) {
   const int64_t col_bytes = std::max<int64_t>(1, sh.crs() * sh.pq() * int64_t(sizeof(T)));
   const int64_t by_budget = kColBudgetBytes / col_bytes;
   const int64_t by_width = (kMinGemmColumns + sh.pq() - 1) / std::max<int64_t>(1, sh.pq());
-  return std::clamp<int64_t>(std::max(by_budget, by_width), 1, std::max<int64_t>(1, sh.n));
+  return even_chunks(sh.n, std::max(by_budget, by_width));
 }
 
 // The output positions q in [q_lo, q_hi) whose input column q·stride − pad + s lies in
@@ -147,7 +179,8 @@ void im2col_tap(const ConvShape& sh, const T* plane, int64_t r, int64_t s, TapRa
 }
 
 // col: (C·R·S, nb·P·Q) from images [n0, n0+nb) of x: (N, C, H, W). Rows are independent,
-// so they are the unit of parallel work.
+// so they are the unit of parallel work when a lone chunk runs outside a parallel region
+// (see parallel_items); inside a chunk task the loop runs serially.
 template <typename T>
 void im2col(const ConvShape& sh, const TapRanges& taps, const T* x, int64_t n0, int64_t nb, T* col) {
   const int64_t cols = nb * sh.pq();
@@ -239,27 +272,79 @@ std::unique_ptr<T[]> workspace(int64_t elements) {
   return std::unique_ptr<T[]>(new T[static_cast<std::size_t>(std::max<int64_t>(1, elements))]);
 }
 
+// body(i, state) for i in [0, count): items claimed one by one by the pool's tasks, each
+// task with its own state = make_state() (its workspace), allocated once and reused by all
+// of the task's items. Nested parallel_for calls inside body run serially. A single item,
+// though, runs on the calling thread outside any parallel region, so that its own steps
+// (im2col, the GEMM's blocks, the scatter) use the pool instead: a batch of one image
+// still runs on every core. Which of the two happens depends on the shapes only.
+template <typename MakeState, typename Body>
+void parallel_items(int64_t count, const MakeState& make_state, const Body& body) {
+  if (count == 1) {
+    auto state = make_state();
+    body(int64_t{0}, state);
+  } else {
+    parallel_claim(count, make_state, body);
+  }
+}
+constexpr auto kNoState = [] { return 0; };
+
+// Workspace of a task: the unfolded chunk and the chunk in GEMM layout.
+template <typename T>
+struct ChunkBuffers {
+  std::unique_ptr<T[]> col, g;
+};
+template <typename T>
+auto chunk_buffers(const ConvShape& sh, Chunking ch) {
+  return [&sh, ch] {
+    return ChunkBuffers<T>{workspace<T>(sh.crs() * ch.size * sh.pq()), workspace<T>(sh.k * ch.size * sh.pq())};
+  };
+}
+
+// Backward filter sums over the chunks (or images), in groups of consecutive chunks, each
+// group into a partial dW of its own: one group per chunk unless the partials would exceed
+// kPartialBudgetBytes (large layers), but at least kMinChunks groups. Shapes only.
+constexpr int64_t kPartialBudgetBytes = int64_t{64} << 20;
+template <typename T>
+Chunking partial_groups(int64_t chunks, int64_t dw_size) {
+  const int64_t fit = kPartialBudgetBytes / std::max<int64_t>(1, dw_size * int64_t(sizeof(T)));
+  const int64_t groups = std::clamp<int64_t>(fit, std::min<int64_t>(chunks, kMinChunks), chunks);
+  const int64_t per_group = (chunks + groups - 1) / groups;
+  return Chunking{per_group, (chunks + per_group - 1) / per_group};
+}
+
+// dw = Σ_i partial_i over `count` partials of `size` elements, in index order, elements in
+// parallel: the same sum whatever the thread count.
+template <typename T>
+void sum_partials(const T* partial, int64_t count, int64_t size, T* dw) {
+  parallel_for(size, 4096, [&](int64_t begin, int64_t end) {
+    std::copy(partial + begin, partial + end, dw + begin);
+    for (int64_t i = 1; i < count; ++i) {
+      const T* p = partial + i * size;
+      for (int64_t e = begin; e < end; ++e) dw[e] += p[e];
+    }
+  });
+}
+
 // y: (N, K, P, Q) = conv(x: (N, C, H, W), w: (K, C, R, S))
 template <typename T>
 void forward(const ConvShape& sh, const T* x, const T* w, T* y) {
   if (sh.n == 0 || sh.k == 0 || sh.pq() == 0) return;
   if (sh.is_pointwise()) {
-    for (int64_t n = 0; n < sh.n; ++n) {
+    parallel_items(sh.n, kNoState, [&](int64_t n, int) {
       cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), w, sh.c, x + n * sh.c * sh.hw(), sh.hw(), T(0),
                y + n * sh.k * sh.pq(), sh.pq());
-    }
+    });
     return;
   }
-  const int64_t chunk = images_per_chunk<T>(sh);
+  const Chunking ch = im2col_chunks<T>(sh);
   const TapRanges taps = tap_ranges(sh);
-  auto col = workspace<T>(sh.crs() * chunk * sh.pq());
-  auto out = workspace<T>(sh.k * chunk * sh.pq());
-  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
-    im2col(sh, taps, x, n0, nb, col.get());
-    cpu_gemm(false, false, sh.k, cols, sh.crs(), T(1), w, sh.crs(), col.get(), cols, T(0), out.get(), cols);
-    gemm_to_nchw(sh, out.get(), n0, nb, y);
-  }
+  parallel_items(ch.count, chunk_buffers<T>(sh, ch), [&](int64_t i, ChunkBuffers<T>& buf) {
+    const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
+    im2col(sh, taps, x, n0, nb, buf.col.get());
+    cpu_gemm(false, false, sh.k, cols, sh.crs(), T(1), w, sh.crs(), buf.col.get(), cols, T(0), buf.g.get(), cols);
+    gemm_to_nchw(sh, buf.g.get(), n0, nb, y);
+  });
 }
 
 // dx: (N, C, H, W) = convᵀ(dy: (N, K, P, Q), w: (K, C, R, S))
@@ -267,51 +352,65 @@ template <typename T>
 void backward_data(const ConvShape& sh, const T* dy, const T* w, T* dx) {
   if (sh.n * sh.c * sh.hw() == 0) return;
   if (sh.is_pointwise()) {
-    for (int64_t n = 0; n < sh.n; ++n) {
+    parallel_items(sh.n, kNoState, [&](int64_t n, int) {
       cpu_gemm(true, false, sh.c, sh.hw(), sh.k, T(1), w, sh.c, dy + n * sh.k * sh.pq(), sh.pq(), T(0),
                dx + n * sh.c * sh.hw(), sh.hw());
-    }
+    });
     return;
   }
-  const int64_t chunk = images_per_chunk<T>(sh);
+  const Chunking ch = im2col_chunks<T>(sh);
   const TapRanges taps = tap_ranges(sh);
-  auto col = workspace<T>(sh.crs() * chunk * sh.pq());
-  auto g = workspace<T>(sh.k * chunk * sh.pq());
-  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
-    nchw_to_gemm(sh, dy, n0, nb, g.get());
+  parallel_items(ch.count, chunk_buffers<T>(sh, ch), [&](int64_t i, ChunkBuffers<T>& buf) {
+    const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
+    nchw_to_gemm(sh, dy, n0, nb, buf.g.get());
     // K == 0 leaves a zero col (cpu_gemm scales by beta = 0), hence a zero dx.
-    cpu_gemm(true, false, sh.crs(), cols, sh.k, T(1), w, sh.crs(), g.get(), cols, T(0), col.get(), cols);
-    col2im(sh, taps, col.get(), n0, nb, dx);
-  }
+    cpu_gemm(true, false, sh.crs(), cols, sh.k, T(1), w, sh.crs(), buf.g.get(), cols, T(0), buf.col.get(), cols);
+    col2im(sh, taps, buf.col.get(), n0, nb, dx);
+  });
 }
 
 // dw: (K, C, R, S) = Σ_n dy_n: (K, P·Q) · col(x_n)ᵀ
 template <typename T>
 void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
-  const int64_t crs = sh.crs();
-  if (sh.k * crs == 0) return;
+  const int64_t crs = sh.crs(), dw_size = sh.k * crs;
+  if (dw_size == 0) return;
   if (sh.n == 0 || sh.pq() == 0) {
-    std::fill(dw, dw + sh.k * crs, T(0));
+    std::fill(dw, dw + dw_size, T(0));
     return;
   }
   if (sh.is_pointwise()) {
-    for (int64_t n = 0; n < sh.n; ++n) {
-      cpu_gemm(false, true, sh.k, sh.c, sh.pq(), T(1), dy + n * sh.k * sh.pq(), sh.pq(), x + n * sh.c * sh.hw(),
-               sh.hw(), n == 0 ? T(0) : T(1), dw, sh.c);
-    }
+    // Chunks of images, each group of them summing its images' products into its partial
+    // in image order (beta = 1 after the first).
+    const Chunking ch = even_chunks(sh.n, sh.n);
+    const Chunking grp = partial_groups<T>(ch.count, dw_size);
+    std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
+    parallel_items(grp.count, kNoState, [&](int64_t g, int) {
+      T* out = grp.count > 1 ? partial.get() + g * dw_size : dw;
+      const int64_t n0 = g * grp.size * ch.size, n1 = std::min(sh.n, n0 + grp.size * ch.size);
+      for (int64_t n = n0; n < n1; ++n) {
+        cpu_gemm(false, true, sh.k, sh.c, sh.pq(), T(1), dy + n * sh.k * sh.pq(), sh.pq(), x + n * sh.c * sh.hw(),
+                 sh.hw(), n == n0 ? T(0) : T(1), out, sh.c);
+      }
+    });
+    if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
     return;
   }
-  const int64_t chunk = images_per_chunk<T>(sh);
+  const Chunking ch = im2col_chunks<T>(sh);
+  const Chunking grp = partial_groups<T>(ch.count, dw_size);
   const TapRanges taps = tap_ranges(sh);
-  auto col = workspace<T>(crs * chunk * sh.pq());
-  auto g = workspace<T>(sh.k * chunk * sh.pq());
-  for (int64_t n0 = 0; n0 < sh.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, sh.n - n0), cols = nb * sh.pq();
-    im2col(sh, taps, x, n0, nb, col.get());
-    nchw_to_gemm(sh, dy, n0, nb, g.get());
-    cpu_gemm(false, true, sh.k, crs, cols, T(1), g.get(), cols, col.get(), cols, n0 == 0 ? T(0) : T(1), dw, crs);
-  }
+  std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
+  parallel_items(grp.count, chunk_buffers<T>(sh, ch), [&](int64_t g, ChunkBuffers<T>& buf) {
+    T* out = grp.count > 1 ? partial.get() + g * dw_size : dw;
+    const int64_t first = g * grp.size, last = std::min(ch.count, first + grp.size);
+    for (int64_t i = first; i < last; ++i) {
+      const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
+      im2col(sh, taps, x, n0, nb, buf.col.get());
+      nchw_to_gemm(sh, dy, n0, nb, buf.g.get());
+      cpu_gemm(false, true, sh.k, crs, cols, T(1), buf.g.get(), cols, buf.col.get(), cols, i == first ? T(0) : T(1),
+               out, crs);
+    }
+  });
+  if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
 }
 
 [[noreturn]] void unsupported_dtype(const char* op, DType dtype) {

@@ -1,5 +1,6 @@
-// GEMM for the CPU backend: the linked CBLAS when there is one, else (or on request) a
-// built-in blocked kernel in the GotoBLAS style.
+// GEMM for the CPU backend: the linked CBLAS when there is one (single-threaded, large
+// GEMMs split over our pool: note [blocked BLAS]), else (or on request) a built-in blocked
+// kernel in the GotoBLAS style.
 //
 // Note [built-in GEMM]
 // ~~~~~~~~~~~~~~~~~~~~
@@ -241,6 +242,61 @@ void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
               lda, b, ldb, beta, c, ldc);
 }
+
+// One single-threaded BLAS call. BLAS rejects a leading dimension below the stored row
+// length even for a matrix of one row, whose ld is never used as a stride; cpu_gemm accepts
+// any ld there.
+template <typename T>
+void blas_call(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
+  blas_gemm(trans_a, trans_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+            static_cast<int>(std::max(lda, a_cols)), b, static_cast<int>(std::max(ldb, b_cols)), beta, c,
+            static_cast<int>(std::max(ldc, n)));
+}
+
+// Note [blocked BLAS]
+// ~~~~~~~~~~~~~~~~~~~
+// BLAS runs single-threaded (note [single-threaded BLAS] in parallel.cpp), so a large GEMM
+// called outside a parallel region is cut into blocks of C that the pool's tasks claim one
+// by one (parallel_claim), each block one plain BLAS call on offset pointers. Column blocks need all of op(A)
+// and row blocks all of op(B), and each call packs what it needs again, so the split runs
+// along the longer side of C: the operand packed again per block is then the smaller one.
+// Block widths are multiples of 64 (BLAS kernels' register tiles divide 64) chosen from
+// the shapes alone: kBlasBlocks blocks when that keeps them between kBlasMinBlock and
+// kBlasMaxBlock wide. Every element of C is therefore computed by the same call sequence
+// whatever the thread count. Inside a parallel region (a convolution chunk, say) the pool
+// is already busy, so the GEMM is one plain call.
+constexpr int64_t kBlasSplitMinWork = int64_t{1} << 21;  // m·n·k below this: one call
+constexpr int64_t kBlasBlocks = 16;
+constexpr int64_t kBlasMinBlock = 256, kBlasMaxBlock = 1024;
+
+template <typename T>
+void blas_gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                       int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const bool by_columns = n >= m;
+  const int64_t len = by_columns ? n : m;
+  const int64_t width = std::clamp<int64_t>((len / kBlasBlocks + 63) / 64 * 64, kBlasMinBlock, kBlasMaxBlock);
+  const int64_t blocks = (len + width - 1) / width;
+  if (blocks < 2 || in_parallel_region() || m * n * k < kBlasSplitMinWork) {
+    blas_call(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  parallel_claim(blocks, [] { return 0; }, [&](int64_t blk, int) {
+    const int64_t lo = blk * width, size = std::min(width, len - lo);
+    if (by_columns) {
+      // C[:, lo:lo+size] = op(A) · op(B)[:, lo:lo+size]; op(B) column j is B's row j when B
+      // is stored transposed.
+      const T* b_blk = trans_b ? b + lo * ldb : b + lo;
+      blas_call(trans_a, trans_b, m, size, k, alpha, a, lda, b_blk, ldb, beta, c + lo, ldc);
+    } else {
+      // C[lo:lo+size, :] = op(A)[lo:lo+size, :] · op(B); op(A) row i is A's column i when A
+      // is stored transposed.
+      const T* a_blk = trans_a ? a + lo : a + lo * lda;
+      blas_call(trans_a, trans_b, size, n, k, alpha, a_blk, lda, b, ldb, beta, c + lo * ldc, ldc);
+    }
+  });
+}
 #endif
 
 template <typename T>
@@ -253,12 +309,10 @@ void gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
   }
 #if defined(NEWTON_HAVE_CBLAS)
   if (gemm_impl() == GemmImpl::Blas && fits_blas_int({m, n, k, lda, ldb, ldc})) {
-    // BLAS rejects a leading dimension below the stored row length even for a matrix of
-    // one row, whose ld is never used as a stride; cpu_gemm accepts any ld there.
-    const int64_t a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
-    blas_gemm(trans_a, trans_b, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-              static_cast<int>(std::max(lda, a_cols)), b, static_cast<int>(std::max(ldb, b_cols)), beta, c,
-              static_cast<int>(std::max(ldc, n)));
+    // num_threads() creates the pool, which sets OpenBLAS to one thread, before the first
+    // BLAS call.
+    (void)num_threads();
+    blas_gemm_blocked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
 #endif
