@@ -20,7 +20,7 @@ const SUITES: Record<string, SuiteEntry> = {
     load: async () => (await import('./bench/train')).suite,
   },
   newton: {
-    description: 'Subsampled Newton for cnn3 on 28×28×1: one Gv product / one forward+backward at |S| = 3000 (rop and stored modes)',
+    description: 'Subsampled Newton for cnn3 on 28×28×1: Gv / forward+backward at |S| = 3000 (rop, stored); one iteration’s time split at l = 60,000',
     load: async () => (await import('./bench/newton')).suite,
   },
   gpu: {

@@ -10,9 +10,11 @@
 // The stored mode is measured at a small |S| (--stored-samples, default 100) beside rop at the
 // same |S|, and at the main |S| when it fits the limit.
 //
-// Part 2 (one Newton iteration's time split) is added by the trainer's module below this part.
+// Part 2 (scripts/bench/newton-iteration.ts): the time split of whole Newton iterations (f and ∇f
+// over all l images with S last / CG / line search) for l = 60,000 synthetic images and 5% sampling.
 import { Tensor, getNumThreads, info, randomUniform } from '../../lib';
 import { cnn3 as cnn3Model, squaredLoss, type Sequential } from '../../lib/nn';
+import { iterationRows, printIterationRows, type IterationRow } from './newton-iteration';
 import { BenchSuite, Column, UsageError, fmt, formatTable, loadAverage, machineInfo, measure, parseOptions, positiveInt, writeJson } from './common';
 
 export const TARGET_GV_RATIO = 1.4;
@@ -101,12 +103,18 @@ async function run(argv: readonly string[]): Promise<number> {
   let storedSamples: number;
   let repeats: number;
   let maxStoredBytes: number;
+  let iterations: number;
+  let trainSize: number;
+  let evalBatch: number;
   try {
-    opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--samples', '--stored-samples', '--repeats', '--max-stored-gib'] });
+    opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--samples', '--stored-samples', '--repeats', '--max-stored-gib', '--iterations', '--train-size', '--batch-size'] });
     const quick = opts.get('--quick') === true;
     samples = positiveInt(opts, '--samples', quick ? 64 : 3000);
     storedSamples = positiveInt(opts, '--stored-samples', quick ? 16 : 100);
     repeats = positiveInt(opts, '--repeats', quick ? 2 : 3);
+    iterations = opts.has('--iterations') && opts.get('--iterations') === '0' ? 0 : positiveInt(opts, '--iterations', quick ? 1 : 2);
+    trainSize = positiveInt(opts, '--train-size', quick ? 1000 : TRAIN_SIZE);
+    evalBatch = positiveInt(opts, '--batch-size', 256);
     const gibOpt = opts.get('--max-stored-gib');
     const gib = typeof gibOpt === 'string' ? Number(gibOpt) : 2;
     if (!Number.isFinite(gib) || gib <= 0) throw new UsageError(`--max-stored-gib must be a number > 0, got ${String(gibOpt)}`);
@@ -149,20 +157,28 @@ async function run(argv: readonly string[]): Promise<number> {
       ]),
     ),
   );
+  let split: IterationRow[] = [];
+  if (iterations > 0) {
+    split = await iterationRows(trainSize, 0.05, iterations, evalBatch);
+    printIterationRows(split, trainSize, 0.05);
+  }
   const json = opts.get('--json');
-  if (typeof json === 'string') writeJson(json, { suite: 'newton', machine: machineInfo(), runtime, gv: rows });
+  if (typeof json === 'string') writeJson(json, { suite: 'newton', machine: machineInfo(), runtime, gv: rows, iterations: split });
   return 0;
 }
 
 export const suite: BenchSuite = {
   name: 'newton',
-  description: 'Subsampled Newton for cnn3 on 28×28×1: one Gv product / one forward+backward at |S| = 3000 (rop and stored modes)',
+  description: 'Subsampled Newton for cnn3 on 28×28×1: Gv / forward+backward at |S| = 3000 (rop, stored); Newton iteration time split at l = 60,000, 5% sampling',
   usage: [
     '  --quick               |S| 64 and 16, 2 repeats (a smoke test)',
     '  --samples N           the subsample size |S| (default 3000 = 5% of 60,000)',
     '  --stored-samples N    the small |S| at which the stored mode is compared (default 100)',
     '  --max-stored-gib X    memory limit of the stored Jacobian (default 2)',
     '  --repeats N           timed repetitions (default 3)',
+    '  --iterations N        part 2: Newton iterations timed (default 2; 0 skips part 2)',
+    '  --train-size L        part 2: synthetic training images (default 60000; sampling 5%)',
+    '  --batch-size N        part 2: mini-batch of the f/∇f passes (default 256)',
     '  --json FILE           also write the results as JSON',
   ].join('\n'),
   run,
