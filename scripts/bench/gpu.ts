@@ -11,8 +11,10 @@
 //              32×32×3: the step of scripts/bench/train.ts (forward in training mode, squared
 //              loss value and gradient, backward, SGD update) on the GPU, with its GEMM-shaped
 //              FLOPs (train.ts's cnn3StepFlops) as TFLOP/s.
-//   Gv ratio   the time of a Gauss-Newton product Gv over forward+backward: printed as
-//              "n/a (jvp not implemented yet)" until the network has a jvp.
+//   gv         the time of one Gauss-Newton product (G_S + λI)v (Sequential.gaussNewtonProduct,
+//              'rop' mode: R-operator pass + B + backward) over one forward+backward on the same
+//              subsample, cnn3 on 28×28×1 at |S| = 3000 as in `bench newton` (target ≤ 1.4);
+//              "n/a (jvp not implemented yet)" on a build whose network has no such product.
 //
 // Timing: CUDA ops return once their kernels are queued on the device's one stream, so every
 // sample ends with a synchronising read (item() of a 1-element tensor on the same device
@@ -26,7 +28,7 @@ import { cnn3 as cnn3Shapes } from './ops';
 import { cnn3StepFlops } from './train';
 
 const CLASSES = 10;
-const PARTS = ['sgemm', 'conv', 'train'] as const;
+const PARTS = ['sgemm', 'conv', 'train', 'gv'] as const;
 type Part = (typeof PARTS)[number];
 
 interface GpuTiming {
@@ -160,16 +162,58 @@ function trainRows(dev: string, sync: () => void, batches: number[], t: { repeat
   return rows;
 }
 
+interface GvResult {
+  samples: number;
+  forwardBackwardMs: number | null;
+  gvMs: number | null;
+  ratio: number | null;
+}
+
+// Gv / (forward + backward) on the device, as scripts/bench/newton.ts measures it on the CPU.
+function gvRatio(dev: string, sync: () => void, n: number, t: { repeats: number; warmup: number }): GvResult {
+  const input: [number, number, number] = [1, 28, 28];
+  const model = cnn3Model(input, CLASSES, { seed: 0, device: dev });
+  if (typeof (model as unknown as { gaussNewtonProduct?: unknown }).gaussNewtonProduct !== 'function') {
+    model.dispose();
+    return { samples: n, forwardBackwardMs: null, gvMs: null, ratio: null };
+  }
+  const x = randomUniform([n, ...input], { seed: 3, low: -0.5, high: 0.5, device: dev });
+  const oneHot = new Float32Array(n * CLASSES);
+  for (let i = 0; i < n; i++) oneHot[i * CLASSES + ((i * 7) % CLASSES)] = 1;
+  const y = Tensor.from(oneHot, { shape: [n, CLASSES], device: dev });
+  const v = randomUniform([model.numParameters], { seed: 4, low: -1, high: 1, device: dev });
+  try {
+    const fb = timeGpu(() => {
+      const z = model.forward(x);
+      const dz = squaredLoss.gradient(z, y);
+      model.backward(dz);
+      dz.dispose();
+      z.dispose();
+    }, sync, { ...t, minSampleMs: 0 });
+    const z = model.forward(x); // the products run on the cache of one forward pass, as in CG
+    const opts = { loss: squaredLoss, lambda: 1, C: 0.01, trainSize: 60000, mode: 'rop' as const };
+    const gv = timeGpu(() => model.gaussNewtonProduct(v, opts).dispose(), sync, { ...t, minSampleMs: 0 });
+    z.dispose();
+    console.log(`  Gv / (forward+backward) at |S| = ${n}: ${fmt(gv.medianMs / fb.medianMs, 2)}`);
+    return { samples: n, forwardBackwardMs: fb.medianMs, gvMs: gv.medianMs, ratio: gv.medianMs / fb.medianMs };
+  } finally {
+    model.releaseCache();
+    for (const tt of [x, y, v]) tt.dispose();
+    model.dispose();
+  }
+}
+
 const USAGE = [
   '  --quick          batch 128 only, fewer repeats, no 8192³ SGEMM (smoke test)',
-  '  --only PARTS     comma-separated subset of sgemm,conv,train (default all)',
+  '  --only PARTS     comma-separated subset of sgemm,conv,train,gv (default all)',
+  '  --samples N      |S| of the Gv ratio (default 3000; 512 with --quick)',
   '  --device NAME    the CUDA device (default: the first available, e.g. cuda:0); cpu: self-test',
   '  --repeats N      timed samples per case, median reported (default 7; 3 with --quick)',
   '  --json FILE      also write the results as JSON',
 ].join('\n');
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--only', '--device', '--repeats', '--json'] });
+  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--only', '--device', '--repeats', '--json', '--samples'] });
   const quick = opts.has('--quick');
   const only = typeof opts.get('--only') === 'string' ? String(opts.get('--only')).split(',').map((s) => s.trim()) : [...PARTS];
   for (const p of only) if (!(PARTS as readonly string[]).includes(p)) throw new UsageError(`--only: unknown part '${p}' (parts: ${PARTS.join(', ')})`);
@@ -201,10 +245,12 @@ async function run(argv: readonly string[]): Promise<number> {
     probe.item();
   };
   const rows: Row[] = [];
+  let gv: GvResult | null = null;
   try {
     if (only.includes('sgemm')) rows.push(...sgemmRows(dev, sync, timing, quick));
     if (only.includes('conv')) rows.push(...convRows(dev, sync, batches, timing));
     if (only.includes('train')) rows.push(...trainRows(dev, sync, batches, { repeats: Math.max(timing.repeats, quick ? 3 : 10), warmup: timing.warmup }));
+    if (only.includes('gv')) gv = gvRatio(dev, sync, positiveInt(opts, '--samples', quick ? 512 : 3000), { repeats: Math.max(3, Math.min(timing.repeats, 5)), warmup: 1 });
   } finally {
     probe.dispose();
   }
@@ -227,20 +273,25 @@ async function run(argv: readonly string[]): Promise<number> {
     table.push([r.name, r.input, r.batch === null ? '-' : String(r.batch), r.shape, fmt(r.ms, r.ms < 1 ? 3 : 2), fmt(r.tflops, 2), r.imagesPerSecond === null ? '' : fmt(r.imagesPerSecond, 0)]);
   }
   console.log(`\n${formatTable(columns, table)}`);
-  console.log('\nGv / (forward + backward) time ratio: n/a (jvp not implemented yet)');
+  if (gv === null) console.log('\nGv / (forward + backward) time ratio: not measured (--only)');
+  else if (gv.ratio === null) console.log('\nGv / (forward + backward) time ratio: n/a (jvp not implemented yet)');
+  else {
+    console.log(`\nGv / (forward + backward) time ratio, cnn3 28×28×1, |S| = ${gv.samples}, rop mode: ${fmt(gv.ratio, 2)} ` +
+      `(Gv ${fmt(gv.gvMs, 2)} ms, forward+backward ${fmt(gv.forwardBackwardMs, 2)} ms; target ≤ 1.4)`);
+  }
   const mem = memoryStats(dev);
   console.log(`memory on ${dev}: peak ${fmt(mem.peakBytesInUse / 2 ** 20)} MiB in use, ${fmt(mem.bytesCached / 2 ** 20)} MiB cached, ${mem.allocations} allocations`);
 
   const json = opts.get('--json');
   if (typeof json === 'string') {
-    writeJson(json, { suite: 'gpu', date: new Date().toISOString(), machine: machineInfo(), info: inf, device: cuda, tf32, options: { quick, only, ...timing, batches }, rows, gvRatio: null });
+    writeJson(json, { suite: 'gpu', date: new Date().toISOString(), machine: machineInfo(), info: inf, device: cuda, tf32, options: { quick, only, ...timing, batches }, rows, gv });
   }
   return 0;
 }
 
 export const suite: BenchSuite = {
   name: 'gpu',
-  description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
+  description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024, Gv ratio (needs a GPU)',
   usage: USAGE,
   run: async (argv) => {
     try {
