@@ -157,11 +157,13 @@ test('bad options are refused with clear errors', async () => {
   model.dispose();
 }, 60_000);
 
-// Measured (seed 0, 2 threads): 2,000 training images (every 5th bundled one), 1,000 test images,
-// cnn3, squared loss, the paper's settings (5% sampling → |S| = 100, σ 0.1, CGmax 250, λ0 1):
-// test accuracy after iterations 1..6 — see THRESHOLD below for the measured value and the margin.
+// Measured (seed 0, 2 threads, a busy machine): 2,000 training images (every 5th bundled one), cnn3,
+// squared loss, the paper's settings (5% sampling → |S| = 100, σ 0.1, CGmax 250, λ0 1); test
+// accuracy on the 2,000 bundled test images after iterations 1..6:
+//   0.279  0.450  0.713  0.754  0.772  0.775      (36 s in all, 11-20 CG steps per iteration)
+// The test asks for 0.72 on the first 1,000 test images after 6 iterations (a margin of ~0.05).
 const ITERATIONS = 6;
-const THRESHOLD = 0.7;
+const THRESHOLD = 0.72;
 test(`cnn3 + subsampled Newton on 2,000 bundled images reaches test accuracy ≥ ${THRESHOLD} in ${ITERATIONS} iterations`, async () => {
   const model = cnn3(medium.train.shape, medium.train.classes, { seed: 0 });
   const r = await trainNewton(model, medium.train, { iterations: ITERATIONS, loss: squaredLoss, evaluateEvery: 0 });
