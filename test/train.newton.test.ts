@@ -171,3 +171,37 @@ test(`cnn3 + subsampled Newton on 2,000 bundled images reaches test accuracy ≥
   expect(evaluateAccuracy(model, medium.test)).toBeGreaterThanOrEqual(THRESHOLD);
   model.dispose();
 }, 300_000);
+
+test('evaluateObjective with the subsample last: same f and ∇f, S kept for Gauss-Newton products, clear errors', () => {
+  const model = cnn3(small.train.shape, small.train.classes, { seed: 5 });
+  const S = Int32Array.from([7, 100, 3, 250]);
+  const plain = evaluateObjective(model, small.train, { C: 0.01, loss: squaredLoss, gradient: true, batchSize: 64 });
+  const last = evaluateObjective(model, small.train, { C: 0.01, loss: squaredLoss, gradient: true, batchSize: 64, subsample: S, keepSubsample: true });
+  expect(Math.abs(last.value - plain.value)).toBeLessThan(1e-6 * plain.value);
+  const a = plain.gradient!.toArray();
+  const b = last.gradient!.toArray();
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    ref = Math.max(ref, Math.abs(a[i]));
+  }
+  expect(diff).toBeLessThan(1e-5 * ref);
+  const kept = last.kept!;
+  expect(kept.x.shape).toEqual([4, 1, 28, 28]);
+  expect(Array.from(kept.labels)).toEqual(Array.from(S).map((i) => small.train.labels[i]));
+  // the network's cache is that of S: a Gauss-Newton product works on it
+  const v = model.parameters.clone();
+  const gv = model.gaussNewtonProduct(v, { loss: squaredLoss, lambda: 0, C: 0.01, trainSize: small.train.length });
+  expect(gv.shape).toEqual([model.numParameters]);
+  for (const t of [v, gv, plain.gradient!, last.gradient!]) t.dispose();
+  kept.release();
+  kept.release();
+  expect(kept.x.disposed).toBe(true);
+  const o = { C: 0.01, loss: squaredLoss };
+  expect(() => evaluateObjective(model, small.train, { ...o, subsample: Int32Array.from([1, 1]) })).toThrow(/options\.subsample holds 1 twice/);
+  expect(() => evaluateObjective(model, small.train, { ...o, subsample: Int32Array.from([256]) })).toThrow(/options\.subsample\[0\] = 256 is outside \[0, 256\)/);
+  expect(() => evaluateObjective(model, small.train, { ...o, subsample: [1] as unknown as Int32Array })).toThrow(/options\.subsample must be an Int32Array/);
+  expect(() => evaluateObjective(model, small.train, { ...o, keepSubsample: true })).toThrow(/options\.keepSubsample needs options\.subsample/);
+  model.dispose();
+});
