@@ -266,7 +266,7 @@ remote() {
     local script; script="$(node -p "require('./package.json').scripts['test:gpu']")"
     log "test:gpu: $script (NEWTON_REQUIRE_CUDA=1) …"
     local tlimit=$(( $(remaining) - 90 )); [ $tlimit -lt 30 ] && tlimit=30
-    NEWTON_REQUIRE_CUDA=1 timeout "$tlimit" sh -c "$script --maxWorkers=8 --json --outputFile=\"$out/jest.json\"" >"$out/test-gpu.log" 2>&1
+    NEWTON_REQUIRE_CUDA=1 timeout "$tlimit" sh -c "$script --maxWorkers=8 --verbose --json --outputFile=\"$out/jest.json\"" >"$out/test-gpu.log" 2>&1
     local trc=$?
     test_s=$(( $(now_s) - t0 ))
     counts="$(node -e "
@@ -294,7 +294,9 @@ remote() {
         NEWTON_CUDA_TF32=1 timeout "$left" node dist/scripts/bench.js gpu --only sgemm >>"$out/bench-gpu.log" 2>&1
       fi
       bench_s=$(( $(now_s) - t0 ))
-      if [ $b1 -eq 0 ]; then status_bench="PASS (${bench_s} s)"; else status_bench="FAIL (exit $b1, ${bench_s} s)"; overall=1; fi
+      if [ $b1 -ne 0 ]; then status_bench="FAIL (exit $b1, ${bench_s} s)"; overall=1
+      elif grep -q '^bench gpu: skipped' "$out/bench-gpu.log"; then status_bench="SKIPPED (no CUDA device; see below)"; overall=1
+      else status_bench="PASS (${bench_s} s)"; fi
     else
       status_bench="not run (no time left)"; overall=1
     fi

@@ -233,6 +233,38 @@ const libFn = (name: string): AnyFn | null => {
 };
 
 // ================================================================================================
+// Memory first: before any other CUDA test, so that no tensor leaked by an earlier test can be
+// garbage-collected (and change bytesInUse) while this one measures.
+describe('cuda memory', () => {
+  cudaTest('memoryStats returns to its start after disposal; cache reuse', (dev) => {
+    const s0 = memoryStats(dev);
+    expect(s0.bytesInUse).toBeGreaterThanOrEqual(0);
+    const live: Tensor[] = [];
+    const x = Tensor.from(data(8 * 32 * 14 * 14, 100), { shape: [8, 32, 14, 14], device: dev });
+    const w = Tensor.from(data(64 * 32 * 9, 101), { shape: [64, 32, 3, 3], device: dev });
+    live.push(x, w);
+    const y = nc.conv2d(x, w, null, { padding: 1 });
+    const r = nc.relu(y);
+    const p = nc.maxPool2d(r, { kernel: 2 });
+    const flat = x.reshape([8, 32 * 196]); // a view: keeps x's memory until it is disposed too
+    live.push(y, r, p.y, p.argmax, flat, nc.conv2dBackwardFilter(y, x, [64, 32, 3, 3], { padding: 1 }), nc.gemm(flat, flat, { transA: true }));
+    const s1 = memoryStats(dev);
+    expect(s1.bytesInUse).toBeGreaterThanOrEqual(s0.bytesInUse + 4 * (8 * 32 * 196 + 64 * 32 * 9));
+    expect(s1.peakBytesInUse).toBeGreaterThanOrEqual(s1.bytesInUse);
+    for (const t of live) t.dispose();
+    const s2 = memoryStats(dev);
+    expect(s2.bytesInUse).toBe(s0.bytesInUse);
+    // the freed blocks are cached, and the same sizes again come from the cache
+    expect(s2.bytesCached).toBeGreaterThan(0);
+    const again = Tensor.zeros([8, 32, 14, 14], { device: dev });
+    expect(memoryStats(dev).bytesCached).toBeLessThan(s2.bytesCached);
+    again.dispose();
+    expect(memoryStats(dev).bytesInUse).toBe(s0.bytesInUse);
+  }, true);
+
+});
+
+// ================================================================================================
 // Element-wise (exact)
 const ELEM_SHAPES: [string, number[]][] = [
   ['cnn activation 32x32x14x14', [32, 32, 14, 14]],
@@ -595,31 +627,6 @@ describe('determinism on cuda: repeated runs give identical bits', () => {
 // ================================================================================================
 // Device behaviour: memory, errors, transfers.
 describe('cuda device behaviour', () => {
-  cudaTest('memoryStats returns to its start after disposal; cache reuse', (dev) => {
-    const s0 = memoryStats(dev);
-    expect(s0.bytesInUse).toBeGreaterThanOrEqual(0);
-    const live: Tensor[] = [];
-    const x = Tensor.from(data(8 * 32 * 14 * 14, 100), { shape: [8, 32, 14, 14], device: dev });
-    const w = Tensor.from(data(64 * 32 * 9, 101), { shape: [64, 32, 3, 3], device: dev });
-    live.push(x, w);
-    const y = nc.conv2d(x, w, null, { padding: 1 });
-    const r = nc.relu(y);
-    const p = nc.maxPool2d(r, { kernel: 2 });
-    live.push(y, r, p.y, p.argmax, nc.conv2dBackwardFilter(y, x, [64, 32, 3, 3], { padding: 1 }), nc.gemm(x.reshape([8, 32 * 196]), x.reshape([8, 32 * 196]), { transA: true }));
-    const s1 = memoryStats(dev);
-    expect(s1.bytesInUse).toBeGreaterThanOrEqual(s0.bytesInUse + 4 * (8 * 32 * 196 + 64 * 32 * 9));
-    expect(s1.peakBytesInUse).toBeGreaterThanOrEqual(s1.bytesInUse);
-    for (const t of live) t.dispose();
-    const s2 = memoryStats(dev);
-    expect(s2.bytesInUse).toBe(s0.bytesInUse);
-    // the freed blocks are cached, and the same sizes again come from the cache
-    expect(s2.bytesCached).toBeGreaterThan(0);
-    const again = Tensor.zeros([8, 32, 14, 14], { device: dev });
-    expect(memoryStats(dev).bytesCached).toBeLessThan(s2.bytesCached);
-    again.dispose();
-    expect(memoryStats(dev).bytesInUse).toBe(s0.bytesInUse);
-  }, true);
-
   cudaTest('an absurd allocation throws a JS error naming the size; the next op works', (dev) => {
     const before = memoryStats(dev);
     // 2^38 float32 = 1 TiB: passes the shape check (≤ 2^40 elements), exceeds every GPU.
@@ -655,7 +662,9 @@ describe('cuda device behaviour', () => {
       expect([what, err.message]).toEqual([what, expect.stringMatching(/cuda|float32/)]);
     }
     // the device still works
-    expect(Array.from(nc.scale(x, 2).toArray())).toEqual([2, 4]);
+    const x2 = nc.scale(x, 2);
+    expect(Array.from(x2.toArray())).toEqual([2, 4]);
+    x2.dispose();
     x.dispose();
   }, true);
 

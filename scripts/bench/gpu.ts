@@ -272,7 +272,7 @@ async function run(argv: readonly string[]): Promise<number> {
     last = group;
     table.push([r.name, r.input, r.batch === null ? '-' : String(r.batch), r.shape, fmt(r.ms, r.ms < 1 ? 3 : 2), fmt(r.tflops, 2), r.imagesPerSecond === null ? '' : fmt(r.imagesPerSecond, 0)]);
   }
-  console.log(`\n${formatTable(columns, table)}`);
+  if (rows.length) console.log(`\n${formatTable(columns, table)}`);
   if (gv === null) console.log('\nGv / (forward + backward) time ratio: not measured (--only)');
   else if (gv.ratio === null) console.log('\nGv / (forward + backward) time ratio: n/a (jvp not implemented yet)');
   else {
