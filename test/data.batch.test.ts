@@ -58,3 +58,13 @@ test('bad arguments: empty or out-of-range slices, bad order entries, wrong type
   );
   expect(() => gatherBatch({} as typeof ds, order, 0, 1)).toThrow(/gatherBatch: ds must be a Dataset/);
 });
+
+test('gatherBatch puts the batch on the requested device, and refuses an unavailable one', () => {
+  const order = Int32Array.from({ length: ds.length }, (_, i) => i);
+  const b = gatherBatch(ds, order, 0, 2, { device: 'cpu' });
+  expect(b.x.device).toBe('cpu');
+  expect(b.y.device).toBe('cpu');
+  b.x.dispose();
+  b.y.dispose();
+  expect(() => gatherBatch(ds, order, 0, 2, { device: 'cuda:7' })).toThrow(/cuda:7/);
+});

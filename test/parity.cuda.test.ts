@@ -49,7 +49,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as nc from '../lib';
 import { Tensor, devices, memoryStats } from '../lib';
-import { cnn3, squaredLoss as squaredLossObj } from '../lib/nn';
+import { cnn3, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
+import { Sgd } from '../lib/optim';
+import { trainNewton } from '../lib/train';
+import { createDataset } from '../lib/data';
 import { expectThrow, prng, randDistribution } from './helpers';
 
 // --- the device under test ------------------------------------------------------------------
@@ -582,6 +585,122 @@ describe('parity: cnn3 forward + backward', () => {
       }
     });
   }
+});
+
+// ================================================================================================
+// Network passes beyond forward/backward: the R-operator (Jv), Jᵀu, the Gauss-Newton and
+// Hessian products, one SGD step and one whole Newton iteration (CG with the fused update, line
+// search), each on the same θ and batch on both devices. Tolerance: ‖Δ‖₂ ≤ 1e-4·‖r‖₂, as for
+// cnn3 forward + backward above (compositions of float32 ops; a wrong pass is O(1)); the
+// Newton iteration compares θ after the step, which CG (float32 vectors, ≤ 250 steps)
+// amplifies at most by its iteration count, so 1e-3 there.
+function relativeDistance(a: Float64Array, b: Float64Array): number {
+  let dd = 0;
+  let nn = 0;
+  for (let i = 0; i < b.length; i++) {
+    dd += (a[i] - b[i]) ** 2;
+    nn += b[i] ** 2;
+  }
+  return Math.sqrt(dd) / Math.sqrt(nn);
+}
+
+describe('parity: network products, SGD and Newton on cnn3', () => {
+  const input: [number, number, number] = [1, 12, 12];
+  const batch = 16;
+  const classes = 10;
+  const oneHot = (n: number): Float32Array =>
+    Float32Array.from({ length: n * classes }, (_, i) => (i % classes === (Math.floor(i / classes) * 3) % classes ? 1 : 0));
+  const pair = (dev: string): { cpu: Sequential; gpu: Sequential } => {
+    const cpu = cnn3(input, classes, { seed: 5 });
+    const gpu = cnn3(input, classes, { seed: 5, device: dev });
+    gpu.setParameters(cpu.getParameters() as Float32Array);
+    return { cpu, gpu };
+  };
+  const products: [string, (m: Sequential, x: Tensor, y: Tensor, v: Tensor, u: Tensor) => Tensor][] = [
+    ['jvp (Jv)', (m, _x, _y, v) => m.jvp(v)],
+    ['vjp (Jᵀu)', (m, _x, _y, _v, u) => m.vjp(u)],
+    ['gaussNewtonProduct (rop)', (m, _x, _y, v) => m.gaussNewtonProduct(v, { loss: squaredLossObj, lambda: 0.5, C: 0.01, trainSize: 1000 })],
+    ['gaussNewtonProduct (stored)', (m, _x, _y, v) => m.gaussNewtonProduct(v, { loss: squaredLossObj, lambda: 0.5, C: 0.01, trainSize: 1000, mode: 'stored' })],
+    ['hessianProduct', (m, _x, y, v) => m.hessianProduct(v, { loss: squaredLossObj, y, C: 0.01, trainSize: 1000 })],
+  ];
+  for (const [name, product] of products) {
+    registered.add('cnn3');
+    cudaTest(`cnn3 ${name}`, (dev) => {
+      const { cpu, gpu } = pair(dev);
+      try {
+        const xv = data(batch * input[0] * input[1] * input[2], 120, 0.5);
+        const vv = data(cpu.numParameters, 121, 0.01);
+        const uv = data(batch * classes, 122);
+        const res: Record<string, Float64Array> = {};
+        for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+          const x = Tensor.from(xv, { shape: [batch, ...input], device: d });
+          const y = Tensor.from(oneHot(batch), { shape: [batch, classes], device: d });
+          const v = Tensor.from(vv, { device: d });
+          const u = Tensor.from(uv, { shape: [batch, classes], device: d });
+          const z = m.forward(x);
+          const r = product(m, x, y, v, u);
+          res[d] = read(r);
+          for (const t of [x, y, v, u, z, r]) t.dispose();
+          m.releaseCache();
+        }
+        const rel = relativeDistance(res[dev], res.cpu);
+        if (!(rel <= 1e-4)) throw new Error(`cnn3 ${name}: ‖cuda − cpu‖/‖cpu‖ = ${rel} > 1e-4`);
+      } finally {
+        cpu.dispose();
+        gpu.dispose();
+      }
+    });
+  }
+
+  cudaTest('cnn3 one SGD step (momentum, Algorithm 2)', (dev) => {
+    const { cpu, gpu } = pair(dev);
+    try {
+      const xv = data(batch * input[0] * input[1] * input[2], 123, 0.5);
+      const res: Record<string, Float64Array> = {};
+      for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+        const sgd = new Sgd(m, { learningRate: 0.01 }, 1000);
+        const x = Tensor.from(xv, { shape: [batch, ...input], device: d });
+        const y = Tensor.from(oneHot(batch), { shape: [batch, classes], device: d });
+        for (let step = 0; step < 2; step++) {
+          const z = m.forward(x, { training: true });
+          const dz = squaredLossObj.gradient(z, y);
+          m.backward(dz);
+          sgd.step(batch);
+          z.dispose();
+          dz.dispose();
+        }
+        res[d] = read(m.parameters);
+        for (const t of [x, y]) t.dispose();
+        sgd.dispose();
+        m.releaseCache();
+      }
+      const rel = relativeDistance(res[dev], res.cpu);
+      if (!(rel <= 1e-4)) throw new Error(`cnn3 SGD θ: ‖cuda − cpu‖/‖cpu‖ = ${rel} > 1e-4`);
+    } finally {
+      cpu.dispose();
+      gpu.dispose();
+    }
+  });
+
+  cudaTest('cnn3 one Newton iteration (CG with cgUpdate, line search, Levenberg-Marquardt)', async (dev) => {
+    const { cpu, gpu } = pair(dev);
+    try {
+      const n = 64;
+      const labels = Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
+      const train = createDataset({ name: 'parity', images: data(n * input[0] * input[1] * input[2], 124, 0.5), labels, shape: input, classes });
+      const res: Record<string, { theta: Float64Array; cgSteps: number }> = {};
+      for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+        const r = await trainNewton(m, train, { iterations: 1, loss: squaredLossObj, batchSize: 32, newton: { samplingRate: 0.5 }, yieldEveryMs: 1000 });
+        res[d] = { theta: read(m.parameters), cgSteps: r.history[0].cgSteps };
+      }
+      expect(Math.abs(res[dev].cgSteps - res.cpu.cgSteps)).toBeLessThanOrEqual(1);
+      const rel = relativeDistance(res[dev].theta, res.cpu.theta);
+      if (!(rel <= 1e-3)) throw new Error(`cnn3 Newton θ: ‖cuda − cpu‖/‖cpu‖ = ${rel} > 1e-3`);
+    } finally {
+      cpu.dispose();
+      gpu.dispose();
+    }
+  });
 });
 
 // ================================================================================================

@@ -11,6 +11,8 @@ import { checkDataset, Dataset, imageSize } from './dataset';
 export interface GatherBatchOptions {
   /** Element type of x and y (default 'float32'). */
   dtype?: 'float32' | 'float64';
+  /** Device of x and y, e.g. the network's ('cpu' default, 'cuda', 'cuda:N'). */
+  device?: string;
 }
 
 /** A mini-batch: inputs, one-hot targets and the class indices. The caller disposes x and y. */
@@ -65,10 +67,11 @@ export function gatherBatch(
     y[i * ds.classes + labels[i]] = 1;
   }
   const [c, h, w] = ds.shape;
-  const xt = Tensor.from(x, { shape: [b, c, h, w] });
+  const device = options.device;
+  const xt = Tensor.from(x, { shape: [b, c, h, w], device });
   let yt: Tensor;
   try {
-    yt = Tensor.from(y, { shape: [b, ds.classes] });
+    yt = Tensor.from(y, { shape: [b, ds.classes], device });
   } catch (err) {
     xt.dispose();
     throw err;

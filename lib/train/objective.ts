@@ -160,7 +160,7 @@ export function* objectiveSteps(model: Sequential, data: Dataset, options: Objec
     for (let k = 0; k < bounds.length; k++) {
       const [start, end] = bounds[k];
       const keepThis = keep && k === bounds.length - 1;
-      const batch = gatherBatch(data, order, start, end, { dtype: model.dtype });
+      const batch = gatherBatch(data, order, start, end, { dtype: model.dtype, device: model.device });
       let z: Tensor | null = null;
       let handedOver = false;
       try {
@@ -258,7 +258,7 @@ export function evaluateAccuracy(model: Sequential, data: Dataset, options?: Acc
   const order = identityOrder(data.length);
   let correct = 0;
   for (let start = 0; start < data.length; start += batchSize) {
-    const batch = gatherBatch(data, order, start, Math.min(data.length, start + batchSize), { dtype: model.dtype });
+    const batch = gatherBatch(data, order, start, Math.min(data.length, start + batchSize), { dtype: model.dtype, device: model.device });
     try {
       const z = model.predict(batch.x);
       correct += correctCount(z, batch.labels);

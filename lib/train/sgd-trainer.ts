@@ -192,7 +192,7 @@ async function run(model: Sequential, train: Dataset, options: TrainSgdOptions, 
       const to = Math.min(l, from + r.batchSize);
       const size = to - from;
       const learningRate = sgd.learningRate;
-      const b = gatherBatch(train, permutation, from, to, { dtype: model.dtype });
+      const b = gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device });
       let lossSum: number;
       try {
         const z = model.forward(b.x, { training: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
