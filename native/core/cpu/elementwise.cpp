@@ -171,12 +171,18 @@ void CpuBackend::bias_grad(Tensor& db, const Tensor& dy) {
     const T* g = dy.data<T>();
     parallel_for(c, 1, [&](int64_t begin, int64_t end) {
       for (int64_t ch = begin; ch < end; ++ch) {
-        double acc = 0;
+        // Four interleaved accumulators, combined in a fixed order: one chain of dependent
+        // double adds would be latency-bound (this sums every activation of a conv layer).
+        double acc[4] = {0, 0, 0, 0};
         for (int64_t s = 0; s < n; ++s) {
           const T* row = g + (s * c + ch) * plane;
-          for (int64_t i = 0; i < plane; ++i) acc += static_cast<double>(row[i]);
+          int64_t i = 0;
+          for (; i + 4 <= plane; i += 4) {
+            for (int k = 0; k < 4; ++k) acc[k] += static_cast<double>(row[i + k]);
+          }
+          for (; i < plane; ++i) acc[i & 3] += static_cast<double>(row[i]);
         }
-        out[ch] = static_cast<T>(acc);
+        out[ch] = static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
       }
     });
   });
