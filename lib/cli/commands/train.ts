@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 
-import { loadCheckpoint, saveCheckpoint, type Checkpoint, type JsonValue } from '../../checkpoint';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
 import { lossByName, modelByName, type Sequential } from '../../nn';
 import type { SgdOptions } from '../../optim';
@@ -59,6 +59,64 @@ export interface TrainOutcome {
   summary?: TrainSummary;
   /** The checkpoint written last, if any. */
   checkpoint?: string;
+}
+
+/**
+ * Stops a training run when the caller's signal fires (Ctrl-C) or when the command decides to
+ * (--iterations reached), and remembers which of the two it was.
+ */
+class RunControl {
+  readonly #controller = new AbortController();
+  readonly #caller: AbortSignal | undefined;
+  #interrupted: boolean;
+  readonly #onAbort = (): void => {
+    this.#interrupted = true;
+    this.#controller.abort();
+  };
+
+  constructor(caller: AbortSignal | undefined) {
+    this.#caller = caller;
+    this.#interrupted = caller?.aborted === true;
+    if (this.#interrupted) this.#controller.abort();
+    caller?.addEventListener('abort', this.#onAbort);
+  }
+
+  /** The signal handed to the trainer. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the caller interrupted the run (not the command's own stop). */
+  get interrupted(): boolean {
+    return this.#interrupted;
+  }
+
+  /** Stops the run on the command's own account. */
+  stop(): void {
+    this.#controller.abort();
+  }
+
+  /** Stops following the caller's signal (after training). */
+  detach(): void {
+    this.#caller?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+/** Writes this run's checkpoints and remembers the last file written. */
+class CheckpointWriter {
+  last: string | undefined;
+
+  constructor(
+    private readonly model: CheckpointModel,
+    private readonly options: { [key: string]: JsonValue },
+    private readonly optimizer: string,
+    private readonly library: string,
+  ) {}
+
+  async write(file: string, state: TrainState): Promise<void> {
+    await saveCheckpoint(file, { model: this.model, options: this.options, state, optimizer: this.optimizer }, { library: this.library });
+    this.last = file;
+  }
 }
 
 // The run's options as recorded in (and compared with) a checkpoint.
@@ -258,21 +316,9 @@ async function trainModel(
   if (!args.quiet) setProgress(progress);
 
   // Stop on the caller's signal (Ctrl-C) or when --iterations is reached.
-  const stop = new AbortController();
-  let interrupted = io.signal?.aborted === true;
-  const onAbort = (): void => {
-    interrupted = true;
-    stop.abort();
-  };
-  if (interrupted) stop.abort();
-  io.signal?.addEventListener('abort', onAbort);
-
+  const run = new RunControl(io.signal);
   const options = recordedOptions(args);
-  let lastCheckpoint: string | undefined;
-  const writeCheckpoint = async (file: string, state: TrainState): Promise<void> => {
-    await saveCheckpoint(file, { model: modelInfo, options, state, optimizer: args.optimizer }, { library: rt.version });
-    lastCheckpoint = file;
-  };
+  const checkpoints = new CheckpointWriter(modelInfo, options, args.optimizer, rt.version);
   let previousElapsed = resume?.elapsed ?? 0;
   const epochLine = (s: EpochStats): void => {
     const seconds = s.elapsed - previousElapsed;
@@ -295,25 +341,25 @@ async function trainModel(
       loss,
       test,
       trainEvaluationSize: EPOCH_EVALUATION_SIZE,
-      signal: stop.signal,
+      signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
       onProgress: (p) => {
         if (!args.quiet) progress.update(p);
-        if (args.iterations !== undefined && p.iteration >= args.iterations) stop.abort();
+        if (args.iterations !== undefined && p.iteration >= args.iterations) run.stop();
       },
       onEpoch: epochLine,
-      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => writeCheckpoint(args.checkpoint!, s) } : {}),
+      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => checkpoints.write(args.checkpoint!, s) } : {}),
       ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
     });
   } finally {
-    io.signal?.removeEventListener('abort', onAbort);
+    run.detach();
     progress.clear();
   }
 
   const done = args.iterations !== undefined ? result.state.optimizer.iteration >= args.iterations : !result.aborted;
-  if (interrupted && !done) {
+  if (run.interrupted && !done) {
     const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
-    await writeCheckpoint(file, result.state);
+    await checkpoints.write(file, result.state);
     const s = result.state;
     const where = s.batch === 0 ? `after epoch ${s.epoch}` : `in epoch ${s.epoch + 1}, after batch ${s.batch}/${batches}`;
     const rel = path.relative(io.cwd ?? process.cwd(), file) || file;
@@ -333,8 +379,8 @@ async function trainModel(
     const te = await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
     summary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
   }
-  if (args.checkpoint !== undefined && (lastCheckpoint === undefined || result.state.batch !== 0 || result.iterations === 0)) {
-    await writeCheckpoint(args.checkpoint, result.state);
+  if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.state.batch !== 0 || result.iterations === 0)) {
+    await checkpoints.write(args.checkpoint, result.state);
   }
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
@@ -351,18 +397,18 @@ async function trainModel(
         iteration: result.state.optimizer.iteration,
         time: seconds,
         imagesPerSecond: result.imagesPerSecond,
-        ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}),
+        ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
       })}\n`,
     );
   } else {
     const w = (line: string): void => void io.stdout.write(`${line}\n`);
-    if (talk && lastCheckpoint !== undefined) w(`checkpoint: ${lastCheckpoint}`);
+    if (talk && checkpoints.last !== undefined) w(`checkpoint: ${checkpoints.last}`);
     w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
     w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
     w(`objective: ${fmt(summary.objective, 6)}`);
     w(`time: ${seconds.toFixed(1)}s`);
   }
-  return { exitCode: EXIT.ok, result, summary, ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}) };
+  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
 
 function checkResumedModel(model: Sequential, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
@@ -433,21 +479,9 @@ async function trainModelNewton(
     );
   }
 
-  const stop = new AbortController();
-  let interrupted = io.signal?.aborted === true;
-  const onAbort = (): void => {
-    interrupted = true;
-    stop.abort();
-  };
-  if (interrupted) stop.abort();
-  io.signal?.addEventListener('abort', onAbort);
-
+  const run = new RunControl(io.signal);
   const options = recordedOptions(args);
-  let lastCheckpoint: string | undefined;
-  const writeCheckpoint = async (file: string, state: TrainState): Promise<void> => {
-    await saveCheckpoint(file, { model: modelInfo, options, state, optimizer: 'newton' }, { library: rt.version });
-    lastCheckpoint = file;
-  };
+  const checkpoints = new CheckpointWriter(modelInfo, options, 'newton', rt.version);
   // Iteration lines: stdout normally, stderr (as progress) with --json, none with --quiet.
   const iterationLine = (it: NewtonIteration): void => {
     if (args.quiet) return;
@@ -465,19 +499,19 @@ async function trainModelNewton(
       batchSize: args.batchSize,
       seed: args.seed,
       test,
-      signal: stop.signal,
+      signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
       onIteration: iterationLine,
-      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => writeCheckpoint(args.checkpoint!, s) } : {}),
+      ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => checkpoints.write(args.checkpoint!, s) } : {}),
       ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
     });
   } finally {
-    io.signal?.removeEventListener('abort', onAbort);
+    run.detach();
   }
 
-  if (interrupted && result.aborted) {
+  if (run.interrupted && result.aborted) {
     const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
-    await writeCheckpoint(file, result.state);
+    await checkpoints.write(file, result.state);
     const it = result.state.optimizer.iteration;
     const rel = path.relative(io.cwd ?? process.cwd(), file) || file;
     io.stderr.write(`interrupted after Newton iteration ${it} (the unfinished iteration is discarded); checkpoint written to ${file}\n`);
@@ -493,7 +527,7 @@ async function trainModelNewton(
       ? { accuracy: last.testAccuracy, lossMean: last.testLoss }
       : await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
   const summary: TrainSummary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
-  if (args.checkpoint !== undefined && (lastCheckpoint === undefined || result.iterations === 0)) await writeCheckpoint(args.checkpoint, result.state);
+  if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.iterations === 0)) await checkpoints.write(args.checkpoint, result.state);
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     io.stdout.write(
@@ -508,16 +542,16 @@ async function trainModelNewton(
         iteration: result.state.optimizer.iteration,
         lambda: result.state.newton?.lambda ?? null,
         time: seconds,
-        ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}),
+        ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
       })}\n`,
     );
   } else {
     const w = (line: string): void => void io.stdout.write(`${line}\n`);
-    if (talk && lastCheckpoint !== undefined) w(`checkpoint: ${lastCheckpoint}`);
+    if (talk && checkpoints.last !== undefined) w(`checkpoint: ${checkpoints.last}`);
     w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
     w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
     w(`objective: ${fmt(summary.objective, 6)}`);
     w(`time: ${seconds.toFixed(1)}s`);
   }
-  return { exitCode: EXIT.ok, result, summary, ...(lastCheckpoint !== undefined ? { checkpoint: lastCheckpoint } : {}) };
+  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
