@@ -90,7 +90,7 @@ NEWTON_EXPORT int newton_backend_create(int abi_version, newton::Backend** out, 
   return create(abi_version, 0, out, error, error_size);
 }
 
-// For a registry that registers every device (not used yet): the number of visible CUDA
+// registry.cpp registers devices 1 … count−1 with these two: the number of visible CUDA
 // devices, or 0 with the reason in `error`.
 NEWTON_EXPORT int newton_backend_device_count(char* error, unsigned long error_size) {
   try {

@@ -83,6 +83,32 @@ std::vector<DeviceInfo> list_devices() {
   return out;
 }
 
+namespace {
+
+// A library that drives several devices (one CUDA backend per GPU) may export
+//   int newton_backend_device_count(char* error, unsigned long error_size);
+//   int newton_backend_create_device(int abi_version, int index, Backend** out,
+//                                    char* error, unsigned long error_size);
+// Device 0 came from newton_backend_create; this registers devices 1 … count−1. A device
+// that fails to start is left out (the others stay usable).
+void register_other_devices(void* handle) {
+  using CountFn = int (*)(char*, unsigned long);
+  using CreateDeviceFn = int (*)(int, int, Backend**, char*, unsigned long);
+  auto count_fn = reinterpret_cast<CountFn>(dlsym(handle, "newton_backend_device_count"));
+  auto create_fn = reinterpret_cast<CreateDeviceFn>(dlsym(handle, "newton_backend_create_device"));
+  if (!count_fn || !create_fn) return;
+  char message[512] = {0};
+  const int count = count_fn(message, sizeof(message));
+  for (int index = 1; index < count; ++index) {
+    Backend* backend = nullptr;
+    if (create_fn(kBackendAbiVersion, index, &backend, message, sizeof(message)) == 0 && backend != nullptr) {
+      register_backend(std::unique_ptr<Backend>(backend));
+    }
+  }
+}
+
+}  // namespace
+
 bool load_backend_library(const std::string& kind, const std::string& path) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
@@ -110,6 +136,7 @@ bool load_backend_library(const std::string& kind, const std::string& path) {
     return false;
   }
   register_backend(std::unique_ptr<Backend>(backend));
+  register_other_devices(handle);
   return true;
 }
 
