@@ -39,7 +39,7 @@ export const DEFAULT_EPOCHS = 10;
  * The default number of Newton iterations of `newton-cnn train` (about 5 minutes on 2 cores on the
  * bundled data; see the README for the accuracy it gives). The library's default is the paper's 100.
  */
-export const DEFAULT_NEWTON_ITERATIONS_CLI = 10;
+export const DEFAULT_NEWTON_ITERATIONS_CLI = 20;
 
 /** The validated options of `newton-cnn train`. */
 export interface TrainArgs {
