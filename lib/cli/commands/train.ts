@@ -401,14 +401,19 @@ async function trainModel(
       })}\n`,
     );
   } else {
-    const w = (line: string): void => void io.stdout.write(`${line}\n`);
-    if (talk && checkpoints.last !== undefined) w(`checkpoint: ${checkpoints.last}`);
-    w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
-    w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
-    w(`objective: ${fmt(summary.objective, 6)}`);
-    w(`time: ${seconds.toFixed(1)}s`);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined);
   }
   return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
+}
+
+/** The closing lines every run prints (README: "Output"), after the checkpoint's path if any. */
+function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined): void {
+  const w = (line: string): void => void io.stdout.write(`${line}\n`);
+  if (checkpoint !== undefined) w(`checkpoint: ${checkpoint}`);
+  w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
+  w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
+  w(`objective: ${fmt(summary.objective, 6)}`);
+  w(`time: ${seconds.toFixed(1)}s`);
 }
 
 function checkResumedModel(model: Sequential, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
@@ -546,12 +551,7 @@ async function trainModelNewton(
       })}\n`,
     );
   } else {
-    const w = (line: string): void => void io.stdout.write(`${line}\n`);
-    if (talk && checkpoints.last !== undefined) w(`checkpoint: ${checkpoints.last}`);
-    w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
-    w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
-    w(`objective: ${fmt(summary.objective, 6)}`);
-    w(`time: ${seconds.toFixed(1)}s`);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined);
   }
   return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
