@@ -812,23 +812,16 @@ describe('cuda device behaviour', () => {
     s.dispose();
   });
 
-  // The issue asks for promise-returning reads; lib/tensor.ts has none yet (toArray/item are
-  // synchronous and synchronise the stream). When one exists under one of these names it is
-  // tested here; until then the gap is listed as a todo in the report.
-  const asyncName = ['toArrayAsync', 'readAsync', 'read'].find((n) => typeof (Tensor.prototype as unknown as Record<string, unknown>)[n] === 'function');
-  if (asyncName) {
-    cudaTest(`async read (${asyncName}) resolves to the data`, async (dev) => {
-      const v = data(300000, 7);
-      const t = Tensor.from(v, { device: dev });
-      const y = nc.scale(t, 2);
-      const out = await ((y as unknown as Record<string, () => Promise<ArrayLike<number>>>)[asyncName]());
-      expect(Array.from(out).slice(0, 5)).toEqual(Array.from(v.slice(0, 5)).map((a) => Math.fround(2 * a)));
-      t.dispose();
-      y.dispose();
-    });
-  } else {
-    test.todo('async read on cuda: Tensor has no promise-returning read yet (issue 5 item 3)');
-  }
+  // The promise-returning read: the copy runs on a worker thread after the queued work.
+  cudaTest('async read (toArrayAsync) resolves to the data', async (dev) => {
+    const v = data(300000, 7);
+    const t = Tensor.from(v, { device: dev });
+    const y = nc.scale(t, 2);
+    const out = await y.toArrayAsync();
+    expect(Array.from(out).slice(0, 5)).toEqual(Array.from(v.slice(0, 5)).map((a) => Math.fround(2 * a)));
+    t.dispose();
+    y.dispose();
+  });
 });
 
 // ================================================================================================
