@@ -45,30 +45,19 @@ class ReadWorker final : public Napi::AsyncWorker {
   void* data_;
 };
 
-// The typed array type that holds `dtype` elements.
-napi_typedarray_type array_type_of(DType dtype) {
-  switch (dtype) {
-    case DType::F32: return napi_float32_array;
-    case DType::F64: return napi_float64_array;
-    case DType::I32: return napi_int32_array;
-  }
-  return napi_float32_array;
-}
-
 Napi::Value ReadIntoAsync(const Napi::CallbackInfo& info) {
   static constexpr const char* op = "Tensor.toArrayAsync";
   return guard(info, op, [&]() -> Napi::Value {
     const Tensor t = tensor_arg(info[0], op, "tensor");
     // `out` is made by lib/tensor.ts for this tensor; checked anyway, since JS can call us directly.
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != array_type_of(t.dtype())) {
-      fail<ArgumentTypeError>(op, ": out must be a typed array of the tensor's dtype ", dtype_name(t.dtype()));
+    const HostData out = typed_array_arg(info[1], op, "out");
+    if (out.dtype != t.dtype()) {
+      fail<ShapeError>(op, ": out has dtype ", dtype_name(out.dtype), " but tensor has ", dtype_name(t.dtype()));
     }
-    Napi::TypedArray out = info[1].As<Napi::TypedArray>();
-    if (out.ElementLength() != static_cast<std::size_t>(t.numel())) {
-      fail<ShapeError>(op, ": out has ", out.ElementLength(), " elements but tensor has shape ", fmt(t.shape()));
+    if (out.length != static_cast<std::size_t>(t.numel())) {
+      fail<ShapeError>(op, ": out has ", out.length, " elements but tensor has shape ", fmt(t.shape()));
     }
-    void* data = static_cast<char*>(out.ArrayBuffer().Data()) + out.ByteOffset();
-    auto* worker = new ReadWorker(info.Env(), t, out, data);
+    auto* worker = new ReadWorker(info.Env(), t, info[1].As<Napi::Object>(), const_cast<void*>(out.data));
     Napi::Promise promise = worker->promise();
     worker->Queue();  // the worker deletes itself after OnOK / OnError
     return promise;

@@ -306,5 +306,50 @@ void check_allocation(const char* op, const Shape& shape, DType dtype, Device de
   if (bytes > limit) fail<ValueError>(op, ": out of memory allocating ", what.str());
 }
 
+static const char* typed_array_name(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+  }
+  return "TypedArray";
+}
+
+// A Float32Array, Float64Array or Int32Array.
+HostData typed_array_arg(const Napi::Value& v, const char* op, const char* name) {
+  if (!v.IsTypedArray()) {
+    fail<ArgumentTypeError>(op, ": ", name, " must be a Float32Array, Float64Array or Int32Array, got ", describe(v));
+  }
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  const napi_typedarray_type type = a.TypedArrayType();
+  DType dtype;
+  switch (type) {
+    case napi_float32_array: dtype = DType::F32; break;
+    case napi_float64_array: dtype = DType::F64; break;
+    case napi_int32_array: dtype = DType::I32; break;
+    default:
+      fail<ArgumentTypeError>(op, ": ", name, " must be a Float32Array, Float64Array or Int32Array, got ",
+                              typed_array_name(type));
+  }
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byte_offset = 0;
+  if (napi_get_typedarray_info(v.Env(), v, &t, &length, &data, &buffer, &byte_offset) != napi_ok) {
+    fail<Error>(op, ": cannot read ", name);
+  }
+  return HostData{dtype, data, data ? length : 0};
+}
+
+
 }  // namespace napi
 }  // namespace newton

@@ -71,5 +71,13 @@ GemmOptions gemm_options(const Napi::Value& options, const char* op);
 // trying, and records what is being allocated for an out-of-memory message.
 void check_allocation(const char* op, const Shape& shape, DType dtype, Device device);
 
+// The elements of a Float32Array, Float64Array or Int32Array (TypeError for anything else).
+struct HostData {
+  DType dtype;
+  const void* data;
+  std::size_t length;
+};
+HostData typed_array_arg(const Napi::Value& v, const char* op, const char* name);
+
 }  // namespace napi
 }  // namespace newton
