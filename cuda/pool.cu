@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.h"
+#include "core/scalar_math.h"
 #include "cuda_backend.h"
 #include "launch.cuh"
 #include "reduce.cuh"
@@ -81,7 +82,10 @@ __global__ void max_forward_kernel(PoolGeometry g, const float* x, float* y, int
 }
 
 // dx: (N, C, H, W) = Σ dy over the outputs whose argmax is this element; dy, argmax: (N, C, P, Q)
-__global__ void max_backward_kernel(PoolGeometry g, const float* dy, const int32_t* argmax, float* dx) {
+// With relu_input, the ReLU before the pooling is fused in (as on the CPU: the same bits as
+// reluBackward of the pooling gradient).
+__global__ void max_backward_kernel(PoolGeometry g, const float* dy, const int32_t* argmax, const float* relu_input,
+                                    float* dx) {
   const int64_t total = g.planes * g.h * g.w;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += stride) {
@@ -99,7 +103,7 @@ __global__ void max_backward_kernel(PoolGeometry g, const float* dy, const int32
         if (ap[o] == self) acc += dyp[o];
       }
     }
-    dx[idx] = acc;
+    dx[idx] = relu_input ? math::relu_backward(acc, relu_input[idx]) : acc;
   }
 }
 
@@ -179,9 +183,11 @@ void CudaBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x,
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) {
-  const char* op = "maxPool2dBackward";
+void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                                      const Tensor* relu_input) {
+  const char* op = op_name(relu_input ? Op::MaxPool2dReluBackward : Op::MaxPool2dBackward);
   require_f32(op, "dy", dy);
+  if (relu_input) require_f32(op, "reluInput", *relu_input);
   const PoolGeometry g = geometry(dx, dy, p);
   require_int32_plane(op, g);
   const int64_t total = g.planes * g.h * g.w;
@@ -211,8 +217,8 @@ void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor
       }
     }
   }
-  max_backward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(g, dy.data<float>(), argmax.data<int32_t>(),
-                                                                 dx.data<float>());
+  max_backward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(
+      g, dy.data<float>(), argmax.data<int32_t>(), relu_input ? relu_input->data<float>() : nullptr, dx.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 

@@ -133,6 +133,7 @@ export interface NativeAddon {
   conv2dBackwardBias(dy: NativeTensor): NativeTensor;
   maxPool2d(x: NativeTensor, options: NativePool2dOptions): { y: NativeTensor; argmax: NativeTensor };
   maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, xShape: readonly number[], options: NativePool2dOptions): NativeTensor;
+  maxPool2dReluBackward(dy: NativeTensor, argmax: NativeTensor, reluInput: NativeTensor, options: NativePool2dOptions): NativeTensor;
   /** R{y} = rx[argmax]: rx (N, C, H, W), argmax (N, C, P, Q) -> (N, C, P, Q). */
   maxPool2dJvp(rx: NativeTensor, argmax: NativeTensor, options: NativePool2dOptions): NativeTensor;
   avgPool2d(x: NativeTensor, options: NativePool2dOptions): NativeTensor;

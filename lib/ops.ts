@@ -323,6 +323,24 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
 }
 
 /**
+ * The backward of ReLU followed by max pooling, in one pass:
+ * reluBackward(maxPool2dBackward(dy, argmax, reluInput.shape, options), reluInput), bit for bit.
+ * reluInput is the ReLU's input (N, C, H, W); dy and argmax are (N, C, P, Q). Sequential uses it
+ * for every conv → ReLU → max-pool block, where it saves a full pass over the activations.
+ *
+ * @example
+ * const { y, argmax } = maxPool2d(relu(pre), { kernel: 2 });
+ * const dpre = maxPool2dReluBackward(dy, argmax, pre, { kernel: 2 });
+ */
+export function maxPool2dReluBackward(dy: Tensor, argmax: Tensor, reluInput: Tensor, options: Pool2dOptions): Tensor {
+  const op = 'maxPool2dReluBackward';
+  const hdy = handleOf(dy, op, 'dy');
+  const ha = handleOf(argmax, op, 'argmax');
+  const hr = handleOf(reluInput, op, 'reluInput');
+  return wrapNative(native().maxPool2dReluBackward(hdy, ha, hr, pool2dOptions(op, options)));
+}
+
+/**
  * The R-operator (forward-mode derivative) of maxPool2d: R{y} = R{x}[argmax], a gather of
  * rx (N, C, H, W) at the argmax (N, C, P, Q, int32, from maxPool2d on an input of rx's
  * shape with the same options) -> (N, C, P, Q). The forward counterpart of maxPool2dBackward.

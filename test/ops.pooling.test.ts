@@ -109,3 +109,35 @@ describeEachBackend('pooling', (b) => {
     });
   }
 });
+
+// maxPool2dReluBackward is defined as reluBackward(maxPool2dBackward(dy, argmax, pre.shape), pre):
+// the fused pass must give exactly those bits (the mask is applied at every accumulation), also
+// with overlapping windows, padding, zeros and negative inputs in the ReLU's input.
+describeEachBackend('maxPool2dReluBackward (fused ReLU → max pool backward)', (b) => {
+  for (const dtype of b.dtypes) {
+    test.each(cases.map((c) => [c.name, c]))(`${dtype}: %s equals reluBackward ∘ maxPool2dBackward`, (_n, c) => {
+      const opts = { kernel: c.kernel, stride: c.stride, padding: c.padding };
+      const pre = randTensor(c.x, 301, dtype, b.device).t; // about half of it negative
+      const act = nc.relu(pre);
+      const { y, argmax } = nc.maxPool2d(act, opts);
+      const dy = randTensor(y.shape, 302, dtype, b.device).t;
+      const fused = nc.maxPool2dReluBackward(dy, argmax, pre, opts);
+      const pooled = nc.maxPool2dBackward(dy, argmax, pre.shape, opts);
+      const composed = nc.reluBackward(pooled, pre);
+      expect(fused.shape).toEqual([...c.x]);
+      expect(fused.dtype).toBe(dtype);
+      expectEqualArrays(f64(fused), f64(composed), 'fused vs composed');
+      for (const t of [pre, act, y, argmax, dy, fused, pooled, composed]) t.dispose();
+    });
+  }
+
+  test('bad arguments name the op and the argument', () => {
+    const pre = randTensor([1, 2, 4, 4], 303, 'float32', b.device).t;
+    const { y, argmax } = nc.maxPool2d(pre, { kernel: 2 });
+    const wrongPre = randTensor([1, 2, 6, 6], 304, 'float32', b.device).t;
+    expect(() => nc.maxPool2dReluBackward(y, argmax, wrongPre, { kernel: 2 })).toThrow(/^maxPool2dReluBackward: dy must have shape \(1, 2, 3, 3\)/);
+    expect(() => nc.maxPool2dReluBackward(y, argmax, 3 as unknown as nc.Tensor, { kernel: 2 })).toThrow(/^maxPool2dReluBackward: reluInput must be a Tensor/);
+    expect(() => nc.maxPool2dReluBackward(y, y, pre, { kernel: 2 })).toThrow(/^maxPool2dReluBackward: argmax must be int32/);
+    for (const t of [pre, y, argmax, wrongPre]) t.dispose();
+  });
+});

@@ -14,7 +14,8 @@
 // Tolerance policy (cuda/README.md "Numerics"; u = 2⁻²⁴, the float32 unit roundoff):
 //  - exact (bit for bit, compared as uint32 so −0 ≠ +0): fill, copy, cast, add, sub, mul,
 //    scale, axpy, relu, reluMask, reluBackward, biasAdd, squaredLossGradient,
-//    squaredLossHessianProduct, max/avg pooling forward and backward (incl. argmax),
+//    squaredLossHessianProduct, max/avg pooling forward and backward (incl. argmax and the fused
+//    maxPool2dReluBackward),
 //    randomUniform. Both backends evaluate the same formula (core/scalar_math.h,
 //    core/random.h) with one rounding per operation and no FMA contraction, and pooling
 //    visits windows in the same order, so any difference is a bug.
@@ -488,6 +489,10 @@ describe('parity: pooling (bit-exact, argmax included)', () => {
     parity({ op: 'maxPool2d', name: c.name, inputs, checks: exact('y', 'argmax'), run: (t) => { const r = nc.maxPool2d(t.x, o); return { y: r.y, argmax: r.argmax }; } });
     parity({ op: 'maxPool2dBackward', name: c.name, inputs, checks: exact('dx'),
       run: (t) => { const r = nc.maxPool2d(t.x, o); const dx = nc.maxPool2dBackward(t.dy, r.argmax, c.x, o); r.y.dispose(); r.argmax.dispose(); return { dx }; } });
+    // The fused ReLU → max-pool backward: x plays the ReLU's input (about half negative), the
+    // pooling runs on relu(x); same formula and visiting order on both devices: exact.
+    parity({ op: 'maxPool2dReluBackward', name: c.name, inputs, checks: exact('dx'),
+      run: (t) => { const a = nc.relu(t.x); const r = nc.maxPool2d(a, o); const dx = nc.maxPool2dReluBackward(t.dy, r.argmax, t.x, o); for (const u of [a, r.y, r.argmax]) u.dispose(); return { dx }; } });
     const jvp = libFn('maxPool2dJvp');
     if (jvp) {
       parity({ op: 'maxPool2dJvp', name: c.name, inputs: () => ({ x: rnd(c.x, 50), rx: awk(c.x, 53) }), checks: exact('ry'),

@@ -10,6 +10,8 @@
 import { copy } from '../ops';
 import { Tensor } from '../tensor';
 import { buildLayer } from './build';
+import { MaxPoolLayer } from './impl/pool';
+import { ReluLayer } from './impl/relu';
 import { checkInit, initializeLayers, type Initializer, type InitOptions } from './init';
 import type { ExampleShape, Layer, LayerInfo } from './layer';
 import type { LayerSpec } from './layers';
@@ -234,7 +236,17 @@ export class Sequential {
     let dy = dz;
     try {
       for (let i = this.built.length - 1; i >= last; i--) {
-        const dx = this.built[i].backward(dy, i > last || inputGradient);
+        const layer = this.built[i];
+        const below = i - 1 >= last ? this.built[i - 1] : undefined;
+        let dx: Tensor | null;
+        if (layer instanceof MaxPoolLayer && below instanceof ReluLayer && below.cache !== null && (i - 1 > last || inputGradient)) {
+          // ReLU → max pooling (every conv block of cnn3/cnn5): one fused pass over the
+          // activations instead of two; the ReLU has no parameters, so it is skipped.
+          dx = layer.backwardThroughRelu(dy, below.cache.input);
+          i--;
+        } else {
+          dx = layer.backward(dy, i > last || inputGradient);
+        }
         if (dy !== dz) dy.dispose();
         if (dx === null) return null;
         dy = dx;

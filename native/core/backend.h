@@ -20,7 +20,7 @@
 namespace newton {
 
 // Bumped whenever this interface changes, so that a stale backend library is refused.
-inline constexpr int kBackendAbiVersion = 2;
+inline constexpr int kBackendAbiVersion = 3;
 
 enum class BinaryOp : int { Add, Sub, Mul };
 
@@ -79,8 +79,10 @@ class Backend {
   // --- pooling: x (N, C, H, W), y (N, C, P, Q); argmax (N, C, P, Q) int32 holds the
   // index h·W + w, within its (n, c) plane of x, of the element each output took.
   virtual void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) = 0;
-  virtual void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax,
-                                   const Pool2dParams& p) = 0;
+  // With relu_input (the input of a ReLU that precedes the pooling, shape of dx), the ReLU's
+  // backward is fused in: dx = 1[relu_input > 0] ⊙ (the pooling gradient), in one pass.
+  virtual void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                                   const Tensor* relu_input) = 0;
   // The R-operator of max pooling: ry (N, C, P, Q) = rx (N, C, H, W) gathered at argmax
   // (N, C, P, Q), the forward counterpart of max_pool2d_backward.
   virtual void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) = 0;

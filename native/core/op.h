@@ -33,6 +33,7 @@ namespace newton {
   X(Conv2dBackwardFilter, "conv2dBackwardFilter")                      \
   X(MaxPool2dForward, "maxPool2d")                                     \
   X(MaxPool2dBackward, "maxPool2dBackward")                            \
+  X(MaxPool2dReluBackward, "maxPool2dReluBackward")                    \
   X(MaxPool2dJvp, "maxPool2dJvp")                                      \
   X(AvgPool2dForward, "avgPool2d")                                     \
   X(AvgPool2dBackward, "avgPool2dBackward")                            \

@@ -510,8 +510,10 @@ MaxPoolResult max_pool2d_forward(const Tensor& x, const Pool2dParams& p) {
   return r;
 }
 
-Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, const Pool2dParams& p) {
-  const char* name = op_name(Op::MaxPool2dBackward);
+namespace {
+// dy and argmax against the input shape; shared by both pooling backwards.
+void check_max_pool_grad(const char* name, const Tensor& dy, const Tensor& argmax, const Shape& x_shape,
+                         const Pool2dParams& p) {
   require_floating(name, "dy", dy);
   require_defined(name, "argmax", argmax);
   if (argmax.dtype() != DType::I32) {
@@ -521,9 +523,25 @@ Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& 
   const Shape y_shape = pool2d_output_shape(name, x_shape, p);
   require_output_grad(name, dy, y_shape, "xShape and the pooling options");
   require_same_shape(name, "argmax", argmax, "dy", dy);
+}
+}  // namespace
+
+Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, const Pool2dParams& p) {
+  check_max_pool_grad(op_name(Op::MaxPool2dBackward), dy, argmax, x_shape, p);
   Backend& backend = backend_of(Op::MaxPool2dBackward, dy);
   Tensor dx = empty_like(dy, x_shape);
-  backend.max_pool2d_backward(dx, dy, argmax, p);
+  backend.max_pool2d_backward(dx, dy, argmax, p, nullptr);
+  return dx;
+}
+
+Tensor max_pool2d_relu_backward(const Tensor& dy, const Tensor& argmax, const Tensor& relu_input, const Pool2dParams& p) {
+  const char* name = op_name(Op::MaxPool2dReluBackward);
+  require_floating(name, "reluInput", relu_input);
+  require_compatible(name, "dy", dy, "reluInput", relu_input);
+  check_max_pool_grad(name, dy, argmax, relu_input.shape(), p);
+  Backend& backend = backend_of(Op::MaxPool2dReluBackward, dy);
+  Tensor dx = empty_like(dy, relu_input.shape());
+  backend.max_pool2d_backward(dx, dy, argmax, p, &relu_input);
   return dx;
 }
 

@@ -73,6 +73,9 @@ struct MaxPoolResult {
 };
 MaxPoolResult max_pool2d_forward(const Tensor& x, const Pool2dParams& p);
 Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, const Pool2dParams& p);
+// reluBackward(maxPool2dBackward(dy, argmax, relu_input's shape), relu_input) in one pass: the
+// backward of ReLU → max pooling, the pattern of every conv block of the paper's CNNs.
+Tensor max_pool2d_relu_backward(const Tensor& dy, const Tensor& argmax, const Tensor& relu_input, const Pool2dParams& p);
 // R{y} = R{x}[argmax]: rx (N, C, H, W), argmax (N, C, P, Q) int32 from maxPool2d -> (N, C, P, Q).
 Tensor max_pool2d_jvp(const Tensor& rx, const Tensor& argmax, const Pool2dParams& p);
 Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& p);

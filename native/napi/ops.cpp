@@ -379,6 +379,14 @@ NEWTON_FN(MaxPool2dBackward, "maxPool2dBackward", {
   return wrap(info, ops::max_pool2d_backward(dy, argmax, x_shape, p));
 })
 
+NEWTON_FN(MaxPool2dReluBackward, "maxPool2dReluBackward", {
+  const Tensor dy = T_ARG(0, "dy");
+  const Tensor argmax = T_ARG(1, "argmax");
+  const Tensor relu_input = T_ARG(2, "reluInput");
+  const Pool2dParams p = pool2d_options(info[3], op);
+  return wrap(info, ops::max_pool2d_relu_backward(dy, argmax, relu_input, p));
+})
+
 NEWTON_FN(MaxPool2dJvp, "maxPool2dJvp", {
   const Tensor rx = T_ARG(0, "rx");
   const Tensor argmax = T_ARG(1, "argmax");
@@ -525,6 +533,7 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"conv2dBackwardBias", Conv2dBackwardBias},
       {"maxPool2d", MaxPool2d},
       {"maxPool2dBackward", MaxPool2dBackward},
+      {"maxPool2dReluBackward", MaxPool2dReluBackward},
       {"maxPool2dJvp", MaxPool2dJvp},
       {"avgPool2d", AvgPool2d},
       {"avgPool2dBackward", AvgPool2dBackward},

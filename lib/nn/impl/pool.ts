@@ -1,5 +1,5 @@
 // Pooling layers: max pooling (caches the argmax) and average pooling (caches the input shape).
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, maxPool2dJvp } from '../../ops';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, maxPool2dJvp, maxPool2dReluBackward } from '../../ops';
 import type { Tensor } from '../../tensor';
 import type { ExampleShape, ForwardContext, ParameterTangent } from '../layer';
 import type { Pool2dSpec } from '../layers';
@@ -65,6 +65,15 @@ export class MaxPoolLayer extends BaseLayer {
   backward(dy: Tensor, inputGradient: boolean): Tensor | null {
     const cache = this.cache ?? this.noCache();
     return inputGradient ? maxPool2dBackward(dy, cache.argmax, cache.inputShape, poolOptions(this.spec)) : null;
+  }
+
+  /**
+   * The backward of a ReLU (whose input is reluInput) followed by this layer, in one pass:
+   * what the ReLU's backward of this layer's backward gives, bit for bit, owned by the caller.
+   */
+  backwardThroughRelu(dy: Tensor, reluInput: Tensor): Tensor {
+    const cache = this.cache ?? this.noCache();
+    return maxPool2dReluBackward(dy, cache.argmax, reluInput, poolOptions(this.spec));
   }
 
   /** R{y} (N, C, P, Q) = R{x}[argmax] with the cached argmax. */

@@ -59,7 +59,8 @@ class CpuBackend final : public Backend {
   void conv2d_backward_filter(Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) override;
 
   void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) override;
-  void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) override;
+  void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                           const Tensor* relu_input) override;
   void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) override;
   void avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) override;
   void avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) override;

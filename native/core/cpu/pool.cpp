@@ -8,6 +8,7 @@
 
 #include "../error.h"
 #include "../parallel.h"
+#include "../scalar_math.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
 
@@ -157,19 +158,23 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
   });
 }
 
-// dx: (N, C, H, W) = Σ dy routed to argmax; dy, argmax: (N, C, P, Q)
+// dx: (N, C, H, W) = Σ dy routed to argmax; dy, argmax: (N, C, P, Q). With relu_input
+// (N, C, H, W) the ReLU before the pooling is fused in: an element whose ReLU input is not
+// positive keeps 0. Applying the mask at every accumulation gives exactly the bits of
+// reluBackward(maxPool2dBackward(...)), and reads relu_input only at the argmax positions.
 template <typename T>
-void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, T* dx) {
+void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, const T* relu_input, T* dx) {
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       T* dxp = dx + plane * sh.hw();
       const T* dyp = dy + plane * sh.pq();
       const int32_t* ap = argmax + plane * sh.pq();
       std::fill(dxp, dxp + sh.hw(), T(0));
-      for (int64_t i = 0; i < sh.pq(); ++i) {
-        // An index outside the plane cannot come from max_forward; skipping it keeps a
-        // hand-made argmax from writing out of bounds (no throwing inside parallel_for).
-        if (ap[i] >= 0 && ap[i] < sh.hw()) dxp[ap[i]] += dyp[i];
+      if (relu_input == nullptr) {
+        for (int64_t i = 0; i < sh.pq(); ++i) dxp[ap[i]] += dyp[i];
+      } else {
+        const T* pre = relu_input + plane * sh.hw();
+        for (int64_t i = 0; i < sh.pq(); ++i) dxp[ap[i]] = math::relu_backward(dxp[ap[i]] + dyp[i], pre[ap[i]]);
       }
     }
   });
@@ -240,21 +245,27 @@ void CpuBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, 
 }
 
 // dx: (N, C, H, W), dy, argmax: (N, C, P, Q)
-void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p) {
+void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                                     const Tensor* relu_input) {
   const PoolShape sh = pool_shape(dx, dy, p);
+  const char* op = op_name(relu_input ? Op::MaxPool2dReluBackward : Op::MaxPool2dBackward);
   // An argmax that did not come from maxPool2d on this input would scatter outside its
   // plane: refuse it instead of dropping those gradients silently.
   const int32_t* index = argmax.data<int32_t>();
   for (int64_t i = 0, n = argmax.numel(); i < n; ++i) {
     if (index[i] < 0 || index[i] >= sh.hw()) {
-      fail<ValueError>("maxPool2dBackward: argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x",
+      fail<ValueError>(op, ": argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x",
                        sh.w, " input plane");
     }
   }
   switch (dy.dtype()) {
-    case DType::F32: return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
-    case DType::F64: return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(), dx.data<double>());
-    default: unsupported_dtype("maxPool2dBackward", dy.dtype());
+    case DType::F32:
+      return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), relu_input ? relu_input->data<float>() : nullptr,
+                          dx.data<float>());
+    case DType::F64:
+      return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(),
+                          relu_input ? relu_input->data<double>() : nullptr, dx.data<double>());
+    default: unsupported_dtype(op, dy.dtype());
   }
 }
 
