@@ -16,6 +16,7 @@
 //            estimated first and refused above options.maxBytes (default 2 GiB).
 //   Which is faster where is measured by `npm run bench -- newton` (see the README).
 import { axpy, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, copy, gemm, scale } from '../ops';
+import { describe } from '../errors';
 import { Tensor } from '../tensor';
 import { Conv2dLayer } from './impl/conv2d';
 import { LinearLayer } from './impl/linear';
@@ -91,12 +92,6 @@ function stateOf(model: Sequential, fn: string): ForwardState {
   const st = model.forwardState();
   if (st === null) throw new Error(`${fn}: no forward pass to differentiate (call forward on the batch S first)`);
   return st;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
 }
 
 function checkTensor(model: Sequential, fn: string, arg: string, t: unknown, shape: readonly number[]): Tensor {

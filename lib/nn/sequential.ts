@@ -8,6 +8,7 @@
 // releaseCache() or dispose(); the input x given to forward is borrowed and must stay alive
 // until backward has run. The output z of forward belongs to the caller.
 import { copy } from '../ops';
+import { describe } from '../errors';
 import { Tensor } from '../tensor';
 import { buildLayer } from './build';
 import { MaxPoolLayer } from './impl/pool';
@@ -65,12 +66,6 @@ function checkInputShape(fn: string, shape: unknown): readonly [number, number, 
   return Object.freeze([shape[0], shape[1], shape[2]]) as readonly [number, number, number];
 }
 
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
 /** A feed-forward network: layers applied in order to (N, C, H, W) inputs, producing (N, outputSize). */
 export class Sequential {
   /** Per-example input shape [C, H, W]. */
@@ -111,10 +106,10 @@ export class Sequential {
     const fn = 'Sequential';
     this.inputShape = checkInputShape(fn, inputShape);
     if (!Array.isArray(layers) || layers.length === 0) {
-      throw new RangeError(`${fn}: layers must be a non-empty array of layer specs, got ${Array.isArray(layers) ? 'an empty array' : describeValue(layers)}`);
+      throw new RangeError(`${fn}: layers must be a non-empty array of layer specs, got ${Array.isArray(layers) ? 'an empty array' : describe(layers)}`);
     }
     if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw new TypeError(`${fn}: options must be an object, got ${describeValue(options)}`);
+      throw new TypeError(`${fn}: options must be an object, got ${describe(options)}`);
     }
     const dtype = options?.dtype ?? 'float32';
     if (dtype !== 'float32' && dtype !== 'float64') {
@@ -180,7 +175,7 @@ export class Sequential {
     this.checkAlive(fn);
     this.checkInput(fn, x);
     const training = options?.training ?? false;
-    if (typeof training !== 'boolean') throw new TypeError(`${fn}: options.training must be a boolean, got ${describeValue(training)}`);
+    if (typeof training !== 'boolean') throw new TypeError(`${fn}: options.training must be a boolean, got ${describe(training)}`);
     const noiseSeed = options?.noiseSeed ?? mixSeed(0x5eed, this.passes);
     if (!Number.isSafeInteger(noiseSeed) || noiseSeed < 0) {
       throw new RangeError(`${fn}: options.noiseSeed must be a non-negative safe integer, got ${String(noiseSeed)}`);
@@ -224,7 +219,7 @@ export class Sequential {
     const fn = 'Sequential.backward';
     this.checkAlive(fn);
     if (this.activations.length === 0) throw new Error(`${fn}: no forward pass to differentiate (call forward first)`);
-    if (!(dz instanceof Tensor)) throw new TypeError(`${fn}: dz must be a Tensor, got ${describeValue(dz)}`);
+    if (!(dz instanceof Tensor)) throw new TypeError(`${fn}: dz must be a Tensor, got ${describe(dz)}`);
     if (dz.disposed) throw new Error(`${fn}: dz: tensor is disposed`);
     if (dz.ndim !== 2 || dz.shape[0] !== this.batchSize || dz.shape[1] !== this.outputSize) {
       throw new RangeError(`${fn}: dz has shape ${fmtShape(dz.shape)} but the last forward output has shape (${this.batchSize}, ${this.outputSize})`);
@@ -334,7 +329,7 @@ export class Sequential {
       return;
     }
     if (!isFloatArray(values)) {
-      throw new TypeError(`${fn}: values must be a Float32Array, Float64Array or Tensor, got ${describeValue(values)}`);
+      throw new TypeError(`${fn}: values must be a Float32Array, Float64Array or Tensor, got ${describe(values)}`);
     }
     if (values.length !== this.numParameters) throw new RangeError(`${fn}: values has ${values.length} elements but the network has ${this.numParameters} parameters`);
     const t = Tensor.from(values, { dtype: this.dtype, device: this.device });
@@ -382,7 +377,7 @@ export class Sequential {
   }
 
   private checkInput(fn: string, x: unknown): asserts x is Tensor {
-    if (!(x instanceof Tensor)) throw new TypeError(`${fn}: x must be a Tensor, got ${describeValue(x)}`);
+    if (!(x instanceof Tensor)) throw new TypeError(`${fn}: x must be a Tensor, got ${describe(x)}`);
     if (x.disposed) throw new Error(`${fn}: x: tensor is disposed`);
     const [C, H, W] = this.inputShape;
     if (x.ndim !== 4 || x.shape[1] !== C || x.shape[2] !== H || x.shape[3] !== W || x.shape[0] < 1) {
