@@ -3,7 +3,7 @@
 // Each suite is its own module under scripts/bench/ exporting `suite: BenchSuite` (see
 // scripts/bench/common.ts). To add one (train, newton, gpu …), write scripts/bench/<name>.ts
 // and add a line to SUITES below; modules are loaded only when their suite is run.
-import type { BenchSuite } from './bench/common';
+import { UsageError, type BenchSuite } from './bench/common';
 
 interface SuiteEntry {
   description: string;
@@ -57,7 +57,16 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`npm run bench -- ${suite.name} [options]\n${suite.description}\n\noptions:\n${suite.usage}`);
     return 0;
   }
-  return suite.run(rest);
+  try {
+    return await suite.run(rest);
+  } catch (e) {
+    // Bad options of any suite: one message naming the suite, its options, exit code 2.
+    if (e instanceof UsageError) {
+      console.error(`bench ${suite.name}: ${e.message}\noptions:\n${suite.usage}`);
+      return 2;
+    }
+    throw e;
+  }
 }
 
 main(process.argv.slice(2)).then(

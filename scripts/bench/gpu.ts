@@ -293,15 +293,5 @@ export const suite: BenchSuite = {
   name: 'gpu',
   description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024, Gv ratio (needs a GPU)',
   usage: USAGE,
-  run: async (argv) => {
-    try {
-      return await run(argv);
-    } catch (e) {
-      if (e instanceof UsageError) {
-        console.error(`bench gpu: ${e.message}\noptions:\n${USAGE}`);
-        return 2;
-      }
-      throw e;
-    }
-  },
+  run,
 };

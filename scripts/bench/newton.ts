@@ -98,34 +98,18 @@ export function gvRows(n: number, modes: readonly ('rop' | 'stored')[], repeats:
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  let opts: Map<string, string | true>;
-  let samples: number;
-  let storedSamples: number;
-  let repeats: number;
-  let maxStoredBytes: number;
-  let iterations: number;
-  let trainSize: number;
-  let evalBatch: number;
-  try {
-    opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--samples', '--stored-samples', '--repeats', '--max-stored-gib', '--iterations', '--train-size', '--batch-size'] });
-    const quick = opts.get('--quick') === true;
-    samples = positiveInt(opts, '--samples', quick ? 64 : 3000);
-    storedSamples = positiveInt(opts, '--stored-samples', quick ? 16 : 100);
-    repeats = positiveInt(opts, '--repeats', quick ? 2 : 3);
-    iterations = opts.has('--iterations') && opts.get('--iterations') === '0' ? 0 : positiveInt(opts, '--iterations', quick ? 1 : 2);
-    trainSize = positiveInt(opts, '--train-size', quick ? 1000 : TRAIN_SIZE);
-    evalBatch = positiveInt(opts, '--batch-size', 256);
-    const gibOpt = opts.get('--max-stored-gib');
-    const gib = typeof gibOpt === 'string' ? Number(gibOpt) : 2;
-    if (!Number.isFinite(gib) || gib <= 0) throw new UsageError(`--max-stored-gib must be a number > 0, got ${String(gibOpt)}`);
-    maxStoredBytes = gib * 1024 ** 3;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`bench newton: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
+  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--samples', '--stored-samples', '--repeats', '--max-stored-gib', '--iterations', '--train-size', '--batch-size'] });
+  const quick = opts.get('--quick') === true;
+  const samples = positiveInt(opts, '--samples', quick ? 64 : 3000);
+  const storedSamples = positiveInt(opts, '--stored-samples', quick ? 16 : 100);
+  const repeats = positiveInt(opts, '--repeats', quick ? 2 : 3);
+  const iterations = opts.has('--iterations') && opts.get('--iterations') === '0' ? 0 : positiveInt(opts, '--iterations', quick ? 1 : 2);
+  const trainSize = positiveInt(opts, '--train-size', quick ? 1000 : TRAIN_SIZE);
+  const evalBatch = positiveInt(opts, '--batch-size', 256);
+  const gibOpt = opts.get('--max-stored-gib');
+  const gib = typeof gibOpt === 'string' ? Number(gibOpt) : 2;
+  if (!Number.isFinite(gib) || gib <= 0) throw new UsageError(`--max-stored-gib must be a number > 0, got ${String(gibOpt)}`);
+  const maxStoredBytes = gib * 1024 ** 3;
   const runtime = info();
   console.log(`newton-cnn ${runtime.version}: Gauss-Newton product vs forward+backward, cnn3 on 28x28x1 (squared loss)`);
   console.log(`GEMM: ${runtime.gemm} (${runtime.blas}), ${getNumThreads()} threads, load average ${fmt(loadAverage(), 2)}\n`);

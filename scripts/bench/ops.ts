@@ -25,7 +25,6 @@ import {
   Column,
   Timing,
   TimingOptions,
-  UsageError,
   fmt,
   formatTable,
   loadAverage,
@@ -318,15 +317,5 @@ export const suite: BenchSuite = {
   name: 'ops',
   description: 'SGEMM and conv2d forward/backward throughput at the shapes of the paper\'s 3-layer CNN',
   usage: USAGE,
-  run: async (argv) => {
-    try {
-      return await run(argv);
-    } catch (e) {
-      if (e instanceof UsageError) {
-        console.error(`bench ops: ${e.message}\noptions:\n${USAGE}`);
-        return 2;
-      }
-      throw e;
-    }
-  },
+  run,
 };

@@ -15,7 +15,6 @@ import { Sgd } from '../../lib/optim';
 import {
   BenchSuite,
   Column,
-  UsageError,
   fmt,
   formatTable,
   loadAverage,
@@ -100,21 +99,10 @@ function stepRow(input: [number, number, number], batch: number, repeats: number
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  let opts: Map<string, string | true>;
-  let batch: number;
-  let repeats: number;
-  try {
-    opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--batch', '--repeats'] });
-    const quick = opts.get('--quick') === true;
-    batch = positiveInt(opts, '--batch', quick ? 16 : 128);
-    repeats = positiveInt(opts, '--repeats', quick ? 3 : 15);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`bench train: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
+  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--batch', '--repeats'] });
+  const quick = opts.get('--quick') === true;
+  const batch = positiveInt(opts, '--batch', quick ? 16 : 128);
+  const repeats = positiveInt(opts, '--repeats', quick ? 3 : 15);
   const runtime = info();
   console.log(`newton-cnn ${runtime.version}: SGD training step of cnn3 (squared loss, batch ${batch})`);
   console.log(`GEMM: ${runtime.gemm} (${runtime.blas}), ${getNumThreads()} threads, load average ${fmt(loadAverage(), 2)}`);
