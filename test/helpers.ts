@@ -202,8 +202,8 @@ export function describeEachBackend(name: string, fn: (b: BackendInfo) => void):
   for (const b of backends()) describe(`${name} [${b.device}]`, () => fn(b));
   for (const d of devices()) {
     if (d.available || available.has(d.name)) continue;
-    // The only skip in the suite: this device does not exist on this machine, and the reason
-    // is the library's own (devices()[i].reason), so the report says why it did not run.
+    // Skipped on purpose, reason in the title: this device does not exist on this machine, and
+    // the reason is the library's own (devices()[i].reason), so the report says why it did not run.
     test.skip(`${name} [${d.name}] skipped: ${d.reason}`, () => undefined);
   }
 }

@@ -256,7 +256,7 @@ describe('runtime', () => {
     const ds = nc.devices();
     expect(Array.isArray(ds)).toBe(true);
     const cpu = ds.find((d) => d.name === 'cpu');
-    expect(cpu).toBeDefined();
+    expect(cpu?.name).toBe('cpu');
     expect(cpu!.kind).toBe('cpu');
     expect(cpu!.available).toBe(true);
     expect(typeof cpu!.description).toBe('string');
