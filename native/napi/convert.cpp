@@ -293,16 +293,19 @@ void check_allocation(const char* op, const Shape& shape, DType dtype, Device de
   what << static_cast<uint64_t>(bytes) << " bytes for a " << dtype_name(dtype) << " tensor of shape "
        << fmt(shape) << " on " << device.name();
   set_allocation_context(what.str());
-  double limit = 9.2e18;  // PTRDIFF_MAX
+  // RAM + swap does not change while the process runs: ask the kernel once, not per tensor.
+  static const double host_limit = [] {
+    double limit = 9.2e18;  // PTRDIFF_MAX
 #if defined(__linux__)
-  if (device.kind == DeviceKind::CPU) {
     struct sysinfo si;
     if (sysinfo(&si) == 0) {
       const double total = (static_cast<double>(si.totalram) + static_cast<double>(si.totalswap)) * si.mem_unit;
       if (total > 0 && total < limit) limit = total;
     }
-  }
 #endif
+    return limit;
+  }();
+  const double limit = device.kind == DeviceKind::CPU ? host_limit : 9.2e18;
   if (bytes > limit) fail<ValueError>(op, ": out of memory allocating ", what.str());
 }
 
