@@ -31,13 +31,13 @@
       ],
       'cflags!': ['-fno-exceptions'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17', '-std=gnu++20'],
-      'cflags_cc': ['-std=c++17', '-fexceptions', '-O3', '-fno-math-errno'],
+      'cflags_cc': ['-std=c++17', '-fexceptions', '-O3', '-fno-math-errno', '-ffp-contract=off'],
       'xcode_settings': {
         'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
         'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
         'CLANG_CXX_LIBRARY': 'libc++',
         'MACOSX_DEPLOYMENT_TARGET': '10.15',
-        'OTHER_CPLUSPLUSFLAGS': ['-O3', '-fno-math-errno'],
+        'OTHER_CPLUSPLUSFLAGS': ['-O3', '-fno-math-errno', '-ffp-contract=off'],
       },
       'msvs_settings': {
         'VCCLCompilerTool': {

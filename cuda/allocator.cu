@@ -65,7 +65,7 @@ void* CachingAllocator::allocate(std::size_t bytes) {
       out << "out of memory on cuda:" << device_index_ << " allocating " << bytes << " bytes ("
           << mib(bytes_in_use_) << " in use by tensors, " << mib(bytes_reserved_)
           << " reserved by newton-cnn; the cache was released and the allocation retried)";
-      throw Error(out.str());
+      throw OutOfMemoryError(out.str());
     }
     NEWTON_CUDA_CHECK("allocate", status);
     bytes_reserved_ += size;

@@ -14,8 +14,8 @@
 //
 // On cudaErrorMemoryAllocation the cache is released (cudaFree of every cached block, after
 // a device synchronise) and the allocation retried once; a second failure throws
-// newton::Error "out of memory on cuda:0 allocating N bytes (...)", and the library goes on
-// working (nothing is leaked, the error state is cleared).
+// newton::OutOfMemoryError "out of memory on cuda:0 allocating N bytes (...)" (a RangeError
+// in JS), and the library goes on working (nothing is leaked, the error state is cleared).
 #pragma once
 
 #include <cstddef>

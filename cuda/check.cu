@@ -28,13 +28,20 @@ std::string cuda_error_text(cudaError_t status) {
 }
 
 void throw_cuda_error(const char* op, cudaError_t status, const char* call, const char* file, int line) {
-  // A memory error reported by a launch or a copy is an out-of-memory like the allocator's.
-  if (status == cudaErrorMemoryAllocation) cudaGetLastError();
-  throw Error(std::string(op) + ": CUDA error " + cuda_error_text(status) + where(call, file, line));
+  const std::string message = std::string(op) + ": CUDA error " + cuda_error_text(status) + where(call, file, line);
+  // A memory error reported by a launch or a copy is an out-of-memory like the allocator's
+  // (note [error classes] in native/core/error.h); it leaves no sticky error behind.
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    throw OutOfMemoryError(message);
+  }
+  throw Error(message);
 }
 
 void throw_cublas_error(const char* op, cublasStatus_t status, const char* call, const char* file, int line) {
-  throw Error(std::string(op) + ": cuBLAS error " + cublasGetStatusName(status) + where(call, file, line));
+  const std::string message = std::string(op) + ": cuBLAS error " + cublasGetStatusName(status) + where(call, file, line);
+  if (status == CUBLAS_STATUS_ALLOC_FAILED) throw OutOfMemoryError(message);
+  throw Error(message);
 }
 
 void throw_cudnn_error(const char* op, cudnnStatus_t status, const char* call, const char* file, int line) {
@@ -42,6 +49,7 @@ void throw_cudnn_error(const char* op, cudnnStatus_t status, const char* call, c
   char detail[512] = {0};
   cudnnGetLastErrorString(detail, sizeof(detail));
   if (detail[0]) message += ": " + std::string(detail);
+  if (status == CUDNN_STATUS_ALLOC_FAILED) throw OutOfMemoryError(message);
   throw Error(message);
 }
 

@@ -1,7 +1,7 @@
 // Error checks for CUDA runtime, cuBLAS and cuDNN calls. A failure throws newton::Error
 // carrying the op, the failing call, the library's message and file:line, e.g.
 //   "conv2d: cuDNN error CUDNN_STATUS_BAD_PARAM in cudnnConvolutionForward(...) (cuda/conv.cu:210)"
-// Never exit() or abort(): the host is a Node process and must survive (STYLE.md).
+// Never exit() or abort(): the host is a Node process and must survive.
 #pragma once
 
 #include <cublas_v2.h>

@@ -1,4 +1,6 @@
-// 2-D convolution through cuDNN's legacy convolution API (still shipped by cuDNN 9).
+// 2-D convolution on the GPU (native/core/ops/conv.h), float32, through cuDNN's legacy
+// convolution API (still shipped by cuDNN 9). The bias of conv2d is added by the BiasAdd
+// kernel (channel.cu).
 //
 // Note [cuDNN math and determinism]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "check.h"
+#include "core/ops/conv.h"
 #include "cuda_backend.h"
 
 namespace newton {
@@ -37,41 +40,27 @@ constexpr std::size_t kMaxWorkspace = std::size_t{512} << 20;
 
 // --- RAII descriptors ----------------------------------------------------------------------
 
-class TensorDesc {
+// One cuDNN descriptor of type T, made by Create and released by Destroy; `op` names the
+// op in the error of a failed creation.
+template <typename T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
+class CudnnDescriptor {
  public:
-  explicit TensorDesc(const char* op) { NEWTON_CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&d_)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d_); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-  cudnnTensorDescriptor_t get() const { return d_; }
+  explicit CudnnDescriptor(const char* op) { NEWTON_CUDNN_CHECK(op, Create(&d_)); }
+  ~CudnnDescriptor() {
+    if (d_) Destroy(d_);
+  }
+  CudnnDescriptor(const CudnnDescriptor&) = delete;
+  CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
+  T get() const { return d_; }
 
  private:
-  cudnnTensorDescriptor_t d_ = nullptr;
+  T d_ = nullptr;
 };
 
-class FilterDesc {
- public:
-  explicit FilterDesc(const char* op) { NEWTON_CUDNN_CHECK(op, cudnnCreateFilterDescriptor(&d_)); }
-  ~FilterDesc() { cudnnDestroyFilterDescriptor(d_); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-  cudnnFilterDescriptor_t get() const { return d_; }
-
- private:
-  cudnnFilterDescriptor_t d_ = nullptr;
-};
-
-class ConvDesc {
- public:
-  explicit ConvDesc(const char* op) { NEWTON_CUDNN_CHECK(op, cudnnCreateConvolutionDescriptor(&d_)); }
-  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d_); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-  cudnnConvolutionDescriptor_t get() const { return d_; }
-
- private:
-  cudnnConvolutionDescriptor_t d_ = nullptr;
-};
+using TensorDesc = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using FilterDesc = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
+using ConvDesc = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                                 cudnnDestroyConvolutionDescriptor>;
 
 // Device memory from the caching allocator for the duration of one call. Freeing it right
 // after the call is queued is safe: the next user is queued on the same stream.
@@ -160,7 +149,7 @@ struct ConvBuffers {
 
 struct Forward {
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
-  static constexpr const char* kOp = "conv2d";
+  static constexpr const char* kOp = ops::Conv2d::info.name;
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionForwardAlgorithmMaxCount(h, &n));
@@ -185,7 +174,7 @@ struct Forward {
 
 struct BackwardData {
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
-  static constexpr const char* kOp = "conv2dBackwardData";
+  static constexpr const char* kOp = ops::Conv2dBackwardData::info.name;
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &n));
@@ -210,7 +199,7 @@ struct BackwardData {
 
 struct BackwardFilter {
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
-  static constexpr const char* kOp = "conv2dBackwardFilter";
+  static constexpr const char* kOp = ops::Conv2dBackwardFilter::info.name;
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &n));
@@ -282,16 +271,15 @@ ConvAlgoChoice choose_algorithm(cudnnHandle_t h, Allocator& allocator, const Con
               "algorithm that fits in memory for ", describe(d, prm));
 }
 
-}  // namespace
-
-namespace {
-
 // Runs one pass: descriptors, the cached (or newly chosen) algorithm, a workspace, the call.
 template <typename Pass>
-void run_conv(cudnnHandle_t h, CachingAllocator& allocator, std::mutex& mutex,
-              std::map<ConvAlgoKey, ConvAlgoChoice>& cache, bool tf32, int pass, const ConvDims& d,
-              const Conv2dParams& prm, const ConvBuffers& b) {
-  std::lock_guard<std::mutex> lock(mutex);
+void run_conv(CudaBackend& cuda, int pass, const ConvDims& d, const Conv2dParams& prm, const ConvBuffers& b) {
+  cuda.set_device();
+  const bool tf32 = cuda.tf32();
+  CachingAllocator& allocator = cuda.caching_allocator();
+  std::lock_guard<std::mutex> lock(cuda.library_mutex());
+  const cudnnHandle_t h = cuda.cudnn();
+  std::map<ConvAlgoKey, ConvAlgoChoice>& cache = cuda.conv_algorithms();
   try {
     ConvSetup s(Pass::kOp, pass, d, prm, tf32);
     auto it = cache.find(s.key);
@@ -306,6 +294,9 @@ void run_conv(cudnnHandle_t h, CachingAllocator& allocator, std::mutex& mutex,
     Pass::run(h, s, b, choice.algo, ws.get(), ws.bytes());
   } catch (const ShapeError&) {
     throw;
+  } catch (const OutOfMemoryError& e) {
+    // The workspace did not fit: still an out-of-memory (a RangeError in JS), with the shapes.
+    throw OutOfMemoryError(std::string(e.what()) + " [" + describe(d, prm) + "]");
   } catch (const Error& e) {
     const std::string what = e.what();
     if (what.find(" for x (") != std::string::npos) throw;
@@ -313,39 +304,30 @@ void run_conv(cudnnHandle_t h, CachingAllocator& allocator, std::mutex& mutex,
   }
 }
 
-void require_f32(const char* op, const char* arg, const Tensor& t) {
-  if (t.dtype() != DType::F32) {
-    fail<ArgumentTypeError>(op, ": ", arg, " must be float32 on cuda, got ", dtype_name(t.dtype()));
-  }
+// y: (N, K, P, Q) = x: (N, C, H, W) ⋆ w: (K, C, R, S)
+void conv2d_forward(Backend& backend, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3)};
+  run_conv<Forward>(as_cuda(backend), 0, d, p, ConvBuffers{x.raw(), w.raw(), y.raw()});
+}
+
+// dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
+void conv2d_backward_data(Backend& backend, Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
+  const ConvDims d{dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3), w.dim(0), w.dim(2), w.dim(3), dy.dim(2), dy.dim(3)};
+  run_conv<BackwardData>(as_cuda(backend), 1, d, p, ConvBuffers{w.raw(), dy.raw(), dx.raw()});
+}
+
+// dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
+void conv2d_backward_filter(Backend& backend, Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
+  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), dw.dim(0), dw.dim(2), dw.dim(3), dy.dim(2), dy.dim(3)};
+  run_conv<BackwardFilter>(as_cuda(backend), 2, d, p, ConvBuffers{x.raw(), dy.raw(), dw.raw()});
 }
 
 }  // namespace
 
-// y: (N, K, P, Q) = x: (N, C, H, W) ⋆ w: (K, C, R, S)
-void CudaBackend::conv2d_forward(Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  require_f32("conv2d", "x", x);
-  set_device();
-  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3)};
-  run_conv<Forward>(cudnn_, allocator_, library_mutex_, conv_algorithms_, tf32_, 0, d, p,
-                    ConvBuffers{x.raw(), w.raw(), y.raw()});
-}
-
-// dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
-void CudaBackend::conv2d_backward_data(Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
-  require_f32("conv2dBackwardData", "dy", dy);
-  set_device();
-  const ConvDims d{dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3), w.dim(0), w.dim(2), w.dim(3), dy.dim(2), dy.dim(3)};
-  run_conv<BackwardData>(cudnn_, allocator_, library_mutex_, conv_algorithms_, tf32_, 1, d, p,
-                         ConvBuffers{w.raw(), dy.raw(), dx.raw()});
-}
-
-// dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
-void CudaBackend::conv2d_backward_filter(Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
-  require_f32("conv2dBackwardFilter", "dy", dy);
-  set_device();
-  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), dw.dim(0), dw.dim(2), dw.dim(3), dy.dim(2), dy.dim(3)};
-  run_conv<BackwardFilter>(cudnn_, allocator_, library_mutex_, conv_algorithms_, tf32_, 2, d, p,
-                           ConvBuffers{x.raw(), dy.raw(), dw.raw()});
+void register_conv_kernels(KernelTable& table) {
+  table.add<ops::Conv2d>(kFloat32Only, conv2d_forward);
+  table.add<ops::Conv2dBackwardData>(kFloat32Only, conv2d_backward_data);
+  table.add<ops::Conv2dBackwardFilter>(kFloat32Only, conv2d_backward_filter);
 }
 
 }  // namespace cuda

@@ -1,6 +1,6 @@
-// The CUDA backend's set-up, capabilities, host transfers and synchronisation. The op
-// families live in elementwise.cu, reduce.cu, gemm.cu, conv.cu, pool.cu, loss.cu,
-// random.cu and cg.cu.
+// The CUDA backend's set-up, kernel table, host transfers and synchronisation. The op
+// families' kernels live in data.cu, elementwise.cu, reduce.cu, channel.cu, linalg.cu,
+// conv.cu, pool.cu, loss.cu and random.cu.
 #include "cuda_backend.h"
 
 #include <cstdlib>
@@ -34,6 +34,16 @@ std::string version_string(int v, int major_div, int minor_div) {
 }  // namespace
 
 CudaBackend::CudaBackend(int index) : index_(index), allocator_(index) {
+  register_data_kernels(kernels_);
+  register_elementwise_kernels(kernels_);
+  register_reduce_kernels(kernels_);
+  register_channel_kernels(kernels_);
+  register_linalg_kernels(kernels_);
+  register_conv_kernels(kernels_);
+  register_pool_kernels(kernels_);
+  register_loss_kernels(kernels_);
+  register_random_kernels(kernels_);
+
   const char* op = "cuda backend";
   tf32_ = env_flag("NEWTON_CUDA_TF32");
   try {
@@ -110,13 +120,6 @@ void CudaBackend::release_resources() noexcept {
   stream_ = nullptr;
 }
 
-bool CudaBackend::supports(Op op, DType dtype) const {
-  if (dtype == DType::F32) return true;
-  // int32 tensors hold indices (max-pool argmax): made, copied and converted only.
-  if (dtype == DType::I32) return op == Op::Fill || op == Op::Copy || op == Op::Cast;
-  return false;  // float64: CUDA tensors are float32 only
-}
-
 void CudaBackend::set_device() const { NEWTON_CUDA_CHECK("cuda", cudaSetDevice(index_)); }
 
 void CudaBackend::synchronize() {
@@ -130,14 +133,10 @@ double CudaBackend::read_scalar(const char* op, const double* device_value) {
   return *reduce_result_;
 }
 
-// dst: any shape; src: dst.nbytes() bytes of host memory.
+// dst: any shape and a dtype of this device (ops::empty in native/core/ops.cpp refuses the
+// others before the tensor exists); src: dst.nbytes() bytes of host memory.
 void CudaBackend::copy_from_host(Tensor& dst, const void* src) {
   const char* op = "copyFromHost";
-  if (dst.dtype() == DType::F64) {
-    // Tensors are created through here; refuse the dtype before it exists on the device.
-    fail<ArgumentTypeError>("float64 tensors are not supported on ", device().name(),
-                            " (CUDA tensors are float32; convert the data or use the cpu device)");
-  }
   const std::size_t n = dst.nbytes();
   if (n == 0) return;
   set_device();

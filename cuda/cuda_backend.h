@@ -1,10 +1,18 @@
 // The CUDA backend: one CudaBackend per device, built into libnewton_cuda.so and created
-// by newton_backend_create (entry.cu) when the addon loads it (registry.h).
+// by newton_backend_create (entry.cu) when the addon loads it (native/core/registry.h).
+// Each op family's kernels live in the file of the family's name, as in the CPU backend
+// (data.cu, elementwise.cu, reduce.cu, channel.cu, linalg.cu, conv.cu, pool.cu, loss.cu,
+// random.cu): plain functions of the ops' `Kernel` signatures (native/core/ops/*.h), listed
+// in the kernel table by the family's register_<family>_kernels function (note [kernel
+// tables] in native/core/backend.h).
 //
 // Note [cuda execution model]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~~
-// - float32 only (plus fill/copy/cast of int32 index tensors): supports() refuses the rest,
-//   so the dispatcher reports "<op>: float64 is not supported on cuda:0".
+// - float32 only, plus fill/copy/cast of int32 index tensors: the kernel table lists
+//   nothing else, so the dispatcher reports "<op>: float64 is not supported on cuda:0".
+// - The dispatcher (native/core/op.h) has checked every argument and allocated every
+//   output before a kernel runs; kernels throw only for CUDA, cuBLAS and cuDNN failures
+//   (check.h) and for limits of those libraries (cuDNN's 2^31-element tensors).
 // - One stream per device. Every kernel, cuBLAS and cuDNN call of the device is queued on
 //   it, so ops run asynchronously in program order and the caching allocator may reuse a
 //   freed block at once (note [caching allocator] in allocator.h).
@@ -15,8 +23,8 @@
 //   only on the element count, double accumulation, block sums added in a fixed order
 //   (reduce.cuh). The same input gives the same bits on every run and every GPU model.
 // - Arithmetic that the CPU backend does in float32 uses the same formula
-//   (core/scalar_math.h) and no fused multiply-add where the CPU has none, so element-wise
-//   results are bit-identical to the CPU's.
+//   (native/core/scalar_math.h) and no fused multiply-add where the CPU has none, so
+//   element-wise results are bit-identical to the CPU's.
 // - Calls from several host threads are safe: handles, the conv algorithm cache, the
 //   staging buffers and the reduction scratch each have a mutex.
 #pragma once
@@ -34,12 +42,14 @@
 
 #include "allocator.h"
 #include "core/backend.h"
+#include "core/op_params.h"
 
 namespace newton {
 namespace cuda {
 
-// Note [conv algorithm cache]: the key of one cuDNN algorithm choice. A plain struct of the
-// shapes, the Conv2dParams, the dtype and the math mode, compared field by field.
+// The key of one cuDNN algorithm choice (note [conv algorithm cache] in conv.cu): a plain
+// struct of the shapes, the Conv2dParams, the dtype and the math mode, compared field by
+// field.
 struct ConvAlgoKey {
   int pass = 0;  // 0 forward, 1 backward data, 2 backward filter
   std::array<int64_t, 7> dims{};  // n, c, h, w, k, r, s
@@ -64,9 +74,21 @@ struct ConvAlgoChoice {
   std::size_t workspace = 0;  // bytes
 };
 
+// Each family's file lists its kernels (note [kernel tables] in native/core/backend.h).
+void register_data_kernels(KernelTable& table);
+void register_elementwise_kernels(KernelTable& table);
+void register_reduce_kernels(KernelTable& table);
+void register_channel_kernels(KernelTable& table);
+void register_linalg_kernels(KernelTable& table);
+void register_conv_kernels(KernelTable& table);
+void register_pool_kernels(KernelTable& table);
+void register_loss_kernels(KernelTable& table);
+void register_random_kernels(KernelTable& table);
+
 class CudaBackend final : public Backend {
  public:
-  // Creates the backend of device `index` (stream, handles, allocator). Throws newton::Error.
+  // Creates the backend of device `index` (stream, handles, allocator, kernel table).
+  // Throws newton::Error.
   explicit CudaBackend(int index);
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
@@ -75,63 +97,26 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device{DeviceKind::CUDA, index_}; }
   Allocator& allocator() override { return allocator_; }
   std::string description() const override { return description_; }
-  bool supports(Op op, DType dtype) const override;
   void synchronize() override;
 
   void copy_from_host(Tensor& dst, const void* src) override;
   void copy_to_host(void* dst, const Tensor& src) override;
-  void fill(Tensor& t, double value) override;
-  void copy(Tensor& dst, const Tensor& src) override;
-  void cast(Tensor& dst, const Tensor& src) override;
 
-  void binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) override;
-  void scale(Tensor& out, const Tensor& x, double alpha) override;
-  void axpy(Tensor& y, double alpha, const Tensor& x) override;
-  void relu(Tensor& out, const Tensor& x) override;
-  void relu_mask(Tensor& out, const Tensor& x) override;
-  void relu_backward(Tensor& dx, const Tensor& dy, const Tensor& x) override;
-
-  double sum(const Tensor& x) override;
-  double dot(const Tensor& a, const Tensor& b) override;
-  double squared_norm(const Tensor& x) override;
-
-  void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) override;
-  void bias_add(Tensor& y, const Tensor& b) override;
-  void bias_grad(Tensor& db, const Tensor& dy) override;
-
-  void conv2d_forward(Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) override;
-  void conv2d_backward_data(Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) override;
-  void conv2d_backward_filter(Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) override;
-
-  void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) override;
-  void max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
-                           const Tensor* relu_input) override;
-  void max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) override;
-  void avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) override;
-  void avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) override;
-
-  double squared_loss(const Tensor& z, const Tensor& y) override;
-  void squared_loss_grad(Tensor& dz, const Tensor& z, const Tensor& y) override;
-  void softmax(Tensor& p, const Tensor& z) override;
-  double softmax_cross_entropy(const Tensor& z, const Tensor& y) override;
-  void softmax_cross_entropy_grad(Tensor& dz, const Tensor& z, const Tensor& y) override;
-  void softmax_cross_entropy_hvp(Tensor& out, const Tensor& z, const Tensor& u) override;
-
-  void random_uniform(Tensor& t, uint64_t seed, uint64_t offset, double low, double high) override;
-  void random_normal(Tensor& t, uint64_t seed, uint64_t offset, double mean, double stddev) override;
-
-  // The fused CG vector update (cg.h): x += αp, r −= αq, returns rᵀr (Backend::cg_update).
-  double cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) override;
-
-  // --- for the kernels' files ----------------------------------------------------------
+  // --- for the kernels ---------------------------------------------------------------
   int index() const { return index_; }
   cudaStream_t stream() const { return stream_; }
+  // TF32 math for cuBLAS and cuDNN (NEWTON_CUDA_TF32=1 when the backend was created).
   bool tf32() const { return tf32_; }
   CachingAllocator& caching_allocator() { return allocator_; }
-  // Makes this backend's device current on the calling thread (cheap; every entry calls it).
+  // Makes this backend's device current on the calling thread (cheap; every kernel calls it).
   void set_device() const;
-  // Frees the allocator's cache (memory statistics show the effect).
-  std::size_t release_cache() { return allocator_.release_cache(); }
+
+  // The cuBLAS and cuDNN handles (bound to stream()) and the conv algorithm cache (note
+  // [conv algorithm cache] in conv.cu): use them only while holding library_mutex().
+  std::mutex& library_mutex() { return library_mutex_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  cudnnHandle_t cudnn() const { return cudnn_; }
+  std::map<ConvAlgoKey, ConvAlgoChoice>& conv_algorithms() { return conv_algorithms_; }
 
   // The scratch for two-pass reductions (reduce.cuh): kReduceMaxBlocks + 1 doubles on the
   // device, one pinned host double, and the mutex that serialises their users.
@@ -165,6 +150,10 @@ class CudaBackend final : public Backend {
   double* reduce_scratch_ = nullptr;  // device
   double* reduce_result_ = nullptr;   // pinned host
 };
+
+// The CudaBackend a kernel runs on. Kernels are listed only in CudaBackend's kernel table,
+// so the dispatcher always passes one.
+inline CudaBackend& as_cuda(Backend& b) { return static_cast<CudaBackend&>(b); }
 
 }  // namespace cuda
 }  // namespace newton

@@ -1,7 +1,8 @@
 // The entry points of libnewton_cuda.so, the only symbols it exports (the library is built
 // with -fvisibility=hidden). The addon dlopen()s the library and calls
-// newton_backend_create (registry.h's load_backend_library); nothing here may throw or
-// abort: every failure becomes a non-zero status and a reason that devices() reports.
+// newton_backend_create (load_backend_library in native/core/registry.h); nothing here may
+// throw or abort: every failure becomes a non-zero status and a reason that devices()
+// reports.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -84,14 +85,14 @@ int create(int abi_version, int index, newton::Backend** out, char* error, unsig
 
 }  // namespace
 
-// registry.h: creates the backend of device 0 (cuda:0).
+// native/core/registry.h: creates the backend of device 0 (cuda:0).
 NEWTON_EXPORT int newton_backend_create(int abi_version, newton::Backend** out, char* error,
                                         unsigned long error_size) {
   return create(abi_version, 0, out, error, error_size);
 }
 
-// registry.cpp registers devices 1 … count−1 with these two: the number of visible CUDA
-// devices, or 0 with the reason in `error`.
+// native/core/registry.cpp registers devices 1 … count−1 with these two: the number of
+// visible CUDA devices, or 0 with the reason in `error`.
 NEWTON_EXPORT int newton_backend_device_count(char* error, unsigned long error_size) {
   try {
     std::string reason;

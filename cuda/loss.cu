@@ -1,6 +1,7 @@
-// Squared loss and softmax cross-entropy on the GPU: values, gradients and B·u, with the
-// CPU backend's semantics (core/cpu/loss.cpp): per-row arithmetic in double, a stable
-// log-sum-exp, NaN and ±inf logits handled the same way.
+// Losses on the GPU (native/core/ops/loss.h), float32: squared loss and softmax
+// cross-entropy, values, gradients and B·u, with the CPU backend's semantics
+// (native/core/cpu/loss.cpp): per-row arithmetic in double, a stable log-sum-exp, NaN and
+// ±inf logits handled the same way. The squared loss's B·u = 2u is a composite of Scale.
 //
 // Row kernels give each row of z: (N, K) to one warp: lanes stride over the K columns and
 // combine their partial max / sums with a fixed butterfly (__shfl_xor_sync), so every lane
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/ops/loss.h"
 #include "core/scalar_math.h"
 #include "cuda_backend.h"
 #include "launch.cuh"
@@ -131,77 +133,86 @@ __global__ void __launch_bounds__(kThreads)
 
 unsigned row_grid(int64_t n) { return grid_for(n, kWarpsPerBlock); }
 
-void require_f32(const char* op, const char* arg, const Tensor& t) {
-  if (t.dtype() != DType::F32) {
-    fail<ArgumentTypeError>(op, ": ", arg, " must be float32 on cuda, got ", dtype_name(t.dtype()));
-  }
-}
-
-}  // namespace
-
 // Σ (z − y)² in double
-double CudaBackend::squared_loss(const Tensor& z, const Tensor& y) {
-  require_f32("squaredLoss", "z", z);
-  const float* a = z.data<float>();
-  const float* b = y.data<float>();
-  return reduce_sum(*this, "squaredLoss", z.numel(), [=] __device__(int64_t i) {
-    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+double squared_loss(Backend& backend, const Tensor& z, const Tensor& y) {
+  const float* zs = z.data<float>();
+  const float* ys = y.data<float>();
+  return reduce_sum(as_cuda(backend), ops::SquaredLoss::info.name, z.numel(), [=] __device__(int64_t i) {
+    const double d = static_cast<double>(zs[i]) - static_cast<double>(ys[i]);
     return d * d;
   });
 }
 
-void CudaBackend::squared_loss_grad(Tensor& dz, const Tensor& z, const Tensor& y) {
-  require_f32("squaredLossGradient", "z", z);
-  set_device();
+// dz = 2(z − y)
+void squared_loss_grad(Backend& backend, Tensor& dz, const Tensor& z, const Tensor& y) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
   float* out = dz.data<float>();
-  const float* a = z.data<float>();
-  const float* b = y.data<float>();
-  launch_for_each("squaredLossGradient", stream_, z.numel(),
-                  [=] __device__(int64_t i) { out[i] = math::squared_loss_grad(a[i], b[i]); });
+  const float* zs = z.data<float>();
+  const float* ys = y.data<float>();
+  launch_for_each(ops::SquaredLossGradient::info.name, cuda.stream(), z.numel(),
+                  [=] __device__(int64_t i) { out[i] = math::squared_loss_grad(zs[i], ys[i]); });
 }
 
-void CudaBackend::softmax(Tensor& p, const Tensor& z) {
-  const char* op = "softmax";
-  require_f32(op, "z", z);
+// p: (N, K) = softmax(z) row-wise
+void softmax(Backend& backend, Tensor& p, const Tensor& z) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::Softmax::info.name;
   const int64_t n = z.dim(0), k = z.dim(1);
   if (n == 0 || k == 0) return;
-  set_device();
-  softmax_kernel<<<row_grid(n), kThreads, 0, stream_>>>(n, k, z.data<float>(), p.data<float>());
+  cuda.set_device();
+  softmax_kernel<<<row_grid(n), kThreads, 0, cuda.stream()>>>(n, k, z.data<float>(), p.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-double CudaBackend::softmax_cross_entropy(const Tensor& z, const Tensor& y) {
-  const char* op = "softmaxCrossEntropy";
-  require_f32(op, "z", z);
+// −Σ y ⊙ log softmax(z) over z, y: (N, K)
+double softmax_cross_entropy(Backend& backend, const Tensor& z, const Tensor& y) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::SoftmaxCrossEntropy::info.name;
   const int64_t n = z.dim(0), k = z.dim(1);
   if (n == 0 || k == 0) return 0.0;
-  set_device();
+  cuda.set_device();
   // Per-row losses, then their deterministic sum (the CPU adds rows in order).
-  Tensor rows = Tensor::empty({n}, DType::F64, allocator_);
+  Tensor rows = Tensor::empty({n}, DType::F64, cuda.caching_allocator());
   double* row_loss = rows.data<double>();
-  sce_loss_kernel<<<row_grid(n), kThreads, 0, stream_>>>(n, k, z.data<float>(), y.data<float>(), row_loss);
+  sce_loss_kernel<<<row_grid(n), kThreads, 0, cuda.stream()>>>(n, k, z.data<float>(), y.data<float>(), row_loss);
   NEWTON_CUDA_CHECK_LAUNCH(op);
-  return reduce_sum(*this, op, n, [=] __device__(int64_t i) { return row_loss[i]; });
+  return reduce_sum(cuda, op, n, [=] __device__(int64_t i) { return row_loss[i]; });
 }
 
-void CudaBackend::softmax_cross_entropy_grad(Tensor& dz, const Tensor& z, const Tensor& y) {
-  const char* op = "softmaxCrossEntropyGradient";
-  require_f32(op, "z", z);
+// dz = softmax(z) − y
+void softmax_cross_entropy_grad(Backend& backend, Tensor& dz, const Tensor& z, const Tensor& y) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::SoftmaxCrossEntropyGradient::info.name;
   const int64_t n = z.dim(0), k = z.dim(1);
   if (n == 0 || k == 0) return;
-  set_device();
-  sce_grad_kernel<<<row_grid(n), kThreads, 0, stream_>>>(n, k, z.data<float>(), y.data<float>(), dz.data<float>());
+  cuda.set_device();
+  sce_grad_kernel<<<row_grid(n), kThreads, 0, cuda.stream()>>>(n, k, z.data<float>(), y.data<float>(),
+                                                               dz.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-void CudaBackend::softmax_cross_entropy_hvp(Tensor& out, const Tensor& z, const Tensor& u) {
-  const char* op = "softmaxCrossEntropyHessianProduct";
-  require_f32(op, "z", z);
+// out = p ⊙ u − p (pᵀu) per row, p = softmax(z)
+void softmax_cross_entropy_hvp(Backend& backend, Tensor& out, const Tensor& z, const Tensor& u) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::SoftmaxCrossEntropyHessianProduct::info.name;
   const int64_t n = z.dim(0), k = z.dim(1);
   if (n == 0 || k == 0) return;
-  set_device();
-  sce_hvp_kernel<<<row_grid(n), kThreads, 0, stream_>>>(n, k, z.data<float>(), u.data<float>(), out.data<float>());
+  cuda.set_device();
+  sce_hvp_kernel<<<row_grid(n), kThreads, 0, cuda.stream()>>>(n, k, z.data<float>(), u.data<float>(),
+                                                              out.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
+}
+
+}  // namespace
+
+void register_loss_kernels(KernelTable& table) {
+  table.add<ops::SquaredLoss>(kFloat32Only, squared_loss);
+  table.add<ops::SquaredLossGradient>(kFloat32Only, squared_loss_grad);
+  table.add<ops::Softmax>(kFloat32Only, softmax);
+  table.add<ops::SoftmaxCrossEntropy>(kFloat32Only, softmax_cross_entropy);
+  table.add<ops::SoftmaxCrossEntropyGradient>(kFloat32Only, softmax_cross_entropy_grad);
+  table.add<ops::SoftmaxCrossEntropyHessianProduct>(kFloat32Only, softmax_cross_entropy_hvp);
 }
 
 }  // namespace cuda

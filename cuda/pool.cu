@@ -1,24 +1,29 @@
-// Max and average 2-D pooling on the GPU, NCHW, with the CPU backend's exact semantics
-// (core/cpu/pool.cpp): the same window scan order, tie and NaN rules, argmax layout
-// (h·W + w within the (n, c) plane), and the same float32 summation order, so results are
-// bit-identical to the CPU's.
+// Max and average 2-D pooling on the GPU (native/core/ops/pool.h), float32, NCHW, with the
+// CPU backend's exact semantics (native/core/cpu/pool.cpp): the same window scan order, tie
+// and NaN rules, argmax layout (h·W + w within the (n, c) plane), and the same float32
+// summation order, so results are bit-identical to the CPU's.
 //
 // Forward passes run one thread per output element. Backward passes are written as
 // gathers, one thread per input element: it adds the contributions of the outputs whose
 // window covers it, in increasing output index, which is the order in which the CPU's
 // scatter adds them. No atomics, so the result is deterministic and equals the CPU's.
-// The gather relies on every argmax lying inside its output's window, as maxPool2d
-// guarantees; max_pool2d_backward checks that first and refuses other argmax tensors
-// (the CPU refuses those outside the plane).
-#include <climits>
+//
+// The argmax passed to the backward and the R-operator is not checked here (that would cost
+// a reduction and a host synchronisation per call, on the CG loop's hot path); the
+// dispatcher checks it only with debug checks on (detail::debug_check_argmax in
+// native/core/ops/pool.h). Both kernels stay memory-safe for any argmax: the backward
+// gather only compares indices (an entry outside its output's window routes no gradient),
+// and the R-operator writes NaN for an entry outside the plane, as the CPU does.
+// MaxPool2dReluBackward (a composite) runs the backward kernel with its ReLU input.
+#include <cmath>
 #include <cstdint>
-#include <vector>
+#include <limits>
 
 #include "check.h"
+#include "core/ops/pool.h"
 #include "core/scalar_math.h"
 #include "cuda_backend.h"
 #include "launch.cuh"
-#include "reduce.cuh"
 
 namespace newton {
 namespace cuda {
@@ -143,143 +148,96 @@ __global__ void avg_backward_kernel(PoolGeometry g, float inv_area, const float*
   }
 }
 
-// 0 when argmax[idx] is an element of output idx's window, else 1 (out of the plane: 1,
-// out of the window: 2). See CudaBackend::max_pool2d_backward.
-__host__ __device__ __forceinline__ int argmax_problem(const PoolGeometry& g, int64_t idx, int32_t a) {
-  if (a < 0 || a >= g.h * g.w) return 1;
-  const int64_t oq = idx % g.q, op = idx / g.q % g.p;
-  const int64_t ih = a / g.w, iw = a % g.w;
-  int64_t r0, r1, c0, c1;
-  clip(op * g.sh - g.ph, g.kh, g.h, r0, r1);
-  clip(oq * g.sw - g.pw, g.kw, g.w, c0, c1);
-  return ih >= r0 && ih < r1 && iw >= c0 && iw < c1 ? 0 : 2;
-}
-
-void require_f32(const char* op, const char* arg, const Tensor& t) {
-  if (t.dtype() != DType::F32) {
-    fail<ArgumentTypeError>(op, ": ", arg, " must be float32 on cuda, got ", dtype_name(t.dtype()));
+// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax; NaN where an argmax entry lies
+// outside its plane (as native/core/cpu/pool.cpp).
+__global__ void max_jvp_kernel(PoolGeometry g, float nan, const float* rx, const int32_t* argmax, float* ry) {
+  const int64_t total = g.planes * g.p * g.q;
+  const int64_t hw = g.h * g.w, pq = g.p * g.q;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total; idx += stride) {
+    const int32_t a = argmax[idx];
+    ry[idx] = a >= 0 && a < hw ? rx[(idx / pq) * hw + a] : nan;
   }
 }
 
-// argmax holds h·W + w as int32.
-void require_int32_plane(const char* op, const PoolGeometry& g) {
-  if (g.h * g.w > INT32_MAX) {
-    fail<ShapeError>(op, ": an input plane of ", g.h, "x", g.w, " elements does not fit the int32 argmax");
-  }
-}
-
-}  // namespace
-
-void CudaBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) {
-  const char* op = "maxPool2d";
-  require_f32(op, "x", x);
+// y, argmax: (N, C, P, Q); x: (N, C, H, W)
+void max_pool2d_forward(Backend& backend, Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::MaxPool2d::info.name;
   const PoolGeometry g = geometry(x, y, p);
-  require_int32_plane(op, g);
   const int64_t total = g.planes * g.p * g.q;
   if (total == 0) return;
-  set_device();
-  max_forward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(g, x.data<float>(), y.data<float>(),
-                                                                argmax.data<int32_t>());
+  cuda.set_device();
+  max_forward_kernel<<<grid_for(total), kThreads, 0, cuda.stream()>>>(g, x.data<float>(), y.data<float>(),
+                                                                      argmax.data<int32_t>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-void CudaBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
-                                      const Tensor* relu_input) {
-  const char* op = op_name(relu_input ? Op::MaxPool2dReluBackward : Op::MaxPool2dBackward);
-  require_f32(op, "dy", dy);
-  if (relu_input) require_f32(op, "reluInput", *relu_input);
+// dx: (N, C, H, W); dy, argmax: (N, C, P, Q); relu_input: dx's shape or null (the fused
+// MaxPool2dReluBackward).
+void max_pool2d_backward(Backend& backend, Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                         const Tensor* relu_input) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = relu_input ? ops::MaxPool2dReluBackward::info.name : ops::MaxPool2dBackward::info.name;
   const PoolGeometry g = geometry(dx, dy, p);
-  require_int32_plane(op, g);
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
-  set_device();
-  // Like the CPU backend, refuse an argmax that maxPool2d cannot have produced rather than
-  // drop gradients silently. The gather below also needs every index inside its output's
-  // window, which maxPool2d guarantees, so that is checked too. This costs one small
-  // deterministic reduction and a host synchronisation per call.
-  const int32_t* am = argmax.data<int32_t>();
-  const double bad = reduce_sum(*this, op, argmax.numel(), [=] __device__(int64_t idx) {
-    return argmax_problem(g, idx, am[idx]) != 0 ? 1.0 : 0.0;
-  });
-  if (bad > 0) {
-    std::vector<int32_t> host(static_cast<std::size_t>(argmax.numel()));
-    copy_to_host(host.data(), argmax);
-    for (int64_t i = 0; i < argmax.numel(); ++i) {
-      const int32_t a = host[static_cast<std::size_t>(i)];
-      const int problem = argmax_problem(g, i, a);
-      if (problem == 1) {
-        fail<ValueError>(op, ": argmax holds ", a, " at element ", i, ", outside the ", g.h, "x", g.w,
-                         " input plane");
-      }
-      if (problem == 2) {
-        fail<ValueError>(op, ": argmax holds ", a, " at element ", i,
-                         ", outside the pooling window of that output (argmax must come from maxPool2d)");
-      }
-    }
-  }
-  max_backward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(
+  cuda.set_device();
+  max_backward_kernel<<<grid_for(total), kThreads, 0, cuda.stream()>>>(
       g, dy.data<float>(), argmax.data<int32_t>(), relu_input ? relu_input->data<float>() : nullptr, dx.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax (the R-operator of max pooling).
-// The gather and the range check are one pass: a deterministic reduction counts the argmax
-// entries outside their plane (those outputs are left unwritten) and the host refuses them
-// afterwards with the CPU backend's message. One host synchronisation per call, as for
-// max_pool2d_backward.
-void CudaBackend::max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
-  const char* op = "maxPool2dJvp";
-  require_f32(op, "rx", rx);
+// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax: (N, C, P, Q) (the R-operator of
+// max pooling).
+void max_pool2d_jvp(Backend& backend, Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::MaxPool2dJvp::info.name;
   const PoolGeometry g = geometry(rx, ry, p);
-  require_int32_plane(op, g);
   const int64_t total = g.planes * g.p * g.q;
   if (total == 0) return;
-  set_device();
-  const int32_t* am = argmax.data<int32_t>();
-  const float* in = rx.data<float>();
-  float* out = ry.data<float>();
-  const int64_t hw = g.h * g.w, pq = g.p * g.q;
-  const double bad = reduce_sum(*this, op, total, [=] __device__(int64_t idx) {
-    const int32_t a = am[idx];
-    if (a < 0 || a >= hw) return 1.0;
-    out[idx] = in[(idx / pq) * hw + a];
-    return 0.0;
-  });
-  if (bad > 0) {
-    std::vector<int32_t> host(static_cast<std::size_t>(argmax.numel()));
-    copy_to_host(host.data(), argmax);
-    for (int64_t i = 0; i < argmax.numel(); ++i) {
-      const int32_t a = host[static_cast<std::size_t>(i)];
-      if (a < 0 || a >= hw) {
-        fail<ValueError>(op, ": argmax holds ", a, " at element ", i, ", outside the ", g.h, "x", g.w,
-                         " input plane");
-      }
-    }
-  }
+  cuda.set_device();
+  max_jvp_kernel<<<grid_for(total), kThreads, 0, cuda.stream()>>>(g, std::numeric_limits<float>::quiet_NaN(),
+                                                                  rx.data<float>(), argmax.data<int32_t>(),
+                                                                  ry.data<float>());
+  NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-void CudaBackend::avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) {
-  const char* op = "avgPool2d";
-  require_f32(op, "x", x);
+// y: (N, C, P, Q), x: (N, C, H, W)
+void avg_pool2d_forward(Backend& backend, Tensor& y, const Tensor& x, const Pool2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::AvgPool2d::info.name;
   const PoolGeometry g = geometry(x, y, p);
   const int64_t total = g.planes * g.p * g.q;
   if (total == 0) return;
-  set_device();
+  cuda.set_device();
   const float inv_area = 1.0f / static_cast<float>(p.kernel_h * p.kernel_w);  // as pool.cpp
-  avg_forward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(g, inv_area, x.data<float>(), y.data<float>());
+  avg_forward_kernel<<<grid_for(total), kThreads, 0, cuda.stream()>>>(g, inv_area, x.data<float>(), y.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
 }
 
-void CudaBackend::avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) {
-  const char* op = "avgPool2dBackward";
-  require_f32(op, "dy", dy);
+// dx: (N, C, H, W), dy: (N, C, P, Q)
+void avg_pool2d_backward(Backend& backend, Tensor& dx, const Tensor& dy, const Pool2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::AvgPool2dBackward::info.name;
   const PoolGeometry g = geometry(dx, dy, p);
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
-  set_device();
+  cuda.set_device();
   const float inv_area = 1.0f / static_cast<float>(p.kernel_h * p.kernel_w);
-  avg_backward_kernel<<<grid_for(total), kThreads, 0, stream_>>>(g, inv_area, dy.data<float>(), dx.data<float>());
+  avg_backward_kernel<<<grid_for(total), kThreads, 0, cuda.stream()>>>(g, inv_area, dy.data<float>(), dx.data<float>());
   NEWTON_CUDA_CHECK_LAUNCH(op);
+}
+
+}  // namespace
+
+// MaxPool2dReluBackward is a composite: it runs max_pool2d_backward with its ReLU input.
+void register_pool_kernels(KernelTable& table) {
+  table.add<ops::MaxPool2d>(kFloat32Only, max_pool2d_forward);
+  table.add<ops::MaxPool2dBackward>(kFloat32Only, max_pool2d_backward);
+  table.add<ops::MaxPool2dJvp>(kFloat32Only, max_pool2d_jvp);
+  table.add<ops::AvgPool2d>(kFloat32Only, avg_pool2d_forward);
+  table.add<ops::AvgPool2dBackward>(kFloat32Only, avg_pool2d_backward);
 }
 
 }  // namespace cuda

@@ -7,8 +7,8 @@
 // double; the block's threads are then combined by a fixed shuffle tree and a fixed
 // sum over warps. Pass 2: one block adds the G block sums the same way. G depends only on
 // n, never on the GPU model or its SM count, so the result is the same bits on every run
-// and every device. It differs from the CPU's (blocked_sum.h, other order) by rounding in
-// double only, ~1e-16 relative, far below float32 resolution.
+// and every device. It differs from the CPU's (native/core/cpu/blocked_sum.h, another
+// order) by rounding in double only, ~1e-16 relative, far below float32 resolution.
 #pragma once
 
 #include <mutex>
@@ -62,7 +62,8 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_partial_kernel(int64_t 
 __global__ void __launch_bounds__(kReduceThreads) reduce_final_kernel(const double* partial, int count, double* out);
 
 // Σ term(i) for i in [0, n), in double, deterministic; waits for the stream (the value is
-// needed on the host). term runs on the device and may also write (the fused CG update).
+// needed on the host). term runs on the device and may also write (note [fused CG update]
+// in reduce.cu).
 template <typename Term>
 double reduce_sum(CudaBackend& backend, const char* op, int64_t n, Term term) {
   if (n <= 0) return 0.0;

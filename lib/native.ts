@@ -1,15 +1,17 @@
 /**
  * The native addon (build/Release/newton_cnn.node): its typed surface and its loader.
  *
- * Everything the TypeScript layer calls in C++ is declared in {@link NativeAddon}. The
- * addon checks every argument again (a JS caller can bypass the TypeScript checks), so
- * each native function throws the same errors as the public API: TypeError for a value of
- * the wrong kind, RangeError for shapes and values, Error otherwise.
+ * The ops are declared once in C++ (native/core/ops/*.h); their TypeScript declarations,
+ * {@link NativeOps}, are generated from those declarations into lib/native-ops.ts. The rest of
+ * the surface (tensor creation, runtime functions) is declared here. The addon checks the JS
+ * type of every argument (TypeError), the core checks shapes, dtypes, devices and values
+ * (RangeError), and everything else is an Error (README.md, "Errors").
  *
  * @packageDocumentation
  */
 import * as path from 'path';
 
+import type { NativeOps } from './native-ops';
 import type { DType } from './types';
 
 /** A tensor owned by the addon. Only the addon creates them; metadata stays readable after dispose(). */
@@ -46,14 +48,20 @@ export interface NativeGemmOptions {
   beta?: number;
   c?: NativeTensor | null;
 }
-/** Random-number options forwarded to the addon. */
+/** Options of the random fills: the stream (seed, offset) and where the tensor goes. */
 export interface NativeRandomOptions {
   seed: number;
   offset?: number;
   dtype?: DType;
   device?: string;
+}
+/** Options of randomUniform. */
+export interface NativeUniformOptions extends NativeRandomOptions {
   low?: number;
   high?: number;
+}
+/** Options of randomNormal. */
+export interface NativeNormalOptions extends NativeRandomOptions {
   mean?: number;
   std?: number;
 }
@@ -73,12 +81,37 @@ export interface NativeMemoryStats {
   allocations: number;
 }
 
-/** The whole native surface of newton_cnn.node. */
-export interface NativeAddon {
+/** One argument of an op, as its declaration describes it. */
+export interface NativeOpArgument {
+  name: string;
+  /** Its TypeScript type in lib/native-ops.ts. */
+  type: string;
+  /** Whether it may be left out (null or undefined). */
+  optional: boolean;
+}
+/** What opSchemas() says of one op (native/core/op.h, note [op declarations]). */
+export interface NativeOpSchema {
+  name: string;
+  /** 'forward', 'vjp', 'jvp', 'fused' or 'utility'. */
+  pass: 'forward' | 'vjp' | 'jvp' | 'fused' | 'utility';
+  /** For a vjp, jvp or fused pass: the op it belongs to ('' otherwise). */
+  of: string;
+  /** For a vjp or jvp: the input of `of` it differentiates ('all' for every input; '' otherwise). */
+  wrt: string;
+  doc: string;
+  /** True when the op is built from other ops' kernels (it has none of its own). */
+  composite: boolean;
+  args: NativeOpArgument[];
+  /** Its TypeScript result type. */
+  returns: string;
+}
+
+/** The whole native surface of newton_cnn.node: every op, plus tensors and the runtime. */
+export interface NativeAddon extends NativeOps {
   /** The class of native tensors (not constructible from JS). */
   readonly NativeTensor: abstract new () => NativeTensor;
 
-  // --- creation and data movement ---
+  // --- tensors ---
   /** A tensor holding a copy of `data` (converted to `dtype`); shape defaults to [data.length]. */
   fromTypedArray(data: NativeTypedArray, shape?: readonly number[] | null, dtype?: DType, device?: string): NativeTensor;
   /** Uninitialised memory. */
@@ -96,61 +129,12 @@ export interface NativeAddon {
   /** Elements [offset, offset + numel(shape)) of t's memory under `shape`, shared. */
   view(t: NativeTensor, offset: number, shape: readonly number[]): NativeTensor;
   clone(t: NativeTensor): NativeTensor;
-  fill(t: NativeTensor, value: number): void;
-  copy(dst: NativeTensor, src: NativeTensor): void;
-  cast(x: NativeTensor, dtype: DType): NativeTensor;
 
-  // --- element-wise and reductions ---
-  add(a: NativeTensor, b: NativeTensor): NativeTensor;
-  sub(a: NativeTensor, b: NativeTensor): NativeTensor;
-  mul(a: NativeTensor, b: NativeTensor): NativeTensor;
-  scale(x: NativeTensor, alpha: number): NativeTensor;
-  axpy(y: NativeTensor, alpha: number, x: NativeTensor): void;
-  relu(x: NativeTensor): NativeTensor;
-  reluMask(x: NativeTensor): NativeTensor;
-  reluBackward(dy: NativeTensor, x: NativeTensor): NativeTensor;
-  sum(x: NativeTensor): number;
-  dot(a: NativeTensor, b: NativeTensor): number;
-  squaredNorm(x: NativeTensor): number;
-  /** In place x += αp, r −= αq; returns rᵀr of the new r (double accumulation). */
-  cgUpdate(x: NativeTensor, r: NativeTensor, p: NativeTensor, q: NativeTensor, alpha: number): number;
-
-  // --- linear algebra and layers ---
-  gemm(a: NativeTensor, b: NativeTensor, options?: NativeGemmOptions): NativeTensor;
-  matmul(a: NativeTensor, b: NativeTensor): NativeTensor;
-  biasAdd(y: NativeTensor, b: NativeTensor): NativeTensor;
-  biasGrad(dy: NativeTensor): NativeTensor;
-  linear(x: NativeTensor, w: NativeTensor, b?: NativeTensor | null): NativeTensor;
-  linearBackward(
-    dy: NativeTensor,
-    x: NativeTensor,
-    w: NativeTensor,
-    options?: { bias?: boolean },
-  ): { dx: NativeTensor; dw: NativeTensor; db: NativeTensor | null };
-  conv2d(x: NativeTensor, w: NativeTensor, b?: NativeTensor | null, options?: NativeConv2dOptions): NativeTensor;
-  conv2dBackwardData(dy: NativeTensor, w: NativeTensor, xShape: readonly number[], options?: NativeConv2dOptions): NativeTensor;
-  conv2dBackwardFilter(dy: NativeTensor, x: NativeTensor, wShape: readonly number[], options?: NativeConv2dOptions): NativeTensor;
-  conv2dBackwardBias(dy: NativeTensor): NativeTensor;
-  maxPool2d(x: NativeTensor, options: NativePool2dOptions): { y: NativeTensor; argmax: NativeTensor };
-  maxPool2dBackward(dy: NativeTensor, argmax: NativeTensor, xShape: readonly number[], options: NativePool2dOptions): NativeTensor;
-  maxPool2dReluBackward(dy: NativeTensor, argmax: NativeTensor, reluInput: NativeTensor, options: NativePool2dOptions): NativeTensor;
-  /** R{y} = rx[argmax]: rx (N, C, H, W), argmax (N, C, P, Q) -> (N, C, P, Q). */
-  maxPool2dJvp(rx: NativeTensor, argmax: NativeTensor, options: NativePool2dOptions): NativeTensor;
-  avgPool2d(x: NativeTensor, options: NativePool2dOptions): NativeTensor;
-  avgPool2dBackward(dy: NativeTensor, xShape: readonly number[], options: NativePool2dOptions): NativeTensor;
-
-  // --- losses ---
-  squaredLoss(z: NativeTensor, y: NativeTensor): number;
-  squaredLossGradient(z: NativeTensor, y: NativeTensor): NativeTensor;
-  squaredLossHessianProduct(z: NativeTensor, u: NativeTensor): NativeTensor;
-  softmax(z: NativeTensor): NativeTensor;
-  softmaxCrossEntropy(z: NativeTensor, y: NativeTensor): number;
-  softmaxCrossEntropyGradient(z: NativeTensor, y: NativeTensor): NativeTensor;
-  softmaxCrossEntropyHessianProduct(z: NativeTensor, u: NativeTensor): NativeTensor;
-
-  // --- random numbers ---
-  randomUniform(shape: readonly number[], options: NativeRandomOptions): NativeTensor;
-  randomNormal(shape: readonly number[], options: NativeRandomOptions): NativeTensor;
+  // --- the op declarations ---
+  /** Every op's declaration: name, pass, arguments and result. */
+  opSchemas(): NativeOpSchema[];
+  /** {op name: the dtypes `device` (default 'cpu') runs it in}, from its backend's kernel table. */
+  supportedOps(device?: string): Record<string, DType[]>;
 
   // --- runtime ---
   devices(): NativeDeviceInfo[];
@@ -167,6 +151,9 @@ export interface NativeAddon {
   memoryStats(device?: string): NativeMemoryStats;
   /** Frees the allocator's cached blocks; returns the bytes released. */
   emptyCache(device?: string): number;
+  /** Turns the checks of data the library produced itself (max-pool argmax) on or off. */
+  setDebugChecks(on: boolean): void;
+  getDebugChecks(): boolean;
   /** The absolute path of the loaded .node file. */
   addonPath(): string;
 }

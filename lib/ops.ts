@@ -1,30 +1,72 @@
 /**
  * The ops: element-wise arithmetic, reductions, GEMM, linear and convolution layers,
- * pooling, losses and random numbers. Every function checks its argument types here and
- * its shapes, dtypes and devices natively; errors name the op and the argument, e.g.
- * `conv2d: w must have 4 dimensions (K, C, R, S), got shape (3, 3)` (RangeError).
+ * pooling, losses and random numbers. Each is declared once in C++ (native/core/ops/*.h),
+ * which checks its arguments once for every backend; errors name the op and the argument,
+ * e.g. `conv2d: w must have 4 dimensions (K, C, R, S), got shape (3, 3)` (RangeError). See
+ * README.md, "Errors", for which mistake raises which class.
  *
  * Unless stated otherwise, tensors must share one dtype (float32 or float64) and one device,
  * and results are new tensors on that device.
  *
  * @packageDocumentation
  */
-import {
-  checkDType,
-  checkDevice,
-  checkFinite,
-  checkOptionalBoolean,
-  checkOptionalFinite,
-  checkOptions,
-  checkPair,
-  checkShape,
-  checkUint,
-} from './errors';
-import { native, type NativeConv2dOptions, type NativePool2dOptions, type NativeRandomOptions } from './native';
-import { handleOf, optionalHandleOf, Tensor, wrapNative } from './tensor';
-import type { DType, Shape, TensorOptions } from './types';
+import { native, type NativeConv2dOptions, type NativeNormalOptions, type NativePool2dOptions, type NativeTensor, type NativeUniformOptions } from './native';
+import type { NativeOps, OpName } from './native-ops';
+import { handleOf, Tensor, wrapNative } from './tensor';
+import type { DType, Shape } from './types';
 
-// --- creation and data movement ------------------------------------------------------------
+// --- calling a native op --------------------------------------------------------------------
+
+/** The public form of a native type: every NativeTensor becomes a Tensor (also inside options and results). */
+type Public<T> = T extends NativeTensor
+  ? Tensor
+  : T extends readonly unknown[]
+    ? T
+    : T extends object
+      ? { [K in keyof T]: Public<T[K]> }
+      : T;
+type PublicArgs<A extends readonly unknown[]> = { [K in keyof A]: Public<A[K]> };
+type OpArgs<K extends OpName> = PublicArgs<Parameters<NativeOps[K]>>;
+type OpResult<K extends OpName> = Public<ReturnType<NativeOps[K]>>;
+
+// An object literal of any realm (the addon's results belong to Node's main realm, which is
+// not the realm of a jest test): its prototype is null or a realm's Object.prototype.
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+// Tensors -> their native handles, at the top level and inside an options object. Anything
+// else passes unchanged: the addon checks JS types and says what it got.
+function toNative(v: unknown): unknown {
+  if (v instanceof Tensor) return handleOf(v, '', '');
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = x instanceof Tensor ? handleOf(x, '', '') : x;
+    return out;
+  }
+  return v;
+}
+
+// Native tensors -> Tensors, at the top level and inside a result object.
+function fromNative(v: unknown): unknown {
+  if (v instanceof native().NativeTensor) return wrapNative(v as NativeTensor);
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = fromNative(x);
+    return out;
+  }
+  return v;
+}
+
+/** Runs the native op `op` on public arguments and returns its public result. @internal */
+export function callOp<K extends OpName>(op: K, ...args: OpArgs<K>): OpResult<K> {
+  const fn = native()[op] as unknown as (...a: unknown[]) => unknown;
+  return fromNative(fn(...args.map(toNative))) as OpResult<K>;
+}
+
+// --- data movement ------------------------------------------------------------------------------
 
 /**
  * Sets every element of `t` to `value` (finite; an integer for int32 tensors), in place.
@@ -33,50 +75,44 @@ import type { DType, Shape, TensorOptions } from './types';
  * const t = Tensor.zeros([2, 2]); fill(t, 1);
  */
 export function fill(t: Tensor, value: number): void {
-  const h = handleOf(t, 'fill', 't');
-  checkFinite('fill', 'value', 'value', value);
-  native().fill(h, value);
+  callOp('fill', t, value);
 }
 
 /** Copies `src` into `dst` (same shape, dtype and device), in place. */
 export function copy(dst: Tensor, src: Tensor): void {
-  native().copy(handleOf(dst, 'copy', 'dst'), handleOf(src, 'copy', 'src'));
+  callOp('copy', dst, src);
 }
 
 /**
- * `x` converted to `dtype` (float32 <-> float64; to int32 needs integers).
+ * `x` converted to `dtype` (float32 <-> float64; int32 -> float32 or float64).
  *
  * @example
  * cast(Tensor.from([1, 2]), 'float64').dtype; // 'float64'
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
-  const h = handleOf(x, 'cast', 'x');
-  const d = checkDType('cast', 'dtype', 'dtype', dtype, false) as DType;
-  return wrapNative(native().cast(h, d));
+  return callOp('cast', x, dtype);
 }
 
-// --- element-wise ----------------------------------------------------------------------------
+// --- element-wise ---------------------------------------------------------------------------------
 
 /** a + b, element-wise (same shape and dtype; no broadcasting). */
 export function add(a: Tensor, b: Tensor): Tensor {
-  return wrapNative(native().add(handleOf(a, 'add', 'a'), handleOf(b, 'add', 'b')));
+  return callOp('add', a, b);
 }
 
 /** a − b, element-wise (same shape and dtype; no broadcasting). */
 export function sub(a: Tensor, b: Tensor): Tensor {
-  return wrapNative(native().sub(handleOf(a, 'sub', 'a'), handleOf(b, 'sub', 'b')));
+  return callOp('sub', a, b);
 }
 
 /** a ⊙ b, the element-wise product (same shape and dtype; no broadcasting). */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  return wrapNative(native().mul(handleOf(a, 'mul', 'a'), handleOf(b, 'mul', 'b')));
+  return callOp('mul', a, b);
 }
 
 /** alpha·x (alpha finite). */
 export function scale(x: Tensor, alpha: number): Tensor {
-  const h = handleOf(x, 'scale', 'x');
-  checkFinite('scale', 'alpha', 'alpha', alpha);
-  return wrapNative(native().scale(h, alpha));
+  return callOp('scale', x, alpha);
 }
 
 /**
@@ -86,41 +122,39 @@ export function scale(x: Tensor, alpha: number): Tensor {
  * axpy(theta, -learningRate, grad); // a gradient step
  */
 export function axpy(y: Tensor, alpha: number, x: Tensor): void {
-  const hy = handleOf(y, 'axpy', 'y');
-  checkFinite('axpy', 'alpha', 'alpha', alpha);
-  native().axpy(hy, alpha, handleOf(x, 'axpy', 'x'));
+  callOp('axpy', y, alpha, x);
 }
 
 /** max(x, 0) element-wise; NaN stays NaN. */
 export function relu(x: Tensor): Tensor {
-  return wrapNative(native().relu(handleOf(x, 'relu', 'x')));
+  return callOp('relu', x);
 }
 
 /** 1 where x > 0, else 0 (the derivative of relu), in x's dtype. */
 export function reluMask(x: Tensor): Tensor {
-  return wrapNative(native().reluMask(handleOf(x, 'reluMask', 'x')));
+  return callOp('reluMask', x);
 }
 
 /** dy ⊙ 1[x > 0]: the gradient of relu at x (dy and x of one shape). */
 export function reluBackward(dy: Tensor, x: Tensor): Tensor {
-  return wrapNative(native().reluBackward(handleOf(dy, 'reluBackward', 'dy'), handleOf(x, 'reluBackward', 'x')));
+  return callOp('reluBackward', dy, x);
 }
 
-// --- reductions ---------------------------------------------------------------------------------
+// --- reductions ------------------------------------------------------------------------------------
 
 /** Σ x, accumulated in double precision (independent of the thread count). */
 export function sum(x: Tensor): number {
-  return native().sum(handleOf(x, 'sum', 'x'));
+  return callOp('sum', x);
 }
 
 /** Σ a⊙b over all elements, accumulated in double precision (same shape and dtype). */
 export function dot(a: Tensor, b: Tensor): number {
-  return native().dot(handleOf(a, 'dot', 'a'), handleOf(b, 'dot', 'b'));
+  return callOp('dot', a, b);
 }
 
 /** ‖x‖² = Σ x², accumulated in double precision. */
 export function squaredNorm(x: Tensor): number {
-  return native().squaredNorm(handleOf(x, 'squaredNorm', 'x'));
+  return callOp('squaredNorm', x);
 }
 
 /**
@@ -133,16 +167,22 @@ export function squaredNorm(x: Tensor): number {
  * const rr = cgUpdate(d, r, p, q, rTr / dot(p, q)); // d += αp, r −= αq, rr = ‖r‖²
  */
 export function cgUpdate(x: Tensor, r: Tensor, p: Tensor, q: Tensor, alpha: number): number {
-  const op = 'cgUpdate';
-  const hx = handleOf(x, op, 'x');
-  const hr = handleOf(r, op, 'r');
-  const hp = handleOf(p, op, 'p');
-  const hq = handleOf(q, op, 'q');
-  checkFinite(op, 'alpha', 'alpha', alpha);
-  return native().cgUpdate(hx, hr, hp, hq, alpha);
+  return callOp('cgUpdate', x, r, p, q, alpha);
 }
 
-// --- linear algebra ------------------------------------------------------------------------------
+// --- per channel -------------------------------------------------------------------------------------
+
+/** y + b[c] broadcast over every axis but 1: y (N, C, ...), b (C) -> (N, C, ...). */
+export function biasAdd(y: Tensor, b: Tensor): Tensor {
+  return callOp('biasAdd', y, b);
+}
+
+/** The sum of dy over every axis but 1: dy (N, C, ...) -> (C); the gradient of biasAdd. */
+export function biasGrad(dy: Tensor): Tensor {
+  return callOp('biasGrad', dy);
+}
+
+// --- linear algebra ----------------------------------------------------------------------------------
 
 /** Options of {@link gemm}. */
 export interface GemmOptions {
@@ -166,166 +206,95 @@ export interface GemmOptions {
  * gemm(a, b, { alpha: 2, beta: 1, c: bias }); // 2·a·b + bias
  */
 export function gemm(a: Tensor, b: Tensor, options?: GemmOptions): Tensor {
-  const op = 'gemm';
-  const ha = handleOf(a, op, 'a');
-  const hb = handleOf(b, op, 'b');
-  const o = checkOptions(op, options);
-  const transA = checkOptionalBoolean(op, 'options.transA', o.transA);
-  const transB = checkOptionalBoolean(op, 'options.transB', o.transB);
-  const alpha = checkOptionalFinite(op, 'options.alpha', 'alpha', o.alpha);
-  const c = optionalHandleOf(o.c, op, 'options.c');
-  const beta = checkOptionalFinite(op, 'options.beta', 'beta', o.beta);
-  return wrapNative(native().gemm(ha, hb, { transA, transB, alpha, beta, c }));
+  return callOp('gemm', a, b, options);
 }
 
-/** a·b for 2-D tensors (M, K)·(K, N) -> (M, N); gemm without options. */
+/** a·b for 2-D tensors (M, K)·(K, N) -> (M, N): {@link gemm} without options (errors name gemm). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  return wrapNative(native().matmul(handleOf(a, 'matmul', 'a'), handleOf(b, 'matmul', 'b')));
+  return callOp('gemm', a, b);
 }
-
-/** y + b[c] broadcast over every axis but 1: y (N, C, ...), b (C) -> (N, C, ...). */
-export function biasAdd(y: Tensor, b: Tensor): Tensor {
-  return wrapNative(native().biasAdd(handleOf(y, 'biasAdd', 'y'), handleOf(b, 'biasAdd', 'b')));
-}
-
-/** The sum of dy over every axis but 1: dy (N, C, ...) -> (C); the gradient of biasAdd. */
-export function biasGrad(dy: Tensor): Tensor {
-  return wrapNative(native().biasGrad(handleOf(dy, 'biasGrad', 'dy')));
-}
-
-// --- linear layer -----------------------------------------------------------------------------------
 
 /**
  * A fully connected layer: x (N, I), w (O, I), b (O) -> x·wᵀ + b: (N, O). `b` may be
  * null or omitted.
  */
 export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
-  const op = 'linear';
-  return wrapNative(native().linear(handleOf(x, op, 'x'), handleOf(w, op, 'w'), optionalHandleOf(b, op, 'b')));
+  return callOp('linear', x, w, b);
 }
 
 /**
  * The gradients of {@link linear} for dy (N, O): dx = dy·w (N, I), dw = dyᵀ·x (O, I), and
  * db = Σₙ dy (O), or null when `options.bias` is false (default true).
  */
-export function linearBackward(
-  dy: Tensor,
-  x: Tensor,
-  w: Tensor,
-  options?: { bias?: boolean },
-): { dx: Tensor; dw: Tensor; db: Tensor | null } {
-  const op = 'linearBackward';
-  const hdy = handleOf(dy, op, 'dy');
-  const hx = handleOf(x, op, 'x');
-  const hw = handleOf(w, op, 'w');
-  const o = checkOptions(op, options);
-  const bias = checkOptionalBoolean(op, 'options.bias', o.bias);
-  const r = native().linearBackward(hdy, hx, hw, { bias });
-  return { dx: wrapNative(r.dx), dw: wrapNative(r.dw), db: r.db ? wrapNative(r.db) : null };
+export function linearBackward(dy: Tensor, x: Tensor, w: Tensor, options?: { bias?: boolean }): { dx: Tensor; dw: Tensor; db: Tensor | null } {
+  return callOp('linearBackward', dy, x, w, options);
 }
 
-// --- convolution ------------------------------------------------------------------------------------
+// --- convolution ----------------------------------------------------------------------------------------
 
 /** Stride and zero padding of a 2-D convolution: a number for both axes or [h, w]. */
-export interface Conv2dOptions {
-  /** Positive integers (default 1). */
-  stride?: number | readonly [number, number];
-  /** Non-negative integers (default 0). */
-  padding?: number | readonly [number, number];
-}
-
-function conv2dOptions(op: string, options: unknown): NativeConv2dOptions {
-  const o = checkOptions(op, options);
-  return { stride: checkPair(op, 'stride', o.stride, 1), padding: checkPair(op, 'padding', o.padding, 0) };
-}
+export type Conv2dOptions = NativeConv2dOptions;
 
 /**
  * 2-D convolution (cross-correlation), NCHW: x (N, C, H, W), w (K, C, R, S), b (K) or
- * null -> (N, K, P, Q) with P = ⌊(H + 2·padH − R) / strideH⌋ + 1 (Q likewise).
+ * null -> (N, K, P, Q) with P = ⌊(H + 2·padH − R) / strideH⌋ + 1 (Q likewise). Stride and
+ * padding: positive and non-negative integers (default 1 and 0).
  *
  * @example
  * conv2d(x, w, b, { stride: 1, padding: 2 });
  */
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, options?: Conv2dOptions): Tensor {
-  const op = 'conv2d';
-  const hx = handleOf(x, op, 'x');
-  const hw = handleOf(w, op, 'w');
-  const hb = optionalHandleOf(b, op, 'b');
-  return wrapNative(native().conv2d(hx, hw, hb, conv2dOptions(op, options)));
+  return callOp('conv2d', x, w, b, options);
 }
 
 /** The gradient of conv2d with respect to its input: dy (N, K, P, Q), w (K, C, R, S) -> xShape. */
 export function conv2dBackwardData(dy: Tensor, w: Tensor, xShape: Shape, options?: Conv2dOptions): Tensor {
-  const op = 'conv2dBackwardData';
-  const hdy = handleOf(dy, op, 'dy');
-  const hw = handleOf(w, op, 'w');
-  const s = checkShape(op, 'xShape', xShape);
-  return wrapNative(native().conv2dBackwardData(hdy, hw, s, conv2dOptions(op, options)));
+  return callOp('conv2dBackwardData', dy, w, xShape, options);
 }
 
 /** The gradient of conv2d with respect to its filter: dy (N, K, P, Q), x (N, C, H, W) -> wShape. */
 export function conv2dBackwardFilter(dy: Tensor, x: Tensor, wShape: Shape, options?: Conv2dOptions): Tensor {
-  const op = 'conv2dBackwardFilter';
-  const hdy = handleOf(dy, op, 'dy');
-  const hx = handleOf(x, op, 'x');
-  const s = checkShape(op, 'wShape', wShape);
-  return wrapNative(native().conv2dBackwardFilter(hdy, hx, s, conv2dOptions(op, options)));
+  return callOp('conv2dBackwardFilter', dy, x, wShape, options);
 }
 
-/** The gradient of conv2d with respect to its bias: dy (N, K, P, Q) -> (K); same as biasGrad. */
+/** The gradient of conv2d with respect to its bias: dy (N, K, P, Q) -> (K); {@link biasGrad} (errors name it). */
 export function conv2dBackwardBias(dy: Tensor): Tensor {
-  return wrapNative(native().conv2dBackwardBias(handleOf(dy, 'conv2dBackwardBias', 'dy')));
+  return callOp('biasGrad', dy);
 }
 
-// --- pooling ------------------------------------------------------------------------------------------
+// --- pooling ------------------------------------------------------------------------------------------------
 
-/** A pooling window: a number for both axes or [h, w]. */
-export interface Pool2dOptions {
-  /** Window extents, positive integers (required). */
-  kernel: number | readonly [number, number];
-  /** Positive integers (default: the kernel). */
-  stride?: number | readonly [number, number];
-  /** Non-negative integers (default 0). */
-  padding?: number | readonly [number, number];
-}
-
-function pool2dOptions(op: string, options: unknown): NativePool2dOptions {
-  const o = checkOptions(op, options, true);
-  const kernel = checkPair(op, 'kernel', o.kernel, 1);
-  if (kernel === undefined) {
-    throw new TypeError(`${op}: options.kernel must be a number or [number, number], got undefined`);
-  }
-  return { kernel, stride: checkPair(op, 'stride', o.stride, 1), padding: checkPair(op, 'padding', o.padding, 0) };
-}
+/**
+ * A pooling window: `kernel` (required), `stride` (default: the kernel) and `padding`
+ * (default 0), each a number for both axes or [h, w].
+ */
+export type Pool2dOptions = NativePool2dOptions;
 
 /**
  * Max pooling, NCHW: x (N, C, H, W) -> y (N, C, P, Q) and argmax (int32, same shape), the
  * index h·W + w within its (n, c) plane of the element each output took. Padding is never
- * chosen.
+ * chosen; the first of equal maxima wins.
  *
  * @example
  * const { y, argmax } = maxPool2d(x, { kernel: 2 });
  */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): { y: Tensor; argmax: Tensor } {
-  const op = 'maxPool2d';
-  const hx = handleOf(x, op, 'x');
-  const r = native().maxPool2d(hx, pool2dOptions(op, options));
-  return { y: wrapNative(r.y), argmax: wrapNative(r.argmax) };
+  return callOp('maxPool2d', x, options);
 }
 
-/** The gradient of maxPool2d: routes dy (N, C, P, Q) to the argmax positions of a tensor of xShape. */
+/**
+ * The gradient of maxPool2d: routes dy (N, C, P, Q) to the argmax positions of a tensor of
+ * xShape. `argmax` must come from maxPool2d on an input of xShape with the same options;
+ * setDebugChecks(true) verifies that (a pass over argmax, a host copy on a GPU).
+ */
 export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, options: Pool2dOptions): Tensor {
-  const op = 'maxPool2dBackward';
-  const hdy = handleOf(dy, op, 'dy');
-  const ha = handleOf(argmax, op, 'argmax');
-  const s = checkShape(op, 'xShape', xShape);
-  return wrapNative(native().maxPool2dBackward(hdy, ha, s, pool2dOptions(op, options)));
+  return callOp('maxPool2dBackward', dy, argmax, xShape, options);
 }
 
 /**
  * The backward of ReLU followed by max pooling, in one pass:
  * reluBackward(maxPool2dBackward(dy, argmax, reluInput.shape, options), reluInput), bit for bit.
- * reluInput is the ReLU's input (N, C, H, W); dy and argmax are (N, C, P, Q). Sequential uses it
+ * reluInput is the ReLU's input (N, C, H, W); dy and argmax are (N, C, P, Q). Networks use it
  * for every conv → ReLU → max-pool block, where it saves a full pass over the activations.
  *
  * @example
@@ -333,11 +302,7 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
  * const dpre = maxPool2dReluBackward(dy, argmax, pre, { kernel: 2 });
  */
 export function maxPool2dReluBackward(dy: Tensor, argmax: Tensor, reluInput: Tensor, options: Pool2dOptions): Tensor {
-  const op = 'maxPool2dReluBackward';
-  const hdy = handleOf(dy, op, 'dy');
-  const ha = handleOf(argmax, op, 'argmax');
-  const hr = handleOf(reluInput, op, 'reluInput');
-  return wrapNative(native().maxPool2dReluBackward(hdy, ha, hr, pool2dOptions(op, options)));
+  return callOp('maxPool2dReluBackward', dy, argmax, reluInput, options);
 }
 
 /**
@@ -346,120 +311,85 @@ export function maxPool2dReluBackward(dy: Tensor, argmax: Tensor, reluInput: Ten
  * shape with the same options) -> (N, C, P, Q). The forward counterpart of maxPool2dBackward.
  */
 export function maxPool2dJvp(rx: Tensor, argmax: Tensor, options: Pool2dOptions): Tensor {
-  const op = 'maxPool2dJvp';
-  const hrx = handleOf(rx, op, 'rx');
-  const ha = handleOf(argmax, op, 'argmax');
-  return wrapNative(native().maxPool2dJvp(hrx, ha, pool2dOptions(op, options)));
+  return callOp('maxPool2dJvp', rx, argmax, options);
 }
 
 /** Average pooling, NCHW: x (N, C, H, W) -> (N, C, P, Q); divides by the kernel area, padding included. */
 export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
-  const op = 'avgPool2d';
-  const hx = handleOf(x, op, 'x');
-  return wrapNative(native().avgPool2d(hx, pool2dOptions(op, options)));
+  return callOp('avgPool2d', x, options);
 }
 
 /** The gradient (exact adjoint) of avgPool2d: dy (N, C, P, Q) -> xShape. */
 export function avgPool2dBackward(dy: Tensor, xShape: Shape, options: Pool2dOptions): Tensor {
-  const op = 'avgPool2dBackward';
-  const hdy = handleOf(dy, op, 'dy');
-  const s = checkShape(op, 'xShape', xShape);
-  return wrapNative(native().avgPool2dBackward(hdy, s, pool2dOptions(op, options)));
+  return callOp('avgPool2dBackward', dy, xShape, options);
 }
 
-// --- losses: z (N, K) network outputs; values are sums over the batch --------------------------------
+// --- losses: z (N, K) network outputs; values are sums over the batch -------------------------------------
 
 /** Σᵢ ‖zᵢ − yᵢ‖², summed over the batch: z, y (N, K). */
 export function squaredLoss(z: Tensor, y: Tensor): number {
-  return native().squaredLoss(handleOf(z, 'squaredLoss', 'z'), handleOf(y, 'squaredLoss', 'y'));
+  return callOp('squaredLoss', z, y);
 }
 
 /** 2(z − y): the gradient of the squared loss with respect to z (N, K). */
 export function squaredLossGradient(z: Tensor, y: Tensor): Tensor {
-  const op = 'squaredLossGradient';
-  return wrapNative(native().squaredLossGradient(handleOf(z, op, 'z'), handleOf(y, op, 'y')));
+  return callOp('squaredLossGradient', z, y);
 }
 
 /** 2u: the squared loss's Hessian (with respect to z) times u (N, K). */
 export function squaredLossHessianProduct(z: Tensor, u: Tensor): Tensor {
-  const op = 'squaredLossHessianProduct';
-  return wrapNative(native().squaredLossHessianProduct(handleOf(z, op, 'z'), handleOf(u, op, 'u')));
+  return callOp('squaredLossHessianProduct', z, u);
 }
 
 /** Row-wise softmax of z (N, K) -> (N, K). */
 export function softmax(z: Tensor): Tensor {
-  return wrapNative(native().softmax(handleOf(z, 'softmax', 'z')));
+  return callOp('softmax', z);
 }
 
 /** −Σᵢ Σₖ yᵢₖ log softmax(zᵢ)ₖ, summed over the batch: z, y (N, K), rows of y are distributions. */
 export function softmaxCrossEntropy(z: Tensor, y: Tensor): number {
-  const op = 'softmaxCrossEntropy';
-  return native().softmaxCrossEntropy(handleOf(z, op, 'z'), handleOf(y, op, 'y'));
+  return callOp('softmaxCrossEntropy', z, y);
 }
 
 /** p − y with p = softmax(z): the gradient of the cross-entropy with respect to z (N, K). */
 export function softmaxCrossEntropyGradient(z: Tensor, y: Tensor): Tensor {
-  const op = 'softmaxCrossEntropyGradient';
-  return wrapNative(native().softmaxCrossEntropyGradient(handleOf(z, op, 'z'), handleOf(y, op, 'y')));
+  return callOp('softmaxCrossEntropyGradient', z, y);
 }
 
 /** p⊙u − p(pᵀu) per row, p = softmax(z): the cross-entropy's Hessian (w.r.t. z) times u (N, K). */
 export function softmaxCrossEntropyHessianProduct(z: Tensor, u: Tensor): Tensor {
-  const op = 'softmaxCrossEntropyHessianProduct';
-  return wrapNative(native().softmaxCrossEntropyHessianProduct(handleOf(z, op, 'z'), handleOf(u, op, 'u')));
+  return callOp('softmaxCrossEntropyHessianProduct', z, u);
 }
 
-// --- random numbers --------------------------------------------------------------------------------------
+// --- random numbers -------------------------------------------------------------------------------------------
 
 /**
- * Options of the random fills. Element i is a pure function of (seed, offset + i) (Philox),
- * so results do not depend on the device or the thread count; advance `offset` by the
- * element count to continue a stream.
+ * Options of {@link randomUniform}: `seed` (a non-negative safe integer, required), `offset`
+ * (default 0: element i is a pure function of (seed, offset + i), Philox, so results do not
+ * depend on the device or the thread count; advance it by the element count to continue a
+ * stream), `dtype` (default float32), `device` (default cpu), `low` and `high` (default 0, 1).
  */
-export interface RandomOptions extends TensorOptions {
-  /** A non-negative safe integer (required). */
-  seed: number;
-  /** A non-negative safe integer (default 0): the stream position of element 0. */
-  offset?: number;
-}
-
-function randomOptions(op: string, options: unknown): NativeRandomOptions {
-  const o = checkOptions(op, options, true);
-  const seed = checkUint(op, 'options.seed', 'seed', o.seed) as number;
-  const offset = checkUint(op, 'options.offset', 'offset', o.offset, true);
-  const dtype = checkDType(op, 'options.dtype', 'dtype', o.dtype);
-  const device = checkDevice(op, 'options.device', o.device);
-  return { seed, offset, dtype, device };
-}
+export type UniformOptions = NativeUniformOptions;
+/** Options of {@link randomNormal}: like {@link UniformOptions} with `mean` and `std` (default 0, 1). */
+export type NormalOptions = NativeNormalOptions;
 
 /**
- * A tensor of `shape` with numbers uniform in [low, high) (default [0, 1)); dtype default
- * float32.
+ * A tensor of `shape` with numbers uniform in [low, high) (default [0, 1)).
  *
  * @example
  * randomUniform([2, 3], { seed: 42, low: -1, high: 1 });
  */
-export function randomUniform(shape: Shape, options: RandomOptions & { low?: number; high?: number }): Tensor {
-  const op = 'randomUniform';
-  const s = checkShape(op, 'shape', shape);
-  const r = randomOptions(op, options);
-  const low = checkOptionalFinite(op, 'options.low', 'low', options.low);
-  const high = checkOptionalFinite(op, 'options.high', 'high', options.high);
-  return wrapNative(native().randomUniform(s, { ...r, low, high }));
+export function randomUniform(shape: Shape, options: UniformOptions): Tensor {
+  return callOp('randomUniform', shape, options);
 }
 
 /**
  * A tensor of `shape` with normal numbers of the given mean (default 0) and standard
- * deviation `std` (default 1); dtype default float32.
+ * deviation `std` (default 1).
  *
  * @example
  * randomNormal([64, 32], { seed: 1, std: Math.sqrt(2 / 32) }); // He initialisation
  */
-export function randomNormal(shape: Shape, options: RandomOptions & { mean?: number; std?: number }): Tensor {
-  const op = 'randomNormal';
-  const s = checkShape(op, 'shape', shape);
-  const r = randomOptions(op, options);
-  const mean = checkOptionalFinite(op, 'options.mean', 'mean', options.mean);
-  const std = checkOptionalFinite(op, 'options.std', 'std', options.std);
-  return wrapNative(native().randomNormal(s, { ...r, mean, std }));
+export function randomNormal(shape: Shape, options: NormalOptions): Tensor {
+  return callOp('randomNormal', shape, options);
 }

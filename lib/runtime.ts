@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { checkDevice, describe } from './errors';
 import { native } from './native';
+import type { DType } from './types';
 
 /** One device kind the library knows, usable or not. */
 export interface DeviceInfo {
@@ -109,10 +109,6 @@ export function info(): RuntimeInfo {
  * do not depend on it.
  */
 export function setNumThreads(n: number): void {
-  if (typeof n !== 'number') throw new TypeError(`setNumThreads: n must be a number, got ${describe(n)}`);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new RangeError(`setNumThreads: n must be an integer from 1 to 256, got ${String(n)}`);
-  }
   native().setNumThreads(n);
 }
 
@@ -126,9 +122,6 @@ export function getNumThreads(): number {
  * 'builtin' (the blocked kernel).
  */
 export function setGemmImplementation(impl: GemmImplementation): void {
-  const op = 'setGemmImplementation';
-  if (typeof impl !== 'string') throw new TypeError(`${op}: impl must be 'blas' or 'builtin', got ${describe(impl)}`);
-  if (impl !== 'blas' && impl !== 'builtin') throw new RangeError(`${op}: impl must be 'blas' or 'builtin', got '${String(impl)}'`);
   native().setGemmImplementation(impl);
 }
 
@@ -147,7 +140,7 @@ export function blasAvailable(): boolean {
  * device that is not available.
  */
 export function memoryStats(device?: string): MemoryStats {
-  return native().memoryStats(checkDevice('memoryStats', 'device', device));
+  return native().memoryStats(device);
 }
 
 /**
@@ -160,5 +153,33 @@ export function memoryStats(device?: string): MemoryStats {
  * const freed = emptyCache(); // bytes
  */
 export function emptyCache(device?: string): number {
-  return native().emptyCache(checkDevice('emptyCache', 'device', device));
+  return native().emptyCache(device);
+}
+
+/**
+ * Turns the debug checks on or off: checks of data the library produced itself, which cost a
+ * pass over the data (and on a GPU a host synchronisation), so they are off by default. Today
+ * they verify that every max-pool argmax passed to maxPool2dBackward, maxPool2dReluBackward or
+ * maxPool2dJvp lies inside its output's pooling window. NEWTON_DEBUG_CHECKS=1 turns them on at
+ * start-up.
+ *
+ * @example
+ * setDebugChecks(true); // while developing a custom layer
+ */
+export function setDebugChecks(on: boolean): void {
+  native().setDebugChecks(on);
+}
+
+/** Whether the debug checks are on (see {@link setDebugChecks}). */
+export function getDebugChecks(): boolean {
+  return native().getDebugChecks();
+}
+
+/**
+ * The ops `device` ('cpu' default) runs, each with the dtypes it runs them in, read from the
+ * device's kernel table: e.g. `{ conv2d: ['float32', 'float64'], ... }` on the CPU and
+ * `{ conv2d: ['float32'], ... }` on CUDA.
+ */
+export function supportedOps(device?: string): Record<string, DType[]> {
+  return native().supportedOps(device);
 }

@@ -5,7 +5,7 @@
  */
 import * as util from 'util';
 
-import { checkDevice, checkDType, checkFinite, checkOptions, checkShape, checkUint, describe, shapeString } from './errors';
+import { checkOptions, describe, shapeString } from './errors';
 import { native, type NativeTensor } from './native';
 import type { DType, NestedArray, Shape, TensorData, TensorOptions } from './types';
 
@@ -83,10 +83,9 @@ export class Tensor implements Disposable {
    */
   static from(data: TensorData | NestedArray, options?: TensorOptions & { shape?: Shape }): Tensor {
     const op = 'Tensor.from';
-    const opts = checkOptions(op, options);
-    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
-    const device = checkDevice(op, 'options.device', opts.device);
-    const shape = opts.shape === undefined ? undefined : checkShape(op, 'options.shape', opts.shape);
+    // The addon checks the option values (types, shape, dtype, device) as it does for every op.
+    const opts = checkOptions(op, options) as TensorOptions & { shape?: Shape };
+    const { dtype, device, shape } = opts;
     if (ArrayBuffer.isView(data)) {
       if (!util.types.isFloat32Array(data) && !util.types.isFloat64Array(data) && !util.types.isInt32Array(data)) {
         const name = (data as { constructor?: { name?: string } }).constructor?.name ?? 'object';
@@ -113,12 +112,8 @@ export class Tensor implements Disposable {
    * Tensor.zeros([2, 3], { dtype: 'float64' });
    */
   static zeros(shape: Shape, options?: TensorOptions): Tensor {
-    const op = 'Tensor.zeros';
-    const s = checkShape(op, 'shape', shape);
-    const opts = checkOptions(op, options);
-    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
-    const device = checkDevice(op, 'options.device', opts.device);
-    return wrapHandle(native().zeros(s, dtype, device));
+    const opts = checkOptions('Tensor.zeros', options) as TensorOptions;
+    return wrapHandle(native().zeros(shape, opts.dtype, opts.device));
   }
 
   /**
@@ -128,13 +123,8 @@ export class Tensor implements Disposable {
    * Tensor.full([3], 0.5).toArray(); // Float32Array [0.5, 0.5, 0.5]
    */
   static full(shape: Shape, value: number, options?: TensorOptions): Tensor {
-    const op = 'Tensor.full';
-    const s = checkShape(op, 'shape', shape);
-    checkFinite(op, 'value', 'value', value);
-    const opts = checkOptions(op, options);
-    const dtype = checkDType(op, 'options.dtype', 'dtype', opts.dtype);
-    const device = checkDevice(op, 'options.device', opts.device);
-    return wrapHandle(native().full(s, value, dtype, device));
+    const opts = checkOptions('Tensor.full', options) as TensorOptions;
+    return wrapHandle(native().full(shape, value, opts.dtype, opts.device));
   }
 
   /** True once {@link Tensor.dispose} has run; a disposed tensor can no longer be used. */
@@ -206,8 +196,7 @@ export class Tensor implements Disposable {
    * Tensor.zeros([2, 6]).reshape([3, 4]);
    */
   reshape(shape: Shape): Tensor {
-    const s = checkShape('Tensor.reshape', 'shape', shape);
-    return wrapHandle(native().reshape(this.#handle, s));
+    return wrapHandle(native().reshape(this.#handle, shape));
   }
 
   /**
@@ -221,10 +210,7 @@ export class Tensor implements Disposable {
    * const b = theta.view(6, [2]);     // θ[6..8)
    */
   view(offset: number, shape: Shape): Tensor {
-    const op = 'Tensor.view';
-    checkUint(op, 'offset', 'offset', offset);
-    const s = checkShape(op, 'shape', shape);
-    return wrapHandle(native().view(this.#handle, offset, s));
+    return wrapHandle(native().view(this.#handle, offset, shape));
   }
 
   /** A copy with its own memory. */

@@ -12,7 +12,7 @@ interface SuiteEntry {
 
 const SUITES: Record<string, SuiteEntry> = {
   ops: {
-    description: "SGEMM and conv2d forward/backward throughput at the shapes of the paper's 3-layer CNN",
+    description: "SGEMM and conv2d throughput at the shapes of the paper's 3-layer CNN, and a line for every op (--device cuda for the GPU)",
     load: async () => (await import('./bench/ops')).suite,
   },
   train: {

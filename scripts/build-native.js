@@ -182,6 +182,20 @@ function main() {
   const addon = path.join(ROOT, 'build', 'Release', 'newton_cnn.node');
   if (!fs.existsSync(addon)) fail(`cmake-js finished but ${addon} was not produced.`);
   log(`built ${path.relative(ROOT, addon)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  // A CUDA library left by an earlier NEWTON_CUDA=ON build would still be loaded next to the
+  // addon: remove it when this build has none.
+  const cudaLib = path.join(ROOT, 'build', 'Release', 'libnewton_cuda.so');
+  if (cuda === 'OFF' && fs.existsSync(cudaLib)) {
+    fs.rmSync(cudaLib);
+    log('removed build/Release/libnewton_cuda.so of an earlier CUDA build (NEWTON_CUDA=OFF)');
+  }
+  // The TypeScript declarations of the native ops follow the op declarations.
+  const gen = spawnSync(process.execPath, [path.join(__dirname, 'gen-native-ops.js')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, NEWTON_CNN_ADDON: addon },
+  });
+  if (gen.status !== 0) fail('scripts/gen-native-ops.js failed (see above).');
 }
 
 main();

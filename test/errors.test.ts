@@ -1,9 +1,13 @@
-// Bad input for every exported function: the error class and message convention of the spec,
-// inputs unchanged afterwards, no memory leaked on the error paths, and NaN propagation.
+// Bad input for every exported function: the error class of each kind of mistake (note [error
+// classes] in native/core/error.h, README.md "Errors") and the message convention of note
+// [error messages] in native/core/op.h, inputs unchanged afterwards, no memory leaked on the
+// error paths, and NaN propagation. Every declared op (the addon's opSchemas()) is in the
+// tables below: the coverage test at the end fails for a new op that is not.
 //
 // Error classes are checked by name (helpers.expectThrow), not instanceof: see the note there.
 import * as nc from '../lib';
 import { Tensor } from '../lib';
+import { native } from '../lib/native';
 import { expectEqualArrays, expectThrow, ErrorKind, f64, randTensor } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -49,6 +53,12 @@ const specs: OpSpec[] = [
   { op: 'sum', fn: nc.sum, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
   { op: 'dot', fn: nc.dot, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'a'], [1, 'b']] },
   { op: 'squaredNorm', fn: nc.squaredNorm, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
+  {
+    op: 'cgUpdate',
+    fn: nc.cgUpdate,
+    args: (d) => [t([6], d), t([6], d, 2), t([6], d, 3), t([6], d, 4), 0.5],
+    tensors: [[0, 'x'], [1, 'r'], [2, 'p'], [3, 'q']],
+  },
   { op: 'gemm', fn: nc.gemm, args: (d) => [t([2, 3], d), t([3, 4], d, 2), { alpha: 1 }], tensors: [[0, 'a'], [1, 'b']] },
   { op: 'matmul', fn: nc.matmul, args: (d) => [t([2, 3], d), t([3, 4], d, 2)], tensors: [[0, 'a'], [1, 'b']], alias: 'gemm' },
   { op: 'biasAdd', fn: nc.biasAdd, args: (d) => [t([2, 3, 2, 2], d), t([3], d, 2)], tensors: [[0, 'y'], [1, 'b']] },
@@ -65,6 +75,18 @@ const specs: OpSpec[] = [
     fn: nc.maxPool2dBackward,
     args: (d) => [t([2, 3, 2, 2], d), nc.maxPool2d(t([2, 3, 4, 4], d), poolOpts).argmax, [2, 3, 4, 4], poolOpts],
     tensors: [[0, 'dy'], [1, 'argmax', false, false]],
+  },
+  {
+    op: 'maxPool2dReluBackward',
+    fn: nc.maxPool2dReluBackward,
+    args: (d) => [t([2, 3, 2, 2], d), nc.maxPool2d(t([2, 3, 4, 4], d), poolOpts).argmax, t([2, 3, 4, 4], d, 2), poolOpts],
+    tensors: [[0, 'dy'], [1, 'argmax', false, false], [2, 'reluInput']],
+  },
+  {
+    op: 'maxPool2dJvp',
+    fn: nc.maxPool2dJvp,
+    args: (d) => [t([2, 3, 4, 4], d), nc.maxPool2d(t([2, 3, 4, 4], d), poolOpts).argmax, poolOpts],
+    tensors: [[0, 'rx'], [1, 'argmax', false, false]],
   },
   { op: 'avgPool2d', fn: nc.avgPool2d, args: (d) => [t([2, 3, 4, 4], d), poolOpts], tensors: [[0, 'x']] },
   { op: 'avgPool2dBackward', fn: nc.avgPool2dBackward, args: (d) => [t([2, 3, 2, 2], d), [2, 3, 4, 4], poolOpts], tensors: [[0, 'dy']] },
@@ -413,20 +435,45 @@ describe('after errors', () => {
 });
 
 describe('hostile indices and sizes never crash', () => {
-  test('maxPool2dBackward refuses out-of-range argmax values and writes nothing out of bounds', () => {
-    // An argmax that did not come from maxPool2d on this input is refused (never silently
-    // dropped); neighbouring tensors are checked to be intact afterwards.
+  test('an argmax that maxPool2d cannot have made: memory-safe by default, refused with debug checks', () => {
+    // Checking argmax costs a pass (and a host synchronisation on a GPU) on the CG hot path,
+    // so it is a debug check (note [debug checks] in native/core/op.h). Off, the kernels stay
+    // memory-safe: the backward skips entries outside the plane, the R-operator gives NaN.
+    // Neighbouring memory is checked to be intact.
     const guard = Tensor.full([64], 7);
     const dy = Tensor.from(Float32Array.of(1, 2, 3, 4), { shape: [1, 1, 2, 2] });
+    const rx = Tensor.full([1, 1, 4, 4], 5);
+    const relu = Tensor.full([1, 1, 4, 4], 1);
+    expect(nc.getDebugChecks()).toBe(false);
     for (const bad of [999999, -5, 16, 2 ** 31 - 1, -(2 ** 31)]) {
       const am = Tensor.from(Int32Array.of(0, bad, 2, 3), { shape: [1, 1, 2, 2] });
-      expectThrow(
-        () => nc.maxPool2dBackward(dy, am, [1, 1, 4, 4], { kernel: 2 }),
-        'RangeError',
-        new RegExp(`^maxPool2dBackward: argmax holds ${bad} at element 1, outside the 4x4 input plane`),
-      );
+      const dx = f64(nc.maxPool2dBackward(dy, am, [1, 1, 4, 4], { kernel: 2 }));
+      expect(dx.reduce((a, b) => a + b, 0)).toBe(1 + 3 + 4); // entry 1 routed nowhere
+      expect(f64(nc.maxPool2dReluBackward(dy, am, relu, { kernel: 2 })).reduce((a, b) => a + b, 0)).toBe(8);
+      const ry = f64(nc.maxPool2dJvp(rx, am, { kernel: 2 }));
+      expect(Number.isNaN(ry[1])).toBe(true);
+      expect([ry[0], ry[2], ry[3]]).toEqual([5, 5, 5]);
       expectEqualArrays(guard.toArray(), new Array(64).fill(7), 'guard tensor');
     }
+    nc.setDebugChecks(true);
+    try {
+      for (const bad of [999999, -5, 16]) {
+        const am = Tensor.from(Int32Array.of(0, bad, 2, 3), { shape: [1, 1, 2, 2] });
+        const plane = new RegExp(`argmax holds ${bad} at element 1, outside the 4x4 input plane`);
+        expectThrow(() => nc.maxPool2dBackward(dy, am, [1, 1, 4, 4], { kernel: 2 }), 'RangeError', new RegExp(`^maxPool2dBackward: ${plane.source}`));
+        expectThrow(() => nc.maxPool2dReluBackward(dy, am, relu, { kernel: 2 }), 'RangeError', new RegExp(`^maxPool2dReluBackward: ${plane.source}`));
+        expectThrow(() => nc.maxPool2dJvp(rx, am, { kernel: 2 }), 'RangeError', new RegExp(`^maxPool2dJvp: ${plane.source}`));
+      }
+      // inside the plane but outside the output's window: maxPool2d never gives it
+      const outside = Tensor.from(Int32Array.of(0, 0, 8, 10), { shape: [1, 1, 2, 2] });
+      expectThrow(() => nc.maxPool2dBackward(dy, outside, [1, 1, 4, 4], { kernel: 2 }), 'RangeError', /^maxPool2dBackward: argmax holds 0 at element 1, outside the pooling window of that output/);
+      // a genuine argmax passes
+      const { argmax } = nc.maxPool2d(rx, { kernel: 2 });
+      expect(f64(nc.maxPool2dJvp(rx, argmax, { kernel: 2 }))).toEqual(Float64Array.of(5, 5, 5, 5));
+    } finally {
+      nc.setDebugChecks(false);
+    }
+    expectThrow(() => nc.setDebugChecks('yes' as any), 'TypeError', /^setDebugChecks: on must be a boolean, got string$/);
   });
 
   test('absurd sizes give RangeError, not a crash or a huge allocation', () => {
@@ -496,4 +543,13 @@ describe('NaN propagates, never silently swallowed', () => {
       }
     });
   }
+});
+
+describe('every declared op is in these tables', () => {
+  test('each op of opSchemas() has a row above (ops without tensor arguments: the random section)', () => {
+    const covered = new Set([...specs.map((s) => s.alias ?? s.op), ...specs.map((s) => s.op), 'randomUniform', 'randomNormal']);
+    const declared = native().opSchemas().map((s) => s.name);
+    expect(declared.length).toBeGreaterThan(30);
+    expect(declared.filter((op) => !covered.has(op))).toEqual([]);
+  });
 });

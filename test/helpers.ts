@@ -3,51 +3,12 @@
 import * as util from 'util';
 import { Tensor, devices } from '../lib';
 import type { DType } from '../lib';
+import { randData, roundTo } from './cases/data';
 
 export type FloatDType = 'float32' | 'float64';
 
-// --- seeded data -----------------------------------------------------------------------------
-// mulberry32: a tiny 32-bit PRNG, good enough for test data and fully deterministic.
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// Uniform in [-1, -0.1] ∪ [0.1, 1]: never zero or tiny, so relu kinks, sign-dependent code
-// and relative comparisons behave, and values are "generic" (no accidental ties).
-export function randData(n: number, seed: number, scale = 1): Float64Array {
-  const r = prng(seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const m = 0.1 + 0.9 * r();
-    out[i] = (r() < 0.5 ? -m : m) * scale;
-  }
-  return out;
-}
-
-// Positive rows that sum to one (targets for the cross-entropy).
-export function randDistribution(N: number, K: number, seed: number): Float64Array {
-  const r = prng(seed);
-  const out = new Float64Array(N * K);
-  for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += out[n * K + k] = 0.05 + r();
-    for (let k = 0; k < K; k++) out[n * K + k] /= s;
-  }
-  return out;
-}
-
-// The values a tensor of `dtype` actually holds (float32 rounds), as float64 for the references.
-export function roundTo(dtype: DType, x: Float64Array): Float64Array {
-  if (dtype === 'float32') return Float64Array.from(Float32Array.from(x));
-  return Float64Array.from(x);
-}
+// --- seeded data (shared with the op cases and the benchmarks) -------------------------------
+export { prng, randData, randDistribution, roundTo } from './cases/data';
 
 export function typed(dtype: DType, x: ArrayLike<number>): Float32Array | Float64Array | Int32Array {
   if (dtype === 'float32') return Float32Array.from(x);
@@ -254,4 +215,39 @@ export function expectThrow(fn: () => unknown, kind: ErrorKind, re?: RegExp): Er
   if (name !== kind) throw new Error(`expected a ${kind}${re ? ` matching ${re}` : ''}, got ${name}: ${message}`);
   if (re && !re.test(message)) throw new Error(`expected a ${kind} matching ${re}, got ${name}: ${message}`);
   return e;
+}
+
+// --- CUDA tests ---------------------------------------------------------------------------------
+// NEWTON_PARITY_DEVICE=cpu: a self-test of the CUDA harness without a GPU (the cases run cpu
+// against cpu; cuda-only device tests stay skipped). Never set by test:gpu.
+export const PARITY_SELFTEST = process.env.NEWTON_PARITY_DEVICE === 'cpu';
+const cudaEntry = devices().find((d) => d.kind === 'cuda' && d.available);
+/** The device CUDA tests run on ('cpu' in the self-test), or null without one. */
+export const CUDA_DEVICE: string | null = PARITY_SELFTEST ? 'cpu' : cudaEntry ? cudaEntry.name : null;
+const CUDA_REASON = CUDA_DEVICE ? '' : devices().find((d) => d.kind === 'cuda')?.reason || 'devices() lists no cuda entry';
+const REQUIRE_CUDA = process.env.NEWTON_REQUIRE_CUDA === '1';
+/** Whether the CUDA backend runs TF32 tensor-core math (NEWTON_CUDA_TF32=1): wider GEMM/conv bounds. */
+export const TF32 = /^(1|true|on|yes)$/i.test(process.env.NEWTON_CUDA_TF32 ?? '');
+
+// Registers one CUDA test: run when a device exists; otherwise skipped with the reason in its
+// title, or failed when NEWTON_REQUIRE_CUDA=1 (what scripts/gpu-check.sh sets on a GPU machine).
+export function cudaTest(title: string, fn: (device: string) => void | Promise<void>, cudaOnly = false): void {
+  if (PARITY_SELFTEST && cudaOnly) {
+    // Skipped on purpose, reason in the title: this case tests the CUDA device itself (its
+    // allocator, float64 refusal, …), which the cpu-against-cpu self-test of the harness has not.
+    test.skip(`${title} [cuda] skipped: NEWTON_PARITY_DEVICE=cpu self-test`, () => undefined);
+  } else if (CUDA_DEVICE) {
+    const device = CUDA_DEVICE;
+    test(`${title} [${device}]`, async () => {
+      await fn(device);
+    });
+  } else if (REQUIRE_CUDA) {
+    test(`${title} [cuda] REQUIRED (NEWTON_REQUIRE_CUDA=1) but unavailable: ${CUDA_REASON}`, () => {
+      throw new Error(`NEWTON_REQUIRE_CUDA=1 but no CUDA device is available: ${CUDA_REASON}`);
+    });
+  } else {
+    // Skipped on purpose, reason in the title: no CUDA device on this machine (devices()' own
+    // reason), so the report counts every CUDA case that did not run and says why.
+    test.skip(`${title} [cuda] skipped: ${CUDA_REASON}`, () => undefined);
+  }
 }

@@ -1,5 +1,8 @@
-// Properties of the random fills: determinism, stream continuation, thread independence,
-// statistics, parameters.
+// Properties of the random fills that are not a comparison with the Philox reference:
+// determinism, stream continuation bit for bit, statistics, the default dtype and device.
+// Each element against the reference (every seed, offset, shape, parameter and omitted
+// option, both dtypes) is in the op cases (test/cases/random.ts); thread independence in
+// ops.threads.test.ts.
 import * as nc from '../lib';
 import { describeEachBackend, expectEqualArrays, f64 } from './helpers';
 
@@ -29,8 +32,6 @@ describeEachBackend('random', (b) => {
           let same = 0;
           for (let i = 0; i < 1000; i++) if (a[i] === c[i]) same++;
           expect(same).toBeLessThan(5);
-          // offset 0 is the default
-          expectEqualArrays(f64(gen([1000], { seed: 123, offset: 0 })), a, 'offset 0 default');
           // all values distinct-ish (not a constant fill)
           expect(new Set(a).size).toBeGreaterThan(990);
         }
@@ -97,16 +98,6 @@ describeEachBackend('random', (b) => {
           const above = x.filter((v) => v > mu).length;
           expect(Math.abs(above - n / 2)).toBeLessThan(6 * Math.sqrt(n / 4));
         }
-        // default mean 0 std 1 equals explicit
-        expectEqualArrays(f64(N([100], { seed: 4 })), f64(N([100], { seed: 4, mean: 0, std: 1 })));
-      });
-
-      test('float32 and float64 streams are each deterministic', () => {
-        // (dtype-specific layouts: repeated draws of each dtype agree with themselves)
-        const a = f64(U([257], { seed: 99, offset: 3 }));
-        const c = f64(U([257], { seed: 99, offset: 3 }));
-        expectEqualArrays(c, a);
-        expect(nc.randomUniform([3], { seed: 0, dtype }).dtype).toBe(dtype);
       });
 
       test('default dtype is float32 and default device is cpu', () => {

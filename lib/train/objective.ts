@@ -1,4 +1,4 @@
-// The objective every trainer uses (eq. 27 of the Newton paper, DESIGN.md "Losses"):
+// The objective every trainer uses (eq. 27 of the Newton paper, README.md "The Newton method"):
 //   f(θ) = ‖θ‖²/(2·Cl) + (1/l) Σ_{i=1..l} ξ(z_i; y_i),     Cl = C·l
 //   ∇f(θ) = θ/Cl + (1/l) Σ_i ∇_θ ξ_i
 // evaluated over a data set in mini-batches (the network's caches are released after each).

@@ -31,16 +31,17 @@ const char* kind_name(DeviceKind kind) { return kind == DeviceKind::CPU ? "cpu" 
 
 }  // namespace
 
-Backend& backend_for(Device device) {
+Backend& backend_for(Device device, const char* op) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   auto it = r.backends.find(device.name());
   if (it != r.backends.end()) return *it->second;
+  const std::string prefix = op != nullptr ? std::string(op) + ": " : std::string();
   auto why = r.unavailable.find(kind_name(device.kind));
   if (why != r.unavailable.end()) {
-    fail<Error>("device ", device.name(), " is not available: ", why->second);
+    fail<Error>(prefix, "device ", device.name(), " is not available: ", why->second);
   }
-  fail<Error>("device ", device.name(), " is not available");
+  fail<Error>(prefix, "device ", device.name(), " is not available");
 }
 
 void register_backend(std::unique_ptr<Backend> backend) {

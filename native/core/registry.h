@@ -20,8 +20,9 @@ struct DeviceInfo {
   std::string reason;       // why it is unavailable; empty when available
 };
 
-// The backend that owns `device`; throws newton::Error naming the device when none does.
-Backend& backend_for(Device device);
+// The backend that owns `device`; throws newton::Error "<op>: device cuda:1 is not
+// available: <why>" when none does (without the op prefix when `op` is null).
+Backend& backend_for(Device device, const char* op = nullptr);
 
 // Registers a backend; the registry owns it from then on.
 void register_backend(std::unique_ptr<Backend> backend);

@@ -62,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NativeTensor::Init(env);
   data->tensor_constructor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
+  register_tensors(env, exports);
   register_ops(env, exports);
   register_runtime(env, exports);
   register_async(env, exports);

@@ -1,12 +1,9 @@
+// JS values -> C++ values (convert.h).
 #include "convert.h"
 
 #include <cmath>
 #include <string>
 #include <utility>
-
-#if defined(__linux__)
-#include <sys/sysinfo.h>
-#endif
 
 #include "core/error.h"
 #include "core/registry.h"
@@ -35,9 +32,10 @@ std::string format_array_elements(const Napi::Array& a) {
   return s + "]";
 }
 
-// A number or [number, number] option holding integers >= `min` (1 or 0).
-std::optional<std::pair<int64_t, int64_t>> int_pair_option(const Napi::Object& options, const char* key,
-                                                           const char* op, int64_t min) {
+}  // namespace
+
+std::optional<std::pair<int64_t, int64_t>> int_pair_option(const Napi::Object& options, const char* key, const char* op,
+                                                           const char* what) {
   Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return std::nullopt;
   double h = 0, w = 0;
@@ -59,17 +57,11 @@ std::optional<std::pair<int64_t, int64_t>> int_pair_option(const Napi::Object& o
   } else {
     fail<ArgumentTypeError>(op, ": options.", key, " must be a number or [number, number], got ", describe(v));
   }
-  const char* what = min > 0 ? "a positive integer" : "a non-negative integer";
   for (double d : {h, w}) {
-    if (!is_safe_integer(d) || d < static_cast<double>(min)) {
-      fail<ValueError>(op, ": ", key, " must be ", what, ", got ",
-                       js_number_string(Napi::Number::New(options.Env(), d)));
-    }
+    if (!is_safe_integer(d)) fail<ValueError>(op, ": ", key, " must be ", what, ", got ", js_number(d));
   }
   return std::make_pair(static_cast<int64_t>(h), static_cast<int64_t>(w));
 }
-
-}  // namespace
 
 std::string describe(const Napi::Value& value) {
   if (value.IsEmpty()) return "undefined";
@@ -180,7 +172,6 @@ Device device_arg(const Napi::Value& value, const char* op, const char* type_nam
     device = Device{DeviceKind::CUDA, index};
   }
   if (!ok) fail<ValueError>(op, ": device must be 'cpu', 'cuda' or 'cuda:N', got '", s, "'");
-  require_device(device, op);
   return device;
 }
 
@@ -196,19 +187,21 @@ void require_device(Device device, const char* op) {
   fail<Error>(op, ": device ", name, " is not available: ", reason);
 }
 
-double finite_arg(const Napi::Value& value, const char* op, const char* type_name, const char* value_name) {
+double number_arg(const Napi::Value& value, const char* op, const char* type_name) {
   if (value.IsEmpty() || !value.IsNumber()) {
     fail<ArgumentTypeError>(op, ": ", type_name, " must be a number, got ", describe(value));
   }
-  const double d = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) fail<ValueError>(op, ": ", value_name, " must be a finite number, got ", js_number_string(value));
-  return d;
+  return value.As<Napi::Number>().DoubleValue();
 }
 
-double optional_finite_arg(const Napi::Value& value, const char* op, const char* type_name,
-                           const char* value_name, double fallback) {
+double optional_number_arg(const Napi::Value& value, const char* op, const char* type_name, double fallback) {
   if (value.IsEmpty() || value.IsUndefined()) return fallback;
-  return finite_arg(value, op, type_name, value_name);
+  return number_arg(value, op, type_name);
+}
+
+std::optional<double> maybe_number_arg(const Napi::Value& value, const char* op, const char* type_name) {
+  if (value.IsEmpty() || value.IsUndefined()) return std::nullopt;
+  return number_arg(value, op, type_name);
 }
 
 bool optional_bool_arg(const Napi::Value& value, const char* op, const char* type_name, bool fallback) {
@@ -238,75 +231,6 @@ Napi::Object options_arg(const Napi::Value& value, const char* op, bool required
     fail<ArgumentTypeError>(op, ": options must be an object, got ", describe(value));
   }
   return value.As<Napi::Object>();
-}
-
-Conv2dParams conv2d_options(const Napi::Value& value, const char* op) {
-  Napi::Object options = options_arg(value, op, false);
-  Conv2dParams p;
-  if (auto s = int_pair_option(options, "stride", op, 1)) {
-    p.stride_h = s->first;
-    p.stride_w = s->second;
-  }
-  if (auto pad = int_pair_option(options, "padding", op, 0)) {
-    p.pad_h = pad->first;
-    p.pad_w = pad->second;
-  }
-  return p;
-}
-
-Pool2dParams pool2d_options(const Napi::Value& value, const char* op) {
-  Napi::Object options = options_arg(value, op, true);
-  Pool2dParams p;
-  auto kernel = int_pair_option(options, "kernel", op, 1);
-  if (!kernel) {
-    fail<ArgumentTypeError>(op, ": options.kernel must be a number or [number, number], got undefined");
-  }
-  p.kernel_h = kernel->first;
-  p.kernel_w = kernel->second;
-  auto stride = int_pair_option(options, "stride", op, 1);
-  p.stride_h = stride ? stride->first : p.kernel_h;
-  p.stride_w = stride ? stride->second : p.kernel_w;
-  auto pad = int_pair_option(options, "padding", op, 0);
-  p.pad_h = pad ? pad->first : 0;
-  p.pad_w = pad ? pad->second : 0;
-  return p;
-}
-
-GemmOptions gemm_options(const Napi::Value& value, const char* op) {
-  Napi::Object options = options_arg(value, op, false);
-  GemmOptions g;
-  g.params.trans_a = optional_bool_arg(options.Get("transA"), op, "options.transA", false);
-  g.params.trans_b = optional_bool_arg(options.Get("transB"), op, "options.transB", false);
-  g.params.alpha = optional_finite_arg(options.Get("alpha"), op, "options.alpha", "alpha", 1.0);
-  g.c = optional_tensor_arg(options.Get("c"), op, "options.c");
-  // beta defaults to 1 when c is given (alpha·op(a)·op(b) + c), else 0.
-  g.params.beta = optional_finite_arg(options.Get("beta"), op, "options.beta", "beta", g.c ? 1.0 : 0.0);
-  return g;
-}
-
-void check_allocation(const char* op, const Shape& shape, DType dtype, Device device) {
-  double count = 1;
-  for (int64_t d : shape) count *= static_cast<double>(d);
-  if (count > 1099511627776.0) fail<ShapeError>(op, ": shape ", fmt(shape), " has too many elements");
-  const double bytes = count * static_cast<double>(dtype_size(dtype));
-  std::ostringstream what;
-  what << static_cast<uint64_t>(bytes) << " bytes for a " << dtype_name(dtype) << " tensor of shape "
-       << fmt(shape) << " on " << device.name();
-  set_allocation_context(what.str());
-  // RAM + swap does not change while the process runs: ask the kernel once, not per tensor.
-  static const double host_limit = [] {
-    double limit = 9.2e18;  // PTRDIFF_MAX
-#if defined(__linux__)
-    struct sysinfo si;
-    if (sysinfo(&si) == 0) {
-      const double total = (static_cast<double>(si.totalram) + static_cast<double>(si.totalswap)) * si.mem_unit;
-      if (total > 0 && total < limit) limit = total;
-    }
-#endif
-    return limit;
-  }();
-  const double limit = device.kind == DeviceKind::CPU ? host_limit : 9.2e18;
-  if (bytes > limit) fail<ValueError>(op, ": out of memory allocating ", what.str());
 }
 
 static const char* typed_array_name(napi_typedarray_type type) {

@@ -7,12 +7,6 @@
 namespace newton {
 namespace napi {
 
-namespace {
-thread_local std::string g_allocation_context;
-}
-
-void set_allocation_context(std::string what) { g_allocation_context = std::move(what); }
-
 void rethrow_as_js(Napi::Env env, const char* op) {
   try {
     throw;
@@ -25,11 +19,12 @@ void rethrow_as_js(Napi::Env env, const char* op) {
     throw Napi::RangeError::New(env, e.what());
   } catch (const newton::ValueError& e) {
     throw Napi::RangeError::New(env, e.what());
+  } catch (const newton::OutOfMemoryError& e) {
+    throw Napi::RangeError::New(env, e.what());
   } catch (const newton::Error& e) {
     throw Napi::Error::New(env, e.what());
   } catch (const std::bad_alloc&) {
-    std::string what = g_allocation_context.empty() ? std::string("the result") : g_allocation_context;
-    throw Napi::RangeError::New(env, std::string(op) + ": out of memory allocating " + what);
+    throw Napi::RangeError::New(env, std::string(op) + ": out of memory");
   } catch (const std::length_error& e) {
     throw Napi::RangeError::New(env, std::string(op) + ": size too large (" + e.what() + ")");
   } catch (const std::exception& e) {

@@ -8,7 +8,9 @@
 namespace newton {
 namespace napi {
 
-// ops.cpp: tensor creation, data movement and every op.
+// tensors.cpp: tensor creation from JS data, reads back to JS, views.
+void register_tensors(Napi::Env env, Napi::Object exports);
+// ops.cpp: every op (core/ops.h), opSchemas() and supportedOps().
 void register_ops(Napi::Env env, Napi::Object exports);
 // runtime.cpp: devices, threads, GEMM implementation, memory statistics.
 void register_runtime(Napi::Env env, Napi::Object exports);

@@ -8,6 +8,7 @@
 #include "core/allocator.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/error.h"
+#include "core/op.h"
 #include "core/parallel.h"
 #include "core/registry.h"
 #include "errors.h"
@@ -95,6 +96,7 @@ Napi::Value MemoryStatsFn(const Info& info) {
   static constexpr const char* op = "memoryStats";
   return guard(info, op, [&]() -> Napi::Value {
     const Device device = device_arg(info[0], op, "device");
+    require_device(device, op);
     const MemoryStats s =
         device.kind == DeviceKind::CPU ? cpu_allocator().stats() : backend_for(device).allocator().stats();
     Napi::Env env = info.Env();
@@ -111,9 +113,25 @@ Napi::Value EmptyCacheFn(const Info& info) {
   static constexpr const char* op = "emptyCache";
   return guard(info, op, [&]() -> Napi::Value {
     const Device device = device_arg(info[0], op, "device");
+    require_device(device, op);
     Allocator& allocator = device.kind == DeviceKind::CPU ? cpu_allocator() : backend_for(device).allocator();
     return Napi::Number::New(info.Env(), static_cast<double>(allocator.release_cache()));
   });
+}
+
+// setDebugChecks(on): note [debug checks] in core/op.h.
+Napi::Value SetDebugChecks(const Info& info) {
+  static constexpr const char* op = "setDebugChecks";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Value v = info[0];
+    if (!v.IsBoolean()) fail<ArgumentTypeError>(op, ": on must be a boolean, got ", describe(v));
+    set_debug_checks(v.As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetDebugChecks(const Info& info) {
+  return guard(info, "getDebugChecks", [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), debug_checks()); });
 }
 
 Napi::Value AddonPath(const Info& info) {
@@ -132,6 +150,8 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("setGemmImplementation", Napi::Function::New(env, SetGemmImplementation, "setGemmImplementation"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStatsFn, "memoryStats"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCacheFn, "emptyCache"));
+  exports.Set("setDebugChecks", Napi::Function::New(env, SetDebugChecks, "setDebugChecks"));
+  exports.Set("getDebugChecks", Napi::Function::New(env, GetDebugChecks, "getDebugChecks"));
   exports.Set("addonPath", Napi::Function::New(env, AddonPath, "addonPath"));
 }
 

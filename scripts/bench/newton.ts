@@ -2,7 +2,7 @@
 //
 // Part 1 (products): the time of one Gauss-Newton product (G_S + λI)v divided by the time of one
 // forward+backward on the same subsample S (|S| = 3000 = 5% of 60,000 by default; target ≤ 1.4,
-// the FLOP ratio is about 1.3: 45.9 vs 35.1 MFLOP per image, DESIGN.md), in both Gv modes:
+// the FLOP ratio is about 1.3: 45.9 vs 35.1 MFLOP per image), in both Gv modes:
 //   rop     R-operator pass + B + backward each product;
 //   stored  per-sample Jacobians of S stored once (|S|·10·P floats; refused above the limit,
 //           --max-stored-gib), then two GEMMs per parameter layer per product. Its one-off

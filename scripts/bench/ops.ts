@@ -1,5 +1,7 @@
 // `npm run bench -- ops`: GEMM and convolution throughput of the CPU backend at the shapes of
-// the paper's 3-layer CNN (cnn3, Table 4), against the machine's 1024³ SGEMM.
+// the paper's 3-layer CNN (cnn3, Table 4), against the machine's 1024³ SGEMM; then a bench
+// line for every declared op from the case tables (op-cases.ts), on the CPU or on
+// `--device cuda:N`.
 //
 // cnn3: conv1 5×5 C_in→32, pool 2×2; conv2 3×3 32→64, pool; conv3 3×3 64→64, pool;
 // full: flattened → 10. Padding (h−1)/2 and stride 1, so each conv keeps H×W.
@@ -20,6 +22,7 @@ import {
   setGemmImplementation,
   setNumThreads,
 } from '../../lib';
+import { measureLimits, printOpLines, runOpLines, type OpLine } from './op-cases';
 import {
   BenchSuite,
   Column,
@@ -254,12 +257,15 @@ const USAGE = [
   '  --warmup N       untimed warm-up calls per case (default 2; 1 with --quick)',
   '  --threads N      setNumThreads(N) first (default: the library default)',
   '  --json FILE      write the results as JSON',
+  '  --device D       run the per-op lines on D (cpu, cuda, cuda:N; default cpu); on a GPU the cnn3 CPU tables are skipped',
+  '  --ops-only       only the per-op lines (every declared op, test/cases)',
+  '  --op NAME        only the per-op lines of ops whose name contains NAME',
 ].join('\n');
 
 async function run(argv: readonly string[]): Promise<number> {
   const opts = parseOptions(argv, {
-    flags: ['--quick', '--builtin'],
-    values: ['--json', '--batch', '--repeats', '--warmup', '--threads'],
+    flags: ['--quick', '--builtin', '--ops-only'],
+    values: ['--json', '--batch', '--repeats', '--warmup', '--threads', '--device', '--op'],
   });
   const quick = opts.has('--quick');
   const batch = positiveInt(opts, '--batch', quick ? 16 : 128);
@@ -288,13 +294,23 @@ async function run(argv: readonly string[]): Promise<number> {
     if (impls[0] === 'builtin') console.log('--builtin: no BLAS in this build, the run below already uses the built-in GEMM');
     else impls.push('builtin');
   }
+  const device = String(opts.get('--device') ?? 'cpu');
+  const filter = opts.get('--op');
+  const opsOnly = opts.has('--ops-only') || filter !== undefined || device !== 'cpu';
   const results: ImplResult[] = [];
+  let opLines: OpLine[] = [];
   try {
-    for (const impl of impls) {
-      const res = runImpl(impl, batch, timing);
-      results.push(res);
-      printResult(res, batch);
+    if (!opsOnly) {
+      for (const impl of impls) {
+        const res = runImpl(impl, batch, timing);
+        results.push(res);
+        printResult(res, batch);
+      }
     }
+    process.stdout.write(`  per-op lines on ${device} …\n`);
+    const limits = measureLimits(device, timing);
+    opLines = runOpLines(device, timing, limits, typeof filter === 'string' ? filter : undefined);
+    printOpLines(device, limits, opLines);
   } finally {
     setGemmImplementation(initialImpl);
   }
@@ -306,8 +322,9 @@ async function run(argv: readonly string[]): Promise<number> {
       date: new Date().toISOString(),
       machine: { ...machine, loadAverage1mAtStart: load },
       info: inf,
-      options: { quick, batch, ...timing, targetFraction: TARGET_FRACTION },
+      options: { quick, batch, ...timing, targetFraction: TARGET_FRACTION, device },
       results,
+      opLines,
     });
   }
   return 0;
@@ -315,7 +332,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
 export const suite: BenchSuite = {
   name: 'ops',
-  description: 'SGEMM and conv2d forward/backward throughput at the shapes of the paper\'s 3-layer CNN',
+  description: 'SGEMM and conv2d throughput at the shapes of the paper\'s 3-layer CNN, and a line for every op',
   usage: USAGE,
   run,
 };

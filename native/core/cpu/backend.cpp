@@ -1,4 +1,4 @@
-// The CPU backend's identity, capabilities and host transfers.
+// The CPU backend's identity, kernel table and host transfers.
 #include <cstring>
 #include <string>
 
@@ -7,18 +7,24 @@
 
 namespace newton {
 
+CpuBackend::CpuBackend() {
+  register_data_kernels(kernels_);
+  register_elementwise_kernels(kernels_);
+  register_reduce_kernels(kernels_);
+  register_channel_kernels(kernels_);
+  register_linalg_kernels(kernels_);
+  register_conv_kernels(kernels_);
+  register_pool_kernels(kernels_);
+  register_loss_kernels(kernels_);
+  register_random_kernels(kernels_);
+}
+
 std::string CpuBackend::description() const {
   const int threads = num_threads();
   std::string s = std::string("GEMM: ") + (gemm_impl() == GemmImpl::Blas ? blas_name() : "built-in");
   if (blas_available() && gemm_impl() != GemmImpl::Blas) s += std::string(" (") + blas_name() + " available)";
   if (!blas_available()) s += " (no BLAS in this build)";
   return s + ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
-}
-
-bool CpuBackend::supports(Op op, DType dtype) const {
-  if (is_floating(dtype)) return true;
-  // int32 tensors hold indices: they can be made, copied and converted, nothing else.
-  return op == Op::Fill || op == Op::Copy || op == Op::Cast;
 }
 
 void CpuBackend::copy_from_host(Tensor& dst, const void* src) { std::memcpy(dst.raw(), src, dst.nbytes()); }

@@ -42,6 +42,7 @@
 
 #include "../error.h"
 #include "../parallel.h"
+#include "../ops/conv.h"
 #include "cpu_backend.h"
 
 namespace newton {
@@ -413,40 +414,33 @@ void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
   if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
 }
 
-[[noreturn]] void unsupported_dtype(const char* op, DType dtype) {
-  fail<ArgumentTypeError>(op, ": x must be float32 or float64, got ", dtype_name(dtype));
+// y: (N, K, P, Q), x: (N, C, H, W), w: (K, C, R, S)
+void conv2d_forward(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, w, y, p);
+  if (x.dtype() == DType::F32) return forward(sh, x.data<float>(), w.data<float>(), y.data<float>());
+  forward(sh, x.data<double>(), w.data<double>(), y.data<double>());
+}
+
+// dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
+void conv2d_backward_data(Backend&, Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(dx, w, dy, p);
+  if (dy.dtype() == DType::F32) return backward_data(sh, dy.data<float>(), w.data<float>(), dx.data<float>());
+  backward_data(sh, dy.data<double>(), w.data<double>(), dx.data<double>());
+}
+
+// dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
+void conv2d_backward_filter(Backend&, Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, dw, dy, p);
+  if (dy.dtype() == DType::F32) return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());
+  backward_filter(sh, dy.data<double>(), x.data<double>(), dw.data<double>());
 }
 
 }  // namespace
 
-// y: (N, K, P, Q), x: (N, C, H, W), w: (K, C, R, S)
-void CpuBackend::conv2d_forward(Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  const ConvShape sh = conv_shape(x, w, y, p);
-  switch (x.dtype()) {
-    case DType::F32: return forward(sh, x.data<float>(), w.data<float>(), y.data<float>());
-    case DType::F64: return forward(sh, x.data<double>(), w.data<double>(), y.data<double>());
-    default: unsupported_dtype("conv2d", x.dtype());
-  }
-}
-
-// dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
-void CpuBackend::conv2d_backward_data(Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
-  const ConvShape sh = conv_shape(dx, w, dy, p);
-  switch (dy.dtype()) {
-    case DType::F32: return backward_data(sh, dy.data<float>(), w.data<float>(), dx.data<float>());
-    case DType::F64: return backward_data(sh, dy.data<double>(), w.data<double>(), dx.data<double>());
-    default: unsupported_dtype("conv2dBackwardData", dy.dtype());
-  }
-}
-
-// dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
-void CpuBackend::conv2d_backward_filter(Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
-  const ConvShape sh = conv_shape(x, dw, dy, p);
-  switch (dy.dtype()) {
-    case DType::F32: return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());
-    case DType::F64: return backward_filter(sh, dy.data<double>(), x.data<double>(), dw.data<double>());
-    default: unsupported_dtype("conv2dBackwardFilter", dy.dtype());
-  }
+void register_conv_kernels(KernelTable& table) {
+  table.add<ops::Conv2d>(kFloatingTypes, conv2d_forward);
+  table.add<ops::Conv2dBackwardData>(kFloatingTypes, conv2d_backward_data);
+  table.add<ops::Conv2dBackwardFilter>(kFloatingTypes, conv2d_backward_filter);
 }
 
 }  // namespace newton

@@ -5,6 +5,7 @@
 
 #include "../dtype.h"
 #include "../error.h"
+#include "../parallel.h"
 
 namespace newton {
 
@@ -19,5 +20,13 @@ void dispatch_floating(DType dtype, F&& f) {
 
 // Element-wise work is split in chunks of this many items per thread at least.
 inline constexpr int64_t kElementwiseGrain = 1 << 14;
+
+// Runs f(i) for every i in [0, n) on the pool, in chunks of at least kElementwiseGrain.
+template <typename F>
+void for_each_index(int64_t n, F f) {
+  parallel_for(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) f(i);
+  });
+}
 
 }  // namespace newton

@@ -1,11 +1,12 @@
 // Squared loss and softmax cross-entropy on the CPU: values, gradients and the product
-// with the loss Hessian B (DESIGN.md, "Losses and the Gauss-Newton product").
+// with the loss Hessian B (README.md, "The Newton method").
 // Rows are independent, so they run in parallel; per-row arithmetic is in double.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "../ops/loss.h"
 #include "../parallel.h"
 #include "../scalar_math.h"
 #include "blocked_sum.h"
@@ -59,9 +60,7 @@ void for_each_softmax_row(const Tensor& z, Body body) {
   });
 }
 
-}  // namespace
-
-double CpuBackend::squared_loss(const Tensor& z, const Tensor& y) {
+double squared_loss(Backend&, const Tensor& z, const Tensor& y) {
   double result = 0;
   dispatch_floating(z.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -75,7 +74,7 @@ double CpuBackend::squared_loss(const Tensor& z, const Tensor& y) {
   return result;
 }
 
-void CpuBackend::squared_loss_grad(Tensor& dz, const Tensor& z, const Tensor& y) {
+void squared_loss_grad(Backend&, Tensor& dz, const Tensor& z, const Tensor& y) {
   dispatch_floating(z.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* out = dz.data<T>();
@@ -87,7 +86,7 @@ void CpuBackend::squared_loss_grad(Tensor& dz, const Tensor& z, const Tensor& y)
   });
 }
 
-void CpuBackend::softmax(Tensor& p, const Tensor& z) {
+void softmax(Backend&, Tensor& p, const Tensor& z) {
   const int64_t k = z.dim(1);
   dispatch_floating(z.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -99,7 +98,7 @@ void CpuBackend::softmax(Tensor& p, const Tensor& z) {
 }
 
 // −Σ_i Σ_k y_ik log p_ik, with log p = z − max − log Σ exp(z − max) for stability.
-double CpuBackend::softmax_cross_entropy(const Tensor& z, const Tensor& y) {
+double softmax_cross_entropy(Backend&, const Tensor& z, const Tensor& y) {
   const int64_t n = z.dim(0), k = z.dim(1);
   std::vector<double> per_row(static_cast<std::size_t>(n));
   dispatch_floating(z.dtype(), [&](auto zero) {
@@ -124,7 +123,7 @@ double CpuBackend::softmax_cross_entropy(const Tensor& z, const Tensor& y) {
   return total;
 }
 
-void CpuBackend::softmax_cross_entropy_grad(Tensor& dz, const Tensor& z, const Tensor& y) {
+void softmax_cross_entropy_grad(Backend&, Tensor& dz, const Tensor& z, const Tensor& y) {
   const int64_t k = z.dim(1);
   dispatch_floating(z.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -139,7 +138,7 @@ void CpuBackend::softmax_cross_entropy_grad(Tensor& dz, const Tensor& z, const T
 }
 
 // out_i = p_i ⊙ u_i − p_i (p_iᵀ u_i) for each row i.
-void CpuBackend::softmax_cross_entropy_hvp(Tensor& out, const Tensor& z, const Tensor& u) {
+void softmax_cross_entropy_hvp(Backend&, Tensor& out, const Tensor& z, const Tensor& u) {
   const int64_t k = z.dim(1);
   dispatch_floating(z.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -153,6 +152,17 @@ void CpuBackend::softmax_cross_entropy_hvp(Tensor& out, const Tensor& z, const T
       }
     });
   });
+}
+
+}  // namespace
+
+void register_loss_kernels(KernelTable& table) {
+  table.add<ops::SquaredLoss>(kFloatingTypes, squared_loss);
+  table.add<ops::SquaredLossGradient>(kFloatingTypes, squared_loss_grad);
+  table.add<ops::Softmax>(kFloatingTypes, softmax);
+  table.add<ops::SoftmaxCrossEntropy>(kFloatingTypes, softmax_cross_entropy);
+  table.add<ops::SoftmaxCrossEntropyGradient>(kFloatingTypes, softmax_cross_entropy_grad);
+  table.add<ops::SoftmaxCrossEntropyHessianProduct>(kFloatingTypes, softmax_cross_entropy_hvp);
 }
 
 }  // namespace newton

@@ -9,6 +9,7 @@
 #include "../error.h"
 #include "../parallel.h"
 #include "../scalar_math.h"
+#include "../ops/pool.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
 
@@ -162,8 +163,11 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
 // (N, C, H, W) the ReLU before the pooling is fused in: an element whose ReLU input is not
 // positive keeps 0. Applying the mask at every accumulation gives exactly the bits of
 // reluBackward(maxPool2dBackward(...)), and reads relu_input only at the argmax positions.
+// An argmax entry outside its plane (only possible when argmax does not come from maxPool2d,
+// which the dispatcher's debug checks refuse) is skipped, so no write leaves the plane.
 template <typename T>
 void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, const T* relu_input, T* dx) {
+  const uint32_t hw = static_cast<uint32_t>(sh.hw());  // < 2^31 (ops/pool.h)
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       T* dxp = dx + plane * sh.hw();
@@ -171,10 +175,16 @@ void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, const
       const int32_t* ap = argmax + plane * sh.pq();
       std::fill(dxp, dxp + sh.hw(), T(0));
       if (relu_input == nullptr) {
-        for (int64_t i = 0; i < sh.pq(); ++i) dxp[ap[i]] += dyp[i];
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          if (a < hw) dxp[a] += dyp[i];
+        }
       } else {
         const T* pre = relu_input + plane * sh.hw();
-        for (int64_t i = 0; i < sh.pq(); ++i) dxp[ap[i]] = math::relu_backward(dxp[ap[i]] + dyp[i], pre[ap[i]]);
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          if (a < hw) dxp[a] = math::relu_backward(dxp[a] + dyp[i], pre[a]);
+        }
       }
     }
   });
@@ -228,57 +238,31 @@ void avg_backward(const PoolShape& sh, const T* dy, T* dx) {
   });
 }
 
-[[noreturn]] void unsupported_dtype(const char* op, DType dtype) {
-  fail<ArgumentTypeError>(op, ": x must be float32 or float64, got ", dtype_name(dtype));
-}
-
-}  // namespace
-
 // y, argmax: (N, C, P, Q), x: (N, C, H, W)
-void CpuBackend::max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) {
+void max_pool2d_forward(Backend&, Tensor& y, Tensor& argmax, const Tensor& x, const Pool2dParams& p) {
   const PoolShape sh = pool_shape(x, y, p);
-  switch (x.dtype()) {
-    case DType::F32: return max_forward(sh, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
-    case DType::F64: return max_forward(sh, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
-    default: unsupported_dtype("maxPool2d", x.dtype());
-  }
+  if (x.dtype() == DType::F32) return max_forward(sh, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+  max_forward(sh, x.data<double>(), y.data<double>(), argmax.data<int32_t>());
 }
 
-// dx: (N, C, H, W), dy, argmax: (N, C, P, Q)
-void CpuBackend::max_pool2d_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
-                                     const Tensor* relu_input) {
+// dx: (N, C, H, W), dy, argmax: (N, C, P, Q); relu_input: dx's shape or null.
+void max_pool2d_backward(Backend&, Tensor& dx, const Tensor& dy, const Tensor& argmax, const Pool2dParams& p,
+                         const Tensor* relu_input) {
   const PoolShape sh = pool_shape(dx, dy, p);
-  const char* op = op_name(relu_input ? Op::MaxPool2dReluBackward : Op::MaxPool2dBackward);
-  // An argmax that did not come from maxPool2d on this input would scatter outside its
-  // plane: refuse it instead of dropping those gradients silently.
-  const int32_t* index = argmax.data<int32_t>();
-  for (int64_t i = 0, n = argmax.numel(); i < n; ++i) {
-    if (index[i] < 0 || index[i] >= sh.hw()) {
-      fail<ValueError>(op, ": argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x",
-                       sh.w, " input plane");
-    }
+  if (dy.dtype() == DType::F32) {
+    return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), relu_input ? relu_input->data<float>() : nullptr,
+                        dx.data<float>());
   }
-  switch (dy.dtype()) {
-    case DType::F32:
-      return max_backward(sh, dy.data<float>(), argmax.data<int32_t>(), relu_input ? relu_input->data<float>() : nullptr,
-                          dx.data<float>());
-    case DType::F64:
-      return max_backward(sh, dy.data<double>(), argmax.data<int32_t>(),
-                          relu_input ? relu_input->data<double>() : nullptr, dx.data<double>());
-    default: unsupported_dtype(op, dy.dtype());
-  }
+  max_backward(sh, dy.data<double>(), argmax.data<int32_t>(), relu_input ? relu_input->data<double>() : nullptr,
+               dx.data<double>());
 }
 
-// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax: (N, C, P, Q).
-void CpuBackend::max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
+// ry: (N, C, P, Q) = rx: (N, C, H, W) gathered at argmax: (N, C, P, Q). An entry outside
+// its plane (argmax not from maxPool2d) gives NaN instead of reading outside the plane.
+void max_pool2d_jvp(Backend&, Tensor& ry, const Tensor& rx, const Tensor& argmax, const Pool2dParams& p) {
   const PoolShape sh = pool_shape(rx, ry, p);
   const int32_t* index = argmax.data<int32_t>();
-  for (int64_t i = 0, n = argmax.numel(); i < n; ++i) {
-    if (index[i] < 0 || index[i] >= sh.hw()) {
-      fail<ValueError>("maxPool2dJvp: argmax holds ", index[i], " at element ", i, ", outside the ", sh.h, "x", sh.w,
-                       " input plane");
-    }
-  }
+  const uint32_t hw = static_cast<uint32_t>(sh.hw());
   dispatch_floating(rx.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const T* in = rx.data<T>();
@@ -288,30 +272,37 @@ void CpuBackend::max_pool2d_jvp(Tensor& ry, const Tensor& rx, const Tensor& argm
         const T* xp = in + plane * sh.hw();
         const int32_t* ap = index + plane * sh.pq();
         T* yp = out + plane * sh.pq();
-        for (int64_t i = 0; i < sh.pq(); ++i) yp[i] = xp[ap[i]];
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          yp[i] = a < hw ? xp[a] : std::numeric_limits<T>::quiet_NaN();
+        }
       }
     });
   });
 }
 
 // y: (N, C, P, Q), x: (N, C, H, W)
-void CpuBackend::avg_pool2d_forward(Tensor& y, const Tensor& x, const Pool2dParams& p) {
+void avg_pool2d_forward(Backend&, Tensor& y, const Tensor& x, const Pool2dParams& p) {
   const PoolShape sh = pool_shape(x, y, p);
-  switch (x.dtype()) {
-    case DType::F32: return avg_forward(sh, x.data<float>(), y.data<float>());
-    case DType::F64: return avg_forward(sh, x.data<double>(), y.data<double>());
-    default: unsupported_dtype("avgPool2d", x.dtype());
-  }
+  if (x.dtype() == DType::F32) return avg_forward(sh, x.data<float>(), y.data<float>());
+  avg_forward(sh, x.data<double>(), y.data<double>());
 }
 
 // dx: (N, C, H, W), dy: (N, C, P, Q)
-void CpuBackend::avg_pool2d_backward(Tensor& dx, const Tensor& dy, const Pool2dParams& p) {
+void avg_pool2d_backward(Backend&, Tensor& dx, const Tensor& dy, const Pool2dParams& p) {
   const PoolShape sh = pool_shape(dx, dy, p);
-  switch (dy.dtype()) {
-    case DType::F32: return avg_backward(sh, dy.data<float>(), dx.data<float>());
-    case DType::F64: return avg_backward(sh, dy.data<double>(), dx.data<double>());
-    default: unsupported_dtype("avgPool2dBackward", dy.dtype());
-  }
+  if (dy.dtype() == DType::F32) return avg_backward(sh, dy.data<float>(), dx.data<float>());
+  avg_backward(sh, dy.data<double>(), dx.data<double>());
+}
+
+}  // namespace
+
+void register_pool_kernels(KernelTable& table) {
+  table.add<ops::MaxPool2d>(kFloatingTypes, max_pool2d_forward);
+  table.add<ops::MaxPool2dBackward>(kFloatingTypes, max_pool2d_backward);
+  table.add<ops::MaxPool2dJvp>(kFloatingTypes, max_pool2d_jvp);
+  table.add<ops::AvgPool2d>(kFloatingTypes, avg_pool2d_forward);
+  table.add<ops::AvgPool2dBackward>(kFloatingTypes, avg_pool2d_backward);
 }
 
 }  // namespace newton

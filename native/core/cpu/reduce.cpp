@@ -1,11 +1,13 @@
-// Reductions with double accumulation, independent of the thread count (blocked_sum.h).
+// Reductions (ops/reduce.h) with double accumulation, independent of the thread count (blocked_sum.h).
+#include "../ops/reduce.h"
 #include "blocked_sum.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
 
 namespace newton {
+namespace {
 
-double CpuBackend::sum(const Tensor& x) {
+double sum(Backend&, const Tensor& x) {
   double result = 0;
   dispatch_floating(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -15,7 +17,7 @@ double CpuBackend::sum(const Tensor& x) {
   return result;
 }
 
-double CpuBackend::dot(const Tensor& a, const Tensor& b) {
+double dot(Backend&, const Tensor& a, const Tensor& b) {
   double result = 0;
   dispatch_floating(a.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -26,7 +28,7 @@ double CpuBackend::dot(const Tensor& a, const Tensor& b) {
   return result;
 }
 
-double CpuBackend::squared_norm(const Tensor& x) {
+double squared_norm(Backend&, const Tensor& x) {
   double result = 0;
   dispatch_floating(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -42,7 +44,7 @@ double CpuBackend::squared_norm(const Tensor& x) {
 // x += αp, r −= αq and Σ r² of the new r in one pass. Every index is visited exactly once,
 // by one task, in blocked_sum's fixed blocks, so the result is independent of the thread
 // count and x, r equal two axpy calls bit for bit (same rounding, no contraction).
-double CpuBackend::cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) {
+double cg_update(Backend&, Tensor& x, Tensor& r, const Tensor& p, const Tensor& q, double alpha) {
   double result = 0;
   dispatch_floating(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -60,6 +62,15 @@ double CpuBackend::cg_update(Tensor& x, Tensor& r, const Tensor& p, const Tensor
     });
   });
   return result;
+}
+
+}  // namespace
+
+void register_reduce_kernels(KernelTable& table) {
+  table.add<ops::Sum>(kFloatingTypes, sum);
+  table.add<ops::Dot>(kFloatingTypes, dot);
+  table.add<ops::SquaredNorm>(kFloatingTypes, squared_norm);
+  table.add<ops::CgUpdate>(kFloatingTypes, cg_update);
 }
 
 }  // namespace newton

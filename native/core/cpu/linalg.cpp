@@ -24,6 +24,7 @@
 
 #include "../error.h"
 #include "../parallel.h"
+#include "../ops/linalg.h"
 #include "cpu_backend.h"
 
 #if defined(NEWTON_HAVE_CBLAS)
@@ -344,20 +345,24 @@ void cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, doubl
   gemm_dispatch(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+namespace {
+
 // c: (M, N), a: (M, K) or (K, M) when trans_a, b: (K, N) or (N, K) when trans_b.
-void CpuBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) {
+void gemm(Backend&, Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) {
   const int64_t m = c.dim(0), n = c.dim(1);
   const int64_t k = p.trans_a ? a.dim(0) : a.dim(1);
   const int64_t lda = a.dim(1), ldb = b.dim(1), ldc = n;
   if (c.dtype() == DType::F32) {
     cpu_gemm(p.trans_a, p.trans_b, m, n, k, static_cast<float>(p.alpha), a.data<float>(), lda, b.data<float>(),
              ldb, static_cast<float>(p.beta), c.data<float>(), ldc);
-  } else if (c.dtype() == DType::F64) {
+  } else {
     cpu_gemm(p.trans_a, p.trans_b, m, n, k, p.alpha, a.data<double>(), lda, b.data<double>(), ldb, p.beta,
              c.data<double>(), ldc);
-  } else {
-    fail<ArgumentTypeError>("gemm: c must be float32 or float64, got ", dtype_name(c.dtype()));
   }
 }
+
+}  // namespace
+
+void register_linalg_kernels(KernelTable& table) { table.add<ops::Gemm>(kFloatingTypes, gemm); }
 
 }  // namespace newton

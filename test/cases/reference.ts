@@ -1,7 +1,7 @@
 // Plain float64 reference implementations of every op, written as obvious loops over
 // Float64Array so that they are easy to check by eye. Nothing here calls the library.
 //
-// Conventions (same as the spec, /tmp/newton_spec.md):
+// Conventions (those of the op declarations, native/core/ops/*.h):
 //   images are NCHW, filters KCRS, row-major;
 //   conv2d is a cross-correlation with zero padding;
 //   pooling: max pool never chooses padding, ties go to the first (lowest) index,
@@ -46,6 +46,18 @@ export function refAbsSum(x: Float64Array): number {
   let s = 0;
   for (const v of x) s += Math.abs(v);
   return s;
+}
+// The CG solver's fused update: x + α·p, r − α·q and ‖r − α·q‖², evaluated as the op does in
+// the tensors' dtype: `round` rounds one result to it (Math.fround for float32, the identity
+// for float64), α is rounded first, then each product and each sum once (no fused
+// multiply-add). The new r is then squared and summed in double.
+export function refCgUpdate(
+  x: Float64Array, r: Float64Array, p: Float64Array, q: Float64Array, alpha: number, round: (v: number) => number,
+): { x: Float64Array; r: Float64Array; rr: number } {
+  const a = round(alpha);
+  const xNew = x.map((v, i) => round(v + round(a * p[i])));
+  const rNew = r.map((v, i) => round(v - round(a * q[i])));
+  return { x: xNew, r: rNew, rr: refSquaredNorm(rNew) };
 }
 
 // --- GEMM ----------------------------------------------------------------------------------
@@ -289,6 +301,76 @@ export function refAvgPool2dBackward(dy: Float64Array, g: PoolGeom): Float64Arra
   return dx;
 }
 
+// The kernels' own order of operations, every operation rounded by `round` (Math.fround for
+// float32, the identity for float64). native/core/cpu/pool.cpp and cuda/pool.cu share this
+// order (cuda/pool.cu: "the same float32 summation order, so results are bit-identical"), so
+// these give the kernels' exact bits. Rounding float32 operations computed in float64 once
+// more to float32 is exact (53 ≥ 2·24 + 2: double rounding is innocuous for + and ×).
+
+// The window sum in row-major order starting from 0, times 1/(kh·kw) rounded.
+export function refAvgPool2dInOrder(x: Float64Array, g: PoolGeom, round: (v: number) => number): Float64Array {
+  const { N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q } = g;
+  const inv = round(1 / (kh * kw));
+  const y = new Float64Array(N * C * P * Q);
+  for (let nc = 0; nc < N * C; nc++)
+    for (let p = 0; p < P; p++)
+      for (let q = 0; q < Q; q++) {
+        let s = 0;
+        for (let r = 0; r < kh; r++) {
+          const h = p * sh - ph + r;
+          if (h < 0 || h >= H) continue;
+          for (let t = 0; t < kw; t++) {
+            const w = q * sw - pw + t;
+            if (w < 0 || w >= W) continue;
+            s = round(s + x[nc * H * W + h * W + w]);
+          }
+        }
+        y[(nc * P + p) * Q + q] = round(s * inv);
+      }
+  return y;
+}
+
+// For each output in increasing index: dy·(1/(kh·kw)) rounded, added to its window's elements.
+export function refAvgPool2dBackwardInOrder(dy: Float64Array, g: PoolGeom, round: (v: number) => number): Float64Array {
+  const { N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q } = g;
+  const inv = round(1 / (kh * kw));
+  const dx = new Float64Array(N * C * H * W);
+  for (let nc = 0; nc < N * C; nc++)
+    for (let p = 0; p < P; p++)
+      for (let q = 0; q < Q; q++) {
+        const d = round(dy[(nc * P + p) * Q + q] * inv);
+        for (let r = 0; r < kh; r++) {
+          const h = p * sh - ph + r;
+          if (h < 0 || h >= H) continue;
+          for (let t = 0; t < kw; t++) {
+            const w = q * sw - pw + t;
+            if (w < 0 || w >= W) continue;
+            const i = nc * H * W + h * W + w;
+            dx[i] = round(dx[i] + d);
+          }
+        }
+      }
+  return dx;
+}
+
+// dy added to dx at the argmax positions in increasing output index, starting from 0.
+export function refMaxPool2dBackwardInOrder(dy: Float64Array, argmax: Int32Array, g: PoolGeom, round: (v: number) => number): Float64Array {
+  const { N, C, H, W, P, Q } = g;
+  const dx = new Float64Array(N * C * H * W);
+  for (let nc = 0; nc < N * C; nc++)
+    for (let i = 0; i < P * Q; i++) {
+      const j = nc * H * W + argmax[nc * P * Q + i];
+      dx[j] = round(dx[j] + dy[nc * P * Q + i]);
+    }
+  return dx;
+}
+
+// The R-operator of max pooling: R{y} = R{x} gathered at argmax (within each (n, c) plane).
+export function refMaxPool2dJvp(rx: Float64Array, argmax: Int32Array, g: PoolGeom): Float64Array {
+  const { H, W, P, Q } = g;
+  return Float64Array.from(argmax, (a, i) => rx[Math.floor(i / (P * Q)) * H * W + a]);
+}
+
 // --- losses: z, y (N, K) ------------------------------------------------------------------------------
 export function refSquaredLoss(z: Float64Array, y: Float64Array): number {
   let s = 0;
@@ -341,19 +423,23 @@ export function refSoftmaxCrossEntropyHessianProduct(z: Float64Array, u: Float64
 }
 
 // --- Philox4x32-10, exactly as native/core/random.h (the documented stream layout) ------------------
+// Math.imul and Math.floor held locally: looked up on the global Math of jest's sandbox each
+// call they cost ~100 ns, which made this reference the slowest part of the random cases.
+const imul = Math.imul;
+const floor = Math.floor;
 // 32×32 → 64-bit multiply, split into 16-bit halves so that every intermediate is exact in a double.
 function mulhilo(a: number, b: number): [number, number] {
   const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
   const loLo = aLo * bLo, hiLo = aHi * bLo, loHi = aLo * bHi, hiHi = aHi * bHi;
-  const mid = hiLo + loHi + Math.floor(loLo / 65536);
-  const hi = (hiHi + Math.floor(mid / 65536)) >>> 0;
-  const lo = Math.imul(a, b) >>> 0;
+  const mid = hiLo + loHi + floor(loLo / 65536);
+  const hi = (hiHi + floor(mid / 65536)) >>> 0;
+  const lo = imul(a, b) >>> 0;
   return [lo, hi];
 }
 
 export function philox(seed: number, block: number): [number, number, number, number] {
-  let c0 = block % 4294967296 >>> 0, c1 = Math.floor(block / 4294967296) >>> 0, c2 = 0, c3 = 0;
-  let k0 = seed % 4294967296 >>> 0, k1 = Math.floor(seed / 4294967296) >>> 0;
+  let c0 = block % 4294967296 >>> 0, c1 = floor(block / 4294967296) >>> 0, c2 = 0, c3 = 0;
+  let k0 = seed % 4294967296 >>> 0, k1 = floor(seed / 4294967296) >>> 0;
   for (let round = 0; round < 10; round++) {
     const [lo0, hi0] = mulhilo(0xd2511f53, c0);
     const [lo1, hi1] = mulhilo(0xcd9e8d57, c2);
@@ -374,15 +460,15 @@ const unit53 = (hi: number, lo: number) => (hi * 2097152 + (lo >>> 11)) / 900719
 const boxMuller = (u1: number, u2: number) => Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 
 export function refUniformUnit(dtype: 'float32' | 'float64', seed: number, j: number): number {
-  if (dtype === 'float32') return unit24(philox(seed, Math.floor(j / 4))[j % 4]);
-  const b = philox(seed, Math.floor(j / 2));
+  if (dtype === 'float32') return unit24(philox(seed, floor(j / 4))[j % 4]);
+  const b = philox(seed, floor(j / 2));
   const k = (j % 2) * 2;
   return unit53(b[k], b[k + 1]);
 }
 
 export function refNormalUnit(dtype: 'float32' | 'float64', seed: number, j: number): number {
   if (dtype === 'float32') {
-    const b = philox(seed, Math.floor(j / 2));
+    const b = philox(seed, floor(j / 2));
     const k = (j % 2) * 2;
     return boxMuller(1 - unit24(b[k]), unit24(b[k + 1]));
   }

@@ -1,4 +1,6 @@
-// GEMM through cuBLAS, row-major, exact float32 unless TF32 is asked for.
+// Matrix products on the GPU (native/core/ops/linalg.h): GEMM through cuBLAS, row-major,
+// exact float32 unless TF32 is asked for. Linear and LinearBackward are composites of Gemm
+// and the channel ops (no kernels of their own).
 //
 // cuBLAS is column-major. A row-major M×N matrix with leading dimension N is, read
 // column-major, its N×M transpose. So the row-major C = op(A)·op(B) is computed as the
@@ -11,22 +13,24 @@
 #include <mutex>
 
 #include "check.h"
+#include "core/ops/linalg.h"
 #include "cuda_backend.h"
 #include "launch.cuh"
 
 namespace newton {
 namespace cuda {
 
-// c: (M, N), a: (M, K) or (K, M) when trans_a, b: (K, N) or (N, K) when trans_b.
-void CudaBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) {
-  const char* op = "gemm";
-  if (c.dtype() != DType::F32) {
-    fail<ArgumentTypeError>(op, ": c must be float32 on cuda, got ", dtype_name(c.dtype()));
-  }
+namespace {
+
+// c: (M, N) = alpha·op(a)·op(b) + beta·c; a: (M, K) or (K, M) when trans_a, b: (K, N) or
+// (N, K) when trans_b.
+void gemm(Backend& backend, Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const char* op = ops::Gemm::info.name;
   const int64_t m = c.dim(0), n = c.dim(1);
   const int64_t k = p.trans_a ? a.dim(0) : a.dim(1);
   if (m <= 0 || n <= 0) return;
-  set_device();
+  cuda.set_device();
   const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
   float* out = c.data<float>();
   if (k <= 0 || alpha == 0.0f) {
@@ -34,9 +38,9 @@ void CudaBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmPa
     // uninitialised C never leaks NaN).
     const int64_t count = m * n;
     if (beta == 0.0f) {
-      NEWTON_CUDA_CHECK(op, cudaMemsetAsync(out, 0, c.nbytes(), stream_));
+      NEWTON_CUDA_CHECK(op, cudaMemsetAsync(out, 0, c.nbytes(), cuda.stream()));
     } else if (beta != 1.0f) {
-      launch_for_each(op, stream_, count, [=] __device__(int64_t i) { out[i] = out[i] * beta; });
+      launch_for_each(op, cuda.stream(), count, [=] __device__(int64_t i) { out[i] = out[i] * beta; });
     }
     return;
   }
@@ -45,10 +49,14 @@ void CudaBackend::gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmPa
   const int64_t lda = a.dim(1), ldb = b.dim(1), ldc = n;
   const cublasOperation_t op_a = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  std::lock_guard<std::mutex> lock(library_mutex_);
-  NEWTON_CUBLAS_CHECK(op, cublasSgemm_64(cublas_, op_b, op_a, n, m, k, &alpha, b.data<float>(), ldb,
+  std::lock_guard<std::mutex> lock(cuda.library_mutex());
+  NEWTON_CUBLAS_CHECK(op, cublasSgemm_64(cuda.cublas(), op_b, op_a, n, m, k, &alpha, b.data<float>(), ldb,
                                          a.data<float>(), lda, &beta, out, ldc));
 }
+
+}  // namespace
+
+void register_linalg_kernels(KernelTable& table) { table.add<ops::Gemm>(kFloat32Only, gemm); }
 
 }  // namespace cuda
 }  // namespace newton
