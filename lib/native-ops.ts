@@ -5,7 +5,7 @@ import type { DType } from './types';
 import type { NativeConv2dOptions, NativeGemmOptions, NativeNormalOptions, NativePool2dOptions, NativeTensor, NativeUniformOptions } from './native';
 
 /** The name of a native op. */
-export type OpName = 'fill' | 'copy' | 'cast' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal';
+export type OpName = 'fill' | 'copy' | 'cast' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal';
 
 /** Every op of the addon, with the signature of its declaration. */
 export interface NativeOps {
@@ -43,6 +43,8 @@ export interface NativeOps {
   biasAdd(y: NativeTensor, b: NativeTensor): NativeTensor;
   /** The sum of dy over every axis but 1: dy (N, C, ...) -> (C); the gradient of biasAdd (vjp of biasAdd with respect to b). */
   biasGrad(dy: NativeTensor): NativeTensor;
+  /** Σ over every axis but 1 of a⊙b: a, b (N, C, ...) -> (C), accumulated in double. */
+  channelDot(a: NativeTensor, b: NativeTensor): NativeTensor;
   /** alpha·op(a)·op(b) + beta·c for 2-D tensors, op(a): (M, K), op(b): (K, N) -> (M, N). */
   gemm(a: NativeTensor, b: NativeTensor, options?: NativeGemmOptions): NativeTensor;
   /** A fully connected layer: x (N, I), w (O, I), b (O) or null -> x·wᵀ + b: (N, O). */

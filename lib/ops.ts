@@ -182,6 +182,17 @@ export function biasGrad(dy: Tensor): Tensor {
   return callOp('biasGrad', dy);
 }
 
+/**
+ * Σ over every axis but 1 of a⊙b: a, b (N, C, ...) -> (C), accumulated in double (a channel's
+ * share of dot(a, b)).
+ *
+ * @example
+ * channelDot(dy, xhat); // batch norm's dγ = Σ dy⊙x̂ per channel
+ */
+export function channelDot(a: Tensor, b: Tensor): Tensor {
+  return callOp('channelDot', a, b);
+}
+
 // --- linear algebra ----------------------------------------------------------------------------------
 
 /** Options of {@link gemm}. */

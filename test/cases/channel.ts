@@ -1,5 +1,5 @@
 // Per-channel ops (native/core/ops/channel.h) on tensors (N, C, ...): biasAdd and its gradient
-// with respect to the bias, biasGrad (also reached as conv2dBackwardBias).
+// with respect to the bias, biasGrad (also reached as conv2dBackwardBias), and channelDot.
 //
 // Tolerances (note [case tolerances]):
 //  - biasAdd is exact: one correctly rounded addition per element, y + b[c], on every backend
@@ -14,10 +14,15 @@
 //    n − 1 double additions, |Δ| ≤ 2n·2⁻⁵³·absSum (Higham), then by the one rounding to the
 //    dtype (u·|r|). A float32 accumulator is off by ~2⁻²⁴·absSum, a value of the wrong channel
 //    or sample by O(1).
+//  - channelDot sums n products a⊙b per channel in double, like biasGrad: in float32 each
+//    product is exact in double, so `double` with that n, absSum = Σ|a⊙b| of the channel and
+//    `rounded` holds rigorously; in float64 each product is rounded once more (≤ u·|a⊙b|),
+//    which the same bound covers with n + 1 for n. Channel counts below and above 8 take the
+//    CPU's two paths (blocked sums per channel, channels in parallel).
 //  - Special values whose every partial sum is exact in double (integers below 2⁵³, small
 //    multiples of 3e38) and whose sum the dtype holds exactly: any order gives the same
 //    number, so those cases are exact.
-import { biasAdd, biasGrad, conv2dBackwardBias, Tensor } from '../../lib';
+import { biasAdd, biasGrad, channelDot, conv2dBackwardBias, Tensor } from '../../lib';
 import type { Check, Expected, Family, OpCase } from './case';
 import { numel } from './data';
 import * as ref from './reference';
@@ -224,6 +229,38 @@ for (const { shape, why } of [
       vjp: (_t, r) => ({ y: r.clone(), b: biasGrad(r) }),
       jvp: (_t, v) => biasAdd(v.y, v.b),
     },
+  });
+}
+
+// --- channelDot ----------------------------------------------------------------------------------
+// Σ over n and positions of a⊙b per channel of a, b (N, C, ...), plainly.
+function refChannelDot(a: Float64Array, b: Float64Array, shape: readonly number[]): Float64Array {
+  const C = shape[1];
+  const inner = numel(shape.slice(2));
+  const out = new Float64Array(C);
+  for (let i = 0; i < a.length; i++) out[Math.floor(i / inner) % C] += a[i] * b[i];
+  return out;
+}
+
+for (const { shape, why } of [
+  { shape: CONV2_OUT, why: 'cnn3 conv2 output, batch 16: batch norm’s Σ dy⊙x̂' },
+  { shape: [3, 5, 7, 11], why: 'odd 4-D, 5 channels (blocked sums)' },
+  { shape: [2, 13, 31], why: '3-D, 13 channels (channels in parallel)' },
+  { shape: [4099, 1], why: 'one channel: a scalar’s Σ over 4099 values (several blocks)' },
+  { shape: [1, 1], why: 'one value' },
+  { shape: [0, 3, 2, 2], why: 'empty batch: zeros' },
+]) {
+  cases.push({
+    op: 'channelDot',
+    name: `${label(shape)} ${why}`,
+    inputs: { a: { shape }, b: { shape } },
+    run: (t) => ({ out: shaped(channelDot(t.a, t.b), [shape[1]]) }),
+    reference: (v) => ({ out: refChannelDot(v.a, v.b, shape) }),
+    check: (ctx) => {
+      const absSum = refChannelDot(ctx.values.a.map(Math.abs), ctx.values.b.map(Math.abs), shape);
+      return { out: { kind: 'double', n: perChannel(shape) + 1, absSum, rounded: true } };
+    },
+    bench: shape === CONV2_OUT ? { flops: 2 * numel(shape), bytes: 4 * (2 * numel(shape) + shape[1]) } : undefined,
   });
 }
 

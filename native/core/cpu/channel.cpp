@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../ops/channel.h"
+#include "blocked_sum.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
 
@@ -63,11 +64,47 @@ void bias_grad(Backend&, Tensor& db, const Tensor& dy) {
   });
 }
 
+// out: (C) = Σ over n and positions of a⊙b, in double. Many channels run in parallel, each
+// summed in a fixed order; a few channels (a scalar viewed as one channel, say) are each split
+// into blocked_sum's fixed blocks. The path depends on the shape only, so the result does not
+// depend on the thread count.
+void channel_dot(Backend&, Tensor& out, const Tensor& a, const Tensor& b) {
+  const int64_t n = a.dim(0), c = a.dim(1);
+  const int64_t plane = plane_size(a);
+  dispatch_floating(a.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    const T* x = a.data<T>();
+    const T* y = b.data<T>();
+    if (c >= 8) {
+      parallel_for(c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t ch = begin; ch < end; ++ch) {
+          double acc = 0;
+          for (int64_t s = 0; s < n; ++s) {
+            const int64_t base = (s * c + ch) * plane;
+            for (int64_t i = 0; i < plane; ++i) acc += static_cast<double>(x[base + i]) * static_cast<double>(y[base + i]);
+          }
+          o[ch] = static_cast<T>(acc);
+        }
+      });
+      return;
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const double sum = blocked_sum(n * plane, [=](int64_t e) {
+        const int64_t i = ((e / plane) * c + ch) * plane + e % plane;
+        return static_cast<double>(x[i]) * static_cast<double>(y[i]);
+      });
+      o[ch] = static_cast<T>(sum);
+    }
+  });
+}
+
 }  // namespace
 
 void register_channel_kernels(KernelTable& table) {
   table.add<ops::BiasAdd>(kFloatingTypes, bias_add);
   table.add<ops::BiasGrad>(kFloatingTypes, bias_grad);
+  table.add<ops::ChannelDot>(kFloatingTypes, channel_dot);
 }
 
 }  // namespace newton

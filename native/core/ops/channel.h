@@ -7,7 +7,7 @@
 namespace newton {
 namespace ops {
 
-#define NEWTON_CHANNEL_OPS(X) X(BiasAdd) X(BiasGrad)
+#define NEWTON_CHANNEL_OPS(X) X(BiasAdd) X(BiasGrad) X(ChannelDot)
 
 namespace detail {
 // t: (N, C, ...), at least 2 dimensions.
@@ -55,6 +55,25 @@ struct BiasGrad {
     Tensor db = allocate_like(op, dy, {dy.dim(1)});
     launch<BiasGrad>(dy, db, dy);
     return db;
+  }
+};
+
+// out: (C) = Σ over every axis but 1 of a ⊙ b, a and b (N, C, ...), accumulated in double:
+// the per-channel reduction of batch normalisation's gradients (Σ dy⊙x̂) and R-operator.
+struct ChannelDot {
+  static constexpr OpInfo info{"channelDot", Pass::Forward, "", "",
+                               "Σ over every axis but 1 of a⊙b: a, b (N, C, ...) -> (C), accumulated in double"};
+  static constexpr std::array<const char*, 2> args{"a", "b"};
+  using Kernel = void(Backend&, Tensor& out, const Tensor& a, const Tensor& b);
+  static Tensor run(const Tensor& a, const Tensor& b) {
+    const char* op = info.name;
+    detail::channels_first(op, "a", a);
+    check::like(op, "b", b, "a", a);
+    check::same_shape(op, "b", b, "a", a);
+    backend_running<ChannelDot>(op, a);
+    Tensor out = allocate_like(op, a, {a.dim(1)});
+    launch<ChannelDot>(a, out, a, b);
+    return out;
   }
 };
 
