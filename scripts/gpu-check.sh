@@ -293,6 +293,12 @@ remote() {
         { echo; echo "=== NEWTON_CUDA_TF32=1: SGEMM only ==="; } >>"$out/bench-gpu.log"
         NEWTON_CUDA_TF32=1 timeout "$left" node dist/scripts/bench.js gpu --only sgemm >>"$out/bench-gpu.log" 2>&1
       fi
+      # a bench line for every declared op on the GPU (test/cases)
+      left="$(( $(remaining) - 5 ))"
+      if [ "$left" -gt 10 ]; then
+        { echo; echo "=== per-op lines (bench ops --device cuda --quick) ==="; } >>"$out/bench-gpu.log"
+        timeout "$left" node dist/scripts/bench.js ops --device cuda --quick >>"$out/bench-gpu.log" 2>&1
+      fi
       bench_s=$(( $(now_s) - t0 ))
       if [ $b1 -ne 0 ]; then status_bench="FAIL (exit $b1, ${bench_s} s)"; overall=1
       elif grep -q '^bench gpu: skipped' "$out/bench-gpu.log"; then status_bench="SKIPPED (no CUDA device; see below)"; overall=1
