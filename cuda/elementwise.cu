@@ -96,6 +96,41 @@ void relu_backward(Backend& backend, Tensor& dx, const Tensor& dy, const Tensor&
                   [=] __device__(int64_t i) { o[i] = math::relu_backward(g[i], in[i]); });
 }
 
+// y = tanh(x), in double and rounded once, as the CPU computes it (the two libraries' double
+// tanh may differ in the last bit of the double, which the float32 rounding almost always hides)
+void tanh_forward(Backend& backend, Tensor& y, const Tensor& x) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
+  float* o = y.data<float>();
+  const float* in = x.data<float>();
+  launch_for_each(ops::Tanh::info.name, cuda.stream(), y.numel(),
+                  [=] __device__(int64_t i) { o[i] = static_cast<float>(tanh(static_cast<double>(in[i]))); });
+}
+
+// dx = dy·(1 − y·y), each operation rounded as math::tanh_backward (no FMA)
+void tanh_backward(Backend& backend, Tensor& dx, const Tensor& dy, const Tensor& y) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
+  float* o = dx.data<float>();
+  const float* g = dy.data<float>();
+  const float* out = y.data<float>();
+  launch_for_each(ops::TanhBackward::info.name, cuda.stream(), dx.numel(), [=] __device__(int64_t i) {
+    const float yy = mul_rn(out[i], out[i]);
+    o[i] = mul_rn(g[i], __fsub_rn(1.0f, yy));
+  });
+}
+
+// y = 1/√(x + eps): IEEE double sqrt and division, rounded once, so the CPU's bits
+void rsqrt(Backend& backend, Tensor& y, const Tensor& x, double eps) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
+  float* o = y.data<float>();
+  const float* in = x.data<float>();
+  launch_for_each(ops::Rsqrt::info.name, cuda.stream(), y.numel(), [=] __device__(int64_t i) {
+    o[i] = static_cast<float>(__ddiv_rn(1.0, __dsqrt_rn(__dadd_rn(static_cast<double>(in[i]), eps))));
+  });
+}
+
 }  // namespace
 
 void register_elementwise_kernels(KernelTable& table) {
@@ -107,6 +142,9 @@ void register_elementwise_kernels(KernelTable& table) {
   table.add<ops::Relu>(kFloat32Only, relu);
   table.add<ops::ReluMask>(kFloat32Only, relu_mask);
   table.add<ops::ReluBackward>(kFloat32Only, relu_backward);
+  table.add<ops::Tanh>(kFloat32Only, tanh_forward);
+  table.add<ops::TanhBackward>(kFloat32Only, tanh_backward);
+  table.add<ops::Rsqrt>(kFloat32Only, rsqrt);
 }
 
 }  // namespace cuda

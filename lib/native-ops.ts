@@ -5,7 +5,7 @@ import type { DType } from './types';
 import type { NativeConv2dOptions, NativeGemmOptions, NativeNormalOptions, NativePool2dOptions, NativeTensor, NativeUniformOptions } from './native';
 
 /** The name of a native op. */
-export type OpName = 'fill' | 'copy' | 'cast' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal';
+export type OpName = 'fill' | 'copy' | 'cast' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'tanh' | 'tanhBackward' | 'rsqrt' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'channelAffine' | 'channelCombine' | 'batchNormStats' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal';
 
 /** Every op of the addon, with the signature of its declaration. */
 export interface NativeOps {
@@ -31,6 +31,12 @@ export interface NativeOps {
   reluMask(x: NativeTensor): NativeTensor;
   /** dy ⊙ 1[x > 0]: the gradient of relu at x (vjp of relu with respect to x). */
   reluBackward(dy: NativeTensor, x: NativeTensor): NativeTensor;
+  /** tanh(x) element-wise. */
+  tanh(x: NativeTensor): NativeTensor;
+  /** dy ⊙ (1 − y²): the gradient of tanh, from its output y (vjp of tanh with respect to x). */
+  tanhBackward(dy: NativeTensor, y: NativeTensor): NativeTensor;
+  /** 1/√(x + eps) element-wise (NaN where x + eps < 0). */
+  rsqrt(x: NativeTensor, eps: number): NativeTensor;
   /** Σ x, accumulated in double precision (independent of the thread count). */
   sum(x: NativeTensor): number;
   /** Σ a⊙b over all elements, accumulated in double precision. */
@@ -45,6 +51,12 @@ export interface NativeOps {
   biasGrad(dy: NativeTensor): NativeTensor;
   /** Σ over every axis but 1 of a⊙b: a, b (N, C, ...) -> (C), accumulated in double. */
   channelDot(a: NativeTensor, b: NativeTensor): NativeTensor;
+  /** x·scale[c] + shift[c] per channel: x (N, C, ...), scale and shift (C) (shift may be null). */
+  channelAffine(x: NativeTensor, scale: NativeTensor, shift?: NativeTensor | null): NativeTensor;
+  /** a·aScale[c] + b·bScale[c] + shift[c] per channel: a, b (N, C, ...), the scales and shift (C) (shift may be null). */
+  channelCombine(a: NativeTensor, aScale: NativeTensor, b: NativeTensor, bScale: NativeTensor, shift?: NativeTensor | null): NativeTensor;
+  /** Per-channel mean, biased variance and 1/√(variance + eps) of x (N, C, ...) over every axis but 1. */
+  batchNormStats(x: NativeTensor, eps: number): { mean: NativeTensor; variance: NativeTensor; invStd: NativeTensor; };
   /** alpha·op(a)·op(b) + beta·c for 2-D tensors, op(a): (M, K), op(b): (K, N) -> (M, N). */
   gemm(a: NativeTensor, b: NativeTensor, options?: NativeGemmOptions): NativeTensor;
   /** A fully connected layer: x (N, I), w (O, I), b (O) or null -> x·wᵀ + b: (N, O). */

@@ -140,6 +140,24 @@ export function reluBackward(dy: Tensor, x: Tensor): Tensor {
   return callOp('reluBackward', dy, x);
 }
 
+/** tanh(x) element-wise (evaluated in double, rounded once). */
+export function tanh(x: Tensor): Tensor {
+  return callOp('tanh', x);
+}
+
+/**
+ * dy ⊙ (1 − y²): the gradient of tanh from its output y = tanh(x) (dy and y of one shape); also
+ * its R-operator, R{y} = tanhBackward(R{x}, y).
+ */
+export function tanhBackward(dy: Tensor, y: Tensor): Tensor {
+  return callOp('tanhBackward', dy, y);
+}
+
+/** 1/√(x + eps) element-wise (eps ≥ 0; NaN where x + eps < 0), e.g. 1/σ of a running variance. */
+export function rsqrt(x: Tensor, eps: number): Tensor {
+  return callOp('rsqrt', x, eps);
+}
+
 // --- reductions ------------------------------------------------------------------------------------
 
 /** Σ x, accumulated in double precision (independent of the thread count). */
@@ -191,6 +209,39 @@ export function biasGrad(dy: Tensor): Tensor {
  */
 export function channelDot(a: Tensor, b: Tensor): Tensor {
   return callOp('channelDot', a, b);
+}
+
+/**
+ * x·scale[c] + shift[c] per channel: x (N, C, ...), scale and shift (C); without `shift`,
+ * x·scale[c]. The product and the sum are rounded separately (no fused multiply-add).
+ *
+ * @example
+ * channelAffine(xhat, gamma, beta); // batch norm's y = γx̂ + β
+ */
+export function channelAffine(x: Tensor, scale: Tensor, shift?: Tensor | null): Tensor {
+  return callOp('channelAffine', x, scale, shift);
+}
+
+/**
+ * a·aScale[c] + b·bScale[c] + shift[c] per channel, in one pass: a, b (N, C, ...), the scales
+ * and shift (C); shift may be null. Rounded after each operation, in that order.
+ *
+ * @example
+ * channelCombine(dy, a, xhat, b, c); // batch norm's dx = a·dy + b·x̂ + c
+ */
+export function channelCombine(a: Tensor, aScale: Tensor, b: Tensor, bScale: Tensor, shift?: Tensor | null): Tensor {
+  return callOp('channelCombine', a, aScale, b, bScale, shift);
+}
+
+/**
+ * Batch norm's statistics of x (N, C, ...) per channel over every other axis: the mean, the
+ * biased variance (two passes, in double) and invStd = 1/√(variance + eps), each (C).
+ *
+ * @example
+ * const { mean, variance, invStd } = batchNormStats(x, 1e-5);
+ */
+export function batchNormStats(x: Tensor, eps: number): { mean: Tensor; variance: Tensor; invStd: Tensor } {
+  return callOp('batchNormStats', x, eps);
 }
 
 // --- linear algebra ----------------------------------------------------------------------------------

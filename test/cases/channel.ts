@@ -1,5 +1,6 @@
 // Per-channel ops (native/core/ops/channel.h) on tensors (N, C, ...): biasAdd and its gradient
-// with respect to the bias, biasGrad (also reached as conv2dBackwardBias), and channelDot.
+// with respect to the bias, biasGrad (also reached as conv2dBackwardBias), channelDot, and
+// batch normalisation's channelAffine, channelCombine and batchNormStats.
 //
 // Tolerances (note [case tolerances]):
 //  - biasAdd is exact: one correctly rounded addition per element, y + b[c], on every backend
@@ -19,10 +20,19 @@
 //    `rounded` holds rigorously; in float64 each product is rounded once more (≤ u·|a⊙b|),
 //    which the same bound covers with n + 1 for n. Channel counts below and above 8 take the
 //    CPU's two paths (blocked sums per channel, channels in parallel).
+//  - channelAffine and channelCombine are exact: a fixed sequence of roundings per element
+//    (x·s, then + t; a·s, b·u, their sum, then + t), no fused multiply-add on either backend,
+//    emulated by the references below in the dtype.
+//  - batchNormStats: the mean is a double sum of m values divided by m, so `double` with n = m
+//    and absSum = Σ|x|/m, rounded. The variance sums (x − μ)² in double with μ itself rounded
+//    in double (and in another order on each backend): each term is off by a few units of
+//    2⁻⁵³·(|x| + |μ|)², so `double` with n = m + 3 and absSum = Σ(|x| + |μ|)²/m, rounded.
+//    invStd = 1/√(var + ε) from the double variance: its relative error is half the variance's
+//    plus the roundings, rtol = 2u + (m + 3)·2⁻⁵³·Σ(|x| + |μ|)²/(m·(var + ε)).
 //  - Special values whose every partial sum is exact in double (integers below 2⁵³, small
 //    multiples of 3e38) and whose sum the dtype holds exactly: any order gives the same
 //    number, so those cases are exact.
-import { biasAdd, biasGrad, channelDot, conv2dBackwardBias, Tensor } from '../../lib';
+import { batchNormStats, biasAdd, biasGrad, channelAffine, channelCombine, channelDot, conv2dBackwardBias, Tensor } from '../../lib';
 import type { Check, Expected, Family, OpCase } from './case';
 import { numel } from './data';
 import * as ref from './reference';
@@ -261,6 +271,181 @@ for (const { shape, why } of [
       return { out: { kind: 'double', n: perChannel(shape) + 1, absSum, rounded: true } };
     },
     bench: shape === CONV2_OUT ? { flops: 2 * numel(shape), bytes: 4 * (2 * numel(shape) + shape[1]) } : undefined,
+  });
+}
+
+// --- batch normalisation's per-channel ops --------------------------------------------------------
+
+// The value of one operation in `dtype`: the exact result rounded once.
+const rounder = (dtype: string) => (dtype === 'float32' ? Math.fround : (x: number) => x);
+const channelOf = (shape: readonly number[]) => {
+  const inner = numel(shape.slice(2));
+  return (i: number) => Math.floor(i / inner) % shape[1];
+};
+
+function refChannelAffine(x: Float64Array, shape: readonly number[], s: Float64Array, t: Float64Array | null, dtype: string): Float64Array {
+  const fr = rounder(dtype);
+  const ch = channelOf(shape);
+  return x.map((v, i) => {
+    const p = fr(v * s[ch(i)]);
+    return t === null ? p : fr(p + t[ch(i)]);
+  });
+}
+
+function refChannelCombine(a: Float64Array, b: Float64Array, shape: readonly number[], sa: Float64Array, sb: Float64Array, t: Float64Array | null, dtype: string): Float64Array {
+  const fr = rounder(dtype);
+  const ch = channelOf(shape);
+  return a.map((v, i) => {
+    const sum = fr(fr(v * sa[ch(i)]) + fr(b[i] * sb[ch(i)]));
+    return t === null ? sum : fr(sum + t[ch(i)]);
+  });
+}
+
+const AFFINE_SHAPES: readonly { shape: readonly number[]; why: string }[] = [
+  { shape: CONV2_OUT, why: 'cnn3 conv2 output, batch 16' },
+  { shape: [3, 5, 7, 11], why: 'odd 4-D' },
+  { shape: [2, 13, 31], why: '3-D, prime plane' },
+  { shape: [4099, 1], why: 'one channel (a scalar times a tensor)' },
+  { shape: [7, 3], why: '2-D (N, C)' },
+  { shape: [0, 3, 2, 2], why: 'empty batch' },
+];
+
+for (const { shape, why } of AFFINE_SHAPES) {
+  const C = [shape[1]];
+  for (const withShift of [true, false]) {
+    cases.push({
+      op: 'channelAffine',
+      name: `${label(shape)} ${why}${withShift ? '' : ', no shift'}`,
+      inputs: { x: { shape, kind: 'awkward' }, scale: { shape: C }, shift: { shape: C, kind: 'awkward' } },
+      run: (t) => ({ y: shaped(channelAffine(t.x, t.scale, withShift ? t.shift : null), shape) }),
+      reference: (v, dtype) => ({ y: refChannelAffine(v.x, shape, v.scale, withShift ? v.shift : null, dtype) }),
+      check: () => ({ y: { kind: 'exact' } }),
+      bench: shape === CONV2_OUT && withShift ? { flops: 2 * numel(shape), bytes: 4 * (2 * numel(shape) + 2 * shape[1]) } : undefined,
+    });
+  }
+  for (const withShift of [true, false]) {
+    cases.push({
+      op: 'channelCombine',
+      name: `${label(shape)} ${why}${withShift ? '' : ', no shift'}`,
+      inputs: { a: { shape, kind: 'awkward' }, aScale: { shape: C }, b: { shape }, bScale: { shape: C }, shift: { shape: C } },
+      run: (t) => ({ y: shaped(channelCombine(t.a, t.aScale, t.b, t.bScale, withShift ? t.shift : null), shape) }),
+      reference: (v, dtype) => ({ y: refChannelCombine(v.a, v.b, shape, v.aScale, v.bScale, withShift ? v.shift : null, dtype) }),
+      check: () => ({ y: { kind: 'exact' } }),
+      bench: shape === CONV2_OUT && withShift ? { flops: 4 * numel(shape), bytes: 4 * (3 * numel(shape) + 3 * shape[1]) } : undefined,
+    });
+  }
+}
+
+// Both are linear in each argument: their gradients are channelAffine (x), channelDot (scale)
+// and biasGrad (shift), and each is its own R-operator, by the product rule.
+for (const shape of [[2, 3, 4, 5], [5, 4]]) {
+  const C = [shape[1]];
+  cases.push({
+    op: 'channelAffine',
+    name: `${label(shape)}, derivatives`,
+    inputs: { x: { shape }, scale: { shape: C }, shift: { shape: C } },
+    dtypes: ['float64'],
+    run: (t) => ({ y: channelAffine(t.x, t.scale, t.shift) }),
+    reference: (v, dtype) => ({ y: refChannelAffine(v.x, shape, v.scale, v.shift, dtype) }),
+    check: () => ({ y: { kind: 'exact' } }),
+    grad: {
+      ops: ['channelAffine', 'channelDot', 'biasGrad'],
+      wrt: ['x', 'scale', 'shift'],
+      forward: (t) => channelAffine(t.x, t.scale, t.shift),
+      vjp: (t, r) => ({ x: channelAffine(r, t.scale), scale: channelDot(r, t.x), shift: biasGrad(r) }),
+      jvp: (t, v) => {
+        const a = channelCombine(v.x, t.scale, t.x, v.scale, v.shift);
+        return a;
+      },
+    },
+  });
+  cases.push({
+    op: 'channelCombine',
+    name: `${label(shape)}, derivatives`,
+    inputs: { a: { shape }, aScale: { shape: C }, b: { shape }, bScale: { shape: C }, shift: { shape: C } },
+    dtypes: ['float64'],
+    run: (t) => ({ y: channelCombine(t.a, t.aScale, t.b, t.bScale, t.shift) }),
+    reference: (v, dtype) => ({ y: refChannelCombine(v.a, v.b, shape, v.aScale, v.bScale, v.shift, dtype) }),
+    check: () => ({ y: { kind: 'exact' } }),
+    grad: {
+      ops: ['channelAffine', 'channelDot', 'biasGrad', 'channelCombine'],
+      wrt: ['a', 'aScale', 'b', 'bScale', 'shift'],
+      forward: (t) => channelCombine(t.a, t.aScale, t.b, t.bScale, t.shift),
+      vjp: (t, r) => ({
+        a: channelAffine(r, t.aScale),
+        aScale: channelDot(r, t.a),
+        b: channelAffine(r, t.bScale),
+        bScale: channelDot(r, t.b),
+        shift: biasGrad(r),
+      }),
+      jvp: (t, v) => {
+        const first = channelCombine(v.a, t.aScale, t.a, v.aScale, v.shift);
+        const second = channelCombine(v.b, t.bScale, t.b, v.bScale);
+        const sum = channelCombine(first, ones(first), second, ones(second));
+        first.dispose();
+        second.dispose();
+        return sum;
+      },
+    },
+  });
+}
+
+/** A (C) tensor of ones for t (N, C, ...). */
+function ones(t: Tensor): Tensor {
+  return Tensor.full([t.shape[1]], 1, { dtype: t.dtype, device: t.device });
+}
+
+// Σx/m and Σ(x − μ)²/m per channel, in float64 (two passes, as the kernels).
+function refStats(x: Float64Array, shape: readonly number[], eps: number): { mean: Float64Array; variance: Float64Array; invStd: Float64Array; mag: Float64Array; m: number } {
+  const C = shape[1];
+  const ch = channelOf(shape);
+  const m = x.length / C;
+  const sum = new Float64Array(C);
+  x.forEach((v, i) => (sum[ch(i)] += v));
+  const mean = sum.map((v) => v / m);
+  const squares = new Float64Array(C);
+  const mag = new Float64Array(C);
+  x.forEach((v, i) => {
+    const c = ch(i);
+    squares[c] += (v - mean[c]) ** 2;
+    mag[c] += (Math.abs(v) + Math.abs(mean[c])) ** 2 / m;
+  });
+  const variance = squares.map((v) => v / m);
+  return { mean, variance, invStd: variance.map((v) => 1 / Math.sqrt(v + eps)), mag, m };
+}
+
+for (const { shape, why, eps } of [
+  { shape: CONV2_OUT, why: 'cnn3 conv2 output, batch 16', eps: 1e-5 },
+  { shape: [3, 5, 7, 11], why: 'odd 4-D, 5 channels (blocked sums)', eps: 1e-5 },
+  { shape: [2, 13, 31], why: '3-D, 13 channels (channels in parallel)', eps: 1e-3 },
+  { shape: [1, 4, 1, 1], why: 'one value per channel: variance 0, invStd 1/√ε', eps: 1e-5 },
+  { shape: [4099, 2], why: '2-D (N, C): a linear layer’s features', eps: 1e-5 },
+]) {
+  cases.push({
+    op: 'batchNormStats',
+    name: `${label(shape)} ${why}, ε = ${eps}`,
+    inputs: { x: { shape, scale: 3 } },
+    run: (t) => {
+      const r = batchNormStats(t.x, eps);
+      return { mean: shaped(r.mean, [shape[1]]), variance: shaped(r.variance, [shape[1]]), invStd: shaped(r.invStd, [shape[1]]) };
+    },
+    reference: (v) => {
+      const r = refStats(v.x, shape, eps);
+      return { mean: r.mean, variance: r.variance, invStd: r.invStd };
+    },
+    check: (ctx) => {
+      const r = refStats(ctx.values.x, shape, eps);
+      const u = ctx.dtype === 'float32' ? 2 ** -24 : 2 ** -53;
+      const absMean = refChannelDot(ctx.values.x.map(Math.abs), new Float64Array(ctx.values.x.length).fill(1 / r.m), shape);
+      const condition = r.mag.map((g, c) => g / (r.variance[c] + eps));
+      const rtol = Math.max(...condition) * (r.m + 3) * 2 ** -53 + 2 * u;
+      return {
+        mean: { kind: 'double', n: r.m, absSum: absMean, rounded: true },
+        variance: { kind: 'double', n: r.m + 3, absSum: r.mag, rounded: true },
+        invStd: { kind: 'tol', rtol, atol: 0 },
+      };
+    },
+    bench: shape === CONV2_OUT ? { flops: 4 * numel(shape), bytes: 4 * (2 * numel(shape) + 3 * shape[1]) } : undefined,
   });
 }
 

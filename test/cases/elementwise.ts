@@ -3,7 +3,7 @@
 // dtype by the reference below), the same formulas on every backend (core/scalar_math.h),
 // and awkward inputs (±0, subnormals, huge values) so that flush-to-zero or a fused
 // multiply-add shows.
-import { add, axpy, mul, relu, reluBackward, reluMask, scale, sub } from '../../lib';
+import { add, axpy, mul, relu, reluBackward, reluMask, rsqrt, scale, sub, tanh, tanhBackward } from '../../lib';
 import type { Check, Family, FloatDType, OpCase } from './case';
 import { numel } from './data';
 import * as ref from './reference';
@@ -136,6 +136,92 @@ for (const shape of [[3, 7], [2, 3, 4, 5]]) {
         const out = mul(v.x, mask);
         mask.dispose();
         return out;
+      },
+    },
+  });
+}
+
+// tanh is evaluated in double and rounded once on both backends, the reference in double
+// too; the double tanh of two libraries may differ in the last bit, which the rounding to
+// float32 turns into at most one ulp of the result: tol rtol 2⁻²³; in float64 the libraries'
+// own errors show (glibc's and V8's tanh were seen 3.3 ulp apart): rtol 2⁻⁵⁰, 8 ulp.
+// tanhBackward dy·(1 − y·y) and rsqrt 1/√(x + ε) (IEEE sqrt and division in double, rounded
+// once) are exact.
+const tanhTol = (dtype: FloatDType): Check => ({ kind: 'tol', rtol: dtype === 'float32' ? 2 ** -23 : 2 ** -50, atol: 0 });
+const LARGE = [0, -0, 0.5, -3, 20, -20, 1e-45, 1e-30, NaN, Infinity, -Infinity, 3e38];
+for (const shape of [[32, 32, 14, 14], [13], [3, 31], [0]]) {
+  cases.push({
+    op: 'tanh',
+    name: label(shape),
+    inputs: { x: { shape, scale: 3 } },
+    run: (t) => ({ y: tanh(t.x) }),
+    reference: (v) => ({ y: v.x.map(Math.tanh) }),
+    check: (ctx) => ({ y: tanhTol(ctx.dtype) }),
+    bench: isBench(shape) ? { flops: 20 * numel(shape), bytes: 8 * numel(shape) } : undefined,
+  });
+  cases.push({
+    op: 'tanhBackward',
+    name: label(shape),
+    inputs: { dy: { shape, kind: 'awkward' }, y: { shape } },
+    run: (t) => ({ dx: tanhBackward(t.dy, t.y) }),
+    reference: (v, dtype) => {
+      const fr = rounder(dtype);
+      return { dx: v.dy.map((g, i) => fr(g * fr(1 - fr(v.y[i] * v.y[i])))) };
+    },
+    check: exact('dx'),
+    bench: isBench(shape) ? streamed(shape, 2, 3) : undefined,
+  });
+  cases.push({
+    op: 'rsqrt',
+    name: `${label(shape)} (negative x + ε gives NaN)`,
+    inputs: { x: { shape } },
+    run: (t) => ({ y: rsqrt(t.x, 1e-3) }),
+    reference: (v) => ({ y: v.x.map((x) => 1 / Math.sqrt(x + 1e-3)) }),
+    check: exact('y'),
+    bench: isBench(shape) ? streamed(shape, 1, 3) : undefined,
+  });
+}
+cases.push({
+  op: 'tanh',
+  name: '±0, ±20, subnormal, NaN, ±Infinity, 3e38',
+  inputs: { x: { shape: [LARGE.length], values: LARGE } },
+  run: (t) => ({ y: tanh(t.x) }),
+  reference: (v) => ({ y: v.x.map(Math.tanh) }),
+  check: (ctx) => ({ y: tanhTol(ctx.dtype) }),
+});
+cases.push({
+  op: 'rsqrt',
+  name: 'ε = 0 at 0, 4 and 1e-40, ±Infinity, NaN',
+  inputs: { x: { shape: [6], values: [0, 4, 1e-40, Infinity, -Infinity, NaN] } },
+  run: (t) => ({ y: rsqrt(t.x, 0) }),
+  reference: (v) => ({ y: v.x.map((x) => 1 / Math.sqrt(x)) }),
+  check: exact('y'),
+});
+// The passes of tanh: its gradient and its R-operator R{y} = R{x} ⊙ (1 − y²), both tanhBackward.
+for (const shape of [[3, 7], [2, 3, 4, 5]]) {
+  cases.push({
+    op: 'tanh',
+    name: `${label(shape)}, derivatives`,
+    inputs: { x: { shape } },
+    dtypes: ['float64'],
+    run: (t) => ({ y: tanh(t.x) }),
+    reference: (v) => ({ y: v.x.map(Math.tanh) }),
+    check: (ctx) => ({ y: tanhTol(ctx.dtype) }),
+    grad: {
+      ops: ['tanhBackward'],
+      wrt: ['x'],
+      forward: (t) => tanh(t.x),
+      vjp: (t, r) => {
+        const y = tanh(t.x);
+        const dx = tanhBackward(r, y);
+        y.dispose();
+        return { x: dx };
+      },
+      jvp: (t, v) => {
+        const y = tanh(t.x);
+        const ry = tanhBackward(v.x, y);
+        y.dispose();
+        return ry;
       },
     },
   });

@@ -1,6 +1,7 @@
 // Per-channel ops on the CPU (ops/channel.h): t (N, C, S...) viewed as N·C planes of
 // S... elements.
 #include <algorithm>
+#include <cmath>
 
 #include "../ops/channel.h"
 #include "blocked_sum.h"
@@ -99,12 +100,128 @@ void channel_dot(Backend&, Tensor& out, const Tensor& a, const Tensor& b) {
   });
 }
 
+// out = x·scale[c] (+ shift[c]); out may be x.
+void channel_affine(Backend&, Tensor& out, const Tensor& x, const Tensor& scale, const Tensor* shift) {
+  const int64_t n = x.dim(0), c = x.dim(1);
+  const int64_t plane = plane_size(x);
+  dispatch_floating(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    const T* in = x.data<T>();
+    const T* s = scale.data<T>();
+    const T* t = shift ? shift->data<T>() : nullptr;
+    parallel_for(n * c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const T sc = s[p % c];
+        T* row = o + p * plane;
+        const T* src = in + p * plane;
+        if (t == nullptr) {
+          for (int64_t i = 0; i < plane; ++i) row[i] = src[i] * sc;
+        } else {
+          const T sh = t[p % c];
+          for (int64_t i = 0; i < plane; ++i) {
+            const T prod = src[i] * sc;
+            row[i] = prod + sh;
+          }
+        }
+      }
+    });
+  });
+}
+
+// out = (a·as[c] + b·bs[c]) (+ shift[c]), rounded after each operation.
+void channel_combine(Backend&, Tensor& out, const Tensor& a, const Tensor& a_scale, const Tensor& b, const Tensor& b_scale,
+                     const Tensor* shift) {
+  const int64_t n = a.dim(0), c = a.dim(1);
+  const int64_t plane = plane_size(a);
+  dispatch_floating(a.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const T* sa = a_scale.data<T>();
+    const T* sb = b_scale.data<T>();
+    const T* t = shift ? shift->data<T>() : nullptr;
+    parallel_for(n * c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t ch = p % c;
+        const T u = sa[ch], v = sb[ch], sh = t ? t[ch] : T(0);
+        T* row = o + p * plane;
+        const T* ra = pa + p * plane;
+        const T* rb = pb + p * plane;
+        for (int64_t i = 0; i < plane; ++i) {
+          const T x = ra[i] * u;
+          const T y = rb[i] * v;
+          const T sum = x + y;
+          row[i] = t ? sum + sh : sum;
+        }
+      }
+    });
+  });
+}
+
+// mean, variance (biased), invStd per channel of x (N, C, ...): two passes in double over
+// each channel's m values, in a fixed order; the paths are chosen by C only, as channel_dot's.
+void batch_norm_stats(Backend&, Tensor& mean, Tensor& variance, Tensor& inv_std, const Tensor& x, double eps) {
+  const int64_t n = x.dim(0), c = x.dim(1);
+  const int64_t plane = plane_size(x);
+  const double m = static_cast<double>(n * plane);
+  dispatch_floating(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* in = x.data<T>();
+    T* mu = mean.data<T>();
+    T* var = variance.data<T>();
+    T* inv = inv_std.data<T>();
+    auto finish = [&](int64_t ch, double sum, double squares) {
+      const double v = squares / m;
+      mu[ch] = static_cast<T>(sum / m);
+      var[ch] = static_cast<T>(v);
+      inv[ch] = static_cast<T>(1.0 / std::sqrt(v + eps));
+    };
+    if (c >= 8) {
+      parallel_for(c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t ch = begin; ch < end; ++ch) {
+          double sum = 0;
+          for (int64_t s = 0; s < n; ++s) {
+            const T* row = in + (s * c + ch) * plane;
+            for (int64_t i = 0; i < plane; ++i) sum += static_cast<double>(row[i]);
+          }
+          const double mu_d = sum / m;
+          double squares = 0;
+          for (int64_t s = 0; s < n; ++s) {
+            const T* row = in + (s * c + ch) * plane;
+            for (int64_t i = 0; i < plane; ++i) {
+              const double d = static_cast<double>(row[i]) - mu_d;
+              squares += d * d;
+            }
+          }
+          finish(ch, sum, squares);
+        }
+      });
+      return;
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+      auto at = [=](int64_t e) { return static_cast<double>(in[((e / plane) * c + ch) * plane + e % plane]); };
+      const double sum = blocked_sum(n * plane, at);
+      const double mu_d = sum / m;
+      const double squares = blocked_sum(n * plane, [=](int64_t e) {
+        const double d = at(e) - mu_d;
+        return d * d;
+      });
+      finish(ch, sum, squares);
+    }
+  });
+}
+
 }  // namespace
 
 void register_channel_kernels(KernelTable& table) {
   table.add<ops::BiasAdd>(kFloatingTypes, bias_add);
   table.add<ops::BiasGrad>(kFloatingTypes, bias_grad);
   table.add<ops::ChannelDot>(kFloatingTypes, channel_dot);
+  table.add<ops::ChannelAffine>(kFloatingTypes, channel_affine);
+  table.add<ops::ChannelCombine>(kFloatingTypes, channel_combine);
+  table.add<ops::BatchNormStats>(kFloatingTypes, batch_norm_stats);
 }
 
 }  // namespace newton

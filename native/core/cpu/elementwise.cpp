@@ -1,5 +1,7 @@
 // Element-wise arithmetic and ReLU on the CPU (ops/elementwise.h), with the formulas of
 // core/scalar_math.h.
+#include <cmath>
+
 #include "../ops/elementwise.h"
 #include "../scalar_math.h"
 #include "cpu_backend.h"
@@ -72,6 +74,25 @@ void relu_backward(Backend&, Tensor& dx, const Tensor& dy, const Tensor& x) {
   binary(dx, dy, x, [](auto g, auto v) { return math::relu_backward(g, v); });
 }
 
+void tanh_forward(Backend&, Tensor& y, const Tensor& x) {
+  unary(y, x, [](auto v) {
+    using T = decltype(v);
+    return static_cast<T>(std::tanh(static_cast<double>(v)));
+  });
+}
+
+// dx = dy·(1 − y·y), each operation rounded (scalar_math.h)
+void tanh_backward(Backend&, Tensor& dx, const Tensor& dy, const Tensor& y) {
+  binary(dx, dy, y, [](auto g, auto v) { return math::tanh_backward(g, v); });
+}
+
+void rsqrt(Backend&, Tensor& y, const Tensor& x, double eps) {
+  unary(y, x, [eps](auto v) {
+    using T = decltype(v);
+    return static_cast<T>(1.0 / std::sqrt(static_cast<double>(v) + eps));
+  });
+}
+
 }  // namespace
 
 void register_elementwise_kernels(KernelTable& table) {
@@ -83,6 +104,9 @@ void register_elementwise_kernels(KernelTable& table) {
   table.add<ops::Relu>(kFloatingTypes, relu);
   table.add<ops::ReluMask>(kFloatingTypes, relu_mask);
   table.add<ops::ReluBackward>(kFloatingTypes, relu_backward);
+  table.add<ops::Tanh>(kFloatingTypes, tanh_forward);
+  table.add<ops::TanhBackward>(kFloatingTypes, tanh_backward);
+  table.add<ops::Rsqrt>(kFloatingTypes, rsqrt);
 }
 
 }  // namespace newton

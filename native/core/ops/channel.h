@@ -7,7 +7,7 @@
 namespace newton {
 namespace ops {
 
-#define NEWTON_CHANNEL_OPS(X) X(BiasAdd) X(BiasGrad) X(ChannelDot)
+#define NEWTON_CHANNEL_OPS(X) X(BiasAdd) X(BiasGrad) X(ChannelDot) X(ChannelAffine) X(ChannelCombine) X(BatchNormStats)
 
 namespace detail {
 // t: (N, C, ...), at least 2 dimensions.
@@ -74,6 +74,78 @@ struct ChannelDot {
     Tensor out = allocate_like(op, a, {a.dim(1)});
     launch<ChannelDot>(a, out, a, b);
     return out;
+  }
+};
+
+// out: (N, C, ...) = x·scale[c] + shift[c] (without shift: x·scale[c]); scale, shift (C).
+// One rounding per operation, the product first (no fused multiply-add). out may be x.
+struct ChannelAffine {
+  static constexpr OpInfo info{"channelAffine", Pass::Forward, "", "",
+                               "x·scale[c] + shift[c] per channel: x (N, C, ...), scale and shift (C) (shift may be null)"};
+  static constexpr std::array<const char*, 3> args{"x", "scale", "shift"};
+  using Kernel = void(Backend&, Tensor& out, const Tensor& x, const Tensor& scale, const Tensor* shift);
+  static Tensor run(const Tensor& x, const Tensor& scale, const Tensor* shift) {
+    const char* op = info.name;
+    detail::channels_first(op, "x", x);
+    detail::per_channel(op, "scale", scale, "x", x);
+    if (shift != nullptr) detail::per_channel(op, "shift", *shift, "x", x);
+    backend_running<ChannelAffine>(op, x);
+    Tensor out = allocate_like(op, x, x.shape());
+    if (x.numel() > 0) launch<ChannelAffine>(x, out, x, scale, shift);
+    return out;
+  }
+};
+
+// out: (N, C, ...) = (a·aScale[c] + b·bScale[c]) + shift[c] (shift optional), rounded after
+// each operation in that order: batch norm's backward and R-operator in one pass.
+struct ChannelCombine {
+  static constexpr OpInfo info{"channelCombine", Pass::Forward, "", "",
+                               "a·aScale[c] + b·bScale[c] + shift[c] per channel: a, b (N, C, ...), the scales and shift (C) (shift may be null)"};
+  static constexpr std::array<const char*, 5> args{"a", "aScale", "b", "bScale", "shift"};
+  using Kernel = void(Backend&, Tensor& out, const Tensor& a, const Tensor& a_scale, const Tensor& b, const Tensor& b_scale,
+                      const Tensor* shift);
+  static Tensor run(const Tensor& a, const Tensor& a_scale, const Tensor& b, const Tensor& b_scale, const Tensor* shift) {
+    const char* op = info.name;
+    detail::channels_first(op, "a", a);
+    check::like(op, "b", b, "a", a);
+    check::same_shape(op, "b", b, "a", a);
+    detail::per_channel(op, "aScale", a_scale, "a", a);
+    detail::per_channel(op, "bScale", b_scale, "a", a);
+    if (shift != nullptr) detail::per_channel(op, "shift", *shift, "a", a);
+    backend_running<ChannelCombine>(op, a);
+    Tensor out = allocate_like(op, a, a.shape());
+    if (a.numel() > 0) launch<ChannelCombine>(a, out, a, a_scale, b, b_scale, shift);
+    return out;
+  }
+};
+
+// The statistics batch norm normalises with, per channel c over its m = N·(H·W·…) values:
+// mean = Σx/m, variance = Σ(x − mean)²/m (biased, two passes, both in double) and
+// invStd = 1/√(variance + eps) (from the double variance), each rounded once to the dtype.
+struct BatchNormStatsResult {
+  Tensor mean, variance, inv_std;
+  static constexpr std::array<const char*, 3> names{"mean", "variance", "invStd"};
+  auto fields() const { return std::tie(mean, variance, inv_std); }
+};
+
+struct BatchNormStats {
+  static constexpr OpInfo info{"batchNormStats", Pass::Forward, "", "",
+                               "Per-channel mean, biased variance and 1/√(variance + eps) of x (N, C, ...) over every axis but 1"};
+  static constexpr std::array<const char*, 2> args{"x", "eps"};
+  using Kernel = void(Backend&, Tensor& mean, Tensor& variance, Tensor& inv_std, const Tensor& x, double eps);
+  static BatchNormStatsResult run(const Tensor& x, double eps) {
+    const char* op = info.name;
+    detail::channels_first(op, "x", x);
+    check::nonempty(op, "x", x.shape());
+    check::finite(op, "eps", eps);
+    if (!(eps > 0)) fail<ValueError>(op, ": eps must be a finite number > 0, got ", eps);
+    backend_running<BatchNormStats>(op, x);
+    BatchNormStatsResult r;
+    r.mean = allocate_like(op, x, {x.dim(1)});
+    r.variance = allocate_like(op, x, {x.dim(1)});
+    r.inv_std = allocate_like(op, x, {x.dim(1)});
+    launch<BatchNormStats>(x, r.mean, r.variance, r.inv_std, x, eps);
+    return r;
   }
 };
 

@@ -8,7 +8,8 @@
 namespace newton {
 namespace ops {
 
-#define NEWTON_ELEMENTWISE_OPS(X) X(Add) X(Sub) X(Mul) X(Scale) X(Axpy) X(Relu) X(ReluMask) X(ReluBackward)
+#define NEWTON_ELEMENTWISE_OPS(X) \
+  X(Add) X(Sub) X(Mul) X(Scale) X(Axpy) X(Relu) X(ReluMask) X(ReluBackward) X(Tanh) X(TanhBackward) X(Rsqrt)
 
 namespace detail {
 // out = f(a, b) for two operands of one shape.
@@ -123,6 +124,48 @@ struct ReluBackward {
     Tensor dx = allocate_like(op, dy, dy.shape());
     if (dy.numel() > 0) launch<ReluBackward>(dy, dx, dy, x);
     return dx;
+  }
+};
+
+// y = tanh(x), evaluated in double and rounded once to the dtype.
+struct Tanh {
+  static constexpr OpInfo info{"tanh", Pass::Forward, "", "", "tanh(x) element-wise"};
+  static constexpr std::array<const char*, 1> args{"x"};
+  using Kernel = void(Backend&, Tensor& y, const Tensor& x);
+  static Tensor run(const Tensor& x) { return detail::unary<Tanh>(x); }
+};
+
+// dx = dy ⊙ (1 − y²), y = tanh(x) of the forward pass (rounded after each operation).
+struct TanhBackward {
+  static constexpr OpInfo info{"tanhBackward", Pass::Vjp, "tanh", "x", "dy ⊙ (1 − y²): the gradient of tanh, from its output y"};
+  static constexpr std::array<const char*, 2> args{"dy", "y"};
+  using Kernel = void(Backend&, Tensor& dx, const Tensor& dy, const Tensor& y);
+  static Tensor run(const Tensor& dy, const Tensor& y) {
+    const char* op = info.name;
+    check::floating(op, "dy", dy);
+    check::like(op, "y", y, "dy", dy);
+    check::same_shape(op, "y", y, "dy", dy);
+    backend_running<TanhBackward>(op, dy);
+    Tensor dx = allocate_like(op, dy, dy.shape());
+    if (dy.numel() > 0) launch<TanhBackward>(dy, dx, dy, y);
+    return dx;
+  }
+};
+
+// y = 1/√(x + eps), evaluated in double and rounded once (batch norm's 1/σ of its running variance).
+struct Rsqrt {
+  static constexpr OpInfo info{"rsqrt", Pass::Forward, "", "", "1/√(x + eps) element-wise (NaN where x + eps < 0)"};
+  static constexpr std::array<const char*, 2> args{"x", "eps"};
+  using Kernel = void(Backend&, Tensor& y, const Tensor& x, double eps);
+  static Tensor run(const Tensor& x, double eps) {
+    const char* op = info.name;
+    check::floating(op, "x", x);
+    check::finite(op, "eps", eps);
+    if (eps < 0) fail<ValueError>(op, ": eps must be a finite number ≥ 0, got ", eps);
+    backend_running<Rsqrt>(op, x);
+    Tensor y = allocate_like(op, x, x.shape());
+    if (x.numel() > 0) launch<Rsqrt>(x, y, x, eps);
+    return y;
   }
 };
 
