@@ -48,6 +48,9 @@ const specs: OpSpec[] = [
   { op: 'scale', fn: nc.scale, args: (d) => [t([2, 3], d), 2], tensors: [[0, 'x']] },
   { op: 'axpy', fn: nc.axpy, args: (d) => [t([2, 3], d), 0.5, t([2, 3], d, 2)], tensors: [[0, 'y'], [2, 'x']] },
   { op: 'relu', fn: nc.relu, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
+  { op: 'tanh', fn: nc.tanh, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
+  { op: 'tanhBackward', fn: nc.tanhBackward, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'dy'], [1, 'y']] },
+  { op: 'rsqrt', fn: nc.rsqrt, args: (d) => [t([2, 3], d), 1e-5], tensors: [[0, 'x']] },
   { op: 'reluMask', fn: nc.reluMask, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
   { op: 'reluBackward', fn: nc.reluBackward, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'dy'], [1, 'x']] },
   { op: 'sum', fn: nc.sum, args: (d) => [t([2, 3], d)], tensors: [[0, 'x']] },
@@ -63,6 +66,20 @@ const specs: OpSpec[] = [
   { op: 'matmul', fn: nc.matmul, args: (d) => [t([2, 3], d), t([3, 4], d, 2)], tensors: [[0, 'a'], [1, 'b']], alias: 'gemm' },
   { op: 'biasAdd', fn: nc.biasAdd, args: (d) => [t([2, 3, 2, 2], d), t([3], d, 2)], tensors: [[0, 'y'], [1, 'b']] },
   { op: 'biasGrad', fn: nc.biasGrad, args: (d) => [t([2, 3, 2, 2], d)], tensors: [[0, 'dy']] },
+  { op: 'channelDot', fn: nc.channelDot, args: (d) => [t([2, 3, 2, 2], d), t([2, 3, 2, 2], d, 2)], tensors: [[0, 'a'], [1, 'b']] },
+  {
+    op: 'channelAffine',
+    fn: nc.channelAffine,
+    args: (d) => [t([2, 3, 2, 2], d), t([3], d, 2), t([3], d, 3)],
+    tensors: [[0, 'x'], [1, 'scale'], [2, 'shift', true]],
+  },
+  {
+    op: 'channelCombine',
+    fn: nc.channelCombine,
+    args: (d) => [t([2, 3, 2, 2], d), t([3], d, 2), t([2, 3, 2, 2], d, 3), t([3], d, 4), t([3], d, 5)],
+    tensors: [[0, 'a'], [1, 'aScale'], [2, 'b'], [3, 'bScale'], [4, 'shift', true]],
+  },
+  { op: 'batchNormStats', fn: nc.batchNormStats, args: (d) => [t([2, 3, 2, 2], d), 1e-5], tensors: [[0, 'x']] },
   { op: 'linear', fn: nc.linear, args: (d) => [t([2, 3], d), t([4, 3], d, 2), t([4], d, 3)], tensors: [[0, 'x'], [1, 'w'], [2, 'b', true]] },
   { op: 'linearBackward', fn: nc.linearBackward, args: (d) => [t([2, 4], d), t([2, 3], d, 2), t([4, 3], d, 3), { bias: true }], tensors: [[0, 'dy'], [1, 'x'], [2, 'w']] },
   { op: 'conv2d', fn: nc.conv2d, args: (d) => [t([2, 3, 5, 5], d), t([4, 3, 3, 3], d, 2), t([4], d, 3), convOpts], tensors: [[0, 'x'], [1, 'w'], [2, 'b', true]] },
@@ -236,6 +253,9 @@ describe('ranks and shapes → RangeError naming op, argument and shapes', () =>
     ['biasAdd b 2-D', () => nc.biasAdd(t([2, 3]), t([3, 1])), /^biasAdd: b must have .*\(3, 1\)/],
     ['biasAdd y 1-D', () => nc.biasAdd(t([3]), t([3])), /^biasAdd: y must have .*\(3\)/],
     ['biasGrad dy 1-D', () => nc.biasGrad(t([3])), /^biasGrad: dy must have .*\(3\)/],
+    ['channelAffine scale 2-D', () => nc.channelAffine(t([2, 3, 4]), t([3, 1])), /^channelAffine: scale must have shape \(3\) .*\(3, 1\)/],
+    ['channelCombine shift of the wrong channels', () => nc.channelCombine(t([2, 3]), t([3]), t([2, 3]), t([3]), t([4])), /^channelCombine: shift must have shape \(3\) .*\(4\)/],
+    ['batchNormStats x 1-D', () => nc.batchNormStats(t([3]), 1e-5), /^batchNormStats: x must have .*\(3\)/],
   ];
   test.each(rank)('%s', (_n, fn, re) => expectFails(fn, 'RangeError', re));
 
@@ -321,6 +341,11 @@ describe('attributes and scalars', () => {
     ['fill value string', () => nc.fill(t([3]), 'a' as any), 'TypeError', /^fill: value must be a number, got string$/],
     ['cast to int8', () => nc.cast(t([3]), 'int8' as any), 'RangeError', /^cast: dtype /],
     ['cast to number', () => nc.cast(t([3]), 3 as any), 'TypeError', /^cast: dtype /],
+    ['rsqrt eps negative', () => nc.rsqrt(t([3]), -1), 'RangeError', /^rsqrt: eps must be a finite number ≥ 0, got -1$/],
+    ['rsqrt eps NaN', () => nc.rsqrt(t([3]), NaN), 'RangeError', /^rsqrt: eps must be a finite number, got NaN$/],
+    ['batchNormStats eps 0', () => nc.batchNormStats(t([2, 3]), 0), 'RangeError', /^batchNormStats: eps must be a finite number > 0, got 0$/],
+    ['batchNormStats eps string', () => nc.batchNormStats(t([2, 3]), '1' as any), 'TypeError', /^batchNormStats: eps must be a number, got string$/],
+    ['batchNormStats empty batch', () => nc.batchNormStats(t([0, 3]), 1e-5), 'RangeError', /^batchNormStats: x must not be empty/],
     ['linearBackward bias not boolean', () => nc.linearBackward(t([2, 4]), t([2, 3]), t([4, 3]), { bias: 'yes' as any }), 'TypeError', /^linearBackward: options\.bias must be a boolean, got string$/],
   ];
   test.each(cases)('%s', (_n, fn, kind, re) => expectFails(fn, kind, re));

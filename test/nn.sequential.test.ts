@@ -20,13 +20,14 @@ describe('Sequential parameter layout', () => {
     const m = new Sequential([3, 8, 8], [conv2d(4, 3, { padding: 1 }), relu(), maxPool2d(2), flatten(), linear(5), relu(), linear(2, { bias: false })]);
     const info = m.layers();
     expect(info.map((l) => l.kind)).toEqual(['conv2d', 'relu', 'maxPool2d', 'flatten', 'linear', 'relu', 'linear']);
-    expect(info[0].weight).toEqual({ offset: 0, shape: [4, 3, 3, 3], size: 108 });
-    expect(info[0].bias).toEqual({ offset: 108, shape: [4], size: 4 });
+    expect(info[0].weight).toEqual({ name: 'weight', offset: 0, shape: [4, 3, 3, 3], size: 108, init: 'fan' });
+    expect(info[0].bias).toEqual({ name: 'bias', offset: 108, shape: [4], size: 4, init: 'zeros' });
     expect(info[2].outputShape).toEqual([4, 4, 4]);
     expect(info[3].outputShape).toEqual([64]);
-    expect(info[4].weight).toEqual({ offset: 112, shape: [5, 64], size: 320 });
-    expect(info[4].bias).toEqual({ offset: 432, shape: [5], size: 5 });
-    expect(info[6].weight).toEqual({ offset: 437, shape: [2, 5], size: 10 });
+    expect(info[4].weight).toEqual({ name: 'weight', offset: 112, shape: [5, 64], size: 320, init: 'fan' });
+    expect(info[4].bias).toEqual({ name: 'bias', offset: 432, shape: [5], size: 5, init: 'zeros' });
+    expect(info[6].weight).toEqual({ name: 'weight', offset: 437, shape: [2, 5], size: 10, init: 'fan' });
+    expect(info[0].parameters.map((p) => p.name)).toEqual(['weight', 'bias']);
     expect(info[6].bias).toBeUndefined();
     expect(m.numParameters).toBe(447);
     expect(m.parameters.shape).toEqual([447]);
@@ -47,7 +48,7 @@ describe('Sequential parameter layout', () => {
     require('../lib').copy(m.parameters, t);
     const z1 = m.forward(x);
     expect(f64(z1)).toEqual(Float64Array.of(3 + 8 + 0.5));
-    expect(m.built[1].weight!.toArray()).toEqual(Float64Array.of(1, 2));
+    expect(m.built[1].params.weight.toArray()).toEqual(Float64Array.of(1, 2));
     const dz = Tensor.from(Float64Array.of(2), { shape: [1, 1] });
     m.backward(dz);
     expect(f64(m.gradient)).toEqual(Float64Array.of(6, 8, 2));

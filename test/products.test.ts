@@ -9,7 +9,7 @@
 // symmetry, modes equal) hold to rounding: 1e-10 relative.
 import { memoryStats, Tensor } from '../lib';
 import * as nn from '../lib/nn';
-import type { Loss, ParameterTangent, Sequential } from '../lib/nn';
+import type { Loss, ParameterViews, Sequential } from '../lib/nn';
 import { dot, softmax } from '../lib';
 import { expectClose, expectThrow, f64, prng, randData } from './helpers';
 
@@ -105,12 +105,12 @@ describe('layer jvp vs central finite differences (float64)', () => {
     const seed = 99;
     const z = m.forward(x, { training, noiseSeed: seed });
     // The layer's own input: x for layer 0; flatten(x) for the linear case.
-    const lin = li === 0 ? x : x.reshape([N, m.built[0].outputShape[0]]);
-    const rlin = li === 0 ? rx : rx.reshape([N, m.built[0].outputShape[0]]);
-    const tangent: ParameterTangent | null = hasParams
-      ? { weight: v.view(layer.info.weight!.offset, layer.info.weight!.shape), bias: layer.info.bias ? v.view(layer.info.bias.offset, layer.info.bias.shape) : null }
+    const lin = li === 0 ? x : x.reshape([N, m.built[0].info.outputShape[0]]);
+    const rlin = li === 0 ? rx : rx.reshape([N, m.built[0].info.outputShape[0]]);
+    const tangent: ParameterViews | null = hasParams
+      ? Object.fromEntries(layer.info.parameters.map((p) => [p.name, v.view(p.offset, p.shape)]))
       : null;
-    const ry = layer.jvp(rlin, tangent);
+    const ry = layer.jvp([rlin], tangent);
     const h = 1e-6;
     const at = (s: number): Float64Array =>
       withTheta(m, v, hasParams ? s * h : 0, () => {
@@ -124,10 +124,9 @@ describe('layer jvp vs central finite differences (float64)', () => {
     const fp = at(1);
     const fm = at(-1);
     const fd = fp.map((a, i) => (a - fm[i]) / (2 * h));
-    expectClose(f64(ry), fd, { rtol: 1e-6, atol: 1e-7 }, `${layer.kind}.jvp`);
+    expectClose(f64(ry), fd, { rtol: 1e-6, atol: 1e-7 }, `${layer.info.kind}.jvp`);
     ry.dispose();
-    tangent?.weight?.dispose();
-    tangent?.bias?.dispose();
+    for (const t of Object.values(tangent ?? {})) t.dispose();
     if (lin !== x) lin.dispose();
     if (rlin !== rx) rlin.dispose();
     z.dispose();

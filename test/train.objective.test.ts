@@ -82,7 +82,7 @@ describe('evaluateObjective', () => {
     expect(() => evaluateObjective(other, data, { C: 1, loss: squaredLoss })).toThrow(/evaluateObjective: data has images of shape \[1, 1, 2\] but the network expects \[1, 8, 8\]/);
     const three = createDataset({ name: 'k3', images: Float32Array.from(X), labels: Int32Array.from(labels), shape: [1, 1, 2], classes: 3 });
     expect(() => evaluateObjective(m, three, { C: 1, loss: squaredLoss })).toThrow(/data has 3 classes but the network has 2 outputs/);
-    expect(() => evaluateObjective({} as Sequential, data, { C: 1, loss: squaredLoss })).toThrow(/model must be a Sequential/);
+    expect(() => evaluateObjective({} as Sequential, data, { C: 1, loss: squaredLoss })).toThrow(/model must be a Network/);
     other.dispose();
     m.dispose();
   });

@@ -1,13 +1,24 @@
 /**
- * Networks: layer specifications, the Sequential container with one flat parameter tensor θ,
- * initialisers, losses, metrics and the paper's cnn3 / cnn5.
+ * Networks: module specifications, networks as graphs of modules with one flat parameter
+ * tensor θ (Network, built by GraphBuilder; Sequential for chains), residual blocks and the
+ * ResNets, initialisers, losses, metrics and the paper's cnn3 / cnn5.
  *
- * Note: the layer factories conv2d, linear, relu, maxPool2d and avgPool2d share their names with
- * tensor ops of the top-level API; import them from this module (or through a namespace).
+ * Note: the factories conv2d, linear, relu, maxPool2d, avgPool2d, add, mul, scale and tanh share
+ * their names with tensor ops of the top-level API; import them from this module (or through a
+ * namespace).
  *
  * @packageDocumentation
  */
-export type { BackwardJvpResult, ExampleShape, ForwardContext, Layer, LayerInfo, LayerKind, ParameterSlot, ParameterTangent } from './layer';
+export type {
+  ExampleShape,
+  ForwardContext,
+  GradientTarget,
+  Module,
+  ModuleInfo,
+  ParameterSlot,
+  ParameterViews,
+  VjpJvpResult,
+} from './module';
 export {
   DEFAULT_STORED_JACOBIAN_BYTES,
   type GaussNewtonMode,
@@ -17,24 +28,42 @@ export {
   type StoredJacobianOptions,
 } from './products';
 export {
+  add,
   avgPool2d,
+  batchNorm2d,
   conv2d,
   dropout,
   flatten,
+  globalAvgPool2d,
+  identity,
   linear,
   maxPool2d,
+  mul,
   relu,
+  scale,
+  tanh,
+  type AddSpec,
+  type BatchNorm2dOptions,
+  type BatchNorm2dSpec,
   type Conv2dLayerOptions,
   type Conv2dSpec,
   type DropoutSpec,
   type FlattenSpec,
+  type GlobalAvgPool2dSpec,
+  type IdentitySpec,
   type LayerSpec,
   type LinearSpec,
+  type ModuleSpec,
+  type MulSpec,
   type Pool2dLayerOptions,
   type Pool2dSpec,
   type ReluSpec,
+  type ScaleSpec,
+  type TanhSpec,
 } from './layers';
-export { Sequential, type BackwardOptions, type FloatDType, type ForwardOptions, type SequentialOptions } from './sequential';
+export { Network, type BackwardOptions, type FloatDType, type ForwardOptions, type NetworkOptions } from './network';
+export { GraphBuilder, networkFromSpec, type GraphSpec, type Value } from './graph';
+export { Sequential, type SequentialOptions } from './sequential';
 export type { Initializer, InitOptions } from './init';
 export { checkLoss, crossEntropyLoss, lossByName, squaredLoss, type Loss, type LossName } from './losses';
 export { accuracy, correctCount, predictions } from './metrics';

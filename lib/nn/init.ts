@@ -1,14 +1,13 @@
-// Parameter initialisers. Every weight is drawn with its own seed mixSeed(seed, layerIndex), so
-// a network's initial θ depends only on (architecture, initializer, seed, scale), on every backend
-// and thread count (the generator is counter-based).
+// Parameter initialisers. Every weight is drawn with its own seed mixSeed(seed, moduleIndex)
+// (Network.init), so a network's initial θ depends only on (architecture, initializer, seed,
+// scale), on every backend and thread count (the generator is counter-based).
 //   he-normal:    W ~ N(0, 1)·√(2/n_in)                   (n_in = C·R·S for conv, in_features for linear)
 //   xavier:       W ~ U(−a, a), a = √(6/(n_in + n_out))   (n_out = K·R·S for conv, out_features for linear)
 //   xavier-small: xavier × scale (default 0.01)
-// Biases are 0 for every initialiser.
-import { copy, fill, randomNormal, randomUniform } from '../ops';
+// Biases are 0 and batch-norm scales 1 for every initialiser (their ParameterSlot.init says so).
+import { randomNormal, randomUniform } from '../ops';
 import type { Tensor } from '../tensor';
-import type { Layer } from './layer';
-import { mixSeed } from './seed';
+import type { ModuleInfo } from './module';
 
 /** The initialisers a network can use. */
 export type Initializer = 'he-normal' | 'xavier' | 'xavier-small';
@@ -42,9 +41,10 @@ export function checkInit(fn: string, initializer: unknown, options: unknown): {
   return { initializer: initializer as Initializer, seed: o.seed, scale };
 }
 
-function drawWeight(layer: Layer, initializer: Initializer, seed: number, scale: number, like: Tensor): Tensor {
-  const { fanIn, fanOut, index } = layer.info;
-  const opts = { seed: mixSeed(seed, index), dtype: like.dtype, device: like.device };
+/** A fresh tensor of `like`'s shape drawn by `initializer` for a parameter of `info` (its fan-in / fan-out), with `seed`. */
+export function drawParameter(initializer: Initializer, info: ModuleInfo, seed: number, scale: number, like: Tensor): Tensor {
+  const { fanIn, fanOut } = info;
+  const opts = { seed, dtype: like.dtype, device: like.device };
   if (initializer === 'he-normal') {
     return randomNormal(like.shape, { ...opts, mean: 0, std: Math.sqrt(2 / fanIn) });
   }
@@ -52,14 +52,3 @@ function drawWeight(layer: Layer, initializer: Initializer, seed: number, scale:
   return randomUniform(like.shape, { ...opts, low: -a, high: a });
 }
 
-/** Initialises the parameter views of `layers` in place (weights drawn, biases zero). */
-export function initializeLayers(layers: readonly Layer[], initializer: Initializer, seed: number, scale: number): void {
-  for (const layer of layers) {
-    if (layer.weight !== null) {
-      const w = drawWeight(layer, initializer, seed, scale, layer.weight);
-      copy(layer.weight, w);
-      w.dispose();
-    }
-    if (layer.bias !== null) fill(layer.bias, 0);
-  }
-}

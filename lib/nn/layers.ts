@@ -1,8 +1,11 @@
-// Layer specifications: plain, serialisable descriptions of layers (no tensors). A Sequential
-// turns a list of specs into built layers once it knows the input shape.
+// Module specifications: plain, serialisable descriptions of modules (no tensors). A network
+// (lib/nn/network.ts) turns them into built modules once it knows their input shapes:
 //
 //   const model = new Sequential([1, 28, 28], [conv2d(32, 5, { padding: 2 }), relu(), maxPool2d(2),
 //                                               flatten(), linear(10)]);
+//
+// LayerSpec: the modules of one input (a Sequential is a chain of them); ModuleSpec adds those
+// of several inputs (add, mul), which only a graph (lib/nn/graph.ts) can connect.
 import { checkPair, type Pair } from './shape-util';
 
 /** A 2-D convolution: (N, C, H, W) → (N, outChannels, H', W'), weight (K, C, R, S), bias (K). */
@@ -63,8 +66,75 @@ export interface DropoutSpec {
   readonly p: number;
 }
 
-/** Any layer specification. */
-export type LayerSpec = Conv2dSpec | LinearSpec | Pool2dSpec | ReluSpec | FlattenSpec | DropoutSpec;
+/**
+ * Batch normalisation over the channels of (N, C, H, W) (lib/nn/modules/batchnorm.ts): batch
+ * statistics in training mode, running statistics in inference mode.
+ */
+export interface BatchNorm2dSpec {
+  /** Discriminator. */
+  readonly kind: 'batchNorm2d';
+  /** ε added to the variance (default 1e-5). */
+  readonly eps: number;
+  /** Weight of the batch in the running statistics' update (default 0.1). */
+  readonly momentum: number;
+  /** Learnable γ (ones) and β (zeros) (default true). */
+  readonly affine: boolean;
+}
+
+/** y = x₁ + x₂ + … (at least two inputs of one shape). */
+export interface AddSpec {
+  /** Discriminator. */
+  readonly kind: 'add';
+}
+
+/** y = a ⊙ b (two inputs of one shape). */
+export interface MulSpec {
+  /** Discriminator. */
+  readonly kind: 'mul';
+}
+
+/** y = α·x with one learnable scalar α. */
+export interface ScaleSpec {
+  /** Discriminator. */
+  readonly kind: 'scale';
+  /** The initial α (default 1). */
+  readonly init: number;
+}
+
+/** y = tanh(x). */
+export interface TanhSpec {
+  /** Discriminator. */
+  readonly kind: 'tanh';
+}
+
+/** y = x (a named pass-through, e.g. the identity shortcut of a block drawn explicitly). */
+export interface IdentitySpec {
+  /** Discriminator. */
+  readonly kind: 'identity';
+}
+
+/** (N, C, H, W) → (N, C): the mean of each plane. */
+export interface GlobalAvgPool2dSpec {
+  /** Discriminator. */
+  readonly kind: 'globalAvgPool2d';
+}
+
+/** The specification of a module of one input: what a Sequential chains. */
+export type LayerSpec =
+  | Conv2dSpec
+  | LinearSpec
+  | Pool2dSpec
+  | ReluSpec
+  | FlattenSpec
+  | DropoutSpec
+  | BatchNorm2dSpec
+  | ScaleSpec
+  | TanhSpec
+  | IdentitySpec
+  | GlobalAvgPool2dSpec;
+
+/** The specification of any module, several inputs included. */
+export type ModuleSpec = LayerSpec | AddSpec | MulSpec;
 
 function positiveInteger(fn: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
@@ -167,4 +237,58 @@ export function dropout(p: number): DropoutSpec {
     throw new RangeError(`dropout: p must be a number in [0, 1), got ${String(p)}`);
   }
   return { kind: 'dropout', p };
+}
+
+/** Options of batchNorm2d(). */
+export interface BatchNorm2dOptions {
+  /** ε added to the variance (default 1e-5). */
+  eps?: number;
+  /** Weight of the batch in the running statistics' update, in [0, 1] (default 0.1). */
+  momentum?: number;
+  /** Learnable γ and β (default true). */
+  affine?: boolean;
+}
+
+/** Batch normalisation over the channels of images (N, C, H, W). */
+export function batchNorm2d(options?: BatchNorm2dOptions): BatchNorm2dSpec {
+  const fn = 'batchNorm2d';
+  checkOptionsObject(fn, options);
+  const eps = options?.eps ?? 1e-5;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) throw new RangeError(`${fn}: options.eps must be a finite number > 0, got ${String(eps)}`);
+  const momentum = options?.momentum ?? 0.1;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new RangeError(`${fn}: options.momentum must be a number in [0, 1], got ${String(momentum)}`);
+  }
+  return { kind: 'batchNorm2d', eps, momentum, affine: booleanOption(fn, 'affine', options?.affine, true) };
+}
+
+/** The sum of its inputs (at least two, of one shape): a residual shortcut. */
+export function add(): AddSpec {
+  return { kind: 'add' };
+}
+
+/** The element-wise product of its two inputs. */
+export function mul(): MulSpec {
+  return { kind: 'mul' };
+}
+
+/** y = α·x with a learnable scalar α starting at `init` (default 1). */
+export function scale(init = 1): ScaleSpec {
+  if (typeof init !== 'number' || !Number.isFinite(init)) throw new RangeError(`scale: init must be a finite number, got ${String(init)}`);
+  return { kind: 'scale', init };
+}
+
+/** Element-wise tanh. */
+export function tanh(): TanhSpec {
+  return { kind: 'tanh' };
+}
+
+/** The identity. */
+export function identity(): IdentitySpec {
+  return { kind: 'identity' };
+}
+
+/** Global average pooling: (N, C, H, W) → (N, C). */
+export function globalAvgPool2d(): GlobalAvgPool2dSpec {
+  return { kind: 'globalAvgPool2d' };
 }

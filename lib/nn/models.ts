@@ -8,7 +8,8 @@
 // has no activation. Weights are He-normal initialised (the paper's choice) unless told otherwise.
 import type { Initializer } from './init';
 import { conv2d, flatten, linear, maxPool2d, relu, type LayerSpec } from './layers';
-import { Sequential, type FloatDType } from './sequential';
+import type { FloatDType } from './network';
+import { Sequential } from './sequential';
 
 /** Options of cnn3() / cnn5(). */
 export interface ModelOptions {

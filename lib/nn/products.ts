@@ -1,34 +1,38 @@
-// Network-level products on the last forward pass of a Sequential (its cached batch S):
-//   Jv (R-operator pass), Jᵀu (backward into a fresh θ-shaped tensor), the Gauss-Newton
-//   product (G_S + λI)v = (1/Cl + λ)v + (1/|S|) Jᵀ B J v and the exact Hessian product
-//   (∇²f_S)v = v/Cl + (1/|S|) R{∇θ Σ ξ} (forward-over-reverse). DESIGN.md, "Losses and the
-//   Gauss-Newton product"; the Newton paper, section 3.
+// Network-level products on the last forward pass of a network (its cached batch S), written
+// against modules alone through the graph executor (lib/nn/executor.ts): Jv (the R-operator
+// pass), Jᵀu (a backward pass into a fresh θ-shaped tensor), the Gauss-Newton product
+// (G_S + λI)v = (1/Cl + λ)v + (1/|S|) Jᵀ B J v and the exact Hessian product
+// (∇²f_S)v = v/Cl + (1/|S|) R{∇θ Σ ξ} (forward-over-reverse). DESIGN.md, "Losses and the
+// Gauss-Newton product"; the Newton paper, section 3.
 //
-// J is the Jacobian of the network output z (N, K) with respect to θ (P), per sample: J_i is
-// (K, P). None of the products touches model.gradient.
+// J is the Jacobian of the network output z (N, K) with respect to θ (P). None of the products
+// touches network.gradient. With batch norm in training mode the batch statistics are
+// functions of θ on the fixed batch S, and every pass differentiates through them, so G_S is
+// one fixed symmetric positive semi-definite operator and H_S the exact Hessian of f on S.
 //
 // Gauss-Newton modes:
 //   'rop'    each product is one R-operator pass (u = Jv), B (q = Bu/|S|) and one backward pass
 //            (Jᵀq): about 1.3× the arithmetic of a forward+backward on S.
 //   'stored' the per-sample Jacobians of S are computed once per forward pass (K backward passes
 //            with per-sample parameter gradients) and kept in memory, |S|·K·P elements; then each
-//            product is two GEMMs per parameter layer (u = Jv, Jᵀq) plus B. The memory is
-//            estimated first and refused above options.maxBytes (default 2 GiB).
+//            product is two GEMMs per module with parameters (u = Jv, Jᵀq) plus B. It needs
+//            examples that are independent (refused with batch norm in training mode) and
+//            modules that give per-sample gradients. The memory is estimated first and refused
+//            above options.maxBytes (default 2 GiB).
 //   Which is faster where is measured by `npm run bench -- newton` (see the README).
-import { axpy, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, copy, gemm, scale } from '../ops';
+import { axpy, copy, gemm, scale } from '../ops';
 import { describe } from '../errors';
 import { Tensor } from '../tensor';
-import { Conv2dLayer } from './impl/conv2d';
-import { LinearLayer } from './impl/linear';
-import type { Layer, ParameterTangent } from './layer';
+import { disposeTangents } from './executor';
 import { checkLoss, type Loss } from './losses';
-import type { Sequential } from './sequential';
+import type { ParameterViews } from './module';
+import { disposeViews, type ForwardState, type Network } from './network';
 import { fmtShape } from './shape-util';
 
 /** How the Gauss-Newton product computes J: the R-operator each time, or stored per-sample Jacobians. */
 export type GaussNewtonMode = 'rop' | 'stored';
 
-/** Options of Sequential.gaussNewtonProduct. */
+/** Options of Network.gaussNewtonProduct. */
 export interface GaussNewtonOptions {
   /** The loss ξ whose Hessian B (per sample, w.r.t. z) is the middle factor. */
   loss: Loss;
@@ -44,7 +48,7 @@ export interface GaussNewtonOptions {
   maxBytes?: number;
 }
 
-/** Options of Sequential.hessianProduct. */
+/** Options of Network.hessianProduct. */
 export interface HessianOptions {
   /** The loss ξ. */
   loss: Loss;
@@ -56,7 +60,7 @@ export interface HessianOptions {
   trainSize: number;
 }
 
-/** Options of Sequential.prepareStoredJacobian. */
+/** Options of Network.prepareStoredJacobian. */
 export interface StoredJacobianOptions {
   /** Refuse (RangeError) when the Jacobian would need more bytes than this (default 2 GiB). */
   maxBytes?: number;
@@ -79,34 +83,26 @@ export const DEFAULT_STORED_JACOBIAN_BYTES = 2 * 1024 ** 3;
 
 // --- argument checks --------------------------------------------------------------------------
 
-interface ForwardState {
-  readonly activations: readonly Tensor[];
-  readonly output: Tensor;
-  readonly batchSize: number;
-  readonly firstParameterLayer: number;
-  readonly pass: number;
-}
-
-function stateOf(model: Sequential, fn: string): ForwardState {
-  if (model.disposed) throw new Error(`${fn}: the network is disposed`);
-  const st = model.forwardState();
+function stateOf(net: Network, fn: string): ForwardState {
+  if (net.disposed) throw new Error(`${fn}: the network is disposed`);
+  const st = net.forwardState();
   if (st === null) throw new Error(`${fn}: no forward pass to differentiate (call forward on the batch S first)`);
   return st;
 }
 
-function checkTensor(model: Sequential, fn: string, arg: string, t: unknown, shape: readonly number[]): Tensor {
+function checkTensor(net: Network, fn: string, arg: string, t: unknown, shape: readonly number[]): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${fn}: ${arg} must be a Tensor, got ${describe(t)}`);
   if (t.disposed) throw new Error(`${fn}: ${arg}: tensor is disposed`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new RangeError(`${fn}: ${arg} has shape ${fmtShape(t.shape)} but must have shape ${fmtShape(shape)}`);
   }
-  if (t.dtype !== model.dtype) throw new RangeError(`${fn}: ${arg} has dtype ${t.dtype} but the network has ${model.dtype}`);
-  if (t.device !== model.device) throw new RangeError(`${fn}: ${arg} is on ${t.device} but the network is on ${model.device}`);
+  if (t.dtype !== net.dtype) throw new RangeError(`${fn}: ${arg} has dtype ${t.dtype} but the network has ${net.dtype}`);
+  if (t.device !== net.device) throw new RangeError(`${fn}: ${arg} is on ${t.device} but the network is on ${net.device}`);
   return t;
 }
 
-function checkParameterVector(model: Sequential, fn: string, v: unknown): Tensor {
-  return checkTensor(model, fn, 'v', v, [model.numParameters]);
+function checkParameterVector(net: Network, fn: string, v: unknown): Tensor {
+  return checkTensor(net, fn, 'v', v, [net.numParameters]);
 }
 
 function checkOptionsObject(fn: string, options: unknown): Record<string, unknown> {
@@ -134,96 +130,50 @@ function checkMaxBytes(fn: string, value: unknown): number {
   return value;
 }
 
-// --- tangent views --------------------------------------------------------------------------------
-
-/** Views of the θ-shaped `t` at each layer's parameter slots (null for layers without parameters). */
-function slotViews(model: Sequential, t: Tensor): (ParameterTangent | null)[] {
-  return model.built.map((layer) => {
-    const { weight, bias } = layer.info;
-    if (weight === undefined && bias === undefined) return null;
-    return {
-      weight: weight ? t.view(weight.offset, weight.shape) : null,
-      bias: bias ? t.view(bias.offset, bias.shape) : null,
-    };
-  });
-}
-
-function disposeViews(views: readonly (ParameterTangent | null)[]): void {
-  for (const v of views) {
-    v?.weight?.dispose();
-    v?.bias?.dispose();
-  }
+function zerosLike(net: Network, shape: readonly number[]): Tensor {
+  return Tensor.zeros(shape, { dtype: net.dtype, device: net.device });
 }
 
 // --- Jv and Jᵀu ---------------------------------------------------------------------------------
 
-/**
- * The R-operator pass from the first parameter layer: R{x_i} for every layer i ≥ first (index i
- * of the result is layer i's input tangent; earlier entries null) and R{z} last. With `keep`
- * false only R{z} survives. Owned by the caller.
- */
-function rPass(model: Sequential, st: ForwardState, views: readonly (ParameterTangent | null)[], keep: boolean): { inputs: (Tensor | null)[]; rz: Tensor } {
-  const layers = model.built;
-  const inputs: (Tensor | null)[] = layers.map(() => null);
-  let r: Tensor | null = null;
+/** Jv (N, K) for v (P) on the batch: the R-operator pass (zeros for a network without parameters). */
+function rop(net: Network, st: ForwardState, v: Tensor): Tensor {
+  const views = net.parameterViews(v);
   try {
-    for (let i = Math.max(st.firstParameterLayer, 0); i < layers.length; i++) {
-      if (keep) inputs[i] = r;
-      const next = layers[i].jvp(r, views[i]);
-      if (!keep) r?.dispose();
-      r = next;
-    }
-  } catch (e) {
-    if (!keep) r?.dispose();
-    for (const t of inputs) t?.dispose();
-    if (keep && r !== null && !inputs.includes(r)) r.dispose();
-    throw e;
-  }
-  return { inputs, rz: r ?? Tensor.zeros([st.batchSize, model.outputSize], { dtype: model.dtype, device: model.device }) };
-}
-
-/** Jv (N, outputSize) for v (P) on the last forward pass's batch. See Sequential.jvp. */
-export function networkJvp(model: Sequential, v: Tensor): Tensor {
-  const fn = 'Sequential.jvp';
-  const st = stateOf(model, fn);
-  checkParameterVector(model, fn, v);
-  const views = slotViews(model, v);
-  try {
-    return rPass(model, st, views, false).rz;
+    const { rz } = net.graph.jvp(views, false);
+    return rz ?? zerosLike(net, [st.batchSize, net.outputSize]);
   } finally {
     disposeViews(views);
   }
 }
 
-/** Jᵀu into `out` (P, overwritten) for u (N, outputSize); no check. */
-function vjpInto(model: Sequential, st: ForwardState, u: Tensor, out: Tensor): void {
-  const first = st.firstParameterLayer;
-  if (first < 0) return;
-  const views = slotViews(model, out);
-  let dy = u;
+/** Jv (N, outputSize) for v (P) on the last forward pass's batch. See Network.jvp. */
+export function networkJvp(net: Network, v: Tensor): Tensor {
+  const fn = `${net.kind}.jvp`;
+  const st = stateOf(net, fn);
+  checkParameterVector(net, fn, v);
+  return rop(net, st, v);
+}
+
+/** Jᵀu into `out` (P, overwritten where there are parameters; zero it first) for u (N, K). */
+function vjpInto(net: Network, u: Tensor, out: Tensor): void {
+  const views = net.parameterViews(out);
   try {
-    for (let i = model.built.length - 1; i >= first; i--) {
-      const dx = model.built[i].backward(dy, i > first, views[i] ?? undefined);
-      if (dy !== u) dy.dispose();
-      if (dx === null) break;
-      dy = dx;
-    }
-  } catch (e) {
-    if (dy !== u) dy.dispose();
-    throw e;
+    const dx = net.graph.vjp(u, { params: (i) => views[i], inputGradient: false });
+    dx?.dispose();
   } finally {
     disposeViews(views);
   }
 }
 
-/** Jᵀu (P) for u (N, outputSize) on the last forward pass's batch. See Sequential.vjp. */
-export function networkVjp(model: Sequential, u: Tensor): Tensor {
-  const fn = 'Sequential.vjp';
-  const st = stateOf(model, fn);
-  checkTensor(model, fn, 'u', u, [st.batchSize, model.outputSize]);
-  const out = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+/** Jᵀu (P) for u (N, outputSize) on the last forward pass's batch. See Network.vjp. */
+export function networkVjp(net: Network, u: Tensor): Tensor {
+  const fn = `${net.kind}.vjp`;
+  const st = stateOf(net, fn);
+  checkTensor(net, fn, 'u', u, [st.batchSize, net.outputSize]);
+  const out = zerosLike(net, [net.numParameters]);
   try {
-    vjpInto(model, st, u, out);
+    vjpInto(net, u, out);
   } catch (e) {
     out.dispose();
     throw e;
@@ -233,9 +183,9 @@ export function networkVjp(model: Sequential, u: Tensor): Tensor {
 
 // --- Gauss-Newton product ------------------------------------------------------------------------
 
-/** (G_S + λI)v; see Sequential.gaussNewtonProduct. */
-export function gaussNewtonProduct(model: Sequential, v: Tensor, options: GaussNewtonOptions): Tensor {
-  const fn = 'Sequential.gaussNewtonProduct';
+/** (G_S + λI)v; see Network.gaussNewtonProduct. */
+export function gaussNewtonProduct(net: Network, v: Tensor, options: GaussNewtonOptions): Tensor {
+  const fn = `${net.kind}.gaussNewtonProduct`;
   const o = checkOptionsObject(fn, options);
   const loss = checkLoss(fn, o.loss);
   const lambda = o.lambda;
@@ -246,29 +196,23 @@ export function gaussNewtonProduct(model: Sequential, v: Tensor, options: GaussN
   const mode = o.mode ?? 'rop';
   if (mode !== 'rop' && mode !== 'stored') throw new RangeError(`${fn}: options.mode must be 'rop' or 'stored', got ${String(mode)}`);
   const maxBytes = checkMaxBytes(fn, o.maxBytes);
-  const st = stateOf(model, fn);
-  checkParameterVector(model, fn, v);
+  const st = stateOf(net, fn);
+  checkParameterVector(net, fn, v);
   const n = st.batchSize;
 
   let out: Tensor;
   if (mode === 'stored') {
-    const stored = ensureStored(model, st, fn, maxBytes);
-    out = storedProduct(model, stored, st, loss, v);
+    const stored = ensureStored(net, st, fn, maxBytes);
+    out = storedProduct(net, stored, st, loss, v);
   } else {
-    const views = slotViews(model, v);
-    let u: Tensor;
-    try {
-      u = rPass(model, st, views, false).rz; // Jv (N, K)
-    } finally {
-      disposeViews(views);
-    }
+    const u = rop(net, st, v); // Jv (N, K)
     const bu = loss.hessianProduct(st.output, u); // B·Jv (N, K)
     u.dispose();
     const q = scale(bu, 1 / n);
     bu.dispose();
-    out = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+    out = zerosLike(net, [net.numParameters]);
     try {
-      vjpInto(model, st, q, out); // Jᵀ B J v / |S|
+      vjpInto(net, q, out); // Jᵀ B J v / |S|
     } catch (e) {
       out.dispose();
       throw e;
@@ -283,11 +227,9 @@ export function gaussNewtonProduct(model: Sequential, v: Tensor, options: GaussN
 // --- stored per-sample Jacobians ---------------------------------------------------------------------
 
 interface StoredBlock {
-  /** The parameter layer. */
-  readonly layer: Layer;
-  /** Its position in the network. */
-  readonly index: number;
-  /** Offset of its parameters (weight then bias) in θ. */
+  /** The node. */
+  readonly node: number;
+  /** Offset of its parameters in θ (they are contiguous). */
   readonly offset: number;
   /** P_m, its parameter count. */
   readonly size: number;
@@ -305,150 +247,134 @@ interface Stored {
   readonly identity: Tensor;
 }
 
-const storedJacobians = new WeakMap<Sequential, Stored>();
+const storedJacobians = new WeakMap<Network, Stored>();
 
-/** Frees the stored Jacobian of `model`, if any. */
-export function disposeStoredJacobian(model: Sequential): void {
-  const s = storedJacobians.get(model);
+/** Frees the stored Jacobian of `net`, if any. */
+export function disposeStoredJacobian(net: Network): void {
+  const s = storedJacobians.get(net);
   if (s === undefined) return;
   s.buffer.dispose();
   s.identity.dispose();
-  storedJacobians.delete(model);
+  storedJacobians.delete(net);
 }
 
-function dtypeSize(model: Sequential): number {
-  return model.dtype === 'float64' ? 8 : 4;
+function dtypeSize(net: Network): number {
+  return net.dtype === 'float64' ? 8 : 4;
 }
 
 function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-function ensureStored(model: Sequential, st: ForwardState, fn: string, maxBytes: number): Stored {
-  const existing = storedJacobians.get(model);
+/** Why the stored mode cannot run on `net`, or null. */
+function storedRefusal(net: Network): string | null {
+  for (const m of net.built) {
+    if (!m.perSample()) {
+      return `layer ${m.info.index} (${m.info.kind}) mixes the examples of a batch (batch norm in training mode), so there are no per-sample Jacobians; use mode 'rop'`;
+    }
+    if (m.info.parameterCount > 0 && m.sampleParameterGradient === undefined) {
+      return `layer ${m.info.index} (${m.info.kind}) has no per-sample parameter gradient; use mode 'rop'`;
+    }
+  }
+  return null;
+}
+
+function ensureStored(net: Network, st: ForwardState, fn: string, maxBytes: number): Stored {
+  const existing = storedJacobians.get(net);
   if (existing !== undefined && existing.pass === st.pass) return existing;
-  disposeStoredJacobian(model);
+  disposeStoredJacobian(net);
+  const refusal = storedRefusal(net);
+  if (refusal !== null) throw new RangeError(`${fn}: the stored-Jacobian mode cannot run on this network: ${refusal}`);
   const n = st.batchSize;
-  const K = model.outputSize;
-  const P = model.numParameters;
-  const bytes = n * K * P * dtypeSize(model);
+  const K = net.outputSize;
+  const P = net.numParameters;
+  const bytes = n * K * P * dtypeSize(net);
   if (bytes > maxBytes) {
     throw new RangeError(
-      `${fn}: the stored Jacobian of |S| = ${n} samples × ${K} outputs × ${P} parameters (${model.dtype}) needs ${bytes} bytes (${gib(bytes)}), above the limit options.maxBytes = ${maxBytes} (${gib(maxBytes)}); use mode 'rop' or a smaller subsample`,
+      `${fn}: the stored Jacobian of |S| = ${n} samples × ${K} outputs × ${P} parameters (${net.dtype}) needs ${bytes} bytes (${gib(bytes)}), above the limit options.maxBytes = ${maxBytes} (${gib(maxBytes)}); use mode 'rop' or a smaller subsample`,
     );
   }
   const blocks: StoredBlock[] = [];
   let jOffset = 0;
-  model.built.forEach((layer, index) => {
-    const size = layer.info.parameterCount;
-    if (size === 0) return;
-    const offset = layer.info.weight?.offset ?? layer.info.bias!.offset;
-    blocks.push({ layer, index, offset, size, jOffset });
+  for (const m of net.built) {
+    const size = m.info.parameterCount;
+    if (size === 0) continue;
+    blocks.push({ node: m.info.index, offset: m.info.parameters[0].offset, size, jOffset });
     jOffset += n * K * size;
-  });
-  const buffer = Tensor.zeros([Math.max(jOffset, 1)], { dtype: model.dtype, device: model.device });
+  }
+  const buffer = zerosLike(net, [Math.max(jOffset, 1)]);
   const eye = new Float64Array(K * K);
   for (let k = 0; k < K; k++) eye[k * K + k] = 1;
-  const identity = Tensor.from(model.dtype === 'float64' ? eye : Float32Array.from(eye), { shape: [K, K], dtype: model.dtype, device: model.device });
+  const identity = Tensor.from(net.dtype === 'float64' ? eye : Float32Array.from(eye), { shape: [K, K], dtype: net.dtype, device: net.device });
   const stored: Stored = { pass: st.pass, n, k: K, buffer, blocks, identity };
   try {
-    fillJacobian(model, st, stored);
+    fillJacobian(net, stored);
   } catch (e) {
     buffer.dispose();
     identity.dispose();
     throw e;
   }
-  storedJacobians.set(model, stored);
+  storedJacobians.set(net, stored);
   return stored;
 }
 
-/** prepareStoredJacobian; see Sequential.prepareStoredJacobian. */
-export function prepareStoredJacobian(model: Sequential, options?: StoredJacobianOptions): StoredJacobianInfo {
-  const fn = 'Sequential.prepareStoredJacobian';
+/** prepareStoredJacobian; see Network.prepareStoredJacobian. */
+export function prepareStoredJacobian(net: Network, options?: StoredJacobianOptions): StoredJacobianInfo {
+  const fn = `${net.kind}.prepareStoredJacobian`;
   const o = options === undefined ? {} : checkOptionsObject(fn, options);
   const maxBytes = checkMaxBytes(fn, o.maxBytes);
-  const st = stateOf(model, fn);
-  const s = ensureStored(model, st, fn, maxBytes);
-  return Object.freeze({ samples: s.n, outputs: s.k, parameters: model.numParameters, bytes: s.n * s.k * model.numParameters * dtypeSize(model) });
+  const st = stateOf(net, fn);
+  const s = ensureStored(net, st, fn, maxBytes);
+  return Object.freeze({ samples: s.n, outputs: s.k, parameters: net.numParameters, bytes: s.n * s.k * net.numParameters * dtypeSize(net) });
 }
 
 /**
  * Fills J: for each class k, one backward pass of dz = e_k (every sample) through the cached
- * network; at each parameter layer, the per-sample parameter gradients of that pass are the
- * rows ∂z_ik/∂θ_m (i = 0…N−1) of the block J_m.
+ * network; at each module with parameters, the per-sample parameter gradients of that pass are
+ * the rows ∂z_ik/∂θ_m (i = 0…N−1) of the block J_m.
  */
-function fillJacobian(model: Sequential, st: ForwardState, s: Stored): void {
+function fillJacobian(net: Network, s: Stored): void {
   const { n, k: K } = s;
-  const first = st.firstParameterLayer;
-  if (first < 0) return;
-  const blockOf = new Map(s.blocks.map((b) => [b.index, b]));
+  const blockOf = new Map(s.blocks.map((b) => [b.node, b]));
   for (let k = 0; k < K; k++) {
     const host = new Float64Array(n * K);
     for (let i = 0; i < n; i++) host[i * K + k] = 1;
-    const dz = Tensor.from(model.dtype === 'float64' ? host : Float32Array.from(host), { shape: [n, K], dtype: model.dtype, device: model.device });
-    let dy: Tensor | null = dz;
+    const dz = Tensor.from(net.dtype === 'float64' ? host : Float32Array.from(host), { shape: [n, K], dtype: net.dtype, device: net.device });
     try {
-      for (let li = model.built.length - 1; li >= first && dy !== null; li--) {
-        const layer = model.built[li];
-        const block = blockOf.get(li);
-        let dx: Tensor | null;
-        if (block !== undefined) {
-          perSampleGradients(st.activations[li], dy, layer, block, k, s);
-          dx = li > first ? parameterLayerInputGradient(layer, dy, st.activations[li]) : null;
-        } else {
-          dx = layer.backward(dy, true);
-        }
-        dy.dispose();
-        dy = dx;
-      }
+      const dx = net.graph.vjp(dz, {
+        params: () => false,
+        visit: (node, xs, dy) => perSampleGradients(net, xs, dy, node, blockOf.get(node)!, k, s),
+        inputGradient: false,
+      });
+      dx?.dispose();
     } finally {
-      dy?.dispose();
+      dz.dispose();
     }
   }
 }
 
-/** dx of a conv2d / linear layer for dy (without the parameter gradients). */
-function parameterLayerInputGradient(layer: Layer, dy: Tensor, x: Tensor): Tensor {
-  const w = layer.weight!;
-  if (layer instanceof Conv2dLayer) return conv2dBackwardData(dy, w, x.shape, { stride: layer.spec.stride, padding: layer.spec.padding });
-  if (layer instanceof LinearLayer) return gemm(dy, w);
-  throw new Error(`gaussNewtonProduct: the stored mode does not support layer kind ${layer.kind}`);
-}
-
-/** Writes the per-sample gradients of one backward pass (class k) of a parameter layer into J. */
-function perSampleGradients(x: Tensor, dy: Tensor, layer: Layer, block: StoredBlock, k: number, s: Stored): void {
+/** Writes the per-sample gradients of one backward pass (class k) of a module into J. */
+function perSampleGradients(net: Network, xs: readonly Tensor[], dy: Tensor, node: number, block: StoredBlock, k: number, s: Stored): void {
   const n = s.n;
-  const wShape = layer.info.weight!.shape;
-  const wSize = layer.info.weight!.size;
-  const xPer = x.size / n;
+  const module = net.built[node];
+  const slots = module.info.parameters;
   const dyPer = dy.size / n;
-  const conv = layer instanceof Conv2dLayer ? { stride: layer.spec.stride, padding: layer.spec.padding } : null;
   for (let i = 0; i < n; i++) {
     const row = block.jOffset + (k * n + i) * block.size;
-    const xi = x.view(i * xPer, [1, ...x.shape.slice(1)]);
+    const xi = xs.map((x) => x.view(i * (x.size / n), [1, ...x.shape.slice(1)]));
     const dyi = dy.view(i * dyPer, [1, ...dy.shape.slice(1)]);
-    const dst = s.buffer.view(row, wShape);
+    const out: Record<string, Tensor> = {};
+    for (const p of slots) out[p.name] = s.buffer.view(row + (p.offset - block.offset), p.shape);
     try {
-      const dw = conv !== null ? conv2dBackwardFilter(dyi, xi, wShape, conv) : gemm(dyi, xi, { transA: true });
-      copy(dst, dw);
-      dw.dispose();
-      if (layer.info.bias !== undefined) {
-        const bdst = s.buffer.view(row + wSize, layer.info.bias.shape);
-        const db = conv !== null ? conv2dBackwardBias(dyi) : dyi.reshape(layer.info.bias.shape);
-        copy(bdst, db);
-        db.dispose();
-        bdst.dispose();
-      }
+      module.sampleParameterGradient!(xi, dyi, out as ParameterViews);
     } finally {
-      xi.dispose();
-      dyi.dispose();
-      dst.dispose();
+      for (const t of [...xi, dyi, ...Object.values(out)]) t.dispose();
     }
   }
 }
 
-/** (1/|S|) Jᵀ B J v with the stored J: two GEMMs per parameter layer. */
-function storedProduct(model: Sequential, s: Stored, st: ForwardState, loss: Loss, v: Tensor): Tensor {
+/** (1/|S|) Jᵀ B J v with the stored J: two GEMMs per module with parameters. */
+function storedProduct(net: Network, s: Stored, st: ForwardState, loss: Loss, v: Tensor): Tensor {
   const { n, k: K } = s;
   // u = Jv as (K·N, 1), row k·N + i.
   let acc: Tensor | null = null;
@@ -461,7 +387,7 @@ function storedProduct(model: Sequential, s: Stored, st: ForwardState, loss: Los
     Jm.dispose();
     vm.dispose();
   }
-  const out = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+  const out = zerosLike(net, [net.numParameters]);
   if (acc === null) return out;
   const uKN = acc.reshape([K, n]);
   acc.dispose();
@@ -491,49 +417,39 @@ function storedProduct(model: Sequential, s: Stored, st: ForwardState, loss: Los
 
 // --- exact Hessian product -----------------------------------------------------------------------------
 
-/** (∇²f_S)v; see Sequential.hessianProduct. */
-export function hessianProduct(model: Sequential, v: Tensor, options: HessianOptions): Tensor {
-  const fn = 'Sequential.hessianProduct';
+/** (∇²f_S)v; see Network.hessianProduct. */
+export function hessianProduct(net: Network, v: Tensor, options: HessianOptions): Tensor {
+  const fn = `${net.kind}.hessianProduct`;
   const o = checkOptionsObject(fn, options);
   const loss = checkLoss(fn, o.loss);
   const Cl = checkCl(fn, o);
-  const st = stateOf(model, fn);
-  checkParameterVector(model, fn, v);
-  const y = checkTensor(model, fn, 'options.y', o.y, [st.batchSize, model.outputSize]);
+  const st = stateOf(net, fn);
+  checkParameterVector(net, fn, v);
+  const y = checkTensor(net, fn, 'options.y', o.y, [st.batchSize, net.outputSize]);
   const n = st.batchSize;
-  const out = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
-  const first = st.firstParameterLayer;
-  if (first >= 0) {
-    const views = slotViews(model, v);
-    const outViews = slotViews(model, out);
-    let inputs: (Tensor | null)[] = [];
-    let dy: Tensor | null = null;
-    let rdy: Tensor | null = null;
-    try {
-      const r = rPass(model, st, views, true);
-      inputs = r.inputs;
-      dy = loss.gradient(st.output, y); // ∂Σξ/∂z (N, K)
-      rdy = loss.hessianProduct(st.output, r.rz); // R{dz} = B·Jv
-      r.rz.dispose();
-      for (let i = model.built.length - 1; i >= first; i--) {
-        const res = model.built[i].backwardJvp(dy, rdy, inputs[i], views[i], outViews[i], i > first);
-        dy.dispose();
-        rdy.dispose();
-        dy = rdy = null;
-        if (res === null) break;
-        dy = res.dx;
-        rdy = res.rdx;
-      }
-    } catch (e) {
-      out.dispose();
-      throw e;
-    } finally {
-      dy?.dispose();
-      rdy?.dispose();
-      for (const t of inputs) t?.dispose();
-      disposeViews(views);
-      disposeViews(outViews);
+  const out = zerosLike(net, [net.numParameters]);
+  const views = net.parameterViews(v);
+  const outViews = net.parameterViews(out);
+  let tangents: (Tensor | null)[] = [];
+  let dz: Tensor | null = null;
+  let rdz: Tensor | null = null;
+  try {
+    const r = net.graph.jvp(views, true);
+    tangents = r.tangents;
+    if (r.rz !== null) {
+      dz = loss.gradient(st.output, y); // ∂Σξ/∂z (N, K)
+      rdz = loss.hessianProduct(st.output, r.rz); // R{dz} = B·Jv
+      net.graph.vjpJvp(dz, rdz, tangents, views, outViews);
     }
+  } catch (e) {
+    out.dispose();
+    throw e;
+  } finally {
+    dz?.dispose();
+    rdz?.dispose();
+    disposeTangents(tangents);
+    disposeViews(views);
+    disposeViews(outViews);
   }
   const result = scale(out, 1 / n); // (1/|S|) R{∇θ Σξ}
   out.dispose();

@@ -9,7 +9,7 @@
 //   η_t = η0 · factor^⌊t/every⌋ (schedule 'step'; γ is then ignored)
 import { axpy, scale } from '../ops';
 import { Tensor } from '../tensor';
-import type { Sequential } from '../nn/sequential';
+import type { Network } from '../nn/network';
 import { isFloatArray } from '../nn/shape-util';
 
 /** Learning-rate schedules: the paper's η0/(1+tγ), or a step decay every `every` steps. */
@@ -112,7 +112,7 @@ export function learningRateAt(o: ResolvedSgdOptions, t: number): number {
   return o.learningRate / (1 + t * o.decay);
 }
 
-/** SGD with momentum over a Sequential's θ, using the mean loss gradient of each mini-batch. */
+/** SGD with momentum over a network's θ, using the mean loss gradient of each mini-batch. */
 export class Sgd {
   /** The resolved options. */
   readonly options: ResolvedSgdOptions;
@@ -120,7 +120,7 @@ export class Sgd {
   readonly trainSize: number;
   /** C·l. */
   readonly Cl: number;
-  private readonly model: Sequential;
+  private readonly model: Network;
   private velocity: Tensor;
   private t = 0;
 
@@ -129,10 +129,10 @@ export class Sgd {
    * @param options learning rate, momentum, decay, C, … (defaults: the paper's)
    * @param trainSize l, the number of training examples
    */
-  constructor(model: Sequential, options: SgdOptions | undefined, trainSize: number) {
+  constructor(model: Network, options: SgdOptions | undefined, trainSize: number) {
     const fn = 'Sgd';
     if (model === null || typeof model !== 'object' || !(model.parameters instanceof Tensor)) {
-      throw new TypeError(`${fn}: model must be a Sequential, got ${model === null ? 'null' : typeof model}`);
+      throw new TypeError(`${fn}: model must be a Network, got ${model === null ? 'null' : typeof model}`);
     }
     this.options = resolveSgdOptions(fn, options);
     finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');

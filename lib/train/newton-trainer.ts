@@ -25,7 +25,7 @@
 import { Rng, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { DEFAULT_STORED_JACOBIAN_BYTES, type GaussNewtonMode } from '../nn/products';
-import type { Sequential } from '../nn/sequential';
+import type { Network } from '../nn/network';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { cgSteps, resolveCgOptions, type CgStop } from '../optim/cg';
 import { axpy, copy, dot, scale, squaredNorm } from '../ops';
@@ -287,7 +287,7 @@ interface Resolved {
   yieldEveryMs: number;
 }
 
-function resolveOptions(model: Sequential, train: Dataset, options: TrainNewtonOptions): Resolved {
+function resolveOptions(model: Network, train: Dataset, options: TrainNewtonOptions): Resolved {
   checkModelData(FN, 'train', model, train);
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options must be an object with loss, got ${options === null ? 'null' : typeof options}`);
   const iterations = num('options.iterations', options.iterations ?? DEFAULT_NEWTON_ITERATIONS, (x) => isInt(x) && x >= 1, 'a positive integer');
@@ -309,7 +309,7 @@ function resolveOptions(model: Sequential, train: Dataset, options: TrainNewtonO
   return { iterations, loss, newton, batchSize, seed, evaluateEvery, checkpointEvery, yieldEveryMs };
 }
 
-function checkResume(model: Sequential, l: number, s: number, sampling: NewtonSampling, state: TrainState): void {
+function checkResume(model: Network, l: number, s: number, sampling: NewtonSampling, state: TrainState): void {
   const bad = (what: string): never => {
     throw new RangeError(`${FN}: options.resume ${what}`);
   };
@@ -343,7 +343,7 @@ class Aborted extends Error {}
  * θ is updated in place; the model must be initialised first.
  * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
  */
-export async function trainNewton(model: Sequential, train: Dataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
+export async function trainNewton(model: Network, train: Dataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
   const r = resolveOptions(model, train, options);
   const l = train.length;
   const s = subsampleSize(r.newton.samplingRate, l);
@@ -361,7 +361,7 @@ export async function trainNewton(model: Sequential, train: Dataset, options: Tr
   return run(model, train, options, r, s);
 }
 
-async function run(model: Sequential, train: Dataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
+async function run(model: Network, train: Dataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
   const l = train.length;
   const o = r.newton;
   const chunks = Math.ceil(l / s);

@@ -6,7 +6,7 @@ import { gatherBatch, type Dataset } from '../data';
 import { checkDataset } from '../data/dataset';
 import { checkLoss, type Loss } from '../nn/losses';
 import { correctCount } from '../nn/metrics';
-import { Sequential } from '../nn/sequential';
+import { Network } from '../nn/network';
 import { axpy, scale, squaredNorm } from '../ops';
 import { Tensor } from '../tensor';
 
@@ -90,7 +90,7 @@ function positiveInteger(fn: string, name: string, v: unknown): number {
  * @throws TypeError / RangeError naming `fn`, the data set and both shapes.
  */
 export function checkModelData(fn: string, name: string, model: unknown, data: unknown): asserts data is Dataset {
-  if (!(model instanceof Sequential)) throw new TypeError(`${fn}: model must be a Sequential, got ${model === null ? 'null' : typeof model}`);
+  if (!(model instanceof Network)) throw new TypeError(`${fn}: model must be a Network (a Sequential, a ResNet or a GraphBuilder's network), got ${model === null ? 'null' : typeof model}`);
   checkDataset(fn, name, data);
   const [c, h, w] = data.shape;
   const [mc, mh, mw] = model.inputShape;
@@ -131,7 +131,7 @@ function subsampleLastOrder(fn: string, n: number, s: unknown): Int32Array {
  * The objective as a generator: yields after each mini-batch (so an async caller can give the
  * event loop a turn) and returns the result. evaluateObjective drains it synchronously.
  */
-export function* objectiveSteps(model: Sequential, data: Dataset, options: ObjectiveOptions): Generator<void, ObjectiveResult, void> {
+export function* objectiveSteps(model: Network, data: Dataset, options: ObjectiveOptions): Generator<void, ObjectiveResult, void> {
   const fn = 'evaluateObjective';
   checkModelData(fn, 'data', model, data);
   if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: options must be an object with C and loss`);
@@ -207,7 +207,7 @@ export function* objectiveSteps(model: Sequential, data: Dataset, options: Objec
   }
 }
 
-function keptBatch(model: Sequential, x: Tensor, y: Tensor, z: Tensor, labels: Int32Array): KeptBatch {
+function keptBatch(model: Network, x: Tensor, y: Tensor, z: Tensor, labels: Int32Array): KeptBatch {
   let released = false;
   return {
     x,
@@ -232,7 +232,7 @@ function keptBatch(model: Sequential, x: Tensor, y: Tensor, z: Tensor, labels: I
  * options.subsample the subsample S is the last mini-batch, and with options.keepSubsample its
  * forward cache stays for Gauss-Newton products (result.kept; release it when done).
  */
-export function evaluateObjective(model: Sequential, data: Dataset, options: ObjectiveOptions): ObjectiveResult {
+export function evaluateObjective(model: Network, data: Dataset, options: ObjectiveOptions): ObjectiveResult {
   const steps = objectiveSteps(model, data, options);
   for (;;) {
     const r = steps.next();
@@ -241,7 +241,7 @@ export function evaluateObjective(model: Sequential, data: Dataset, options: Obj
 }
 
 /** evaluateObjective giving the event loop a turn between mini-batches. */
-export async function evaluateObjectiveAsync(model: Sequential, data: Dataset, options: ObjectiveOptions): Promise<ObjectiveResult> {
+export async function evaluateObjectiveAsync(model: Network, data: Dataset, options: ObjectiveOptions): Promise<ObjectiveResult> {
   const steps = objectiveSteps(model, data, options);
   for (;;) {
     const r = steps.next();
@@ -251,7 +251,7 @@ export async function evaluateObjectiveAsync(model: Sequential, data: Dataset, o
 }
 
 /** Fraction of `data` the network classifies correctly (argmax of the output), in mini-batches. */
-export function evaluateAccuracy(model: Sequential, data: Dataset, options?: AccuracyOptions): number {
+export function evaluateAccuracy(model: Network, data: Dataset, options?: AccuracyOptions): number {
   const fn = 'evaluateAccuracy';
   checkModelData(fn, 'data', model, data);
   const batchSize = positiveInteger(fn, 'options.batchSize', options?.batchSize ?? 256);

@@ -9,7 +9,7 @@
 import { Rng, gatherBatch, subset, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
-import type { Sequential } from '../nn/sequential';
+import type { Network } from '../nn/network';
 import { Sgd } from '../optim/sgd';
 import { checkModelData, evaluateObjectiveAsync } from './objective';
 import type { EpochStats, TrainResult, TrainSgdOptions, TrainState } from './types';
@@ -39,7 +39,7 @@ interface Resolved {
   yieldEveryMs: number;
 }
 
-function resolveOptions(model: Sequential, train: Dataset, options: TrainSgdOptions): Resolved {
+function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions): Resolved {
   checkModelData(FN, 'train', model, train);
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${FN}: options must be an object with epochs and loss, got ${options === null ? 'null' : typeof options}`);
@@ -72,7 +72,7 @@ function resolveOptions(model: Sequential, train: Dataset, options: TrainSgdOpti
   return { epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs };
 }
 
-function checkResume(model: Sequential, r: Resolved, l: number, s: TrainState): void {
+function checkResume(model: Network, r: Resolved, l: number, s: TrainState): void {
   const bad = (what: string): never => {
     throw new RangeError(`${FN}: options.resume ${what}`);
   };
@@ -111,7 +111,7 @@ const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(re
  * θ is updated in place; the model must be initialised first (cnn3/cnn5 are).
  * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
  */
-export async function trainSgd(model: Sequential, train: Dataset, options: TrainSgdOptions): Promise<TrainResult> {
+export async function trainSgd(model: Network, train: Dataset, options: TrainSgdOptions): Promise<TrainResult> {
   const r = resolveOptions(model, train, options);
   const l = train.length;
   const batches = Math.ceil(l / r.batchSize);
@@ -124,7 +124,7 @@ export async function trainSgd(model: Sequential, train: Dataset, options: Train
   }
 }
 
-async function run(model: Sequential, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: Sgd, batches: number): Promise<TrainResult> {
+async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: Sgd, batches: number): Promise<TrainResult> {
   const l = train.length;
   const resume = options.resume;
   let rng: Rng;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
-import { lossByName, modelByName, type Sequential } from '../../nn';
+import { lossByName, modelByName, type Network } from '../../nn';
 import type { SgdOptions } from '../../optim';
 import { Progress } from '../../progress';
 import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
@@ -251,7 +251,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
 }
 
 async function trainModel(
-  model: Sequential,
+  model: Network,
   train: Dataset,
   test: Dataset,
   args: TrainArgs,
@@ -416,7 +416,7 @@ function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, chec
   w(`time: ${seconds.toFixed(1)}s`);
 }
 
-function checkResumedModel(model: Sequential, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
+function checkResumedModel(model: Network, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
   const m = ckpt.model;
   if (m.numParameters !== model.numParameters || m.classes !== train.classes || m.inputShape.join() !== train.shape.join() || m.name !== args.model) {
     throw new UsageError(
@@ -443,7 +443,7 @@ export function newtonIterationLine(it: NewtonIteration): string {
 
 // `newton-cnn train --optimizer newton`: the Newton counterpart of trainModel.
 async function trainModelNewton(
-  model: Sequential,
+  model: Network,
   train: Dataset,
   test: Dataset,
   args: TrainArgs,

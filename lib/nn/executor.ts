@@ -1,0 +1,330 @@
+// The graph executor: the only code that walks a network (lib/nn/network.ts), for all four
+// passes of note [module passes] in lib/nn/module.ts.
+//
+// Note [graph executor]
+// ~~~~~~~~~~~~~~~~~~~~~
+// - Nodes are in topological order (a node's inputs come before it; -1 is the network input)
+//   and every node feeds the output, which is the last node (GraphBuilder and Sequential
+//   guarantee both).
+// - forward keeps every node's output alive — the modules' caches borrow their inputs —
+//   until the next forward pass or release(); the output z belongs to the caller, and an alias
+//   of it stays for the loss Hessian B(z). A Gauss-Newton solve reuses one forward cache for
+//   all of its products.
+// - vjp walks the nodes backwards. A value that feeds several nodes gets the sum of their
+//   cotangents, added in node order (so the result is deterministic). A node is visited only
+//   when a gradient is wanted through it: it has parameters, or one of its inputs leads to
+//   parameters (or to the network input when the input gradient is asked for).
+// - jvp walks forwards; a tangent is null (zero) until the first parameter, and a node whose
+//   inputs all have null tangents and which has no parameters is skipped.
+// - vjpJvp walks backwards with (cotangent, R{cotangent}) pairs and the tangents of the
+//   jvp pass that preceded it.
+// - Fusion rewrites: where a pass can use a fused kernel for a pattern of nodes it does, in
+//   every pass (note [fusion rewrites] below).
+import { add } from '../ops';
+import type { Tensor } from '../tensor';
+import type { ForwardContext, GradientTarget, Module, ParameterViews } from './module';
+import { MaxPool2dModule } from './modules/pool';
+import { ReluModule } from './modules/relu';
+
+/** A network's nodes: each module with the indices of its inputs (-1 = the network input). */
+export interface GraphNodes {
+  readonly modules: readonly Module[];
+  readonly inputs: readonly (readonly number[])[];
+}
+
+/** What a vjp pass does at each node with parameters. */
+export interface VjpTargets {
+  /** Where node i's parameter gradient goes (GradientTarget); called once per visited node. */
+  readonly params: (node: number) => GradientTarget;
+  /** Also called at each visited node with parameters, with its inputs and dy (the stored-Jacobian mode). */
+  readonly visit?: (node: number, xs: readonly Tensor[], dy: Tensor) => void;
+  /** Whether to return the gradient of the network input. */
+  readonly inputGradient: boolean;
+}
+
+/** One pass's tangents: node outputs' R{·} (null = 0), kept for a vjpJvp pass when asked. */
+export type Tangents = (Tensor | null)[];
+
+function disposeAll(ts: readonly (Tensor | null | undefined)[]): void {
+  for (const t of ts) t?.dispose();
+}
+
+export class Executor {
+  readonly nodes: GraphNodes;
+  /** consumers[i]: the nodes that read node i's output (several when it fans out). */
+  private readonly consumers: number[][];
+  /** leadsToParameters[i]: node i or something before it has parameters. */
+  private readonly leadsToParameters: boolean[];
+  private activations: (Tensor | null)[] = [];
+  private input: Tensor | null = null;
+  /** An alias of the last output z (the caller owns z itself). */
+  private outputAlias: Tensor | null = null;
+
+  constructor(nodes: GraphNodes) {
+    this.nodes = nodes;
+    const n = nodes.modules.length;
+    this.consumers = Array.from({ length: n }, () => []);
+    this.leadsToParameters = new Array<boolean>(n).fill(false);
+    for (let i = 0; i < n; i++) {
+      for (const j of nodes.inputs[i]) if (j >= 0) this.consumers[j].push(i);
+      this.leadsToParameters[i] = nodes.modules[i].info.parameterCount > 0 || nodes.inputs[i].some((j) => j >= 0 && this.leadsToParameters[j]);
+    }
+  }
+
+  get size(): number {
+    return this.nodes.modules.length;
+  }
+
+  /** Whether a forward pass is cached. */
+  get cached(): boolean {
+    return this.outputAlias !== null;
+  }
+
+  /** The alias of the last output z, or null. */
+  get output(): Tensor | null {
+    return this.outputAlias;
+  }
+
+  /** The value node `j` produced in the last forward pass (-1: the input). */
+  private value(j: number): Tensor {
+    const v = j < 0 ? this.input : this.activations[j];
+    if (v === null) throw new Error(`graph executor: node ${j} has no value (no forward pass)`);
+    return v;
+  }
+
+  /** Node i's inputs of the last forward pass. */
+  inputsOf(i: number): Tensor[] {
+    return this.nodes.inputs[i].map((j) => this.value(j));
+  }
+
+  /** z for x; keeps the activations (the input x is borrowed and must stay alive). */
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    this.release();
+    const { modules } = this.nodes;
+    const acts: (Tensor | null)[] = new Array<Tensor | null>(modules.length).fill(null);
+    this.input = x;
+    this.activations = acts;
+    try {
+      for (let i = 0; i < modules.length; i++) acts[i] = modules[i].forward(this.inputsOf(i), ctx);
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+    const z = acts[acts.length - 1]!;
+    acts[acts.length - 1] = null; // z belongs to the caller
+    this.outputAlias = z.reshape(z.shape);
+    return z;
+  }
+
+  /** Frees the activations and every module's cache. */
+  release(): void {
+    disposeAll(this.activations);
+    this.activations = [];
+    this.input = null;
+    this.outputAlias?.dispose();
+    this.outputAlias = null;
+    for (const m of this.nodes.modules) m.releaseCache();
+  }
+
+  /**
+   * Which inputs of node i need a cotangent: those that lead to parameters, and all of them
+   * when the input gradient is wanted (every node depends on the one network input).
+   */
+  private needInputs(i: number, inputGradient: boolean): boolean[] {
+    return this.nodes.inputs[i].map((j) => inputGradient || (j >= 0 && this.leadsToParameters[j]));
+  }
+
+  // Note [fusion rewrites]
+  // ~~~~~~~~~~~~~~~~~~~~~~
+  // ReLU → max pooling (every conv block of cnn3/cnn5): when a max-pool node's only input is a
+  // ReLU node that feeds nothing else, the backward of both is one pass over the activations
+  // (maxPool2dReluBackward, bit for bit the composition) and the ReLU node is not visited.
+  // vjp and vjpJvp use it (ReLU has no curvature of its own, so R{dx} takes the same form).
+  /** The ReLU node fused into max-pool node i's backward, or -1. */
+  private fusedRelu(i: number, need: readonly boolean[]): number {
+    const module = this.nodes.modules[i];
+    if (!(module instanceof MaxPool2dModule) || !need[0]) return -1;
+    const r = this.nodes.inputs[i][0];
+    if (r < 0 || !(this.nodes.modules[r] instanceof ReluModule) || this.consumers[r].length !== 1) return -1;
+    return r;
+  }
+
+  /**
+   * The backward pass from dz (N, ...outputShape): parameter gradients as `targets` says,
+   * and the input gradient when asked (owned by the caller), else null.
+   */
+  vjp(dz: Tensor, targets: VjpTargets): Tensor | null {
+    const { modules, inputs } = this.nodes;
+    const n = modules.length;
+    const cot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
+    let dx: Tensor | null = null;
+    // cot[n − 1] is the caller's dz: borrowed, never disposed here.
+    const owned = (i: number) => i !== n - 1;
+    const accumulate = (j: number, g: Tensor): void => {
+      if (j < 0) {
+        if (dx === null) dx = g;
+        else {
+          const s = add(dx, g);
+          dx.dispose();
+          g.dispose();
+          dx = s;
+        }
+        return;
+      }
+      const prev = cot[j];
+      if (prev === null) {
+        cot[j] = g;
+      } else {
+        cot[j] = add(prev, g);
+        prev.dispose();
+        g.dispose();
+      }
+    };
+    cot[n - 1] = dz;
+    const skip = new Array<boolean>(n).fill(false);
+    try {
+      for (let i = n - 1; i >= 0; i--) {
+        const dy = cot[i];
+        if (skip[i] || dy === null) continue;
+        const need = this.needInputs(i, targets.inputGradient);
+        const module = modules[i];
+        if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dy);
+        const r = this.fusedRelu(i, need);
+        if (r >= 0) {
+          const g = (module as MaxPool2dModule).vjpThroughRelu(dy, this.reluInput(r));
+          skip[r] = true;
+          accumulate(inputs[r][0], g);
+        } else if (module.info.parameterCount > 0 || need.some((x) => x)) {
+          const grads = module.vjp(dy, need, module.info.parameterCount > 0 ? targets.params(i) : false);
+          grads.forEach((g, k) => {
+            if (g !== null) accumulate(inputs[i][k], g);
+          });
+        }
+        if (owned(i)) dy.dispose();
+        cot[i] = null;
+      }
+    } catch (e) {
+      for (let i = 0; i < n; i++) if (owned(i)) cot[i]?.dispose();
+      (dx as Tensor | null)?.dispose();
+      throw e;
+    }
+    return dx;
+  }
+
+  private reluInput(r: number): Tensor {
+    const x = (this.nodes.modules[r] as ReluModule).cachedInput;
+    if (x === null) throw new Error('graph executor: the fused ReLU has no cached input');
+    return x;
+  }
+
+  /**
+   * The R-operator pass along parameter tangents v (views per node; null for nodes without
+   * parameters): R{z}, and with `keep` every node's tangent (for vjpJvp; the caller disposes
+   * them with disposeTangents). R{z} is null when no node has parameters.
+   */
+  jvp(v: (ParameterViews | null)[], keep: boolean): { rz: Tensor | null; tangents: Tangents } {
+    const { modules, inputs } = this.nodes;
+    const n = modules.length;
+    const r: Tangents = new Array<Tensor | null>(n).fill(null);
+    const pending = this.consumers.map((c) => c.length);
+    try {
+      for (let i = 0; i < n; i++) {
+        const rxs = inputs[i].map((j) => (j < 0 ? null : r[j]));
+        const hasParams = modules[i].info.parameterCount > 0;
+        if (hasParams || rxs.some((t) => t !== null)) r[i] = modules[i].jvp(rxs, hasParams ? v[i] : null);
+        if (!keep) {
+          for (const j of inputs[i]) {
+            if (j >= 0 && --pending[j] === 0) {
+              r[j]?.dispose();
+              r[j] = null;
+            }
+          }
+        }
+      }
+    } catch (e) {
+      disposeAll(r);
+      throw e;
+    }
+    const rz = r[n - 1];
+    if (!keep) r[n - 1] = null;
+    return { rz, tangents: keep ? r : [] };
+  }
+
+  /**
+   * The R-operator of the backward pass (forward-over-reverse) from dz and R{dz}, with the
+   * tangents of a jvp pass kept (`tangents`) and the parameter tangents `v`: writes R{dθ} into
+   * `out` (views per node). The caller owns dz and rdz.
+   */
+  vjpJvp(dz: Tensor, rdz: Tensor, tangents: Tangents, v: (ParameterViews | null)[], out: (ParameterViews | null)[]): void {
+    const { modules, inputs } = this.nodes;
+    const n = modules.length;
+    const cot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
+    const rcot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
+    const owned = (i: number) => i !== n - 1;
+    const accumulate = (store: (Tensor | null)[], j: number, g: Tensor): void => {
+      const prev = store[j];
+      if (prev === null) store[j] = g;
+      else {
+        store[j] = add(prev, g);
+        prev.dispose();
+        g.dispose();
+      }
+    };
+    cot[n - 1] = dz;
+    rcot[n - 1] = rdz;
+    const skip = new Array<boolean>(n).fill(false);
+    try {
+      for (let i = n - 1; i >= 0; i--) {
+        const dy = cot[i];
+        const rdy = rcot[i];
+        if (skip[i] || dy === null || rdy === null) continue;
+        const need = this.needInputs(i, false);
+        const module = modules[i];
+        const r = this.fusedRelu(i, need);
+        if (r >= 0) {
+          const pool = module as MaxPool2dModule;
+          const x = this.reluInput(r);
+          skip[r] = true;
+          const j = inputs[r][0];
+          if (j >= 0) {
+            accumulate(cot, j, pool.vjpThroughRelu(dy, x));
+            accumulate(rcot, j, pool.vjpThroughRelu(rdy, x));
+          }
+        } else if (module.info.parameterCount > 0 || need.some((x) => x)) {
+          const rxs = inputs[i].map((j) => (j < 0 ? null : tangents[j]));
+          const hasParams = module.info.parameterCount > 0;
+          const res = module.vjpJvp(dy, rdy, rxs, hasParams ? v[i] : null, hasParams ? out[i] : null, need);
+          res.dx.forEach((g, k) => {
+            const j = inputs[i][k];
+            if (g === null) return;
+            if (j >= 0) accumulate(cot, j, g);
+            else g.dispose();
+          });
+          res.rdx.forEach((g, k) => {
+            const j = inputs[i][k];
+            if (g === null) return;
+            if (j >= 0) accumulate(rcot, j, g);
+            else g.dispose();
+          });
+        }
+        if (owned(i)) {
+          dy.dispose();
+          rdy.dispose();
+        }
+        cot[i] = rcot[i] = null;
+      }
+    } catch (e) {
+      for (let i = 0; i < n; i++) {
+        if (!owned(i)) continue;
+        cot[i]?.dispose();
+        rcot[i]?.dispose();
+      }
+      throw e;
+    }
+  }
+}
+
+/** Disposes the tangents a jvp pass kept. */
+export function disposeTangents(tangents: Tangents): void {
+  disposeAll(tangents);
+}
