@@ -2,12 +2,12 @@
  * Training checkpoints: a self-checking binary file holding θ, the optimizer state, the data-order
  * RNG state, the position in the run and the run's options, written atomically.
  *
- * ## File format (version 1; all integers little-endian)
+ * ## File format (version 2; all integers little-endian)
  *
  * | offset | size | field                                                               |
  * |-------:|-----:|---------------------------------------------------------------------|
  * |      0 |    8 | magic: the ASCII bytes `NCNNCKPT`                                   |
- * |      8 |    4 | format version, uint32 (1)                                          |
+ * |      8 |    4 | format version, uint32 (2; version 1 files are read too)            |
  * |     12 |    4 | reserved, 0                                                         |
  * |     16 |   32 | SHA-256 of every byte from offset 48 to the end of the file         |
  * |     48 |    8 | total file size in bytes, uint64                                    |
@@ -18,8 +18,9 @@
  *
  * The JSON header:
  * ```json
- * { "format": "newton-cnn checkpoint", "version": 1, "createdAt": "2025-…Z", "library": "0.1.0",
- *   "model": { "name": "cnn3", "inputShape": [1, 28, 28], "classes": 10, "dtype": "float32", "numParameters": 62026 },
+ * { "format": "newton-cnn checkpoint", "version": 2, "createdAt": "2025-…Z", "library": "0.1.0",
+ *   "model": { "name": "cnn3", "inputShape": [1, 28, 28], "classes": 10, "dtype": "float32", "numParameters": 62026,
+ *              "numBuffers": 0 },
  *   "options": { …the run's options (model, data, optimizer, loss, learning rate, C, batch size, seed, epochs…) },
  *   "train": { "stateVersion": 1, "epoch": 1, "batch": 17, "seed": 0, "batchSize": 128, "trainSize": 10000,
  *              "elapsed": 31.5, "epochLoss": { "sum": 8.1, "batches": 17 }, "rngState": [u32, u32, u32, u32] },
@@ -27,8 +28,12 @@
  *   "newton": { "lambda": 0.444 },        (only in the checkpoints of Newton runs)
  *   "sections": [ { "name": "parameters",  "dtype": "float32", "offset": 1024, "length": 62026, "byteLength": 248104 },
  *                 { "name": "velocity",    "dtype": "float32", "offset": …,    "length": 62026, "byteLength": … },
- *                 { "name": "permutation", "dtype": "int32",   "offset": …,    "length": 10000, "byteLength": … } ] }
+ *                 { "name": "permutation", "dtype": "int32",   "offset": …,    "length": 10000, "byteLength": … },
+ *                 { "name": "buffers",     "dtype": "float32", "offset": …,    "length": 0,     "byteLength": 0 } ] }
  * ```
+ * The buffers section (version 2) holds the network's buffers, Network.getBuffers(): the
+ * batch-norm running statistics. Version 1 files have none; they load, and resume only a network
+ * without buffers (which every network of that version was).
  * Non-finite numbers of the state (a diverged loss sum) are written as the strings "NaN",
  * "Infinity", "-Infinity". Sections hold raw little-endian element bytes: θ and the SGD velocity in
  * the network's dtype, and the current epoch's permutation (int32; empty at an epoch boundary).
@@ -56,8 +61,8 @@ import type { TrainState } from './train/types';
 
 /** The 8 bytes every checkpoint starts with. */
 export const CHECKPOINT_MAGIC = 'NCNNCKPT';
-/** The format version this code writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The format version this code writes; it reads this one and version 1. */
+export const CHECKPOINT_VERSION = 2;
 
 const HEADER_START = 64;
 const CHECKSUM_START = 16;
@@ -78,6 +83,8 @@ export interface CheckpointModel {
   dtype: 'float32' | 'float64';
   /** P, the length of θ. */
   numParameters: number;
+  /** The number of buffer values (batch-norm running statistics); 0 when absent (version 1). */
+  numBuffers?: number;
 }
 
 /** The content of a checkpoint. */
@@ -206,17 +213,22 @@ export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
     throw new TypeError(`${fn}: state.optimizer.velocity must be a Float32Array or Float64Array`);
   }
   if (!(s.permutation instanceof Int32Array)) throw new TypeError(`${fn}: state.permutation must be an Int32Array`);
+  if (s.buffers !== undefined && !(s.buffers instanceof Float32Array || s.buffers instanceof Float64Array)) {
+    throw new TypeError(`${fn}: state.buffers must be a Float32Array or Float64Array`);
+  }
+  const buffers = s.buffers ?? (s.parameters instanceof Float64Array ? new Float64Array(0) : new Float32Array(0));
   const arrays: Array<[string, Float32Array | Float64Array | Int32Array]> = [
     ['parameters', s.parameters],
     ['velocity', s.optimizer.velocity],
     ['permutation', s.permutation],
+    ['buffers', buffers],
   ];
   const header = {
     format: 'newton-cnn checkpoint',
     version: CHECKPOINT_VERSION,
     createdAt: ckpt.createdAt ?? new Date().toISOString(),
     library: ckpt.library ?? 'unknown',
-    model: ckpt.model,
+    model: { ...ckpt.model, numBuffers: buffers.length },
     options: ckpt.options,
     train: {
       stateVersion: s.version,
@@ -307,7 +319,9 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
   const magic = buf.subarray(0, 8).toString('latin1');
   if (magic !== CHECKPOINT_MAGIC) fail(file, `not a newton-cnn checkpoint (magic ${JSON.stringify(magic)}, expected "${CHECKPOINT_MAGIC}")`);
   const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_VERSION) fail(file, `unsupported checkpoint version ${version} (this newton-cnn reads version ${CHECKPOINT_VERSION})`);
+  if (version !== CHECKPOINT_VERSION && version !== 1) {
+    fail(file, `unsupported checkpoint version ${version} (this newton-cnn reads versions 1 and ${CHECKPOINT_VERSION}; a newer version needs a newer newton-cnn)`);
+  }
   const size = buf.readBigUInt64LE(48);
   if (size !== BigInt(buf.length)) {
     fail(file, buf.length < size ? `truncated: ${buf.length} bytes but the checkpoint says ${size}` : `${buf.length} bytes but the checkpoint says ${size} (trailing data)`);
@@ -335,6 +349,10 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
   const parameters = readSection(file, buf, header.sections, 'parameters', floatTypes) as Float32Array | Float64Array;
   const velocity = readSection(file, buf, header.sections, 'velocity', floatTypes) as Float32Array | Float64Array;
   const permutation = readSection(file, buf, header.sections, 'permutation', ['int32']) as Int32Array;
+  // version 1 predates buffers (batch norm): it has no section, and no network of its time had any
+  const buffers = version === 1 ? undefined : (readSection(file, buf, header.sections, 'buffers', floatTypes) as Float32Array | Float64Array);
+  const numBuffers = version === 1 ? 0 : nonNegativeInteger(file, 'model.numBuffers', model.numBuffers);
+  if (buffers !== undefined && buffers.length !== numBuffers) fail(file, `the buffers section has ${buffers.length} elements but model.numBuffers is ${numBuffers}`);
   const isNewton = optimizer.name === 'newton';
   if (parameters.length !== numParameters || velocity.length !== (isNewton ? 0 : numParameters)) {
     fail(file, `θ has ${parameters.length} and the velocity ${velocity.length} elements but the model has ${numParameters} parameters${isNewton ? ' (a Newton checkpoint has no velocity)' : ''}`);
@@ -366,6 +384,7 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
     trainSize: nonNegativeInteger(file, 'train.trainSize', train.trainSize),
     elapsed: decodeNumber(train.elapsed),
     epochLoss: { sum: decodeNumber(epochLoss.sum), batches: nonNegativeInteger(file, 'train.epochLoss.batches', epochLoss.batches ?? 0) },
+    ...(buffers !== undefined ? { buffers } : {}),
     ...(newton !== undefined ? { newton } : {}),
   };
   const shape = model.inputShape;
@@ -379,6 +398,7 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
       classes: nonNegativeInteger(file, 'model.classes', model.classes),
       dtype: model.dtype,
       numParameters,
+      numBuffers,
     },
     options: options as { [key: string]: JsonValue },
     state,

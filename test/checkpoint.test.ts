@@ -38,7 +38,7 @@ function sample(dtype: 'float32' | 'float64' = 'float32', seed = 1, batch = 3): 
   const permutation = new Int32Array(batch > 0 ? 250 : 0);
   for (let i = 0; i < permutation.length; i++) permutation[i] = (i * 97 + seed) % 250;
   return {
-    model: { name: 'cnn3', inputShape: [1, 28, 28], classes: 10, dtype, numParameters: P },
+    model: { name: 'cnn3', inputShape: [1, 28, 28], classes: 10, dtype, numParameters: P, numBuffers: 6 },
     options: { model: 'cnn3', data: 'fashion-mnist-small', lr: 0.003, C: 0.01, shape: null, nested: { a: [1, 'x', true] } },
     optimizer: 'sgd',
     state: {
@@ -54,6 +54,7 @@ function sample(dtype: 'float32' | 'float64' = 'float32', seed = 1, batch = 3): 
       trainSize: 250,
       elapsed: 12.345678901234567,
       epochLoss: { sum: 0.1 + 0.2, batches: 3 },
+      buffers: A.from([0.5, -0.25, 0, 1, 2, 3]), // batch-norm running means and variances
     },
   };
 }
@@ -79,6 +80,8 @@ function expectSameCheckpoint(got: Checkpoint, want: Checkpoint): void {
   for (const k of ['version', 'epoch', 'batch', 'seed', 'batchSize', 'trainSize', 'elapsed'] as const) expect(g[k]).toBe(w[k]);
   expect(Object.is(g.epochLoss.sum, w.epochLoss.sum)).toBe(true);
   expect(g.epochLoss.batches).toBe(w.epochLoss.batches);
+  expect(g.buffers!.constructor).toBe(w.buffers!.constructor);
+  expect(bytes(g.buffers!).equals(bytes(w.buffers!))).toBe(true);
 }
 
 describe('checkpoint round trip', () => {
@@ -106,12 +109,23 @@ describe('checkpoint round trip', () => {
   test('layout: magic, version, 8-byte aligned size, SHA-256 over the rest', () => {
     const buf = encodeCheckpoint(sample());
     expect(buf.subarray(0, 8).toString('latin1')).toBe(CHECKPOINT_MAGIC);
-    expect(buf.readUInt32LE(8)).toBe(1);
+    expect(buf.readUInt32LE(8)).toBe(2);
     expect(Number(buf.readBigUInt64LE(48))).toBe(buf.length);
     expect(buf.length % 8).toBe(0);
     const header = JSON.parse(buf.subarray(64, 64 + buf.readUInt32LE(56)).toString('utf8'));
-    expect(header.sections.map((s: { name: string }) => s.name)).toEqual(['parameters', 'velocity', 'permutation']);
+    expect(header.sections.map((s: { name: string }) => s.name)).toEqual(['parameters', 'velocity', 'permutation', 'buffers']);
     for (const s of header.sections) expect(s.offset % 8).toBe(0);
+  });
+
+  test('a version-1 checkpoint (from before batch norm: no buffers) still loads, without buffers', () => {
+    const c = sample('float32');
+    delete c.state.buffers;
+    const buf = encodeCheckpoint(c);
+    buf.writeUInt32LE(1, 8); // the version is outside the checksummed range
+    const back = decodeCheckpoint(buf);
+    expect(back.state.buffers).toBeUndefined();
+    expect(back.model.numBuffers).toBe(0);
+    expect(bytes(back.state.parameters).equals(bytes(c.state.parameters))).toBe(true);
   });
 
   test('an existing checkpoint is replaced atomically by a new one', async () => {
@@ -186,8 +200,8 @@ describe('corrupted checkpoints are rejected with an Error naming the file', () 
 
   test('wrong version', async () => {
     const b = Buffer.from(good);
-    b.writeUInt32LE(2, 8);
-    await expectRejected(b, /unsupported checkpoint version 2 \(this newton-cnn reads version 1\)/);
+    b.writeUInt32LE(3, 8);
+    await expectRejected(b, /unsupported checkpoint version 3 \(this newton-cnn reads versions 1 and 2; a newer version needs a newer newton-cnn\)/);
   });
 
   test('a missing file', async () => {

@@ -65,12 +65,18 @@ export interface ModuleInfo {
 
 /** Options of one forward pass. */
 export interface ForwardContext {
-  /** Training mode: dropout active, batch norm on batch statistics. Inference (false): neither. */
+  /** Training mode: dropout active. Inference (false): dropout is the identity. */
   readonly training: boolean;
+  /**
+   * Batch norm normalises with the batch's statistics (training mode) rather than its running
+   * ones. The Newton method sets it without `training`: its f, ∇f and G see batch norm in
+   * training mode and dropout as the identity.
+   */
+  readonly batchStatistics: boolean;
   /** Seed for the stochastic modules (dropout) of this pass; a non-negative safe integer. */
   readonly noiseSeed: number;
   /**
-   * Batch norm in training mode updates its running statistics with momentum only when this
+   * Batch norm on batch statistics updates its running statistics with momentum only when this
    * is true: on the passes a trainer says are steps (never during Gv, Hv or a line search).
    */
   readonly updateStatistics: boolean;

@@ -46,11 +46,16 @@ export interface NetworkOptions {
 export interface ForwardOptions {
   /** Training mode: dropout active, batch norm on batch statistics. Default false. */
   training?: boolean;
+  /**
+   * Batch norm on the batch's statistics (default: `training`). The Newton method passes it
+   * without `training`: batch norm in training mode, dropout off.
+   */
+  batchStatistics?: boolean;
   /** Seed of the dropout masks of this pass (default: derived from a per-network pass counter). */
   noiseSeed?: number;
   /**
    * Update batch norm's running statistics from this pass's batch statistics (default false;
-   * only in training mode). Trainers set it on the passes that are steps.
+   * only with batch statistics). Trainers set it on the passes that are steps.
    */
   updateStatistics?: boolean;
 }
@@ -223,6 +228,8 @@ export class Network {
     this.checkInput(fn, x);
     const training = options?.training ?? false;
     if (typeof training !== 'boolean') throw new TypeError(`${fn}: options.training must be a boolean, got ${describe(training)}`);
+    const batchStatistics = options?.batchStatistics ?? training;
+    if (typeof batchStatistics !== 'boolean') throw new TypeError(`${fn}: options.batchStatistics must be a boolean, got ${describe(batchStatistics)}`);
     const updateStatistics = options?.updateStatistics ?? false;
     if (typeof updateStatistics !== 'boolean') throw new TypeError(`${fn}: options.updateStatistics must be a boolean, got ${describe(updateStatistics)}`);
     const noiseSeed = options?.noiseSeed ?? mixSeed(0x5eed, this.passes);
@@ -231,7 +238,7 @@ export class Network {
     }
     this.passes++;
     disposeStoredJacobian(this);
-    const z = this.executor.forward(x, { training, noiseSeed, updateStatistics: training && updateStatistics });
+    const z = this.executor.forward(x, { training, batchStatistics, noiseSeed, updateStatistics: batchStatistics && updateStatistics });
     this.batchSize = x.shape[0];
     return z;
   }

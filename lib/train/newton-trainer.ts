@@ -32,7 +32,7 @@ import { axpy, copy, dot, scale, squaredNorm } from '../ops';
 import type { Tensor } from '../tensor';
 import type { LinearOperator } from '../optim/cg';
 import { checkModelData, evaluateObjectiveAsync, objectiveSteps, type KeptBatch, type ObjectiveResult } from './objective';
-import type { TrainState } from './types';
+import { checkResumeBuffers, type TrainState } from './types';
 
 const FN = 'trainNewton';
 
@@ -317,6 +317,7 @@ function checkResume(model: Network, l: number, s: number, sampling: NewtonSampl
   if (state.version !== 1) bad(`has version ${String(state.version)}, expected 1`);
   if (state.newton === undefined || typeof state.newton.lambda !== 'number' || !(state.newton.lambda > 0)) bad('is not a Newton state (no positive newton.lambda): resume SGD states with trainSgd');
   if (!isFloatArray(state.parameters) || state.parameters.length !== model.numParameters) bad(`has ${String(state.parameters?.length)} parameters but the network has ${model.numParameters}`);
+  checkResumeBuffers(model, state, bad);
   if (state.trainSize !== l) bad(`was made with ${state.trainSize} training examples but train has ${l}`);
   if (state.batchSize !== s) bad(`was made with subsamples of ${state.batchSize} examples but the sampling rate gives ${s}`);
   const chunks = Math.ceil(l / s);
@@ -375,6 +376,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
   let previousElapsed = 0;
   if (resume !== undefined) {
     model.setParameters(resume.parameters);
+    if (resume.buffers !== undefined) model.setBuffers(resume.buffers);
     rng = Rng.fromState(resume.rngState);
     epoch = resume.epoch;
     batch = resume.batch;
@@ -398,6 +400,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
     rngState: rng.getState(),
     optimizer: { iteration, velocity: model.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0) },
     parameters: model.getParameters(),
+    buffers: model.getBuffers(),
     seed: r.seed,
     batchSize: s,
     trainSize: l,
@@ -431,7 +434,18 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
     }
   };
   const objective = (S: Int32Array, gradient: boolean): Generator<void, ObjectiveResult, void> =>
-    objectiveSteps(model, train, { C: o.C, loss: r.loss, batchSize: r.batchSize, trainSize: l, subsample: S, gradient, keepSubsample: gradient });
+    objectiveSteps(model, train, {
+      C: o.C,
+      loss: r.loss,
+      batchSize: r.batchSize,
+      trainSize: l,
+      subsample: S,
+      gradient,
+      keepSubsample: gradient,
+      // batch norm in training mode on a fixed partition (S last); running statistics from the gradient pass only
+      batchStatistics: true,
+      updateStatistics: gradient,
+    });
 
   if (aborted()) return result(iteration < r.iterations);
   while (iteration < r.iterations) {
@@ -543,6 +557,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       if (!(e instanceof Aborted)) throw e;
       // discard the unfinished iteration: back to its start
       model.setParameters(before.parameters);
+      if (before.buffers !== undefined) model.setBuffers(before.buffers);
       rng = Rng.fromState(before.rngState);
       epoch = before.epoch;
       batch = before.batch;

@@ -32,6 +32,15 @@ export interface ObjectiveOptions {
    */
   subsample?: Int32Array;
   /**
+   * Batch norm on each mini-batch's own statistics (training mode; dropout stays off) instead
+   * of the running statistics (default false). The Newton method's f, ∇f and line search use
+   * it: the mini-batches are then a fixed partition of the data (S last), so f is one function
+   * for the whole iteration (README.md, "Batch norm").
+   */
+  batchStatistics?: boolean;
+  /** With batchStatistics: update batch norm's running statistics from every mini-batch (default false). */
+  updateStatistics?: boolean;
+  /**
    * Keep the forward cache of the last mini-batch (S) and return that batch in
    * {@link ObjectiveResult.kept}, so that Gauss-Newton products on S reuse it (default false;
    * needs options.subsample).
@@ -143,6 +152,10 @@ export function* objectiveSteps(model: Network, data: Dataset, options: Objectiv
   const wantGradient = options.gradient ?? false;
   const l = data.length;
   const Cl = C * trainSize;
+  const batchStatistics = options.batchStatistics ?? false;
+  const updateStatistics = options.updateStatistics ?? false;
+  if (typeof batchStatistics !== 'boolean') throw new TypeError(`${fn}: options.batchStatistics must be a boolean, got ${typeof batchStatistics}`);
+  if (typeof updateStatistics !== 'boolean') throw new TypeError(`${fn}: options.updateStatistics must be a boolean, got ${typeof updateStatistics}`);
   const keep = options.keepSubsample ?? false;
   if (typeof keep !== 'boolean') throw new TypeError(`${fn}: options.keepSubsample must be a boolean, got ${typeof keep}`);
   if (keep && options.subsample === undefined) throw new RangeError(`${fn}: options.keepSubsample needs options.subsample`);
@@ -164,7 +177,7 @@ export function* objectiveSteps(model: Network, data: Dataset, options: Objectiv
       let z: Tensor | null = null;
       let handedOver = false;
       try {
-        z = model.forward(batch.x);
+        z = model.forward(batch.x, { batchStatistics, updateStatistics });
         lossSum += loss.value(z, batch.y);
         correct += correctCount(z, batch.labels);
         if (acc !== null) {

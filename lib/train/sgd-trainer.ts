@@ -12,7 +12,7 @@ import { mixSeed } from '../nn/seed';
 import type { Network } from '../nn/network';
 import { Sgd } from '../optim/sgd';
 import { checkModelData, evaluateObjectiveAsync } from './objective';
-import type { EpochStats, TrainResult, TrainSgdOptions, TrainState } from './types';
+import { checkResumeBuffers, type EpochStats, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 
 const FN = 'trainSgd';
@@ -81,6 +81,7 @@ function checkResume(model: Network, r: Resolved, l: number, s: TrainState): voi
   if (!isFloatArray(s.parameters) || s.parameters.length !== model.numParameters) {
     bad(`has ${String(s.parameters?.length)} parameters but the network has ${model.numParameters}`);
   }
+  checkResumeBuffers(model, s, bad);
   if (s.batchSize !== r.batchSize) bad(`was made with batch size ${s.batchSize} but options.batchSize is ${r.batchSize}`);
   if (s.trainSize !== l) bad(`was made with ${s.trainSize} training examples but train has ${l}`);
   const batches = Math.ceil(l / r.batchSize);
@@ -135,6 +136,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
   let epochLoss = { sum: 0, batches: 0 };
   if (resume !== undefined) {
     model.setParameters(resume.parameters);
+    if (resume.buffers !== undefined) model.setBuffers(resume.buffers);
     sgd.loadState(resume.optimizer);
     rng = Rng.fromState(resume.rngState);
     epoch = resume.epoch;
@@ -162,6 +164,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     rngState: rng.getState(),
     optimizer: sgd.state(),
     parameters: model.getParameters(),
+    buffers: model.getBuffers(),
     seed: r.seed,
     batchSize: r.batchSize,
     trainSize: l,
@@ -195,7 +198,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
       const b = gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device });
       let lossSum: number;
       try {
-        const z = model.forward(b.x, { training: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
+        const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
         try {
           lossSum = r.loss.value(z, b.y);
           const dz = r.loss.gradient(z, b.y);

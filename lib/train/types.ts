@@ -68,6 +68,11 @@ export interface TrainState {
   optimizer: SgdState;
   /** θ. */
   parameters: Float32Array | Float64Array;
+  /**
+   * The network's buffers (batch-norm running statistics), Network.getBuffers(); absent in
+   * states from before buffers existed, which only networks without buffers can resume.
+   */
+  buffers?: Float32Array | Float64Array;
   /** The seed the run started with (dropout noise seeds derive from it). */
   seed: number;
   /** Mini-batch size (a resume must use the same). */
@@ -147,4 +152,17 @@ export interface TrainResult {
   seconds: number;
   /** Training throughput of this run (evaluation excluded). */
   imagesPerSecond: number;
+}
+
+/** Throws (through `bad`) unless `state`'s buffers fit `model` (a network without buffers takes a state without them). */
+export function checkResumeBuffers(model: { readonly buffers: { readonly size: number } }, state: TrainState, bad: (why: string) => never): void {
+  const have = state.buffers?.length ?? 0;
+  const need = model.buffers.size;
+  if (have !== need) {
+    bad(
+      state.buffers === undefined
+        ? `has no buffer values (batch-norm running statistics) but the network has ${need}; it was written for a network without batch norm`
+        : `has ${have} buffer values (batch-norm running statistics) but the network has ${need}`,
+    );
+  }
 }

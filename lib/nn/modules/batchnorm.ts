@@ -1,5 +1,4 @@
-// Batch normalisation over the channels of (N, C, H, W) — DESIGN.md, "Batch norm in training
-// mode" — with its four passes exact in both modes:
+// Batch normalisation over the channels of (N, C, H, W) — README.md, "Batch norm" — with its four passes exact in both modes:
 //
 //   training   x̂ = (x − μ)/σ, y = γx̂ + β, μ and σ = √(var + ε) the batch statistics of each
 //              channel over its m = N·H·W values (var biased). Examples are not independent.
@@ -32,10 +31,11 @@ import { BaseModule, disposeTensors, moduleInfo } from './base';
 
 /** What a forward pass keeps: x̂, 1/σ (C), the per-channel count m and the mode. */
 interface BatchNormCache {
+  /** Batch statistics (training mode) or running ones (inference). */
   readonly training: boolean;
   /** x̂ (N, C, H, W), owned. */
   readonly xhat: Tensor;
-  /** 1/σ (C), owned: of the batch (training) or of the running variance (inference). */
+  /** 1/σ (C), owned: of the batch (training mode) or of the running variance (inference). */
   readonly invStd: Tensor;
   /** m = N·H·W. */
   readonly m: number;
@@ -96,7 +96,7 @@ export class BatchNorm2dModule extends BaseModule {
     const m = x.shape[0] * x.shape[2] * x.shape[3];
     let mean: Tensor;
     let invStd: Tensor;
-    if (ctx.training) {
+    if (ctx.batchStatistics) {
       const stats = batchNormStats(x, this.spec.eps);
       mean = stats.mean;
       invStd = stats.invStd;
@@ -111,7 +111,7 @@ export class BatchNorm2dModule extends BaseModule {
     const negShift = scale(shift, -1);
     const xhat = channelAffine(x, invStd, negShift);
     disposeTensors([mean, shift, negShift]);
-    this.cache = { training: ctx.training, xhat, invStd, m };
+    this.cache = { training: ctx.batchStatistics, xhat, invStd, m };
     return this.spec.affine ? channelAffine(xhat, this.param('weight'), this.param('bias')) : xhat.reshape(xhat.shape);
   }
 
