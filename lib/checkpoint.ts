@@ -20,7 +20,7 @@
  * ```json
  * { "format": "newton-cnn checkpoint", "version": 2, "createdAt": "2025-…Z", "library": "0.1.0",
  *   "model": { "name": "cnn3", "inputShape": [1, 28, 28], "classes": 10, "dtype": "float32", "numParameters": 62026,
- *              "numBuffers": 0 },
+ *              "numBuffers": 0 },     (a ResNet's also has "stem": "imagenet" | "cifar"; optional, so older files load)
  *   "options": { …the run's options (model, data, optimizer, loss, learning rate, C, batch size, seed, epochs…) },
  *   "train": { "stateVersion": 1, "epoch": 1, "batch": 17, "seed": 0, "batchSize": 128, "trainSize": 10000,
  *              "elapsed": 31.5, "epochLoss": { "sum": 8.1, "batches": 17 }, "rngState": [u32, u32, u32, u32] },
@@ -85,6 +85,8 @@ export interface CheckpointModel {
   numParameters: number;
   /** The number of buffer values (batch-norm running statistics); 0 when absent (version 1). */
   numBuffers?: number;
+  /** The ResNet stem ('imagenet' or 'cifar') of a ResNet; absent for networks without one and in older files. */
+  stem?: string;
 }
 
 /** The content of a checkpoint. */
@@ -399,6 +401,7 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
       dtype: model.dtype,
       numParameters,
       numBuffers,
+      ...(typeof model.stem === 'string' ? { stem: model.stem } : {}),
     },
     options: options as { [key: string]: JsonValue },
     state,

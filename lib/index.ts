@@ -21,7 +21,7 @@ export * as train from './train';
 export * as checkpoint from './checkpoint';
 
 // The most used names of those namespaces, directly.
-export { GraphBuilder, Network, Sequential, cnn3, cnn5, modelByName } from './nn';
+export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, modelByName, resnet } from './nn';
 export type { Loss, LayerSpec, Initializer } from './nn';
 export { Sgd } from './optim';
 export type { SgdOptions } from './optim';

@@ -78,6 +78,7 @@ export interface NativeMemoryStats {
   bytesInUse: number;
   peakBytesInUse: number;
   bytesCached: number;
+  cacheLimitBytes: number;
   allocations: number;
 }
 

@@ -45,10 +45,16 @@ export interface MemoryStats {
   bytesInUse: number;
   /** The most bytes ever in use at once. */
   peakBytesInUse: number;
-  /** Bytes kept for reuse by a caching allocator (0 on the CPU). */
+  /** Freed bytes the allocator keeps for reuse. */
   bytesCached: number;
   /** Allocations made so far. */
   allocations: number;
+  /**
+   * The most bytes the allocator keeps cached for reuse (Infinity where only a failed allocation
+   * empties the cache, as on CUDA). CPU default: a quarter of the memory, at most 8 GiB;
+   * NEWTON_CPU_CACHE_BYTES sets it.
+   */
+  cacheLimitBytes: number;
 }
 
 /**

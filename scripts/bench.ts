@@ -23,6 +23,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Subsampled Newton for cnn3 on 28×28×1: Gv / forward+backward at |S| = 3000 (rop, stored); one iteration’s time split at l = 60,000',
     load: async () => (await import('./bench/newton')).suite,
   },
+  resnet: {
+    description: 'ResNet-20 on 32×32×3: SGD step images/s at batch 128; batch norm in training mode: Gv and Hv / forward+backward at |S| = 512 (--device cuda for the GPU)',
+    load: async () => (await import('./bench/resnet')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

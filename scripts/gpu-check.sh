@@ -11,7 +11,8 @@
 #   scripts/gpu-check.sh --remote         there, in the repo root (what the run call executes):
 #                                         unpacks node and node_modules, builds with CUDA
 #                                         (NEWTON_CUDA=ON), runs `test:gpu` with
-#                                         NEWTON_REQUIRE_CUDA=1 and `bench gpu`, and writes
+#                                         NEWTON_REQUIRE_CUDA=1, `bench gpu`, `bench resnet
+#                                         --device cuda` and `bench ops --device cuda`, and writes
 #                                         $OUT/GPU-RESULTS.md (+ logs), all in < 10 minutes
 #   scripts/gpu-check.sh --collect DIR    here: copies GPU-RESULTS.md from the fetched files
 #                                         (the run's files_at folder) to scripts/GPU-RESULTS.md
@@ -292,6 +293,15 @@ remote() {
       if [ "$left" -gt 10 ]; then
         { echo; echo "=== NEWTON_CUDA_TF32=1: SGEMM only ==="; } >>"$out/bench-gpu.log"
         NEWTON_CUDA_TF32=1 timeout "$left" node dist/scripts/bench.js gpu --only sgemm >>"$out/bench-gpu.log" 2>&1
+      fi
+      # ResNet-20 on the GPU: SGD step at batch 128, batch-norm Gv and Hv / forward+backward at
+      # |S| = 512 (the suite's default sizes, 3 repeats: a few seconds on a GPU; capped at 90 s)
+      left="$(( $(remaining) - 5 ))"
+      if [ "$left" -gt 10 ]; then
+        [ "$left" -gt 90 ] && left=90
+        { echo; echo "=== ResNet-20 (bench resnet --device cuda --repeats 3) ==="; } >>"$out/bench-gpu.log"
+        timeout "$left" node dist/scripts/bench.js resnet --device cuda --repeats 3 --json "$out/bench-resnet.json" >>"$out/bench-gpu.log" 2>&1 \
+          || echo "bench resnet: exit $? (a timeout is 124)" >>"$out/bench-gpu.log"
       fi
       # a bench line for every declared op on the GPU (test/cases)
       left="$(( $(remaining) - 5 ))"

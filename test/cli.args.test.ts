@@ -5,8 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { main } from '../lib/cli';
-import { DEFAULT_EPOCHS, DEFAULT_NEWTON_ITERATIONS_CLI, parseShape, parseTrainArgs, UsageError } from '../lib/cli/args';
+import { DEFAULT_EPOCHS, DEFAULT_NEWTON_ITERATIONS_CLI, defaultStem, isModelName, parseMilestones, parseShape, parseTrainArgs, UsageError } from '../lib/cli/args';
 import { infoText } from '../lib/cli/commands/info';
+import { sgdOptions } from '../lib/cli/commands/train';
 import { Progress, formatDuration } from '../lib/progress';
 import { info } from '../lib/runtime';
 import { Capture, fakeIo } from './cli.helpers';
@@ -46,6 +47,9 @@ describe('parseTrainArgs', () => {
       quiet: false,
       json: false,
     });
+    expect(a).toMatchObject({ weightDecay: 0, decayWeightsOnly: false, lrFactor: 0.1, warmup: 0 });
+    expect(a.milestones).toBeUndefined();
+    expect(a.stem).toBeUndefined();
     expect(a.checkpoint).toBeUndefined();
     expect(a.given.size).toBe(0);
     expect(parseTrainArgs(['--optimizer', 'sgd'], dir)!.iterations).toBeUndefined();
@@ -73,6 +77,44 @@ describe('parseTrainArgs', () => {
     expect([...a.given].sort()).toEqual(
       ['C', 'batchSize', 'checkpoint', 'checkpointEvery', 'data', 'decay', 'format', 'iterations', 'json', 'loss', 'lr', 'model', 'momentum', 'nesterov', 'optimizer', 'quiet', 'seed', 'shape', 'testLimit', 'threads', 'trainLimit'].sort(),
     );
+  });
+
+  test('ResNets: every name modelByName accepts, and --stem', () => {
+    for (const name of ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet8', 'resnet200']) {
+      expect(isModelName(name)).toBe(true);
+      expect(parseTrainArgs(['--model', name], dir)!.model).toBe(name);
+    }
+    for (const name of ['resnet', 'resnet21', 'resnet2', 'resnet020', 'resnet151', 'ResNet20', 'cnn4', 'vgg']) expect(isModelName(name)).toBe(false);
+    expect([defaultStem('resnet50'), defaultStem('resnet56'), defaultStem('resnet152'), defaultStem('resnet158'), defaultStem('cnn3')]).toEqual(['imagenet', 'cifar', 'imagenet', 'cifar', undefined]); // resnet152 is ImageNet's; 158 = 6·26 + 2 a CIFAR depth
+    expect(parseTrainArgs(['--model', 'resnet18', '--stem', 'cifar'], dir)).toMatchObject({ model: 'resnet18', stem: 'cifar' });
+    expect(parseTrainArgs(['--model', 'resnet50', '--stem', 'imagenet'], dir)).toMatchObject({ model: 'resnet50', stem: 'imagenet' });
+    expect(parseTrainArgs(['--model', 'resnet20', '--stem', 'cifar'], dir)).toMatchObject({ model: 'resnet20', stem: 'cifar' });
+    // with --resume the model may come from the checkpoint: --stem is checked when it is known
+    fs.writeFileSync(path.join(dir, 's.ckpt'), '');
+    expect(parseTrainArgs(['--resume', 's.ckpt', '--stem', 'cifar'], dir)).toMatchObject({ stem: 'cifar' });
+  });
+
+  test('SGD schedule and weight-decay options are read', () => {
+    const a = parseTrainArgs(
+      ['--optimizer', 'sgd', '--model', 'resnet56', '--weight-decay', '5e-4', '--decay-weights-only', '--milestones', '80, 120.5', '--lr-factor', '0.2', '--warmup', '1.5'],
+      dir,
+    )!;
+    expect(a).toMatchObject({ weightDecay: 5e-4, decayWeightsOnly: true, milestones: [80, 120.5], lrFactor: 0.2, warmup: 1.5 });
+    expect([...a.given].sort()).toEqual(['decayWeightsOnly', 'lrFactor', 'milestones', 'model', 'optimizer', 'warmup', 'weightDecay'].sort());
+    expect(parseMilestones('--milestones', '3')).toEqual([3]);
+    expect(parseTrainArgs(['--optimizer', 'sgd', '--decay-weights-only'], dir)).toMatchObject({ weightDecay: 0, decayWeightsOnly: true }); // no effect, not refused
+  });
+
+  test('sgdOptions: epochs become steps; without the new options the options are the old ones', () => {
+    const plain = parseTrainArgs(['--optimizer', 'sgd', '--lr', '0.1', '--C', '1'], dir)!;
+    expect(sgdOptions(plain, 10)).toEqual({ learningRate: 0.1, momentum: 0.9, nesterov: false, decay: 1e-6, C: 1 });
+    const a = parseTrainArgs(['--optimizer', 'sgd', '--milestones', '1,2.5', '--lr-factor', '0.5', '--warmup', '0.5', '--weight-decay', '1e-4', '--decay-weights-only'], dir)!;
+    expect(sgdOptions(a, 4)).toMatchObject({ schedule: { kind: 'multistep', milestones: [4, 10], factor: 0.5 }, warmup: 2, weightDecay: 1e-4, weightDecayOn: 'weights' });
+    expect(sgdOptions(parseTrainArgs(['--optimizer', 'sgd', '--warmup', '0.3'], dir)!, 5)).toMatchObject({ warmup: 2 }); // 1.5 → 2 (rounded)
+    const close = parseTrainArgs(['--optimizer', 'sgd', '--milestones', '0.1,0.2'], dir)!;
+    expect(() => sgdOptions(close, 2)).toThrow(UsageError);
+    expect(() => sgdOptions(close, 2)).toThrow(/--milestones 0\.1,0\.2: with 2 batches per epoch they fall at steps 0,0, which must be strictly increasing and positive/);
+    expect(sgdOptions(close, 20)).toMatchObject({ schedule: { milestones: [2, 4] } });
   });
 
   test('--resume alone keeps writing checkpoints to the resumed file', () => {
@@ -107,7 +149,28 @@ describe('parseTrainArgs', () => {
     [['--batch-size', '-3'], /--batch-size must be a positive integer/],
     [['--seed', '-1'], /--seed must be a non-negative integer/],
     [['--threads', '1000'], /--threads must be at most 256/],
-    [['--model', 'resnet'], /--model must be one of: cnn3, cnn5 \(got 'resnet'\)/],
+    [['--model', 'resnet'], /--model must be one of: cnn3, cnn5, resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32, resnet44, resnet56, resnet110 or another resnet<6n\+2> \(got 'resnet'\)/],
+    [['--model', 'resnet21'], /--model must be one of: .* \(got 'resnet21'\)/],
+    [['--model', 'resnet020'], /--model must be one of: .* \(got 'resnet020'\)/],
+    [['--stem', 'cifar'], /--stem is for the ResNets \(resnet18, resnet34, resnet50, resnet101, resnet152, resnet<6n\+2>\), not cnn3/],
+    [['--model', 'cnn5', '--stem', 'imagenet'], /--stem is for the ResNets .*, not cnn5/],
+    [['--model', 'resnet20', '--stem', 'imagenet'], /--stem imagenet: resnet20 is a CIFAR ResNet, which always has the cifar stem/],
+    [['--model', 'resnet18', '--stem', 'tiny'], /--stem must be one of: imagenet, cifar \(got 'tiny'\)/],
+    [['--optimizer', 'sgd', '--weight-decay', '-1'], /--weight-decay must be non-negative, got -1/],
+    [['--optimizer', 'sgd', '--weight-decay', 'x'], /--weight-decay must be a number, got 'x'/],
+    [['--optimizer', 'sgd', '--milestones', '5,3'], /--milestones must be strictly increasing, got 5 then 3 in '5,3'/],
+    [['--optimizer', 'sgd', '--milestones', '2,2'], /--milestones must be strictly increasing, got 2 then 2/],
+    [['--optimizer', 'sgd', '--milestones', '0,3'], /--milestones must be positive epochs, got 0 in '0,3'/],
+    [['--optimizer', 'sgd', '--milestones', '1,,2'], /--milestones must be epochs E1,E2,… \(e\.g\. 100,150\), got '1,,2'/],
+    [['--optimizer', 'sgd', '--milestones', 'ten'], /--milestones must be a number, got 'ten'/],
+    [['--optimizer', 'sgd', '--lr-factor', '0.5'], /--lr-factor needs --milestones/],
+    [['--optimizer', 'sgd', '--milestones', '3', '--lr-factor', '0'], /--lr-factor must be positive, got 0/],
+    [['--optimizer', 'sgd', '--milestones', '3', '--decay', '0.001'], /--decay \(γ of the schedule η0\/\(1 \+ tγ\)\) has no effect with --milestones/],
+    [['--optimizer', 'sgd', '--warmup', '-0.5'], /--warmup must be non-negative \(epochs\), got -0.5/],
+    [['--weight-decay', '1e-4'], /--weight-decay is an SGD option/],
+    [['--optimizer', 'newton', '--decay-weights-only'], /--decay-weights-only is an SGD option/],
+    [['--milestones', '3'], /--milestones is an SGD option/],
+    [['--warmup', '1'], /--warmup is an SGD option/],
     [['--optimizer', 'lbfgs'], /--optimizer must be one of: newton, sgd \(got 'lbfgs'\)/],
     [['--sampling-rate', '0'], /--sampling-rate must be in \(0, 1\], got 0/],
     [['--sampling-rate', '1.5'], /--sampling-rate must be in \(0, 1\], got 1.5/],
@@ -172,7 +235,7 @@ describe('main', () => {
   test('train --help lists every option, the advanced ones and the exit codes', async () => {
     const { io, out } = fakeIo(dir);
     expect(await main(['train', '--help'], io)).toBe(0);
-    for (const flag of ['--model', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--sampling-rate', '--cg-max', '--cg-tol', '--lambda', '--gv-mode', '--sampling', '--lr', '--momentum', '--nesterov', '--decay', '--C',
+    for (const flag of ['--model', '--stem', '--weight-decay', '--decay-weights-only', '--milestones', '--lr-factor', '--warmup', 'resnet<6n+2>', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--sampling-rate', '--cg-max', '--cg-tol', '--lambda', '--gv-mode', '--sampling', '--lr', '--momentum', '--nesterov', '--decay', '--C',
       '--batch-size', '--loss', '--seed', '--device', '--threads', '--checkpoint', '--checkpoint-every', '--resume', '--quiet', '--json', '--train-limit', '--test-limit']) {
       expect(out.text).toContain(flag);
     }

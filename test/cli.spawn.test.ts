@@ -53,7 +53,7 @@ test('train --epochs 1 on a subset prints the test accuracy', () => {
 test('bad usage exits with 2', () => {
   const r = spawnSync(process.execPath, [cli, 'train', '--model', 'alexnet'], { cwd: dir, encoding: 'utf8', timeout: 60000 });
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/--model must be one of: cnn3, cnn5 \(got 'alexnet'\)/);
+  expect(r.stderr).toMatch(/--model must be one of: cnn3, cnn5, resnet18, .* or another resnet<6n\+2> \(got 'alexnet'\)/);
 });
 
 test('SIGINT: stops after the batch, writes a loadable checkpoint, says how to resume, exits 130', async () => {

@@ -1,11 +1,12 @@
 // `newton-cnn train` through main() with captured streams on a tiny subset of the bundled data:
 // the output formats, checkpoints at epoch ends, bit-for-bit resumption (2 epochs = 1 + resume 1,
-// and = an interrupted run + resume), interruption, and options inconsistent with a checkpoint.
+// and = an interrupted run + resume), interruption, and options inconsistent with a checkpoint;
+// ResNet-20 with SGD (milestones, warm-up, weights-only decay) and Newton, and resuming a ResNet.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { loadCheckpoint } from '../lib/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../lib/checkpoint';
 import { main } from '../lib/cli';
 import { INTERRUPTED_CHECKPOINT } from '../lib/cli/commands/train';
 import { fakeIo, TINY } from './cli.helpers';
@@ -154,4 +155,94 @@ test('a corrupted --resume file is an error (exit 1) naming the file', async () 
   const f = fakeIo(dir);
   expect(await main(['train', '--resume', file], f.io)).toBe(1);
   expect(f.err.text).toMatch(/newton-cnn: error: loadCheckpoint: .*broken\.ckpt: truncated/);
+});
+
+test('a checkpoint without the newer options (weight decay, schedule, stem) resumes with their defaults', async () => {
+  const file = path.join(dir, 'old.ckpt');
+  expect((await train(['--epochs', '1', '--checkpoint', file, '--quiet'])).code).toBe(0);
+  const c = await loadCheckpoint(file);
+  const options = { ...c.options };
+  for (const k of ['stem', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup']) delete options[k];
+  await saveCheckpoint(file, { ...c, options });
+  const r = await train(['--resume', file, '--epochs', '2', '--weight-decay', '0', '--quiet']); // the default: equal to what the old run had
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  expect((await loadCheckpoint(file)).state.epoch).toBe(2);
+  const f = fakeIo(dir);
+  expect(await main(['train', '--resume', file, '--epochs', '3', '--weight-decay', '1e-4'], f.io)).toBe(2);
+  expect(f.err.text).toMatch(/--weight-decay 0\.0001 differs from the checkpoint's 0 /);
+});
+
+test('--milestones that round to the same step are refused once the batches per epoch are known', async () => {
+  const f = fakeIo(dir);
+  expect(await main(['train', ...TINY, '--milestones', '0.1,0.2'], f.io)).toBe(2);
+  expect(f.err.text).toMatch(/--milestones 0\.1,0\.2: with 4 batches per epoch they fall at steps 0,1, which must be strictly increasing and positive/);
+});
+
+describe('ResNets', () => {
+  // ResNet-20 (272k parameters) on 32 bundled images, 2 batches per epoch: about a second per run on 2 cores
+  const RESNET_SGD = ['--optimizer', 'sgd', '--model', 'resnet20', '--train-limit', '32', '--test-limit', '16', '--batch-size', '16', '--loss', 'cross-entropy', '--lr', '0.05',
+    '--milestones', '1', '--lr-factor', '0.2', '--warmup', '0.5', '--weight-decay', '5e-4', '--decay-weights-only'];
+
+  test('train --model resnet20 --optimizer sgd with milestones, warm-up and weights-only decay; resumes bit for bit', async () => {
+    const straight = path.join(dir, 'resnet-straight.ckpt');
+    const split = path.join(dir, 'resnet-split.ckpt');
+    const f = fakeIo(dir);
+    expect(await main(['train', ...RESNET_SGD, '--epochs', '2', '--checkpoint', straight], f.io)).toBe(0);
+    expect(f.out.text).toMatch(/^newton-cnn \S+: train resnet20 with sgd\n/);
+    expect(f.out.text).toMatch(/\nmodel: resnet20: 272186 parameters \(float32, cpu\); input 1×28×28, 10 classes\n/);
+    expect(f.out.text).toMatch(
+      /\noptimizer: sgd, lr 0\.05, momentum 0\.9, lr ×0\.2 after epochs 1 \(steps 2\), warm-up 0\.5 epochs \(1 step\), weight decay 0\.0005 \(conv\/linear weights only\), C 0\.01, batch 16,/,
+    );
+    expect(f.out.text).toMatch(/\nepoch 2\/2 /);
+    expect(f.out.text).toMatch(/\ntest accuracy: [01]\.\d{4}\n/);
+    const a = await loadCheckpoint(straight);
+    expect(a.model).toMatchObject({ name: 'resnet20', stem: 'cifar', numParameters: 272186 });
+    expect(a.model.numBuffers).toBeGreaterThan(0);
+    expect(a.options).toMatchObject({ model: 'resnet20', stem: 'cifar', weightDecay: 5e-4, decayWeightsOnly: true, milestones: [1], lrFactor: 0.2, warmup: 0.5 });
+
+    // 1 epoch, then resume to 2 (the options, the stem and the schedule come from the checkpoint)
+    expect(await main(['train', ...RESNET_SGD, '--epochs', '1', '--checkpoint', split, '--quiet'], fakeIo(dir).io)).toBe(0);
+    const r = fakeIo(dir);
+    expect(await main(['train', '--resume', split, '--epochs', '2'], r.io)).toBe(0);
+    expect(r.out.text).toMatch(/train resnet20 with sgd/);
+    expect(r.out.text).toMatch(/lr ×0\.2 after epochs 1 \(steps 2\), warm-up 0\.5 epochs/);
+    const b = await loadCheckpoint(split);
+    expect(b.state.optimizer.iteration).toBe(a.state.optimizer.iteration);
+    expect(bytesOf(b.state.parameters).equals(bytesOf(a.state.parameters))).toBe(true);
+    expect(bytesOf(b.state.optimizer.velocity).equals(bytesOf(a.state.optimizer.velocity))).toBe(true);
+    expect(bytesOf(b.state.buffers!).equals(bytesOf(a.state.buffers!))).toBe(true);
+
+    for (const [argv, re] of [
+      [['--stem', 'imagenet'], /--stem imagenet differs from the checkpoint's cifar/],
+      [['--model', 'resnet32'], /--model resnet32 differs from the checkpoint's resnet20/],
+      [['--weight-decay', '1e-3'], /--weight-decay 0\.001 differs from the checkpoint's 0\.0005/],
+      [['--milestones', '1,2'], /--milestones 1,2 differs from the checkpoint's 1 /],
+      [['--warmup', '0'], /--warmup 0 differs from the checkpoint's 0\.5/],
+    ] as const) {
+      const e = fakeIo(dir);
+      expect(await main(['train', '--resume', split, '--epochs', '3', ...argv], e.io)).toBe(2);
+      expect(e.err.text).toMatch(re);
+    }
+  }, 60_000);
+
+  test('train --model resnet20 --optimizer newton', async () => {
+    const f = fakeIo(dir);
+    const code = await main(['train', '--model', 'resnet20', '--optimizer', 'newton', '--train-limit', '32', '--test-limit', '16', '--iterations', '1', '--sampling-rate', '0.25', '--cg-max', '3'], f.io);
+    expect(f.err.text).toBe('');
+    expect(code).toBe(0);
+    expect(f.out.text).toMatch(/^newton-cnn \S+: train resnet20 with newton\n/);
+    expect(f.out.text).toMatch(/^iteration 1\/1 /m);
+    expect(f.out.text).toMatch(/\ntest accuracy: [01]\.\d{4}\n/);
+  }, 60_000);
+
+  test('--stem cifar builds ResNet-18 with the CIFAR stem', async () => {
+    const f = fakeIo(dir);
+    const code = await main(['train', '--model', 'resnet18', '--stem', 'cifar', '--optimizer', 'sgd', '--train-limit', '4', '--test-limit', '4', '--batch-size', '4', '--epochs', '1', '--json'], f.io);
+    expect(code).toBe(0);
+    const o = JSON.parse(f.out.text) as { model: { name: string; stem: string; numParameters: number }; options: { stem: string } };
+    expect(o.model).toMatchObject({ name: 'resnet18', stem: 'cifar' });
+    expect(o.options.stem).toBe('cifar');
+    expect(o.model.numParameters).toBe(11172810); // the 3×3 stem on 1 channel: 9·64 weights instead of 49·64
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 // Native memory is returned: creating and disposing many tensors, and running ops in a loop,
 // brings memoryStats().bytesInUse back to where it started and keeps the process RSS bounded.
+import * as os from 'node:os';
 import * as nc from '../lib';
 import { Tensor } from '../lib';
 
@@ -105,5 +106,12 @@ describe('memory', () => {
     expect(nc.memoryStats().bytesCached).toBe(0);
     expect(nc.emptyCache()).toBe(0);
     expect(() => nc.emptyCache('cuda:7')).toThrow(/emptyCache/);
+  });
+
+  test('the CPU cache limit is a quarter of the memory, 8 GiB at most, unless NEWTON_CPU_CACHE_BYTES sets it', () => {
+    const limit = nc.memoryStats().cacheLimitBytes;
+    const env = process.env.NEWTON_CPU_CACHE_BYTES;
+    if (env !== undefined) expect(limit).toBe(Number.parseInt(env, 10));
+    else expect(limit).toBe(Math.min(8 * 1024 * MiB, Math.floor(os.totalmem() / 4)));
   });
 });

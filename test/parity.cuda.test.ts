@@ -11,17 +11,21 @@
 // scripts/gpu-check.sh sets on the GPU machine) a missing device instead FAILS every case
 // (test/helpers.ts, cudaTest).
 //
+// ResNet-20 (batch norm, residual adds, global average pooling) gets the same passes in both
+// batch-norm modes (batch statistics and running statistics), an SGD step that updates the
+// running statistics, and the refusal of the stored-Jacobian mode with batch norm in training mode.
+//
 // Tolerance of the compositions: ‖Δ‖₂ ≤ 1e-4·‖r‖₂ for outputs, gradients and products (~15
 // float32 ops, errors compound through ReLU/pool selections: float32 noise is ~1e-6
 // relative; a wrong layer is O(1)); the Newton iteration compares θ after a CG solve, which
 // amplifies rounding by at most its iteration count, so 1e-3 there.
 import * as nc from '../lib';
 import { Tensor, devices, memoryStats } from '../lib';
-import { cnn3, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
+import { cifarResNet, cnn3, crossEntropyLoss, Network, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
 import { Sgd } from '../lib/optim';
 import { trainNewton } from '../lib/train';
 import { createDataset } from '../lib/data';
-import { CUDA_DEVICE, cudaTest, expectThrow, PARITY_SELFTEST, prng, randDistribution } from './helpers';
+import { CUDA_DEVICE, cudaTest, expectThrow, PARITY_SELFTEST, prng, randDistribution, TF32 } from './helpers';
 
 // --- data -------------------------------------------------------------------------------------
 // Float32 values in ±[0.1, 1]·scale, never zero (generic: no ties in max pooling, no ReLU kinks).
@@ -248,6 +252,205 @@ describe('parity: network products, SGD and Newton on cnn3', () => {
       if (!(rel <= 1e-3)) throw new Error(`cnn3 Newton θ: ‖cuda − cpu‖/‖cpu‖ = ${rel} > 1e-3`);
     } finally {
       cpu.dispose();
+      gpu.dispose();
+    }
+  });
+});
+
+// ================================================================================================
+// ResNet-20 (cifarResNet(20), projection shortcuts, batch norm after every conv) in both batch-norm
+// modes: 'train' (forward with batchStatistics: true — the statistics of the batch, which every
+// pass differentiates through) and 'inference' (the running statistics: per-channel affine maps).
+// Same θ and buffers on both devices (copied from the cpu network with setParameters/setBuffers):
+// batch-norm γ and β moved off 1 and 0, and running statistics that are those of a data batch
+// (40 cpu passes with updateStatistics), perturbed per channel — so the inference-mode network
+// has O(1) outputs and a softmax that is not saturated (its Gauss-Newton part does not vanish).
+// Softmax cross-entropy throughout. Tolerance ‖Δ‖₂ ≤ 1e-4·‖r‖₂ as for cnn3: float32 CPU against
+// float64 CPU differs by ≤ 2e-6 in every pass here (measured), so 1e-4 leaves room for cuDNN's
+// algorithms and summation orders; with TF32 (NEWTON_CUDA_TF32=1) every conv rounds its
+// factors to 10 bits, so 2e-2.
+describe('parity: ResNet-20 (batch norm in training and inference mode)', () => {
+  const input: [number, number, number] = [3, 16, 16];
+  const batch = 6;
+  const classes = 10;
+  const tol = TF32 ? 2e-2 : 1e-4;
+  const modes = [['train', { batchStatistics: true }], ['inference', { batchStatistics: false }]] as const;
+  const oneHot = (n: number): Float32Array =>
+    Float32Array.from({ length: n * classes }, (_, i) => (i % classes === (Math.floor(i / classes) * 3) % classes ? 1 : 0));
+  const lossOpts = { loss: crossEntropyLoss, C: 0.01, trainSize: 5000 };
+
+  // θ and buffers of the reference network, computed once on the cpu.
+  let reference: { theta: Float32Array; buffers: Float32Array } | null = null;
+  const referenceState = (): { theta: Float32Array; buffers: Float32Array } => {
+    if (reference !== null) return reference;
+    const ref = cifarResNet(20, input, classes, { seed: 11 });
+    try {
+      const theta = ref.getParameters() as Float32Array;
+      for (const l of ref.layers()) {
+        if (l.kind !== 'batchNorm2d') continue;
+        const [g, b] = l.parameters;
+        const r = data(2 * g.size, 300 + l.index);
+        for (let c = 0; c < g.size; c++) {
+          theta[g.offset + c] = 1 + 0.5 * r[c];
+          theta[b.offset + c] = 0.2 * r[g.size + c];
+        }
+      }
+      ref.setParameters(theta);
+      const xs = Tensor.from(data(16 * numel(input), 301), { shape: [16, ...input] });
+      for (let i = 0; i < 40; i++) ref.forward(xs, { batchStatistics: true, updateStatistics: true }).dispose();
+      ref.releaseCache();
+      xs.dispose();
+      const buffers = ref.getBuffers() as Float32Array;
+      for (const l of ref.layers()) {
+        for (const s of l.buffers) {
+          const r = data(s.size, 302 + l.index);
+          for (let c = 0; c < s.size; c++) {
+            buffers[s.offset + c] = s.name === 'runningVar' ? buffers[s.offset + c] * (1 + 0.3 * r[c]) : buffers[s.offset + c] + 0.1 * r[c];
+          }
+        }
+      }
+      const variances = ref.layers().flatMap((l) => l.buffers.filter((s) => s.name === 'runningVar').flatMap((s) => Array.from(buffers.subarray(s.offset, s.offset + s.size))));
+      if (!(variances.length > 0 && variances.every((x) => x > 0.05))) throw new Error('ResNet-20 parity: the running variances must be positive');
+      reference = { theta, buffers };
+      return reference;
+    } finally {
+      ref.dispose();
+    }
+  };
+  const pair = (dev: string): { cpu: Network; gpu: Network } => {
+    const { theta, buffers } = referenceState();
+    const cpu = cifarResNet(20, input, classes, { seed: 11 });
+    const gpu = cifarResNet(20, input, classes, { seed: 11, device: dev });
+    for (const m of [cpu, gpu]) {
+      m.setParameters(theta);
+      m.setBuffers(buffers);
+    }
+    return { cpu, gpu };
+  };
+  const compare = (res: Record<string, Float64Array>, dev: string, what: string, limit = tol): void => {
+    const rel = relativeDistance(res[dev], res.cpu);
+    if (!(rel <= limit)) throw new Error(`ResNet-20 ${what}: ‖cuda − cpu‖/‖cpu‖ = ${rel} > ${limit}`);
+  };
+  const xv = data(batch * numel(input), 310);
+
+  for (const [mode, forwardOpts] of modes) {
+    cudaTest(`ResNet-20 [${mode}] forward z, backward ∂θ and input gradient`, (dev) => {
+      const { cpu, gpu } = pair(dev);
+      try {
+        const res: Record<string, Record<string, Float64Array>> = { z: {}, g: {}, dx: {} };
+        for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+          const x = Tensor.from(xv, { shape: [batch, ...input], device: d });
+          const y = Tensor.from(oneHot(batch), { shape: [batch, classes], device: d });
+          const z = m.forward(x, forwardOpts);
+          const dz = crossEntropyLoss.gradient(z, y);
+          const dx = m.backward(dz, { inputGradient: true })!;
+          res.z[d] = read(z);
+          res.g[d] = read(m.gradient);
+          res.dx[d] = read(dx);
+          for (const t of [x, y, z, dz, dx]) t.dispose();
+          m.releaseCache();
+        }
+        // the forward pass left the running statistics alone (no updateStatistics)
+        expect(Array.from(gpu.getBuffers())).toEqual(Array.from(referenceState().buffers));
+        compare(res.z, dev, `${mode} outputs z`);
+        compare(res.g, dev, `${mode} gradient ∂θ`);
+        compare(res.dx, dev, `${mode} input gradient ∂x`);
+      } finally {
+        cpu.dispose();
+        gpu.dispose();
+      }
+    });
+
+    const products: [string, (m: Network, y: Tensor, v: Tensor, u: Tensor) => Tensor][] = [
+      ['jvp (Jv)', (m, _y, v) => m.jvp(v)],
+      ['vjp (Jᵀu)', (m, _y, _v, u) => m.vjp(u)],
+      ['gaussNewtonProduct (rop)', (m, _y, v) => m.gaussNewtonProduct(v, { ...lossOpts, lambda: 0.1, mode: 'rop' })],
+      ['hessianProduct', (m, y, v) => m.hessianProduct(v, { ...lossOpts, y })],
+      // running statistics: the examples are independent, so the stored mode runs (in training mode it is refused, below)
+      ...(mode === 'inference'
+        ? [['gaussNewtonProduct (stored)', (m: Network, _y: Tensor, v: Tensor) => m.gaussNewtonProduct(v, { ...lossOpts, lambda: 0.1, mode: 'stored' })] as [string, (m: Network, y: Tensor, v: Tensor, u: Tensor) => Tensor]]
+        : []),
+    ];
+    for (const [name, product] of products) {
+      cudaTest(`ResNet-20 [${mode}] ${name}`, (dev) => {
+        const { cpu, gpu } = pair(dev);
+        try {
+          const vv = data(cpu.numParameters, 311, 0.01);
+          const uv = data(batch * classes, 312);
+          const res: Record<string, Float64Array> = {};
+          for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+            const x = Tensor.from(xv, { shape: [batch, ...input], device: d });
+            const y = Tensor.from(oneHot(batch), { shape: [batch, classes], device: d });
+            const v = Tensor.from(vv, { device: d });
+            const u = Tensor.from(uv, { shape: [batch, classes], device: d });
+            const z = m.forward(x, forwardOpts);
+            const r = product(m, y, v, u);
+            res[d] = read(r);
+            for (const t of [x, y, v, u, z, r]) t.dispose();
+            m.releaseCache();
+          }
+          compare(res, dev, `${mode} ${name}`);
+        } finally {
+          cpu.dispose();
+          gpu.dispose();
+        }
+      });
+    }
+  }
+
+  cudaTest('ResNet-20 [train] two SGD steps with updateStatistics: θ and the running statistics', (dev) => {
+    const { cpu, gpu } = pair(dev);
+    try {
+      const res: Record<string, Record<string, Float64Array>> = { theta: {}, buffers: {} };
+      for (const [m, d] of [[cpu, 'cpu'], [gpu, dev]] as const) {
+        const sgd = new Sgd(m, { learningRate: 0.01 }, 5000);
+        const x = Tensor.from(xv, { shape: [batch, ...input], device: d });
+        const y = Tensor.from(oneHot(batch), { shape: [batch, classes], device: d });
+        for (let step = 0; step < 2; step++) {
+          const z = m.forward(x, { training: true, updateStatistics: true });
+          const dz = crossEntropyLoss.gradient(z, y);
+          m.backward(dz);
+          sgd.step(batch);
+          z.dispose();
+          dz.dispose();
+        }
+        res.theta[d] = read(m.parameters);
+        res.buffers[d] = read(m.buffers);
+        for (const t of [x, y]) t.dispose();
+        sgd.dispose();
+        m.releaseCache();
+      }
+      // the steps moved the running statistics (away from the reference's)
+      expect(relativeDistance(res.buffers[dev], Float64Array.from(referenceState().buffers))).toBeGreaterThan(1e-3);
+      compare(res.theta, dev, 'SGD θ');
+      compare(res.buffers, dev, 'SGD running statistics');
+    } finally {
+      cpu.dispose();
+      gpu.dispose();
+    }
+  });
+
+  cudaTest('ResNet-20 [train] the stored-Jacobian Gauss-Newton mode is refused (batch norm mixes the batch)', (dev) => {
+    const gpu = cifarResNet(20, input, classes, { seed: 11, device: dev });
+    gpu.setParameters(referenceState().theta);
+    gpu.setBuffers(referenceState().buffers);
+    const x = Tensor.from(xv, { shape: [batch, ...input], device: dev });
+    const v = Tensor.zeros([gpu.numParameters], { device: dev });
+    try {
+      const z = gpu.forward(x, { batchStatistics: true });
+      z.dispose();
+      expect(gpu.perSample()).toBe(false);
+      expectThrow(() => gpu.gaussNewtonProduct(v, { ...lossOpts, lambda: 0.1, mode: 'stored' }), 'RangeError',
+        /stored-Jacobian mode cannot run on this network: layer \d+ \(batchNorm2d\) mixes the examples of a batch \(batch norm in training mode\).*use mode 'rop'/);
+      expectThrow(() => gpu.prepareStoredJacobian(), 'RangeError', /batchNorm2d.*batch norm in training mode/);
+      // the network still works: a rop product on the same cached forward pass
+      const gv = gpu.gaussNewtonProduct(v, { ...lossOpts, lambda: 0.1, mode: 'rop' });
+      expect(gv.shape).toEqual([gpu.numParameters]);
+      gv.dispose();
+    } finally {
+      x.dispose();
+      v.dispose();
+      gpu.releaseCache();
       gpu.dispose();
     }
   });

@@ -9,7 +9,7 @@
 // symmetry, modes equal) hold to rounding: 1e-10 relative.
 import { memoryStats, Tensor } from '../lib';
 import * as nn from '../lib/nn';
-import type { Loss, ParameterViews, Sequential } from '../lib/nn';
+import type { Loss, Network, ParameterViews, Sequential } from '../lib/nn';
 import { dot, softmax } from '../lib';
 import { expectClose, expectThrow, f64, prng, randData } from './helpers';
 
@@ -39,7 +39,7 @@ function targets(n: number, k: number, seed: number): Tensor {
   return t64(y, [n, k]);
 }
 
-function withTheta<T>(model: Sequential, v: Tensor, h: number, fn: () => T): T {
+function withTheta<T>(model: Network, v: Tensor, h: number, fn: () => T): T {
   const theta = model.parameters.clone();
   try {
     if (h !== 0) {
@@ -57,7 +57,7 @@ function withTheta<T>(model: Sequential, v: Tensor, h: number, fn: () => T): T {
 }
 
 /** Central difference of the network output along θ-tangent v (and input tangent rx). */
-function fdJv(model: Sequential, x: Tensor, v: Tensor, h = 1e-6): Float64Array {
+function fdJv(model: Network, x: Tensor, v: Tensor, h = 1e-6): Float64Array {
   const out = (s: number): Float64Array =>
     withTheta(model, v, s * h, () => {
       const z = model.predict(x);

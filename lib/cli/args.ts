@@ -9,6 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { MODEL_NAMES } from '../nn/models';
+import { RESNET_DEPTHS, type ResNetStem } from '../nn/resnet';
+
 /** Bad command-line usage (exit code 2). */
 export class UsageError extends Error {
   /** @param message what is wrong, naming the option */
@@ -18,8 +21,10 @@ export class UsageError extends Error {
   }
 }
 
-/** Models `--model` accepts. */
-export const MODELS = ['cnn3', 'cnn5'] as const;
+/** The usual models `--model` accepts (modelByName's names); any other CIFAR ResNet depth 6n + 2 (`resnet<6n+2>`) too. */
+export const MODELS = MODEL_NAMES;
+/** ResNet stems `--stem` accepts. */
+export const STEMS = ['imagenet', 'cifar'] as const;
 /** Optimizers `--optimizer` accepts: the subsampled Newton method (the default) and SGD with momentum. */
 export const OPTIMIZERS = ['newton', 'sgd'] as const;
 /** Subsample choices of the Newton method (`--sampling`). */
@@ -43,8 +48,10 @@ export const DEFAULT_NEWTON_ITERATIONS_CLI = 20;
 
 /** The validated options of `newton-cnn train`. */
 export interface TrainArgs {
-  /** Network builder. */
-  model: (typeof MODELS)[number];
+  /** Network builder: a name modelByName accepts (see isModelName). */
+  model: string;
+  /** The ResNet stem (ResNets only; absent: the model's default, see defaultStem). */
+  stem?: ResNetStem;
   /** Data set name or path (paths are absolute). */
   data: string;
   /** Format of a data path. */
@@ -83,6 +90,16 @@ export interface TrainArgs {
   nesterov: boolean;
   /** γ. */
   decay: number;
+  /** SGD: extra L2 weight decay w ≥ 0 (default 0). */
+  weightDecay: number;
+  /** SGD: the extra weight decay only on conv/linear weights (weightDecayOn 'weights'). */
+  decayWeightsOnly: boolean;
+  /** SGD: epochs (strictly increasing positive numbers) at which the learning rate is multiplied by lrFactor. */
+  milestones?: number[];
+  /** SGD: the factor of --milestones (default 0.1). */
+  lrFactor: number;
+  /** SGD: linear warm-up, in epochs (≥ 0, may be fractional; default 0). */
+  warmup: number;
   /** Regularisation C. */
   C: number;
   /** Mini-batch size. */
@@ -121,7 +138,8 @@ interface OptionSpec {
 
 // Long option name → spec. The order is the order of the help text.
 const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
-  ['model', { key: 'model', kind: 'string', value: 'NAME', help: `network: ${MODELS.join(' | ')} (default cnn3)` }],
+  ['model', { key: 'model', kind: 'string', value: 'NAME', help: `network: ${MODELS.filter((n) => !isCifarResNet(n)).join(' | ')} | resnet<6n+2>: ${MODELS.filter(isCifarResNet).join(', ')}, … (default cnn3)` }],
+  ['stem', { key: 'stem', kind: 'string', value: 'STEM', help: 'ResNets: imagenet (conv7×7/2 + max pool; resnet18…101 default) | cifar (conv3×3; resnet<6n+2> always)' }],
   ['data', { key: 'data', kind: 'string', value: 'NAME|PATH', help: 'fashion-mnist-small (bundled, default) | fashion-mnist (apt-get install dataset-fashion-mnist) | a directory or file' }],
   ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)` }],
   ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
@@ -138,7 +156,12 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003)' }],
   ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'sgd: momentum μ in [0, 1) (default 0.9)' }],
   ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'sgd: Nesterov momentum' }],
-  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6)' }],
+  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6; not with --milestones)' }],
+  ['milestones', { key: 'milestones', kind: 'string', value: 'E1,E2,…', help: 'sgd: multiply the learning rate by --lr-factor after each of these epochs (strictly increasing; fractions allowed)' }],
+  ['lr-factor', { key: 'lrFactor', kind: 'string', value: 'F', help: 'sgd: the factor of --milestones, F > 0 (default 0.1)' }],
+  ['warmup', { key: 'warmup', kind: 'string', value: 'E', help: 'sgd: linear learning-rate warm-up over the first E epochs (T steps): step t < T uses η·(t+1)/T (fractions allowed; default 0)' }],
+  ['weight-decay', { key: 'weightDecay', kind: 'string', value: 'W', help: 'sgd: extra L2 weight decay: W·θ is added to each step\'s gradient (default 0)' }],
+  ['decay-weights-only', { key: 'decayWeightsOnly', kind: 'boolean', help: 'sgd: apply --weight-decay to conv and linear weights only (not biases, batch-norm γ/β)' }],
   ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)' }],
   ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (sgd: of the steps; newton: of the f/∇f passes) (default 128)' }],
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)` }],
@@ -156,14 +179,58 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
 
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
 export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
-  'model', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+  'model', 'stem', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+  'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
 ];
 
 /** Options only SGD uses (refused with --optimizer newton). */
-const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay'];
+const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup'];
 /** Options only the Newton method uses (refused with --optimizer sgd). */
 const NEWTON_ONLY: readonly (keyof TrainArgs)[] = ['samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode'];
+
+/**
+ * Whether modelByName accepts `name`: cnn3, cnn5, resnet18 / 34 / 50 / 101, or resnet<6n+2>
+ * (resnet20, resnet32, … resnet110, any n ≥ 1), spelt without leading zeros.
+ */
+export function isModelName(name: string): boolean {
+  if ((MODEL_NAMES as readonly string[]).includes(name)) return true;
+  const m = /^resnet([1-9]\d*)$/.exec(name);
+  if (m === null) return false;
+  const depth = Number(m[1]);
+  return (RESNET_DEPTHS as readonly number[]).includes(depth) || (Number.isSafeInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0);
+}
+
+/** Whether `name` is a CIFAR ResNet (resnet<6n+2>, always the cifar stem) rather than resnet18…152. */
+function isCifarResNet(name: string): boolean {
+  return isModelName(name) && name.startsWith('resnet') && !(RESNET_DEPTHS as readonly number[]).includes(Number(name.slice(6)));
+}
+
+/** The stem the model `name` is built with when --stem is not given: imagenet (resnet18…152), cifar (resnet<6n+2>), none (cnn3, cnn5). */
+export function defaultStem(name: string): ResNetStem | undefined {
+  if (!isModelName(name) || !name.startsWith('resnet')) return undefined;
+  return isCifarResNet(name) ? 'cifar' : 'imagenet';
+}
+
+/**
+ * Refuses combinations that depend on the model or on other options: --stem with a model that has
+ * none (or imagenet with a CIFAR ResNet), --lr-factor without --milestones, --decay with --milestones.
+ * @throws UsageError naming the option.
+ */
+export function checkModelOptions(args: TrainArgs): void {
+  if (args.stem !== undefined) {
+    if (defaultStem(args.model) === undefined) {
+      throw new UsageError(`--stem is for the ResNets (${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}, resnet<6n+2>), not ${args.model}`);
+    }
+    if (args.stem === 'imagenet' && isCifarResNet(args.model)) {
+      throw new UsageError(`--stem imagenet: ${args.model} is a CIFAR ResNet, which always has the cifar stem; the imagenet stem is for ${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}`);
+    }
+  }
+  if (args.given.has('lrFactor') && args.milestones === undefined) throw new UsageError('--lr-factor needs --milestones E1,E2,… (the epochs at which it applies)');
+  if (args.given.has('decay') && args.milestones !== undefined) {
+    throw new UsageError('--decay (γ of the schedule η0/(1 + tγ)) has no effect with --milestones; give one of them');
+  }
+}
 
 function optionName(key: keyof TrainArgs): string {
   const entry = TRAIN_OPTIONS.find(([, s]) => s.key === key);
@@ -203,6 +270,8 @@ export function mainUsage(): string {
     '  newton-cnn train --iterations 30 --sampling-rate 0.1 --checkpoint run.ckpt',
     '  newton-cnn train --resume run.ckpt --iterations 50',
     '  newton-cnn train --optimizer sgd --epochs 20',
+    '  newton-cnn train --optimizer sgd --model resnet20 --data DIR --loss cross-entropy --lr 0.1 --epochs 160 \\',
+    '                   --milestones 80,120 --warmup 1 --weight-decay 5e-4 --decay-weights-only',
   ].join('\n');
 }
 
@@ -259,6 +328,20 @@ function choice<T extends string>(flag: string, text: string, choices: readonly 
     throw new UsageError(`${flag} must be one of: ${choices.join(', ')} (got '${text}')`);
   }
   return text as T;
+}
+
+/** Parses `--milestones E1,E2,…`: strictly increasing positive numbers (epochs). */
+export function parseMilestones(flag: string, text: string): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  const out = parts.map((p) => {
+    if (p === '') throw new UsageError(`${flag} must be epochs E1,E2,… (e.g. 100,150), got '${text}'`);
+    return parseNumber(flag, p, 'number');
+  });
+  out.forEach((e, i) => {
+    if (!(e > 0)) throw new UsageError(`${flag} must be positive epochs, got ${e} in '${text}'`);
+    if (i > 0 && !(e > out[i - 1])) throw new UsageError(`${flag} must be strictly increasing, got ${out[i - 1]} then ${e} in '${text}'`);
+  });
+  return out;
 }
 
 /** Parses `C,H,W` (or `CxHxW`). */
@@ -342,7 +425,12 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   };
   const num = (flag: string, t: string): number => parseNumber(flag, t, 'number');
 
-  const model = opt('model', (f, t) => choice(f, t, MODELS)) ?? 'cnn3';
+  const model =
+    opt('model', (f, t) => {
+      if (!isModelName(t)) throw new UsageError(`${f} must be one of: ${MODELS.join(', ')} or another resnet<6n+2> (got '${t}')`);
+      return t;
+    }) ?? 'cnn3';
+  const stem = opt('stem', (f, t) => choice(f, t, STEMS));
   const dataText = str('data') ?? 'fashion-mnist-small';
   let data = dataText;
   if (!(DATA_NAMES as readonly string[]).includes(dataText)) {
@@ -367,6 +455,14 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const nesterov = bool('nesterov');
   const decay = opt('decay', num) ?? 1e-6;
   if (!(decay >= 0)) throw new UsageError(`--decay must be non-negative, got ${decay}`);
+  const weightDecay = opt('weight-decay', num) ?? 0;
+  if (!(weightDecay >= 0)) throw new UsageError(`--weight-decay must be non-negative, got ${weightDecay}`);
+  const decayWeightsOnly = bool('decay-weights-only');
+  const milestones = opt('milestones', parseMilestones);
+  const lrFactor = opt('lr-factor', num) ?? 0.1;
+  if (!(lrFactor > 0)) throw new UsageError(`--lr-factor must be positive, got ${lrFactor}`);
+  const warmup = opt('warmup', num) ?? 0;
+  if (!(warmup >= 0)) throw new UsageError(`--warmup must be non-negative (epochs), got ${warmup}`);
   const C = opt('C', num) ?? 0.01;
   if (!(C > 0)) throw new UsageError(`--C must be positive, got ${C}`);
   const batchSize = opt('batch-size', positiveInt) ?? 128;
@@ -399,6 +495,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const gvMode = opt('gv-mode', (f, t) => choice(f, t, GV_MODES)) ?? 'rop';
   const args: TrainArgs = {
     model,
+    ...(stem !== undefined ? { stem } : {}),
     data,
     ...(format !== undefined ? { format } : {}),
     ...(test !== undefined ? { test } : {}),
@@ -418,6 +515,11 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     momentum,
     nesterov,
     decay,
+    weightDecay,
+    decayWeightsOnly,
+    ...(milestones !== undefined ? { milestones } : {}),
+    lrFactor,
+    warmup,
     C,
     batchSize,
     loss,
@@ -433,6 +535,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   };
   // With --resume and no --optimizer, the optimizer comes from the checkpoint: runTrain checks then.
   if (resume === undefined || given.has('optimizer')) checkOptimizerOptions(args);
+  // With --resume, the model and the schedule may come from the checkpoint: runTrain checks then.
+  if (resume === undefined) checkModelOptions(args);
   return args;
 }
 

@@ -67,5 +67,18 @@ export { Sequential, type SequentialOptions } from './sequential';
 export type { Initializer, InitOptions } from './init';
 export { checkLoss, crossEntropyLoss, lossByName, squaredLoss, type Loss, type LossName } from './losses';
 export { accuracy, correctCount, predictions } from './metrics';
-export { cnn3, cnn3Layers, cnn5, cnn5Layers, modelByName, type ModelOptions } from './models';
+export { cnn3, cnn3Layers, cnn5, cnn5Layers, MODEL_NAMES, modelByName, type ModelOptions, type NamedModelOptions } from './models';
+export {
+  basicBlock,
+  bottleneckBlock,
+  cifarResNet,
+  CIFAR_RESNET_DEPTHS,
+  resnet,
+  resnetByName,
+  RESNET_DEPTHS,
+  type BlockOptions,
+  type ResNetOptions,
+  type ResNetStem,
+  type ShortcutKind,
+} from './resnet';
 export { mixSeed } from './seed';

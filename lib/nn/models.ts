@@ -8,7 +8,8 @@
 // has no activation. Weights are He-normal initialised (the paper's choice) unless told otherwise.
 import type { Initializer } from './init';
 import { conv2d, flatten, linear, maxPool2d, relu, type LayerSpec } from './layers';
-import type { FloatDType } from './network';
+import type { FloatDType, Network } from './network';
+import { resnetByName, type ResNetStem } from './resnet';
 import { Sequential } from './sequential';
 
 /** Options of cnn3() / cnn5(). */
@@ -23,6 +24,12 @@ export interface ModelOptions {
   seed?: number;
   /** Scale of 'xavier-small' (default 0.01). */
   scale?: number;
+}
+
+/** Options of modelByName(): ModelOptions, and the stem of the ResNets (lib/nn/resnet.ts). */
+export interface NamedModelOptions extends ModelOptions {
+  /** The ResNet stem: 'imagenet' (ResNet-18…101's default) or 'cifar'; not for cnn3/cnn5. */
+  stem?: ResNetStem;
 }
 
 function convBlock(filters: number, kernel: number, pool: boolean): LayerSpec[] {
@@ -76,9 +83,20 @@ export function cnn5(inputShape: readonly [number, number, number], classes: num
   return build('cnn5', inputShape, classes, cnn5Layers, options);
 }
 
-/** cnn3 or cnn5 by name. */
-export function modelByName(name: string, inputShape: readonly [number, number, number], classes: number, options?: ModelOptions): Sequential {
-  if (name === 'cnn3') return cnn3(inputShape, classes, options);
-  if (name === 'cnn5') return cnn5(inputShape, classes, options);
-  throw new RangeError(`modelByName: name must be 'cnn3' or 'cnn5', got ${JSON.stringify(name) ?? String(name)}`);
+/** The names modelByName() knows, for messages and the CLI. */
+export const MODEL_NAMES = Object.freeze(['cnn3', 'cnn5', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110'] as const);
+
+/**
+ * A model by name: 'cnn3', 'cnn5' (Sequential), 'resnet18' … 'resnet152' (ImageNet stem unless
+ * options.stem is 'cifar'), or a CIFAR ResNet 'resnet20', 'resnet32', … 'resnet110' (any 6n + 2).
+ */
+export function modelByName(name: string, inputShape: readonly [number, number, number], classes: number, options?: NamedModelOptions): Network {
+  const stem = options?.stem;
+  if (name === 'cnn3' || name === 'cnn5') {
+    if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);
+    return name === 'cnn3' ? cnn3(inputShape, classes, options) : cnn5(inputShape, classes, options);
+  }
+  const net = typeof name === 'string' ? resnetByName(name, inputShape, classes, options) : null;
+  if (net !== null) return net;
+  throw new RangeError(`modelByName: name must be one of ${MODEL_NAMES.join(', ')} (or resnet<6n+2>), got ${JSON.stringify(name) ?? String(name)}`);
 }

@@ -2,8 +2,8 @@
 // against modules alone through the graph executor (lib/nn/executor.ts): Jv (the R-operator
 // pass), Jᵀu (a backward pass into a fresh θ-shaped tensor), the Gauss-Newton product
 // (G_S + λI)v = (1/Cl + λ)v + (1/|S|) Jᵀ B J v and the exact Hessian product
-// (∇²f_S)v = v/Cl + (1/|S|) R{∇θ Σ ξ} (forward-over-reverse). DESIGN.md, "Losses and the
-// Gauss-Newton product"; the Newton paper, section 3.
+// (∇²f_S)v = v/Cl + (1/|S|) R{∇θ Σ ξ} (forward-over-reverse): the Newton paper, section 3, and
+// README.md, "Networks: modules in a graph".
 //
 // J is the Jacobian of the network output z (N, K) with respect to θ (P). None of the products
 // touches network.gradient. With batch norm in training mode the batch statistics are

@@ -8,10 +8,12 @@ export {
   Sgd,
   learningRateAt,
   resolveSgdOptions,
+  weightDecayMask,
   type ResolvedSgdOptions,
   type SgdOptions,
   type SgdSchedule,
   type SgdState,
+  type WeightDecayTarget,
 } from './sgd';
 export {
   cgSteps,

@@ -1,19 +1,32 @@
 // Mini-batch SGD with momentum: Algorithm 2 of "Newton methods for convolutional neural
 // networks", on the network's flat parameter tensor θ (every update is a few vector ops over θ).
 //
-//   d = θ/Cl + w·θ + (1/|B|) Σ_{i∈B} ∇ξ_i        (Cl = C·l; w the optional extra weight decay)
+//   d = θ/Cl + w·m⊙θ + (1/|B|) Σ_{i∈B} ∇ξ_i   (Cl = C·l; w the optional extra weight decay; m = 1
+//                                           on every parameter, or with weightDecayOn 'weights'
+//                                           1 on conv2d/linear weights and 0 elsewhere)
 //   v ← μv − η_t d
 //   θ ← θ + v                  (classic momentum, the paper's)
 //   θ ← θ + μv − η_t d         (Nesterov, in the "look-ahead" form of Sutskever et al. / Bengio)
-//   η_t = η0 / (1 + tγ)        (schedule 'inverse', the paper's; t = steps taken so far, from 0)
-//   η_t = η0 · factor^⌊t/every⌋ (schedule 'step'; γ is then ignored)
-import { axpy, scale } from '../ops';
+//   η_t = s_t · min(1, (t + 1)/warmup)   (t = steps taken so far, from 0; the factor is 1 when warmup is 0)
+//   s_t = η0 / (1 + tγ)                  (schedule 'inverse', the paper's)
+//   s_t = η0 · factor^⌊t/every⌋          (schedule 'step'; γ is then ignored)
+//   s_t = η0 · factor^|{m ∈ milestones : m ≤ t}|   (schedule 'multistep'; γ is then ignored)
+import { axpy, mul, scale } from '../ops';
 import { Tensor } from '../tensor';
 import type { Network } from '../nn/network';
 import { isFloatArray } from '../nn/shape-util';
 
-/** Learning-rate schedules: the paper's η0/(1+tγ), or a step decay every `every` steps. */
-export type SgdSchedule = { kind: 'inverse' } | { kind: 'step'; every: number; factor: number };
+/**
+ * Learning-rate schedules: the paper's η0/(1+tγ), a step decay every `every` steps, or a decay by
+ * `factor` at each of the `milestones` (step counts, strictly increasing positive integers).
+ */
+export type SgdSchedule =
+  | { kind: 'inverse' }
+  | { kind: 'step'; every: number; factor: number }
+  | { kind: 'multistep'; milestones: readonly number[]; factor: number };
+
+/** Which parameters the extra weight decay w·θ applies to (see SgdOptions.weightDecayOn). */
+export type WeightDecayTarget = 'all' | 'weights';
 
 /** Options of Sgd; every field has the paper's default. */
 export interface SgdOptions {
@@ -27,10 +40,21 @@ export interface SgdOptions {
   decay?: number;
   /** Regularisation C > 0 of the objective (Cl = C·l; default 0.01). */
   C?: number;
-  /** Extra L2 weight decay w ≥ 0 added to the gradient as w·θ (default 0). */
+  /** Extra L2 weight decay w ≥ 0 added to the gradient as w·θ, on the parameters weightDecayOn selects (default 0). */
   weightDecay?: number;
+  /**
+   * The parameters the extra weight decay w·θ applies to: 'all' (default) or 'weights', only the
+   * 'weight' parameters of conv2d and linear modules (biases, batch-norm γ/β and scalar scales are
+   * not decayed, the usual practice for ResNets). The θ/Cl term of the objective stays on every parameter.
+   */
+  weightDecayOn?: WeightDecayTarget;
   /** Learning-rate schedule (default { kind: 'inverse' }). */
   schedule?: SgdSchedule;
+  /**
+   * Linear warm-up over this many steps (integer ≥ 0, default 0: none): step t < warmup uses the
+   * schedule's rate times (t + 1)/warmup.
+   */
+  warmup?: number;
 }
 
 /** SgdOptions with every default filled in. */
@@ -47,11 +71,15 @@ export interface ResolvedSgdOptions {
   readonly C: number;
   /** Extra weight decay. */
   readonly weightDecay: number;
+  /** The parameters the extra weight decay applies to. */
+  readonly weightDecayOn: WeightDecayTarget;
   /** Schedule. */
   readonly schedule: SgdSchedule;
+  /** Warm-up steps (0: none). */
+  readonly warmup: number;
 }
 
-/** The paper's SGD settings: η0 0.003, μ 0.9, γ 1e-6, C 0.01, inverse schedule. */
+/** The paper's SGD settings: η0 0.003, μ 0.9, γ 1e-6, C 0.01, inverse schedule, no extra decay, no warm-up. */
 export const DEFAULT_SGD_OPTIONS: ResolvedSgdOptions = Object.freeze({
   learningRate: 0.003,
   momentum: 0.9,
@@ -59,7 +87,9 @@ export const DEFAULT_SGD_OPTIONS: ResolvedSgdOptions = Object.freeze({
   decay: 1e-6,
   C: 0.01,
   weightDecay: 0,
+  weightDecayOn: 'all' as const,
   schedule: Object.freeze({ kind: 'inverse' as const }),
+  warmup: 0,
 });
 
 /** Optimizer state for checkpoints: the step count and the velocity v (a copy). */
@@ -90,26 +120,73 @@ export function resolveSgdOptions(fn: string, options: SgdOptions | undefined, p
   const weightDecay = finite(fn, `${prefix}.weightDecay`, o.weightDecay ?? d.weightDecay, (x) => x >= 0, 'a non-negative finite number');
   const nesterov = o.nesterov ?? false;
   if (typeof nesterov !== 'boolean') throw new TypeError(`${fn}: ${prefix}.nesterov must be a boolean, got ${typeof nesterov}`);
-  const s = (o.schedule ?? d.schedule) as Partial<{ kind: string; every: number; factor: number }> | null;
+  const weightDecayOn = o.weightDecayOn ?? d.weightDecayOn;
+  if (weightDecayOn !== 'all' && weightDecayOn !== 'weights') {
+    throw new RangeError(`${fn}: ${prefix}.weightDecayOn must be 'all' or 'weights', got ${JSON.stringify(weightDecayOn) ?? String(weightDecayOn)}`);
+  }
+  const warmup = finite(fn, `${prefix}.warmup`, o.warmup ?? d.warmup, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer (steps)');
+  const s = (o.schedule ?? d.schedule) as Partial<{ kind: string; every: number; factor: number; milestones: unknown }> | null;
   let schedule: SgdSchedule;
   if (s === null || typeof s !== 'object') {
-    throw new TypeError(`${fn}: ${prefix}.schedule must be { kind: 'inverse' } or { kind: 'step', every, factor }, got ${s === null ? 'null' : typeof s}`);
+    throw new TypeError(
+      `${fn}: ${prefix}.schedule must be { kind: 'inverse' }, { kind: 'step', every, factor } or { kind: 'multistep', milestones, factor }, got ${s === null ? 'null' : typeof s}`,
+    );
   } else if (s.kind === 'inverse') {
     schedule = { kind: 'inverse' };
   } else if (s.kind === 'step') {
     const every = finite(fn, `${prefix}.schedule.every`, s.every, (x) => Number.isInteger(x) && x >= 1, 'a positive integer (steps)');
     const factor = finite(fn, `${prefix}.schedule.factor`, s.factor, (x) => x > 0, 'a positive finite number');
     schedule = { kind: 'step', every, factor };
+  } else if (s.kind === 'multistep') {
+    const m = s.milestones;
+    if (!Array.isArray(m)) {
+      throw new TypeError(`${fn}: ${prefix}.schedule.milestones must be an array of step counts, got ${m === null ? 'null' : typeof m}`);
+    }
+    const milestones: number[] = [];
+    m.forEach((x: unknown, i) => {
+      const v = finite(fn, `${prefix}.schedule.milestones[${i}]`, x, (y) => Number.isInteger(y) && y >= 1, 'a positive integer (steps)');
+      if (i > 0 && v <= milestones[i - 1]) {
+        throw new RangeError(`${fn}: ${prefix}.schedule.milestones must be strictly increasing, got ${milestones[i - 1]} then ${v}`);
+      }
+      milestones.push(v);
+    });
+    const factor = finite(fn, `${prefix}.schedule.factor`, s.factor, (x) => x > 0, 'a positive finite number');
+    schedule = { kind: 'multistep', milestones: Object.freeze(milestones), factor };
   } else {
-    throw new RangeError(`${fn}: ${prefix}.schedule.kind must be 'inverse' or 'step', got ${JSON.stringify(s.kind) ?? String(s.kind)}`);
+    throw new RangeError(`${fn}: ${prefix}.schedule.kind must be 'inverse', 'step' or 'multistep', got ${JSON.stringify(s.kind) ?? String(s.kind)}`);
   }
-  return Object.freeze({ learningRate, momentum, nesterov, decay, C, weightDecay, schedule: Object.freeze(schedule) });
+  return Object.freeze({ learningRate, momentum, nesterov, decay, C, weightDecay, weightDecayOn, schedule: Object.freeze(schedule), warmup });
 }
 
-/** The learning rate η_t of step t under `o`'s schedule. */
+/** The learning rate η_t of step t (t = steps taken so far, from 0) under `o`'s schedule and warm-up. */
 export function learningRateAt(o: ResolvedSgdOptions, t: number): number {
-  if (o.schedule.kind === 'step') return o.learningRate * Math.pow(o.schedule.factor, Math.floor(t / o.schedule.every));
+  const eta = scheduledRate(o, t);
+  // warmup 0 (the default) multiplies by nothing, so the schedules' values stay bit for bit
+  return t < o.warmup ? eta * ((t + 1) / o.warmup) : eta;
+}
+
+function scheduledRate(o: ResolvedSgdOptions, t: number): number {
+  const s = o.schedule;
+  if (s.kind === 'step') return o.learningRate * Math.pow(s.factor, Math.floor(t / s.every));
+  if (s.kind === 'multistep') {
+    let passed = 0;
+    while (passed < s.milestones.length && s.milestones[passed] <= t) passed++;
+    return o.learningRate * Math.pow(s.factor, passed);
+  }
   return o.learningRate / (1 + t * o.decay);
+}
+
+/**
+ * The 0/1 mask over θ of the parameters weightDecayOn 'weights' decays: the 'weight' parameters
+ * of the conv2d and linear modules of `model` (length P, in its dtype and on its device).
+ */
+export function weightDecayMask(model: Network): Tensor {
+  const host = model.dtype === 'float64' ? new Float64Array(model.numParameters) : new Float32Array(model.numParameters);
+  for (const m of model.layers()) {
+    if (m.kind !== 'conv2d' && m.kind !== 'linear') continue;
+    for (const p of m.parameters) if (p.name === 'weight') host.fill(1, p.offset, p.offset + p.size);
+  }
+  return Tensor.from(host, { dtype: model.dtype, device: model.device });
 }
 
 /** SGD with momentum over a network's θ, using the mean loss gradient of each mini-batch. */
@@ -122,6 +199,8 @@ export class Sgd {
   readonly Cl: number;
   private readonly model: Network;
   private velocity: Tensor;
+  // weightDecayOn 'weights' with w > 0: 1 on the decayed parameters, 0 elsewhere; null otherwise
+  private readonly decayMask: Tensor | null;
   private t = 0;
 
   /**
@@ -140,6 +219,12 @@ export class Sgd {
     this.trainSize = trainSize;
     this.Cl = this.options.C * trainSize;
     this.velocity = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+    try {
+      this.decayMask = this.options.weightDecay > 0 && this.options.weightDecayOn === 'weights' ? weightDecayMask(model) : null;
+    } catch (e) {
+      this.velocity.dispose();
+      throw e;
+    }
   }
 
   /** Steps taken so far (t). */
@@ -154,7 +239,8 @@ export class Sgd {
 
   /**
    * One update with the summed loss gradient of a batch of `batchSize` examples in model.gradient
-   * (as left by model.backward): v ← μv − η(θ/Cl + w·θ + ∇/|B|); θ ← θ + v (or the Nesterov form).
+   * (as left by model.backward): v ← μv − η(θ/Cl + w·m⊙θ + ∇/|B|); θ ← θ + v (or the Nesterov form),
+   * m the weight-decay mask (all ones unless weightDecayOn is 'weights').
    */
   step(batchSize: number): void {
     const fn = 'Sgd.step';
@@ -165,7 +251,17 @@ export class Sgd {
     const eta = this.learningRate;
     const d = scale(this.model.gradient, 1 / batchSize);
     try {
-      axpy(d, 1 / this.Cl + weightDecay, theta);
+      if (this.decayMask === null) {
+        axpy(d, 1 / this.Cl + weightDecay, theta);
+      } else {
+        axpy(d, 1 / this.Cl, theta);
+        const decayed = mul(this.decayMask, theta);
+        try {
+          axpy(d, weightDecay, decayed);
+        } finally {
+          decayed.dispose();
+        }
+      }
       const v = scale(this.velocity, momentum);
       axpy(v, -eta, d);
       this.velocity.dispose();
@@ -204,8 +300,9 @@ export class Sgd {
     this.t = s.iteration;
   }
 
-  /** Frees the velocity. */
+  /** Frees the velocity (and the weight-decay mask). */
   dispose(): void {
     this.velocity.dispose();
+    this.decayMask?.dispose();
   }
 }

@@ -20,9 +20,12 @@ namespace {
 // straight from mmap and every page of them faults and is zeroed on first touch, which
 // cost more than the element-wise ops themselves (a ReLU over 3.2M floats: 0.7 ms on warm
 // memory, 5+ ms on fresh pages). So freed blocks of at least kMinCachedBytes are kept,
-// keyed by their rounded size, and reused; the cache holds at most 1 GiB or an eighth of
-// the machine's memory (or NEWTON_CPU_CACHE_BYTES), is emptied before an allocation is
-// reported as failed, and by emptyCache() from JS.
+// keyed by their rounded size, and reused; the cache holds at most a quarter of the machine's
+// memory, 8 GiB at most (or NEWTON_CPU_CACHE_BYTES), is emptied before an allocation is
+// reported as failed, and by emptyCache() from JS. The limit is that of a Newton iteration's
+// working set: ResNet-20's forward cache at |S| = 512 with Hv's temporaries peaks at 3.2 GiB, and
+// with a 1 GiB cache every pass re-faulted its activations (fwd+bwd 25% slower; see
+// `npm run bench -- resnet`).
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kMinCachedBytes = std::size_t{1} << 16;
 constexpr std::size_t kPage = 4096;
@@ -33,11 +36,11 @@ std::size_t max_cached_bytes() {
     const unsigned long long v = std::strtoull(env, &end, 10);
     if (end != env) return static_cast<std::size_t>(v);
   }
-  // 1 GiB, or an eighth of the machine's memory when that is less.
-  std::size_t limit = std::size_t{1} << 30;
+  // 8 GiB, or a quarter of the machine's memory when that is less.
+  std::size_t limit = std::size_t{8} << 30;
   const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page_size > 0) {
-    limit = std::min(limit, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size) / 8);
+    limit = std::min(limit, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size) / 4);
   }
   return limit;
 }
@@ -92,7 +95,9 @@ class CpuAllocator final : public Allocator {
 
   MemoryStats stats() const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
+    MemoryStats s = stats_;
+    s.cache_limit_bytes = max_cached_;
+    return s;
   }
 
  private:

@@ -17,6 +17,8 @@ struct MemoryStats {
   std::size_t peak_bytes_in_use = 0;
   std::size_t bytes_cached = 0;     // kept for reuse by a caching allocator
   std::uint64_t allocations = 0;    // calls to allocate()
+  // The most bytes the cache keeps; SIZE_MAX when only an allocation failure empties it.
+  std::size_t cache_limit_bytes = static_cast<std::size_t>(-1);
 };
 
 class Allocator {

@@ -1,4 +1,5 @@
 // Runtime functions: devices, BLAS and GEMM implementation, threads, memory statistics.
+#include <limits>
 #include <napi.h>
 
 #include <cmath>
@@ -105,6 +106,9 @@ Napi::Value MemoryStatsFn(const Info& info) {
     o.Set("peakBytesInUse", Napi::Number::New(env, static_cast<double>(s.peak_bytes_in_use)));
     o.Set("bytesCached", Napi::Number::New(env, static_cast<double>(s.bytes_cached)));
     o.Set("allocations", Napi::Number::New(env, static_cast<double>(s.allocations)));
+    const bool unlimited = s.cache_limit_bytes == static_cast<std::size_t>(-1);
+    o.Set("cacheLimitBytes",
+          Napi::Number::New(env, unlimited ? std::numeric_limits<double>::infinity() : static_cast<double>(s.cache_limit_bytes)));
     return o;
   });
 }

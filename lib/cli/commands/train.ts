@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
 import { lossByName, modelByName, type Network } from '../../nn';
-import type { SgdOptions } from '../../optim';
+import type { SgdOptions, SgdSchedule } from '../../optim';
 import { Progress } from '../../progress';
 import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
 import {
@@ -26,7 +26,7 @@ import {
   type TrainResult,
   type TrainState,
 } from '../../train';
-import { checkOptimizerOptions, flagOf, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
+import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { EXIT, type CliIo } from '../io';
 
 /** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
@@ -119,10 +119,12 @@ class CheckpointWriter {
   }
 }
 
-// The run's options as recorded in (and compared with) a checkpoint.
+// The run's options as recorded in (and compared with) a checkpoint. The stem is the one the
+// network was built with (given or the model's default; null without one).
 function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
   return {
     model: a.model,
+    stem: a.stem ?? defaultStem(a.model) ?? null,
     data: a.data,
     format: a.format ?? null,
     test: a.test ?? null,
@@ -136,6 +138,11 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     momentum: a.momentum,
     nesterov: a.nesterov,
     decay: a.decay,
+    weightDecay: a.weightDecay,
+    decayWeightsOnly: a.decayWeightsOnly,
+    milestones: a.milestones ?? null,
+    lrFactor: a.lrFactor,
+    warmup: a.warmup,
     C: a.C,
     batchSize: a.batchSize,
     seed: a.seed,
@@ -146,6 +153,14 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
       ? { samplingRate: a.samplingRate, sampling: a.sampling, cgMax: a.cgMax, cgTol: a.cgTol, lambda: a.lambda, gvMode: a.gvMode }
       : {}),
   };
+}
+
+// What a checkpoint that lacks an option (written before the option existed, or by the other
+// optimizer) ran with: the option's default.
+let defaultOptions: { [key: string]: JsonValue } | undefined;
+function defaultRecordedOptions(): { [key: string]: JsonValue } {
+  defaultOptions ??= recordedOptions(parseTrainArgs([])!);
+  return defaultOptions;
 }
 
 function show(v: JsonValue | undefined): string {
@@ -165,7 +180,8 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
   for (const key of RUN_DEFINING_OPTIONS) {
     if (!(key in saved) && !args.given.has(key)) continue; // not recorded (e.g. Newton options of an SGD run): keep the default
     const mine = given[key] ?? null;
-    const theirs = saved[key] ?? null;
+    // not recorded: the checkpoint's run had the default (an option newer than the file, or of the other optimizer)
+    const theirs = (key in saved ? saved[key] : defaultRecordedOptions()[key]) ?? null;
     if (args.given.has(key)) {
       if (JSON.stringify(mine) !== JSON.stringify(theirs)) {
         throw new UsageError(
@@ -230,6 +246,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
     resumeFrom = await loadCheckpoint(parsed.resume);
     args = mergeResumeArgs(parsed, resumeFrom, parsed.resume);
     checkOptimizerOptions(args);
+    checkModelOptions(args);
   }
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
@@ -240,7 +257,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
     ...(args.test !== undefined ? { testPath: args.test } : {}),
   });
   const { train, test } = paperPreprocess(firstN(raw.train, args.trainLimit), firstN(raw.test, args.testLimit));
-  const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device });
+  const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device, ...(args.stem !== undefined ? { stem: args.stem } : {}) });
   try {
     if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out);
     return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p));
@@ -263,25 +280,10 @@ async function trainModel(
   const loss = lossByName(args.loss);
   const l = train.length;
   const batches = Math.ceil(l / args.batchSize);
-  const modelInfo = {
-    name: args.model,
-    inputShape: [...train.shape] as [number, number, number],
-    classes: train.classes,
-    dtype: model.dtype,
-    numParameters: model.numParameters,
-  };
+  const modelInfo = checkpointModel(model, train, args);
   let resume: TrainState | undefined;
   if (resumeFrom !== undefined) {
-    const m = resumeFrom.model;
-    if (m.numParameters !== model.numParameters || m.classes !== train.classes || m.inputShape.join() !== train.shape.join() || m.name !== args.model) {
-      throw new UsageError(
-        `${args.resume}: the checkpoint holds a ${m.name} for ${m.inputShape.join('×')} images and ${m.classes} classes (${m.numParameters} parameters), ` +
-          `but the data give ${train.shape.join('×')} images and ${train.classes} classes (${model.numParameters} parameters)`,
-      );
-    }
-    if (resumeFrom.state.trainSize !== l) {
-      throw new UsageError(`${args.resume}: the checkpoint was made with ${resumeFrom.state.trainSize} training images but the data have ${l}`);
-    }
+    checkResumedModel(model, train, args, resumeFrom);
     resume = resumeFrom.state;
   }
   const epochs = args.iterations !== undefined ? Math.max(1, Math.ceil(args.iterations / batches)) : args.epochs;
@@ -293,7 +295,7 @@ async function trainModel(
   }
 
   const rt = info();
-  const sgd: SgdOptions = { learningRate: args.lr, momentum: args.momentum, nesterov: args.nesterov, decay: args.decay, C: args.C };
+  const sgd = sgdOptions(args, batches);
   const talk = !args.quiet && !args.json;
   if (talk) {
     const summaryLine = model.summary().split('\n').pop() ?? args.model;
@@ -302,7 +304,8 @@ async function trainModel(
     out(`parameters: ${model.numParameters}`);
     out(`data: ${path.basename(args.data)}: ${l} training / ${test.length} test images (paper preprocessing)`);
     out(
-      `optimizer: sgd, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, decay ${args.decay}, C ${args.C}, batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
+      `optimizer: sgd, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, ${scheduleText(args, sgd)}, C ${args.C}, ` +
+        `batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
     );
     out(`device: ${args.device}, BLAS ${rt.blas} (gemm ${rt.gemm}), threads ${getNumThreads()}`);
     const plan = args.iterations !== undefined ? `${args.iterations} steps` : `${epochs} epoch${epochs === 1 ? '' : 's'}`;
@@ -406,6 +409,50 @@ async function trainModel(
   return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
 
+/**
+ * The Sgd options of a run with `batches` batches per epoch: --milestones and --warmup (epochs)
+ * become step counts (rounded), --decay-weights-only weightDecayOn 'weights'.
+ * @throws UsageError when the milestones round to step counts that are not strictly increasing and positive.
+ */
+export function sgdOptions(args: TrainArgs, batches: number): SgdOptions {
+  let schedule: SgdSchedule | undefined;
+  if (args.milestones !== undefined) {
+    const steps = args.milestones.map((e) => Math.round(e * batches));
+    if (steps.some((t, i) => t < 1 || (i > 0 && t <= steps[i - 1]))) {
+      throw new UsageError(
+        `--milestones ${args.milestones.join(',')}: with ${batches} batches per epoch they fall at steps ${steps.join(',')}, ` +
+          'which must be strictly increasing and positive; give epochs further apart',
+      );
+    }
+    schedule = { kind: 'multistep', milestones: steps, factor: args.lrFactor };
+  }
+  return {
+    learningRate: args.lr,
+    momentum: args.momentum,
+    nesterov: args.nesterov,
+    decay: args.decay,
+    C: args.C,
+    // absent when unused, so that runs without the new options take exactly the old path
+    ...(args.weightDecay > 0 ? { weightDecay: args.weightDecay } : {}),
+    ...(args.decayWeightsOnly ? { weightDecayOn: 'weights' as const } : {}),
+    ...(schedule !== undefined ? { schedule } : {}),
+    ...(args.warmup > 0 ? { warmup: Math.round(args.warmup * batches) } : {}),
+  };
+}
+
+// The learning-rate schedule and the weight decay of the SGD header line.
+function scheduleText(args: TrainArgs, sgd: SgdOptions): string {
+  const parts: string[] = [];
+  if (sgd.schedule?.kind === 'multistep') {
+    parts.push(`lr ×${args.lrFactor} after epochs ${args.milestones!.join(',')} (steps ${sgd.schedule.milestones.join(',')})`);
+  } else {
+    parts.push(`decay ${args.decay}`);
+  }
+  if (args.warmup > 0) parts.push(`warm-up ${args.warmup} epoch${args.warmup === 1 ? '' : 's'} (${sgd.warmup ?? 0} step${sgd.warmup === 1 ? '' : 's'})`);
+  if (args.weightDecay > 0 || args.decayWeightsOnly) parts.push(`weight decay ${args.weightDecay}${args.decayWeightsOnly ? ' (conv/linear weights only)' : ''}`);
+  return parts.join(', ');
+}
+
 /** The closing lines every run prints (README: "Output"), after the checkpoint's path if any. */
 function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined): void {
   const w = (line: string): void => void io.stdout.write(`${line}\n`);
@@ -416,8 +463,25 @@ function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, chec
   w(`time: ${seconds.toFixed(1)}s`);
 }
 
+// The checkpoint's description of the network (with the stem of a ResNet).
+function checkpointModel(model: Network, train: Dataset, args: TrainArgs): CheckpointModel {
+  const stem = args.stem ?? defaultStem(args.model);
+  return {
+    name: args.model,
+    inputShape: [...train.shape] as [number, number, number],
+    classes: train.classes,
+    dtype: model.dtype,
+    numParameters: model.numParameters,
+    ...(stem !== undefined ? { stem } : {}),
+  };
+}
+
 function checkResumedModel(model: Network, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
   const m = ckpt.model;
+  const stem = args.stem ?? defaultStem(args.model);
+  if (m.stem !== undefined && m.stem !== stem) {
+    throw new UsageError(`${args.resume}: the checkpoint holds a ${m.name} with the ${m.stem} stem, but this run builds ${args.model} with the ${stem ?? 'no'} stem`);
+  }
   if (m.numParameters !== model.numParameters || m.classes !== train.classes || m.inputShape.join() !== train.shape.join() || m.name !== args.model) {
     throw new UsageError(
       `${args.resume}: the checkpoint holds a ${m.name} for ${m.inputShape.join('×')} images and ${m.classes} classes (${m.numParameters} parameters), ` +
@@ -454,7 +518,7 @@ async function trainModelNewton(
   const loss = lossByName(args.loss);
   const l = train.length;
   const iterations = args.iterations!;
-  const modelInfo = { name: args.model, inputShape: [...train.shape] as [number, number, number], classes: train.classes, dtype: model.dtype, numParameters: model.numParameters };
+  const modelInfo = checkpointModel(model, train, args);
   let resume: TrainState | undefined;
   if (resumeFrom !== undefined) {
     checkResumedModel(model, train, args, resumeFrom);

@@ -210,7 +210,7 @@ export class BatchNorm2dModule extends BaseModule {
   }
 
   /**
-   * The R-operator of vjp (DESIGN.md): R{dβ} = Σ R{dy}; R{dγ} = Σ (R{dy}⊙x̂ + dy⊙R{x̂});
+   * The R-operator of vjp (README.md, "Batch norm"): R{dβ} = Σ R{dy}; R{dγ} = Σ (R{dy}⊙x̂ + dy⊙R{x̂});
    * R{g} = v_γ·dy + γ·R{dy}; training: R{dx} = −(R{σ}/σ)·dx + (R{g} − mean R{g} −
    * R{x̂}·mean(g⊙x̂) − x̂·mean(R{g}⊙x̂ + g⊙R{x̂}))/σ; inference: R{dx} = R{g}/σ_r.
    */
