@@ -132,15 +132,16 @@ export function convGeom(xShape: readonly number[], wShape: readonly number[], s
   return { N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q };
 }
 
-// y[n,k,p,q] = Σ_{c,r,s} x[n,c,p·sh−ph+r, q·sw−pw+s] · w[k,c,r,s] (+ b[k])
-export function refConv2d(x: Float64Array, w: Float64Array, b: Float64Array | null, g: ConvGeom): Float64Array {
+// Calls visit(yi, xi, wi) for every tap of the convolution g — y[n,k,p,q] gets
+// x[n,c,p·sh−ph+r, q·sw−pw+s] · w[k,c,r,s] — in the order n, k, p, q, c, r, s. The three
+// references below are this one loop with three accumulations.
+function forEachConvTap(g: ConvGeom, visit: (yi: number, xi: number, wi: number) => void): void {
   const { N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q } = g;
-  const y = new Float64Array(N * K * P * Q);
   for (let n = 0; n < N; n++)
     for (let k = 0; k < K; k++)
       for (let p = 0; p < P; p++)
         for (let q = 0; q < Q; q++) {
-          let s = b ? b[k] : 0;
+          const yi = ((n * K + k) * P + p) * Q + q;
           for (let c = 0; c < C; c++)
             for (let r = 0; r < R; r++) {
               const h = p * sh - ph + r;
@@ -148,57 +149,38 @@ export function refConv2d(x: Float64Array, w: Float64Array, b: Float64Array | nu
               for (let t = 0; t < S; t++) {
                 const ww = q * sw - pw + t;
                 if (ww < 0 || ww >= W) continue;
-                s += x[((n * C + c) * H + h) * W + ww] * w[((k * C + c) * R + r) * S + t];
+                visit(yi, ((n * C + c) * H + h) * W + ww, ((k * C + c) * R + r) * S + t);
               }
             }
-          y[((n * K + k) * P + p) * Q + q] = s;
         }
+}
+
+// y[n,k,p,q] = Σ_{c,r,s} x[n,c,p·sh−ph+r, q·sw−pw+s] · w[k,c,r,s] (+ b[k])
+export function refConv2d(x: Float64Array, w: Float64Array, b: Float64Array | null, g: ConvGeom): Float64Array {
+  const { N, K, P, Q } = g;
+  const y = new Float64Array(N * K * P * Q);
+  if (b) for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (P * Q)) % K];
+  forEachConvTap(g, (yi, xi, wi) => {
+    y[yi] += x[xi] * w[wi];
+  });
   return y;
 }
 
 // dx = adjoint of x ↦ conv(x, w) applied to dy.
 export function refConv2dBackwardData(dy: Float64Array, w: Float64Array, g: ConvGeom): Float64Array {
-  const { N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q } = g;
-  const dx = new Float64Array(N * C * H * W);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++)
-      for (let p = 0; p < P; p++)
-        for (let q = 0; q < Q; q++) {
-          const d = dy[((n * K + k) * P + p) * Q + q];
-          for (let c = 0; c < C; c++)
-            for (let r = 0; r < R; r++) {
-              const h = p * sh - ph + r;
-              if (h < 0 || h >= H) continue;
-              for (let t = 0; t < S; t++) {
-                const ww = q * sw - pw + t;
-                if (ww < 0 || ww >= W) continue;
-                dx[((n * C + c) * H + h) * W + ww] += d * w[((k * C + c) * R + r) * S + t];
-              }
-            }
-        }
+  const dx = new Float64Array(g.N * g.C * g.H * g.W);
+  forEachConvTap(g, (yi, xi, wi) => {
+    dx[xi] += dy[yi] * w[wi];
+  });
   return dx;
 }
 
 // dw = adjoint of w ↦ conv(x, w) applied to dy.
 export function refConv2dBackwardFilter(dy: Float64Array, x: Float64Array, g: ConvGeom): Float64Array {
-  const { N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q } = g;
-  const dw = new Float64Array(K * C * R * S);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++)
-      for (let p = 0; p < P; p++)
-        for (let q = 0; q < Q; q++) {
-          const d = dy[((n * K + k) * P + p) * Q + q];
-          for (let c = 0; c < C; c++)
-            for (let r = 0; r < R; r++) {
-              const h = p * sh - ph + r;
-              if (h < 0 || h >= H) continue;
-              for (let t = 0; t < S; t++) {
-                const ww = q * sw - pw + t;
-                if (ww < 0 || ww >= W) continue;
-                dw[((k * C + c) * R + r) * S + t] += d * x[((n * C + c) * H + h) * W + ww];
-              }
-            }
-        }
+  const dw = new Float64Array(g.K * g.C * g.R * g.S);
+  forEachConvTap(g, (yi, xi, wi) => {
+    dw[wi] += dy[yi] * x[xi];
+  });
   return dw;
 }
 
