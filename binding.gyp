@@ -10,9 +10,16 @@
 #              NEWTON_HAVE_OPENBLAS; 'false' uses the built-in GEMM. Default: 'true' when
 #              cblas.h is found in /usr/include/x86_64-linux-gnu, /usr/include/aarch64-linux-gnu,
 #              /usr/include or /usr/include/openblas (libopenblas-dev).
+#   use_lapack 'true' (with use_blas) defines NEWTON_HAVE_LAPACK: symmetricEigen calls the
+#              LAPACK inside OpenBLAS (dsyevd_), linked by the same -lopenblas; 'false' leaves
+#              it out (lapackAvailable() is false). Default: 'true' when a libopenblas.so in
+#              /usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu, /usr/lib64, /usr/lib or
+#              /usr/local/lib names dsyevd_ (Debian's libopenblas-dev does; an OpenBLAS built
+#              with NO_LAPACK does not).
 {
   'variables': {
     'use_blas%': '<!(node -p "[\'/usr/include/x86_64-linux-gnu/cblas.h\',\'/usr/include/aarch64-linux-gnu/cblas.h\',\'/usr/include/cblas.h\',\'/usr/include/openblas/cblas.h\'].some(f => require(\'fs\').existsSync(f))")',
+    'use_lapack%': '<!(node -p "[\'/usr/lib/x86_64-linux-gnu\',\'/usr/lib/aarch64-linux-gnu\',\'/usr/lib64\',\'/usr/lib\',\'/usr/local/lib\'].some(d => { try { return require(\'fs\').readFileSync(d + \'/libopenblas.so\').includes(\'dsyevd_\'); } catch (e) { return false; } })")',
   },
   'targets': [
     {
@@ -59,6 +66,9 @@
           'libraries': ['-lopenblas'],
         }, {
           'defines': ['NEWTON_BLAS_NAME="built-in"'],
+        }],
+        ['use_blas=="true" and use_lapack=="true"', {
+          'defines': ['NEWTON_HAVE_LAPACK=1'],
         }],
       ],
     },

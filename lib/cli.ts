@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `newton-cnn` command: `newton-cnn train [options]`, `newton-cnn info`, `--help`, `--version`.
+ * The `newton-cnn` command: `newton-cnn train [options]`, `newton-cnn spectrum [options]`,
+ * `newton-cnn condition [options]`, `newton-cnn info`, `--help`, `--version`.
  *
  * Streams: results (header, epoch lines, `test accuracy: …` and the other final lines, or the
  * --json object) go to stdout; progress, notices and errors go to stderr.
@@ -11,9 +12,13 @@
  */
 import { abandonCheckpointWrites } from './checkpoint';
 import { mainUsage, parseInfoArgs, parseTrainArgs, trainUsage, UsageError } from './cli/args';
+import { runCondition } from './cli/commands/condition';
 import { runInfo } from './cli/commands/info';
+import { runSpectrum } from './cli/commands/spectrum';
 import { runTrain } from './cli/commands/train';
 import { EXIT, type CliIo } from './cli/io';
+import { conditionUsage, parseConditionArgs } from './cli/condition-args';
+import { parseSpectrumArgs, spectrumUsage } from './cli/spectrum-args';
 import { info } from './runtime';
 
 export { UsageError } from './cli/args';
@@ -42,6 +47,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       if (command === 'help' && rest[0] === 'train') io.stdout.write(`${trainUsage()}\n`);
+      else if (command === 'help' && rest[0] === 'spectrum') io.stdout.write(`${spectrumUsage()}\n`);
+      else if (command === 'help' && rest[0] === 'condition') io.stdout.write(`${conditionUsage()}\n`);
       else io.stdout.write(`${mainUsage()}\n`);
       return command === undefined ? EXIT.usage : EXIT.ok;
     }
@@ -57,6 +64,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       return (await runTrain(args, io)).exitCode;
     }
+    if (command === 'spectrum') {
+      const args = parseSpectrumArgs(rest, io.cwd);
+      if (args === null) {
+        io.stdout.write(`${spectrumUsage()}\n`);
+        return EXIT.ok;
+      }
+      return (await runSpectrum(args, io)).exitCode;
+    }
+    if (command === 'condition') {
+      const args = parseConditionArgs(rest, io.cwd);
+      if (args === null) {
+        io.stdout.write(`${conditionUsage()}\n`);
+        return EXIT.ok;
+      }
+      return await runCondition(args, io);
+    }
     if (command === 'info') {
       const a = parseInfoArgs(rest);
       if (a.help) {
@@ -65,11 +88,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       return runInfo(io, a.json);
     }
-    throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}' (commands: train, info)`);
+    throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}' (commands: train, info, spectrum, condition)`);
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`newton-cnn: ${e.message}\n`);
-      io.stderr.write(`Run 'newton-cnn ${command === 'train' ? 'train ' : ''}--help' for usage.\n`);
+      io.stderr.write(`Run 'newton-cnn ${command === 'train' || command === 'spectrum' ? `${command} ` : ''}--help' for usage.\n`);
       return EXIT.usage;
     }
     io.stderr.write(`newton-cnn: error: ${message(e)}\n`);
@@ -80,9 +103,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 /**
  * The process entry point: wires Ctrl-C (first: interrupt training gracefully; second: remove
- * any half-written temporary checkpoint and exit 130 at once) and sets the exit code.
+ * any half-written temporary checkpoint and exit 130 at once) and sets the exit code. Commands
+ * other than `train` keep the default SIGINT action: `spectrum` computes synchronously (its
+ * products never yield to the event loop, where a handler would run) and writes its files
+ * atomically, so Ctrl-C ends it at once.
  */
 export async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] !== 'train') {
+    process.exitCode = await main(argv, { stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
   const controller = new AbortController();
   let presses = 0;
   const onSigint = (): void => {
@@ -101,7 +132,7 @@ export async function run(): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   try {
-    process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
+    process.exitCode = await main(argv, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
   } finally {
     process.removeListener('SIGINT', onSigint);
   }

@@ -11,6 +11,8 @@ export type { DType, NestedArray, Shape, TensorData, TensorOptions } from './typ
 export { Tensor } from './tensor';
 export * from './ops';
 export * from './runtime';
+export { lapackAvailable, symmetricEigen } from './linalg';
+export type { SymmetricEigenOptions, SymmetricEigenResult } from './linalg';
 
 // Networks, data, optimizers and training loops, as namespaces: the layer factories of `nn`
 // (nn.conv2d, nn.relu, …) share their names with the tensor ops above.
@@ -19,9 +21,10 @@ export * as data from './data';
 export * as optim from './optim';
 export * as train from './train';
 export * as checkpoint from './checkpoint';
+export * as analysis from './analysis';
 
 // The most used names of those namespaces, directly.
-export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, modelByName, resnet } from './nn';
+export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, linearNetwork, modelByName, resnet } from './nn';
 export type { Loss, LayerSpec, Initializer } from './nn';
 export { Sgd } from './optim';
 export type { SgdOptions } from './optim';

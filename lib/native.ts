@@ -82,6 +82,19 @@ export interface NativeMemoryStats {
   allocations: number;
 }
 
+/** Options of symmetricEigen. */
+export interface NativeSymmetricEigenOptions {
+  /** Also compute the eigenvectors (default false). */
+  vectors?: boolean;
+}
+/** What symmetricEigen returns (new arrays, of the addon's realm). */
+export interface NativeSymmetricEigenResult {
+  /** The n eigenvalues, ascending. */
+  values: Float64Array;
+  /** With options.vectors: n·n, row-major, column j the unit eigenvector of values[j]. */
+  vectors?: Float64Array;
+}
+
 /** One argument of an op, as its declaration describes it. */
 export interface NativeOpArgument {
   name: string;
@@ -157,6 +170,15 @@ export interface NativeAddon extends NativeOps {
   getDebugChecks(): boolean;
   /** The absolute path of the loaded .node file. */
   addonPath(): string;
+
+  // --- host linear algebra (native/core/lapack.h) ---
+  /** Whether the build linked a LAPACK (so that symmetricEigen works). */
+  lapackAvailable(): boolean;
+  /**
+   * The eigenvalues (ascending) and optionally eigenvectors of the symmetric n×n matrix `a`
+   * (row-major), through LAPACK's dsyevd, synchronously; Error when the build has no LAPACK.
+   */
+  symmetricEigen(a: Float64Array, n: number, options?: NativeSymmetricEigenOptions): NativeSymmetricEigenResult;
 }
 
 let cached: NativeAddon | undefined;

@@ -31,6 +31,8 @@ export interface RuntimeInfo {
   version: string;
   /** The BLAS the build linked: 'OpenBLAS', 'CBLAS' or 'built-in'. */
   blas: string;
+  /** Whether the build linked a LAPACK, so that symmetricEigen works (lib/linalg.ts). */
+  lapack: boolean;
   /** Threads of the CPU backend. */
   threads: number;
   /** The GEMM implementation in use. */
@@ -94,16 +96,18 @@ function readVersion(): string {
 }
 
 /**
- * The package version, the BLAS, the thread count, the GEMM in use and the addon's path.
+ * The package version, the BLAS, whether LAPACK is there, the thread count, the GEMM in use and
+ * the addon's path.
  *
  * @example
- * info(); // { version: '0.1.0', blas: 'OpenBLAS', threads: 8, gemm: 'blas', addon: '/…/newton_cnn.node' }
+ * info(); // { version: '0.1.0', blas: 'OpenBLAS', lapack: true, threads: 8, gemm: 'blas', addon: '/…/newton_cnn.node' }
  */
 export function info(): RuntimeInfo {
   const n = native();
   return {
     version: readVersion(),
     blas: n.blasName(),
+    lapack: n.lapackAvailable(),
     threads: n.getNumThreads(),
     gemm: n.getGemmImplementation(),
     addon: n.addonPath(),

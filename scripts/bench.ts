@@ -27,6 +27,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'ResNet-20 on 32×32×3: SGD step images/s at batch 128; batch norm in training mode: Gv and Hv / forward+backward at |S| = 512 (--device cuda for the GPU)',
     load: async () => (await import('./bench/resnet')).suite,
   },
+  spectrum: {
+    description: 'Curvature analysis of ResNet-20 (batch norm in training mode, 512 images): Hessian and Gauss-Newton products/s, top-5 Hessian eigenvalues by Lanczos',
+    load: async () => (await import('./bench/spectrum')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

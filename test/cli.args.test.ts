@@ -213,7 +213,7 @@ describe('main', () => {
     [['train', '--epochs', 'x'], /--epochs must be an integer/],
     [['train', '--model', 'vgg'], /--model must be one of: cnn3, cnn5/],
     [['train', '--data', 'nowhere'], /--data: 'nowhere' is neither/],
-    [['fly'], /unknown command 'fly' \(commands: train, info\)/],
+    [['fly'], /unknown command 'fly' \(commands: train, info, spectrum, condition\)/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
     [['info', '--verbose'], /unknown option '--verbose'/],
   ])('%j exits with 2 and says why on stderr', async (argv, re) => {

@@ -143,7 +143,7 @@ describe('initialisers', () => {
     expect(m.getParameters()).toEqual(a);
     m.init('xavier', { seed: 2 });
     expect(m.getParameters()).not.toEqual(a);
-    expect(() => m.init('glorot' as 'xavier', { seed: 1 })).toThrow(/Sequential.init: initializer must be one of 'he-normal', 'xavier', 'xavier-small', got "glorot"/);
+    expect(() => m.init('glorot' as 'xavier', { seed: 1 })).toThrow(/Sequential.init: initializer must be one of 'he-normal', 'xavier', 'xavier-small', 'orthogonal', got "glorot"/);
     expect(() => m.init('xavier', { seed: -1 })).toThrow(/options.seed must be a non-negative safe integer, got -1/);
     expect(() => m.init('xavier-small', { seed: 1, scale: 0 })).toThrow(/options.scale must be a positive finite number, got 0/);
     m.dispose();

@@ -218,18 +218,38 @@ export function defaultStem(name: string): ResNetStem | undefined {
  * @throws UsageError naming the option.
  */
 export function checkModelOptions(args: TrainArgs): void {
-  if (args.stem !== undefined) {
-    if (defaultStem(args.model) === undefined) {
-      throw new UsageError(`--stem is for the ResNets (${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}, resnet<6n+2>), not ${args.model}`);
-    }
-    if (args.stem === 'imagenet' && isCifarResNet(args.model)) {
-      throw new UsageError(`--stem imagenet: ${args.model} is a CIFAR ResNet, which always has the cifar stem; the imagenet stem is for ${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}`);
-    }
-  }
+  checkStem(args.model, args.stem);
   if (args.given.has('lrFactor') && args.milestones === undefined) throw new UsageError('--lr-factor needs --milestones E1,E2,… (the epochs at which it applies)');
   if (args.given.has('decay') && args.milestones !== undefined) {
     throw new UsageError('--decay (γ of the schedule η0/(1 + tγ)) has no effect with --milestones; give one of them');
   }
+}
+
+/**
+ * Refuses --stem with a model that has none, and --stem imagenet with a CIFAR ResNet.
+ * @throws UsageError naming the option.
+ */
+export function checkStem(model: string, stem: ResNetStem | undefined): void {
+  if (stem === undefined) return;
+  if (defaultStem(model) === undefined) {
+    throw new UsageError(`--stem is for the ResNets (${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}, resnet<6n+2>), not ${model}`);
+  }
+  if (stem === 'imagenet' && isCifarResNet(model)) {
+    throw new UsageError(`--stem imagenet: ${model} is a CIFAR ResNet, which always has the cifar stem; the imagenet stem is for ${RESNET_DEPTHS.map((d) => `resnet${d}`).join(', ')}`);
+  }
+}
+
+/**
+ * The value of --data: a data set name as is, or a path made absolute against `cwd`.
+ * @throws UsageError when it is neither a name nor an existing file or directory.
+ */
+export function resolveDataOption(text: string, cwd: string): string {
+  if ((DATA_NAMES as readonly string[]).includes(text)) return text;
+  const data = path.resolve(cwd, text);
+  if (!fs.existsSync(data)) {
+    throw new UsageError(`--data: '${text}' is neither a data set name (${DATA_NAMES.join(', ')}) nor an existing file or directory`);
+  }
+  return data;
 }
 
 function optionName(key: keyof TrainArgs): string {
@@ -258,8 +278,10 @@ export function mainUsage(): string {
     'Train convolutional networks with subsampled Newton methods or SGD on CPU or GPU.',
     '',
     'Commands:',
-    '  train    train a network and print its test accuracy (newton-cnn train --help)',
-    '  info     print the version, the devices and the BLAS in use',
+    '  train      train a network and print its test accuracy (newton-cnn train --help)',
+    '  info       print the version, the devices and the BLAS in use',
+    '  spectrum   curvature spectrum (Hessian or Gauss-Newton) of a model or a checkpoint (newton-cnn spectrum --help)',
+    '  condition  Hessian condition number against depth of n-shortcut linear networks (newton-cnn condition --help)',
     '',
     'Options:',
     '  -h, --help     show help',
@@ -272,6 +294,8 @@ export function mainUsage(): string {
     '  newton-cnn train --optimizer sgd --epochs 20',
     '  newton-cnn train --optimizer sgd --model resnet20 --data DIR --loss cross-entropy --lr 0.1 --epochs 160 \\',
     '                   --milestones 80,120 --warmup 1 --weight-decay 5e-4 --decay-weights-only',
+    '  newton-cnn spectrum --checkpoint run.ckpt --top 5 --trace --density density.svg',
+    '  newton-cnn condition --shortcuts 1,2,3 --depths 6,12,24 --plot condition.svg',
   ].join('\n');
 }
 
@@ -307,7 +331,8 @@ export function trainUsage(): string {
   ].join('\n');
 }
 
-function parseNumber(flag: string, text: string, what: 'integer' | 'number'): number {
+/** Parses a number (or an integer) given to `flag`. @throws UsageError naming the flag. */
+export function parseNumber(flag: string, text: string, what: 'integer' | 'number'): number {
   const t = text.trim();
   const ok = what === 'integer' ? /^[+-]?\d+$/.test(t) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t);
   const v = Number(t);
@@ -317,13 +342,15 @@ function parseNumber(flag: string, text: string, what: 'integer' | 'number'): nu
   return v;
 }
 
-function positiveInt(flag: string, text: string): number {
+/** Parses a positive integer given to `flag`. @throws UsageError naming the flag. */
+export function positiveInt(flag: string, text: string): number {
   const v = parseNumber(flag, text, 'integer');
   if (v < 1) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
   return v;
 }
 
-function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+/** Checks that `text` is one of `choices`. @throws UsageError naming the flag and the choices. */
+export function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) {
     throw new UsageError(`${flag} must be one of: ${choices.join(', ')} (got '${text}')`);
   }
@@ -353,7 +380,8 @@ export function parseShape(flag: string, text: string): [number, number, number]
   return [Number(parts[0]), Number(parts[1]), Number(parts[2])];
 }
 
-function parseError(e: unknown): UsageError {
+/** Turns an error of node:util parseArgs into a UsageError with this CLI's wording. */
+export function parseError(e: unknown): UsageError {
   const err = e as { code?: string; message?: string };
   const msg = String(err.message ?? e);
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
@@ -374,7 +402,7 @@ function parseError(e: unknown): UsageError {
 
 // parseArgs treats `--seed -1` as a missing value; join numeric-looking negative values to their
 // option (`--seed=-1`) so that validation can say what is wrong with them.
-function joinNegativeValues(argv: readonly string[], stringOptions: ReadonlySet<string>): string[] {
+export function joinNegativeValues(argv: readonly string[], stringOptions: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -431,14 +459,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
       return t;
     }) ?? 'cnn3';
   const stem = opt('stem', (f, t) => choice(f, t, STEMS));
-  const dataText = str('data') ?? 'fashion-mnist-small';
-  let data = dataText;
-  if (!(DATA_NAMES as readonly string[]).includes(dataText)) {
-    data = path.resolve(cwd, dataText);
-    if (!fs.existsSync(data)) {
-      throw new UsageError(`--data: '${dataText}' is neither a data set name (${DATA_NAMES.join(', ')}) nor an existing file or directory`);
-    }
-  }
+  const data = resolveDataOption(str('data') ?? 'fashion-mnist-small', cwd);
   const format = opt('format', (f, t) => choice(f, t, FORMATS));
   const testText = str('test');
   const test = testText === undefined ? undefined : path.resolve(cwd, testText);

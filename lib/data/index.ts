@@ -16,6 +16,7 @@ export { readLibsvm, readLibsvmAsync } from './libsvm';
 export type { ChannelStats } from './preprocess';
 export { minMaxScale, pixelMean, subtractMean, paperPreprocess, channelStats, normalizeChannels } from './preprocess';
 export { stratifiedSplit } from './split';
+export { principalComponents, type PrincipalComponents, type PrincipalComponentsOptions } from './pca';
 export type { GatherBatchOptions, Batch } from './batch';
 export { gatherBatch } from './batch';
 export type { LoadDatasetOptions, LoadedData, DataFormat } from './load';

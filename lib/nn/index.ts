@@ -81,4 +81,6 @@ export {
   type ResNetStem,
   type ShortcutKind,
 } from './resnet';
+export { LINEAR_NETWORK_INITIALIZATIONS, linearNetwork, type LinearNetworkInitialization, type LinearNetworkOptions } from './linear-networks';
+export { householderQR, orthogonalFromGaussian, type ThinQR } from './orthogonal';
 export { mixSeed } from './seed';

@@ -22,7 +22,7 @@ export interface ModelOptions {
   initializer?: Initializer;
   /** Seed of the initialisation (default 0). */
   seed?: number;
-  /** Scale of 'xavier-small' (default 0.01). */
+  /** Scale of 'xavier-small' (default 0.01) or gain of 'orthogonal' (default 1). */
   scale?: number;
 }
 

@@ -188,7 +188,8 @@ export class Network {
 
   /**
    * Initialises θ in place: every 'fan' parameter (the weights) by `initializer` (He-normal
-   * N(0,1)·√(2/n_in), Xavier U(±√(6/(n_in+n_out))), or Xavier × options.scale), the others to
+   * N(0,1)·√(2/n_in), Xavier U(±√(6/(n_in+n_out))), Xavier × options.scale, or a random
+   * (semi-)orthogonal matrix × options.scale, the gain, default 1), the others to
    * their constants (biases 0, batch-norm γ 1); the buffers are reset too. Deterministic in
    * options.seed: module i draws with the seed mixSeed(seed, i).
    */

@@ -205,22 +205,28 @@ export function gaussNewtonProduct(net: Network, v: Tensor, options: GaussNewton
     const stored = ensureStored(net, st, fn, maxBytes);
     out = storedProduct(net, stored, st, loss, v);
   } else {
-    const u = rop(net, st, v); // Jv (N, K)
-    const bu = loss.hessianProduct(st.output, u); // B·Jv (N, K)
-    u.dispose();
-    const q = scale(bu, 1 / n);
-    bu.dispose();
-    out = zerosLike(net, [net.numParameters]);
-    try {
-      vjpInto(net, q, out); // Jᵀ B J v / |S|
-    } catch (e) {
-      out.dispose();
-      throw e;
-    } finally {
-      q.dispose();
-    }
+    out = gaussNewtonRop(net, st, loss, v, n);
   }
   axpy(out, 1 / Cl + lambda, v);
+  return out;
+}
+
+/** Jᵀ B J v / |S| by the R-operator (a new (P) tensor). */
+function gaussNewtonRop(net: Network, st: ForwardState, loss: Loss, v: Tensor, n: number): Tensor {
+  const u = rop(net, st, v); // Jv (N, K)
+  const bu = loss.hessianProduct(st.output, u); // B·Jv (N, K)
+  u.dispose();
+  const q = scale(bu, 1 / n);
+  bu.dispose();
+  const out = zerosLike(net, [net.numParameters]);
+  try {
+    vjpInto(net, q, out); // Jᵀ B J v / |S|
+  } catch (e) {
+    out.dispose();
+    throw e;
+  } finally {
+    q.dispose();
+  }
   return out;
 }
 
@@ -426,6 +432,13 @@ export function hessianProduct(net: Network, v: Tensor, options: HessianOptions)
   const st = stateOf(net, fn);
   checkParameterVector(net, fn, v);
   const y = checkTensor(net, fn, 'options.y', o.y, [st.batchSize, net.outputSize]);
+  const result = lossHessianProduct(net, st, loss, y, v); // (1/|S|) R{∇θ Σξ}
+  axpy(result, 1 / Cl, v);
+  return result;
+}
+
+/** (1/|S|) R{∇θ Σξ}: the Hessian of the mean loss on S times v, forward-over-reverse (a new (P) tensor). */
+function lossHessianProduct(net: Network, st: ForwardState, loss: Loss, y: Tensor, v: Tensor): Tensor {
   const n = st.batchSize;
   const out = zerosLike(net, [net.numParameters]);
   const views = net.parameterViews(v);
@@ -451,8 +464,24 @@ export function hessianProduct(net: Network, v: Tensor, options: HessianOptions)
     disposeViews(views);
     disposeViews(outViews);
   }
-  const result = scale(out, 1 / n); // (1/|S|) R{∇θ Σξ}
+  const result = scale(out, 1 / n);
   out.dispose();
-  axpy(result, 1 / Cl, v);
   return result;
+}
+
+/** Which curvature lossCurvatureProduct computes. */
+export type CurvatureKind = 'hessian' | 'gauss-newton';
+
+/**
+ * The curvature of the MEAN LOSS on the last forward pass's batch S, without regularisation:
+ * (1/|S|) Σ_i ∇²ξ_i · v ('hessian', exact, forward-over-reverse) or (1/|S|) Σ_i J_iᵀ B_i J_i · v
+ * ('gauss-newton', R-operator). y: the batch's targets (used by 'hessian'). A new (P) tensor.
+ * What lib/analysis builds its operators from.
+ */
+export function lossCurvatureProduct(net: Network, kind: CurvatureKind, loss: Loss, y: Tensor, v: Tensor): Tensor {
+  const fn = `${net.kind}.lossCurvatureProduct`;
+  const st = stateOf(net, fn);
+  checkParameterVector(net, fn, v);
+  checkTensor(net, fn, 'y', y, [st.batchSize, net.outputSize]);
+  return kind === 'hessian' ? lossHessianProduct(net, st, loss, y, v) : gaussNewtonRop(net, st, loss, v, st.batchSize);
 }

@@ -16,6 +16,8 @@ void register_ops(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 // async_read.cpp: promise-returning reads.
 void register_async(Napi::Env env, Napi::Object exports);
+// linalg.cpp: host linear algebra on Float64Arrays (lapackAvailable, symmetricEigen).
+void register_linalg(Napi::Env env, Napi::Object exports);
 
 // The absolute path of the loaded .node file ("" when unknown).
 const std::string& addon_path();

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { devices } from '../../lib';
 
 export interface BenchSuite {
   name: string;
@@ -134,4 +135,21 @@ export function writeJson(file: string, data: unknown): void {
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, JSON.stringify(data, null, 2) + '\n');
   console.log(`results written to ${abs}`);
+}
+
+/** The device to run on: 'cpu', or an available CUDA device ('cuda' = the first), or why not. */
+export function resolveDevice(wanted: string): { name: string; description: string } | { skip: string } {
+  const all = devices();
+  if (wanted === 'cpu') {
+    const cpu = all.find((d) => d.kind === 'cpu');
+    return { name: 'cpu', description: cpu?.description ?? 'cpu' };
+  }
+  if (wanted !== 'cuda' && !/^cuda:\d+$/.test(wanted)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got ${wanted}`);
+  const cudas = all.filter((d) => d.kind === 'cuda' && d.available);
+  const dev = wanted === 'cuda' ? cudas[0] : cudas.find((d) => d.name === wanted || (wanted === 'cuda:0' && d.name === 'cuda'));
+  if (dev) return { name: dev.name, description: dev.description };
+  const why = cudas.length > 0
+    ? `no available CUDA device named ${wanted} (have: ${cudas.map((d) => d.name).join(', ')})`
+    : all.find((d) => d.kind === 'cuda')?.reason || 'the build has no CUDA backend';
+  return { skip: why };
 }

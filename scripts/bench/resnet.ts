@@ -24,13 +24,12 @@
 //
 // --device cuda runs both parts on the GPU (every sample closed by a synchronising read, as
 // scripts/bench/gpu.ts does); without an available CUDA device it prints why and exits 0.
-import { Tensor, devices, gemm, getNumThreads, info, memoryStats, randomUniform } from '../../lib';
+import { Tensor, gemm, getNumThreads, info, memoryStats, randomUniform } from '../../lib';
 import { cifarResNet, crossEntropyLoss, type Network } from '../../lib/nn';
 import { Sgd } from '../../lib/optim';
 import {
   BenchSuite,
   Column,
-  UsageError,
   fmt,
   formatTable,
   loadAverage,
@@ -38,6 +37,7 @@ import {
   measure,
   parseOptions,
   positiveInt,
+  resolveDevice,
   writeJson,
 } from './common';
 
@@ -211,23 +211,6 @@ function productRows(t: Timer, n: number, repeats: number): ProductRow[] {
     for (const tt of [x, y, v]) tt.dispose();
     net.dispose();
   }
-}
-
-/** The device to run on: 'cpu', or an available CUDA device ('cuda' = the first), or why not. */
-function resolveDevice(wanted: string): { name: string; description: string } | { skip: string } {
-  const all = devices();
-  if (wanted === 'cpu') {
-    const cpu = all.find((d) => d.kind === 'cpu');
-    return { name: 'cpu', description: cpu?.description ?? 'cpu' };
-  }
-  if (wanted !== 'cuda' && !/^cuda:\d+$/.test(wanted)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got ${wanted}`);
-  const cudas = all.filter((d) => d.kind === 'cuda' && d.available);
-  const dev = wanted === 'cuda' ? cudas[0] : cudas.find((d) => d.name === wanted || (wanted === 'cuda:0' && d.name === 'cuda'));
-  if (dev) return { name: dev.name, description: dev.description };
-  const why = cudas.length > 0
-    ? `no available CUDA device named ${wanted} (have: ${cudas.map((d) => d.name).join(', ')})`
-    : all.find((d) => d.kind === 'cuda')?.reason || 'the build has no CUDA backend';
-  return { skip: why };
 }
 
 async function run(argv: readonly string[]): Promise<number> {

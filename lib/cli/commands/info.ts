@@ -1,5 +1,5 @@
 /**
- * `newton-cnn info`: the version, the devices (usable or not, and why), the BLAS, the GEMM in use,
+ * `newton-cnn info`: the version, the devices (usable or not, and why), the BLAS, LAPACK, the GEMM in use,
  * the CPU threads and the native addon's path.
  *
  * @packageDocumentation
@@ -17,6 +17,7 @@ export function infoText(): string {
     `node: ${process.version} (${process.platform}-${process.arch})`,
     `addon: ${rt.addon}`,
     `BLAS: ${rt.blas}`,
+    `LAPACK: ${rt.lapack ? 'yes (symmetricEigen)' : 'no (symmetricEigen unavailable: install libopenblas-dev and rebuild)'}`,
     `gemm: ${rt.gemm}`,
     `threads: ${rt.threads}`,
     'devices:',

@@ -11,11 +11,11 @@
 import * as path from 'node:path';
 
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
-import { loadDataset, paperPreprocess, subset, type Dataset } from '../../data';
+import type { Dataset } from '../../data';
 import { lossByName, modelByName, type Network } from '../../nn';
 import type { SgdOptions, SgdSchedule } from '../../optim';
 import { Progress } from '../../progress';
-import { devices, getNumThreads, info, setNumThreads } from '../../runtime';
+import { getNumThreads, info, setNumThreads } from '../../runtime';
 import {
   evaluateObjectiveAsync,
   trainNewton,
@@ -27,6 +27,7 @@ import {
   type TrainState,
 } from '../../train';
 import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
+import { checkDevice, loadPaperData } from '../common';
 import { EXIT, type CliIo } from '../io';
 
 /** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
@@ -207,25 +208,8 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
   return merged as unknown as TrainArgs;
 }
 
-function firstN(ds: Dataset, n: number | undefined): Dataset {
-  if (n === undefined || n >= ds.length) return ds;
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  return subset(ds, idx);
-}
-
 function fmt(x: number | undefined, digits = 4): string {
   return x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(digits) : String(x);
-}
-
-function checkDevice(device: string): void {
-  const all = devices();
-  const d = all.find((x) => x.name === device || (device === 'cuda' && x.kind === 'cuda' && x.available));
-  if (d === undefined || !d.available) {
-    const why = all.find((x) => x.kind === 'cuda' && !x.available)?.reason;
-    const usable = all.filter((x) => x.available).map((x) => x.name).join(', ');
-    throw new UsageError(`--device: '${device}' is not available${why && device.startsWith('cuda') ? ` (${why})` : ''}; available: ${usable}`);
-  }
 }
 
 /**
@@ -251,12 +235,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
 
-  const raw = await loadDataset(args.data, {
-    ...(args.format !== undefined ? { format: args.format } : {}),
-    ...(args.shape !== undefined ? { shape: args.shape } : {}),
-    ...(args.test !== undefined ? { testPath: args.test } : {}),
-  });
-  const { train, test } = paperPreprocess(firstN(raw.train, args.trainLimit), firstN(raw.test, args.testLimit));
+  const { train, test } = await loadPaperData(args);
   const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device, ...(args.stem !== undefined ? { stem: args.stem } : {}) });
   try {
     if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out);
