@@ -20,6 +20,7 @@
 // relative; a wrong layer is O(1)); the Newton iteration compares θ after a CG solve, which
 // amplifies rounding by at most its iteration count, so 1e-3 there.
 import * as nc from '../lib';
+import * as analysis from '../lib/analysis';
 import { Tensor, devices, memoryStats } from '../lib';
 import { cifarResNet, cnn3, crossEntropyLoss, Network, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
 import { Sgd } from '../lib/optim';
@@ -454,6 +455,45 @@ describe('parity: ResNet-20 (batch norm in training and inference mode)', () => 
       gpu.dispose();
     }
   });
+});
+
+// ================================================================================================
+// Curvature analysis (lib/analysis) on the device: the operator's products (Hessian and
+// Gauss-Newton, batch norm in training mode, restricted to two nodes) and the top eigenvalues by
+// Lanczos, against the CPU. Same tolerance as the products; Lanczos amplifies rounding by at most
+// its step count, so its values are compared to 1e-3 relative.
+describe('parity: curvature analysis (ResNet-8, batch norm in training mode)', () => {
+  const input: [number, number, number] = [3, 8, 8];
+  const build = (device: string): Network => cifarResNet(8, input, 10, { seed: 5, width: 4, device });
+  for (const matrix of ['hessian', 'gauss-newton'] as const) {
+    cudaTest(`curvatureOperator(${matrix}).apply and lanczos top 3, all of θ and restricted to two nodes`, (dev) => {
+      const nets = { cpu: build('cpu'), [dev]: build(dev) } as Record<string, Network>;
+      const xv = data(6 * numel(input), 401);
+      const yv = Float32Array.from({ length: 60 }, (_, i) => (i % 10 === (Math.floor(i / 10) * 3) % 10 ? 1 : 0));
+      const res: Record<string, Record<string, Float64Array>> = { full: {}, part: {}, top: {} };
+      for (const [d, net] of Object.entries(nets)) {
+        const x = Tensor.from(xv, { shape: [6, ...input], device: d });
+        const y = Tensor.from(yv, { shape: [6, 10], device: d });
+        for (const [key, parameters] of [['full', undefined], ['part', [1, 4]]] as const) {
+          const op = analysis.curvatureOperator(net, { matrix, loss: crossEntropyLoss, data: { x, y }, ...(parameters ? { parameters: [...parameters] } : {}) });
+          const v = Tensor.from(data(op.dimension, 402, 0.1), { device: d });
+          const av = op.apply(v);
+          res[key][d] = read(av);
+          if (key === 'full') res.top[d] = Float64Array.from(analysis.lanczos(op, { k: 3, maxIterations: 30, seed: 1 }).values);
+          for (const t of [v, av]) t.dispose();
+          op.dispose();
+        }
+        for (const t of [x, y]) t.dispose();
+        net.dispose();
+      }
+      for (const key of ['full', 'part']) {
+        const rel = relativeDistance(res[key][dev], res[key].cpu);
+        if (!(rel <= (TF32 ? 2e-2 : 1e-4))) throw new Error(`${matrix} ${key}: ‖cuda − cpu‖/‖cpu‖ = ${rel}`);
+      }
+      const relTop = relativeDistance(res.top[dev], res.top.cpu);
+      if (!(relTop <= (TF32 ? 2e-2 : 1e-3))) throw new Error(`${matrix} Lanczos top 3: ‖cuda − cpu‖/‖cpu‖ = ${relTop}`);
+    });
+  }
 });
 
 // ================================================================================================

@@ -126,11 +126,12 @@ export interface TrainArgs {
   given: ReadonlySet<string>;
 }
 
-type Kind = 'string' | 'boolean';
+/** Whether an option takes a value ('string') or is a flag ('boolean'). */
+export type OptionKind = 'string' | 'boolean';
 interface OptionSpec {
   /** TrainArgs key. */
   key: keyof TrainArgs;
-  kind: Kind;
+  kind: OptionKind;
   value?: string;
   help: string;
   advanced?: boolean;
@@ -417,17 +418,30 @@ export function joinNegativeValues(argv: readonly string[], stringOptions: Reado
   return out;
 }
 
+/** Typed access to one command's parsed options; records the names of those given. */
+export interface OptionReader {
+  /** The keys of the options given on the command line (keyOf of their names). */
+  readonly given: Set<string>;
+  /** A string option's text (undefined when absent; a UsageError when given empty). */
+  str(name: string): string | undefined;
+  /** Whether a flag was given. */
+  bool(name: string): boolean;
+  /** A string option parsed by f(flag, text), or undefined when absent. */
+  opt<T>(name: string, f: (flag: string, text: string) => T): T | undefined;
+}
+
 /**
- * Parses and validates the arguments after `train`. Returns null when --help was asked for.
- * @throws UsageError naming the option for unknown options, missing or malformed values,
- *   unknown models, losses, optimizers or data sets, and conflicting options.
+ * Parses `argv` strictly against a command's option table (long names and kinds, plus -h/--help)
+ * and returns a reader, or null when --help was asked for. keyOf maps an option name to the key
+ * `given` records (default: the name).
+ * @throws UsageError for unknown options and missing values.
  */
-export function parseTrainArgs(argv: readonly string[], cwd: string = process.cwd()): TrainArgs | null {
-  const options: Record<string, { type: Kind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, s] of TRAIN_OPTIONS) options[name] = { type: s.kind };
+export function readOptions(argv: readonly string[], table: ReadonlyArray<readonly [string, { readonly kind: OptionKind }]>, keyOf: (name: string) => string = (n) => n): OptionReader | null {
+  const options: Record<string, { type: OptionKind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, s] of table) options[name] = { type: s.kind };
   let values: Record<string, string | boolean | undefined>;
   try {
-    const stringOptions = new Set(TRAIN_OPTIONS.filter(([, s]) => s.kind === 'string').map(([n]) => n));
+    const stringOptions = new Set(table.filter(([, s]) => s.kind === 'string').map(([n]) => n));
     values = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     throw parseError(e);
@@ -437,20 +451,46 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const str = (name: string): string | undefined => {
     const v = values[name];
     if (typeof v !== 'string') return undefined;
-    const key = TRAIN_OPTIONS.find(([n]) => n === name)![1].key;
-    given.add(key);
+    given.add(keyOf(name));
     if (v === '') throw new UsageError(`--${name} needs a value`);
     return v;
   };
-  const bool = (name: string): boolean => {
-    if (values[name] !== true) return false;
-    given.add(TRAIN_OPTIONS.find(([n]) => n === name)![1].key);
-    return true;
+  return {
+    given,
+    str,
+    bool: (name) => {
+      if (values[name] !== true) return false;
+      given.add(keyOf(name));
+      return true;
+    },
+    opt: (name, f) => {
+      const v = str(name);
+      return v === undefined ? undefined : f(`--${name}`, v);
+    },
   };
-  const opt = <T>(name: string, f: (flag: string, text: string) => T): T | undefined => {
-    const v = str(name);
-    return v === undefined ? undefined : f(`--${name}`, v);
-  };
+}
+
+/**
+ * The absolute path of an output file named by `flag`: its directory must exist and it must not
+ * be a directory. @throws UsageError naming the flag.
+ */
+export function outputFile(flag: string, text: string, cwd: string): string {
+  const p = path.resolve(cwd, text);
+  const dir = path.dirname(p);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${flag}: no such directory '${path.dirname(text)}' for '${text}'`);
+  if (fs.existsSync(p) && fs.statSync(p).isDirectory()) throw new UsageError(`${flag}: '${text}' is a directory; give a file name`);
+  return p;
+}
+
+/**
+ * Parses and validates the arguments after `train`. Returns null when --help was asked for.
+ * @throws UsageError naming the option for unknown options, missing or malformed values,
+ *   unknown models, losses, optimizers or data sets, and conflicting options.
+ */
+export function parseTrainArgs(argv: readonly string[], cwd: string = process.cwd()): TrainArgs | null {
+  const reader = readOptions(argv, TRAIN_OPTIONS, (name) => TRAIN_OPTIONS.find(([n]) => n === name)![1].key);
+  if (reader === null) return null;
+  const { given, str, bool, opt } = reader;
   const num = (flag: string, t: string): number => parseNumber(flag, t, 'number');
 
   const model =

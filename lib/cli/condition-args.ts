@@ -5,12 +5,8 @@
  *
  * @packageDocumentation
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-
 import { LINEAR_NETWORK_INITIALIZATIONS, type LinearNetworkInitialization } from '../nn/linear-networks';
-import { choice, FORMATS, joinNegativeValues, parseError, parseNumber, parseShape, positiveInt, resolveDataOption, UsageError } from './args';
+import { choice, FORMATS, outputFile, parseNumber, parseShape, positiveInt, readOptions, resolveDataOption, UsageError, type OptionKind } from './args';
 
 /** The validated options of `newton-cnn condition`. */
 export interface ConditionArgs {
@@ -41,8 +37,7 @@ export interface ConditionArgs {
   threads?: number;
 }
 
-type Kind = 'string' | 'boolean';
-const CONDITION_OPTIONS: ReadonlyArray<[string, { kind: Kind; value?: string; help: string }]> = [
+const CONDITION_OPTIONS: ReadonlyArray<[string, { kind: OptionKind; value?: string; help: string }]> = [
   ['shortcuts', { kind: 'string', value: 'N,…', help: 'shortcut depths n: an identity around every n layers, 0 for none (default 1,2,3)' }],
   ['depths', { kind: 'string', value: 'L,…', help: 'network depths; each n uses those that are multiples of n (default 6,12,18,24)' }],
   ['width', { kind: 'string', value: 'D', help: 'width d = principal components = classes of the data (default 10)' }],
@@ -100,33 +95,10 @@ function integerList(flag: string, text: string, min: number): number[] {
  * @throws UsageError naming the option.
  */
 export function parseConditionArgs(argv: readonly string[], cwd: string = process.cwd()): ConditionArgs | null {
-  const options: Record<string, { type: Kind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, s] of CONDITION_OPTIONS) options[name] = { type: s.kind };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const stringOptions = new Set(CONDITION_OPTIONS.filter(([, s]) => s.kind === 'string').map(([n]) => n));
-    values = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    throw parseError(e);
-  }
-  if (values.help === true) return null;
-  const str = (name: string): string | undefined => {
-    const v = values[name];
-    if (typeof v !== 'string') return undefined;
-    if (v === '') throw new UsageError(`--${name} needs a value`);
-    return v;
-  };
-  const opt = <T>(name: string, f: (flag: string, text: string) => T): T | undefined => {
-    const v = str(name);
-    return v === undefined ? undefined : f(`--${name}`, v);
-  };
-  const file = (flag: string, t: string): string => {
-    const p = path.resolve(cwd, t);
-    const dir = path.dirname(p);
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${flag}: no such directory '${path.dirname(t)}' for '${t}'`);
-    if (fs.existsSync(p) && fs.statSync(p).isDirectory()) throw new UsageError(`${flag}: '${t}' is a directory; give a file name`);
-    return p;
-  };
+  const reader = readOptions(argv, CONDITION_OPTIONS);
+  if (reader === null) return null;
+  const { bool, opt } = reader;
+  const file = (flag: string, t: string): string => outputFile(flag, t, cwd);
   const shortcuts = opt('shortcuts', (f, t) => integerList(f, t, 0)) ?? [1, 2, 3];
   const depths = opt('depths', (f, t) => integerList(f, t, 1)) ?? [6, 12, 18, 24];
   const width = opt('width', positiveInt) ?? 10;
@@ -147,6 +119,8 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
     throw new UsageError(`--depths ${depths.join(',')} has no multiple of the shortcut depth ${lost.join(', ')}: give depths divisible by each n`);
   }
   const threads = opt('threads', positiveInt);
+  const format = opt('format', (f, t) => choice(f, t, FORMATS));
+  const shape = opt('shape', parseShape);
   const json = opt('json', (f, t) => (t === '-' ? '-' : file(f, t)));
   const plot = opt('plot', file);
   return {
@@ -157,13 +131,13 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
     runs,
     seed,
     data: opt('data', (_, t) => resolveDataOption(t, cwd)) ?? 'fashion-mnist-small',
-    ...(values.format !== undefined ? { format: opt('format', (f, t) => choice(f, t, FORMATS)) } : {}),
-    ...(values.shape !== undefined ? { shape: opt('shape', parseShape) } : {}),
+    ...(format !== undefined ? { format } : {}),
+    ...(shape !== undefined ? { shape } : {}),
     examples,
     maxParameters,
     ...(json !== undefined ? { json } : {}),
     ...(plot !== undefined ? { plot } : {}),
-    quiet: values.quiet === true,
+    quiet: bool('quiet'),
     ...(threads !== undefined ? { threads } : {}),
   };
 }

@@ -7,7 +7,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import type { ResNetStem } from '../nn/resnet';
 import {
@@ -15,13 +14,14 @@ import {
   choice,
   FORMATS,
   isModelName,
-  joinNegativeValues,
   LOSSES,
   MODELS,
-  parseError,
+  outputFile,
+  type OptionKind,
   parseNumber,
   parseShape,
   positiveInt,
+  readOptions,
   resolveDataOption,
   STEMS,
   UsageError,
@@ -116,9 +116,8 @@ export interface SpectrumArgs {
   given: ReadonlySet<string>;
 }
 
-type Kind = 'string' | 'boolean';
 interface OptionSpec {
-  kind: Kind;
+  kind: OptionKind;
   value?: string;
   help: string;
   /** Heading of the help section. */
@@ -226,41 +225,11 @@ export function parseLayers(flag: string, text: string): number[] {
  * @throws UsageError naming the option for unknown options, malformed values and bad combinations.
  */
 export function parseSpectrumArgs(argv: readonly string[], cwd: string = process.cwd()): SpectrumArgs | null {
-  const options: Record<string, { type: Kind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, s] of SPECTRUM_OPTIONS) options[name] = { type: s.kind };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const stringOptions = new Set(SPECTRUM_OPTIONS.filter(([, s]) => s.kind === 'string').map(([n]) => n));
-    values = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    throw parseError(e);
-  }
-  if (values.help === true) return null;
-  const given = new Set<string>();
-  const str = (name: string): string | undefined => {
-    const v = values[name];
-    if (typeof v !== 'string') return undefined;
-    given.add(name);
-    if (v === '') throw new UsageError(`--${name} needs a value`);
-    return v;
-  };
-  const bool = (name: string): boolean => {
-    if (values[name] !== true) return false;
-    given.add(name);
-    return true;
-  };
-  const opt = <T>(name: string, f: (flag: string, text: string) => T): T | undefined => {
-    const v = str(name);
-    return v === undefined ? undefined : f(`--${name}`, v);
-  };
+  const reader = readOptions(argv, SPECTRUM_OPTIONS);
+  if (reader === null) return null;
+  const { given, str, bool, opt } = reader;
   const num = (flag: string, t: string): number => parseNumber(flag, t, 'number');
-  const file = (flag: string, t: string): string => {
-    const p = path.resolve(cwd, t);
-    const dir = path.dirname(p);
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${flag}: no such directory '${path.dirname(t)}' for '${t}'`);
-    if (fs.existsSync(p) && fs.statSync(p).isDirectory()) throw new UsageError(`${flag}: '${t}' is a directory; give a file name`);
-    return p;
-  };
+  const file = (flag: string, t: string): string => outputFile(flag, t, cwd);
 
   // The network.
   const model = opt('model', (f, t) => {

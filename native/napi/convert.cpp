@@ -233,7 +233,7 @@ Napi::Object options_arg(const Napi::Value& value, const char* op, bool required
   return value.As<Napi::Object>();
 }
 
-static const char* typed_array_name(napi_typedarray_type type) {
+const char* typed_array_name(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array: return "Int8Array";
     case napi_uint8_array: return "Uint8Array";

@@ -24,6 +24,8 @@ namespace napi {
 
 // typeof value, but "null" for null and "array" for arrays.
 std::string describe(const Napi::Value& value);
+// The JS class name of a typed array type ("Float64Array", ...).
+const char* typed_array_name(napi_typedarray_type type);
 // The value as JS String() prints it, for numbers (NaN, Infinity, 1.5, -0 -> "0").
 std::string js_number_string(const Napi::Value& value);
 

@@ -19,23 +19,6 @@ namespace {
 
 using Info = Napi::CallbackInfo;
 
-const char* typed_array_kind(napi_typedarray_type type) {
-  switch (type) {
-    case napi_int8_array: return "Int8Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_uint8_clamped_array: return "Uint8ClampedArray";
-    case napi_int16_array: return "Int16Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint32_array: return "Uint32Array";
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_bigint64_array: return "BigInt64Array";
-    case napi_biguint64_array: return "BigUint64Array";
-  }
-  return "TypedArray";
-}
-
 Napi::Value LapackAvailable(const Info& info) {
   return guard(info, "lapackAvailable", [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), lapack_available()); });
 }
@@ -53,7 +36,7 @@ Napi::Value SymmetricEigen(const Info& info) {
     if (!av.IsTypedArray()) fail<ArgumentTypeError>(op, ": a must be a Float64Array, got ", describe(av));
     Napi::TypedArray ta = av.As<Napi::TypedArray>();
     if (ta.TypedArrayType() != napi_float64_array) {
-      fail<ArgumentTypeError>(op, ": a must be a Float64Array, got ", typed_array_kind(ta.TypedArrayType()));
+      fail<ArgumentTypeError>(op, ": a must be a Float64Array, got ", typed_array_name(ta.TypedArrayType()));
     }
     const std::size_t length = ta.ElementLength();
     const uint64_t n = uint_arg(info[1], op, "n", "n");
