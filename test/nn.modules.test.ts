@@ -87,6 +87,16 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'constantScale (a fixed negation) on a branch',
+    inputShape: [2, 3, 3],
+    modes: ['inference'],
+    build: (g) => {
+      const a = g.add(nn.conv2d(2, 3, { padding: 1 }), g.input);
+      const b = g.chain(a, [nn.tanh(), nn.constantScale(-1)]);
+      return head(g, g.add(nn.add(), [a, g.add(nn.constantScale(0.5), b)]));
+    },
+  },
+  {
     name: 'mul of a value with itself, scale on the input',
     inputShape: [1, 3, 3],
     modes: ['inference'],

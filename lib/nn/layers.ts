@@ -101,6 +101,14 @@ export interface ScaleSpec {
   readonly init: number;
 }
 
+/** y = c·x with a fixed (not learnable) factor c: a negation, a constant step size. */
+export interface ConstantScaleSpec {
+  /** Discriminator. */
+  readonly kind: 'constantScale';
+  /** The factor c. */
+  readonly factor: number;
+}
+
 /** y = tanh(x). */
 export interface TanhSpec {
   /** Discriminator. */
@@ -129,6 +137,7 @@ export type LayerSpec =
   | DropoutSpec
   | BatchNorm2dSpec
   | ScaleSpec
+  | ConstantScaleSpec
   | TanhSpec
   | IdentitySpec
   | GlobalAvgPool2dSpec;
@@ -276,6 +285,12 @@ export function mul(): MulSpec {
 export function scale(init = 1): ScaleSpec {
   if (typeof init !== 'number' || !Number.isFinite(init)) throw new RangeError(`scale: init must be a finite number, got ${String(init)}`);
   return { kind: 'scale', init };
+}
+
+/** y = c·x with the fixed factor c (no parameter): e.g. constantScale(-1), a negation. */
+export function constantScale(factor: number): ConstantScaleSpec {
+  if (typeof factor !== 'number' || !Number.isFinite(factor)) throw new RangeError(`constantScale: factor must be a finite number, got ${String(factor)}`);
+  return { kind: 'constantScale', factor };
 }
 
 /** Element-wise tanh. */

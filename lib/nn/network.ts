@@ -452,6 +452,8 @@ function describeModule(m: Module): string {
       return `dropout p=${String((m as { p?: unknown }).p)}`;
     case 'batchNorm2d':
       return `batchNorm2d ${info.inputShape[0]}${spec?.affine === false ? ', no affine' : ''}`;
+    case 'constantScale':
+      return `constantScale ×${String((m as { factor?: unknown }).factor)}`;
     default:
       return info.kind;
   }

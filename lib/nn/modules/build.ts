@@ -4,7 +4,7 @@ import type { ExampleShape, Module } from '../module';
 import { BatchNorm2dModule } from './batchnorm';
 import { Conv2dModule } from './conv2d';
 import { DropoutModule } from './dropout';
-import { AddModule, MulModule, ScaleModule, TanhModule } from './elementwise';
+import { AddModule, ConstantScaleModule, MulModule, ScaleModule, TanhModule } from './elementwise';
 import { FlattenModule } from './flatten';
 import { LinearModule } from './linear';
 import { AvgPool2dModule, GlobalAvgPool2dModule, MaxPool2dModule } from './pool';
@@ -13,7 +13,7 @@ import { ReluModule } from './relu';
 /** The names of every module kind, for messages. */
 export const MODULE_KINDS = [
   'conv2d', 'linear', 'relu', 'maxPool2d', 'avgPool2d', 'flatten', 'dropout',
-  'batchNorm2d', 'add', 'mul', 'scale', 'tanh', 'identity', 'globalAvgPool2d',
+  'batchNorm2d', 'add', 'mul', 'scale', 'constantScale', 'tanh', 'identity', 'globalAvgPool2d',
 ] as const;
 
 /** Modules that take several inputs (everything else takes one). */
@@ -62,6 +62,8 @@ export function buildModule(
       return new MulModule(owner, index, inputShapes);
     case 'scale':
       return new ScaleModule(spec, index, inputShapes, offset);
+    case 'constantScale':
+      return new ConstantScaleModule(spec, index, inputShapes);
     case 'tanh':
       return new TanhModule(index, inputShapes);
     case 'globalAvgPool2d':

@@ -2,9 +2,9 @@
 // one shape), mul (the element-wise product of two), tanh, and a learnable scalar scale
 // y = α·x (parameter 'alpha', shape (1)), written with the per-channel ops on x viewed as
 // (N·size, 1) so that α never leaves the device.
-import { add, axpy, channelAffine, channelCombine, channelDot, copy, mul, tanh, tanhBackward } from '../../ops';
+import { add, axpy, channelAffine, channelCombine, channelDot, copy, mul, scale, tanh, tanhBackward } from '../../ops';
 import type { Tensor } from '../../tensor';
-import type { ScaleSpec } from '../layers';
+import type { ConstantScaleSpec, ScaleSpec } from '../layers';
 import type { ExampleShape, ForwardContext, GradientTarget, ParameterViews, VjpJvpResult } from '../module';
 import { fmtShape, prod } from '../shape-util';
 import { BaseModule, disposeTensors, moduleInfo } from './base';
@@ -206,6 +206,35 @@ export class TanhModule extends BaseModule {
   releaseCache(): void {
     this.y?.dispose();
     this.y = null;
+  }
+}
+
+/** y = c·x with a fixed factor c: a fixed linear map, so vjpJvp is BaseModule's vjp of R{dy}. */
+export class ConstantScaleModule extends BaseModule {
+  readonly factor: number;
+  private seen = false;
+
+  constructor(spec: ConstantScaleSpec, index: number, inputShapes: readonly ExampleShape[]) {
+    super(moduleInfo({ kind: 'constantScale', inputShapes, outputShape: inputShapes[0] }, index, 0, 0));
+    this.factor = spec.factor;
+  }
+
+  forward(xs: readonly Tensor[], _ctx: ForwardContext): Tensor {
+    this.seen = true;
+    return scale(xs[0], this.factor);
+  }
+
+  vjp(dy: Tensor, needInputs: readonly boolean[], _grads: GradientTarget): (Tensor | null)[] {
+    if (!this.seen) this.noCache();
+    return [needInputs[0] ? scale(dy, this.factor) : null];
+  }
+
+  jvp(rxs: readonly (Tensor | null)[], _v: ParameterViews | null): Tensor {
+    return scale(this.requireTangent(rxs), this.factor);
+  }
+
+  releaseCache(): void {
+    this.seen = false;
   }
 }
 
