@@ -110,7 +110,7 @@ describe('layer jvp vs central finite differences (float64)', () => {
     const tangent: ParameterViews | null = hasParams
       ? Object.fromEntries(layer.info.parameters.map((p) => [p.name, v.view(p.offset, p.shape)]))
       : null;
-    const ry = layer.jvp([rlin], tangent);
+    const ry = layer.jvp([rlin], tangent) as Tensor; // a single-output module
     const h = 1e-6;
     const at = (s: number): Float64Array =>
       withTheta(m, v, hasParams ? s * h : 0, () => {

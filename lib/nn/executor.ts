@@ -20,6 +20,10 @@
 //   jvp pass that preceded it.
 // - Fusion rewrites: where a pass can use a fused kernel for a pattern of nodes it does, in
 //   every pass (note [fusion rewrites] below).
+// - A module may have several outputs (info.outputShapes): a value is a (node, port) pair, and
+//   activations, cotangents and tangents are kept per port. Such a module's forward and jvp
+//   return one tensor per port and its vjp and vjpJvp take one cotangent per port (null: zero,
+//   a port nothing downstream needs). Single-output modules see plain tensors, as before.
 import { add } from '../ops';
 import type { Tensor } from '../tensor';
 import type { ForwardContext, GradientTarget, Module, ParameterViews } from './module';
@@ -30,6 +34,8 @@ import { ReluModule } from './modules/relu';
 export interface GraphNodes {
   readonly modules: readonly Module[];
   readonly inputs: readonly (readonly number[])[];
+  /** The output port of each input (default 0; only modules with several outputs have others). */
+  readonly ports?: readonly (readonly number[])[];
 }
 
 /** What a vjp pass does at each node with parameters. */
@@ -42,20 +48,44 @@ export interface VjpTargets {
   readonly inputGradient: boolean;
 }
 
-/** One pass's tangents: node outputs' R{·} (null = 0), kept for a vjpJvp pass when asked. */
-export type Tangents = (Tensor | null)[];
+/** One pass's tangents: every node output's R{·} per port (null = 0), kept for a vjpJvp pass when asked. */
+export type Tangents = (Tensor | null)[][];
 
 function disposeAll(ts: readonly (Tensor | null | undefined)[]): void {
   for (const t of ts) t?.dispose();
 }
 
+function disposeNested(ts: readonly (readonly (Tensor | null | undefined)[] | undefined)[]): void {
+  for (const t of ts) if (t !== undefined) disposeAll(t);
+}
+
+/** A pass's result as one tensor per port. */
+function asPorts<T extends Tensor | null>(r: T | readonly T[]): T[] {
+  return Array.isArray(r) ? [...(r as readonly T[])] : [r as T];
+}
+
+/**
+ * The cotangents a module takes for its ports: the one tensor of a single-output module (the
+ * executor visits it only when that cotangent exists), the array for several outputs.
+ */
+function forModule(module: Module, perPort: readonly (Tensor | null)[]): Tensor | readonly (Tensor | null)[] {
+  if (module.info.outputShapes.length > 1) return perPort;
+  const t = perPort[0];
+  if (t === null) throw new Error(`graph executor: node ${module.info.index} has no cotangent`);
+  return t;
+}
+
 export class Executor {
   readonly nodes: GraphNodes;
-  /** consumers[i]: the nodes that read node i's output (several when it fans out). */
+  /** ports[i][k]: the output port of node i's k-th input. */
+  private readonly ports: readonly (readonly number[])[];
+  /** outputs[i]: how many outputs node i has. */
+  private readonly outputs: readonly number[];
+  /** consumers[i]: the nodes that read an output of node i (several when it fans out). */
   private readonly consumers: number[][];
   /** leadsToParameters[i]: node i or something before it has parameters. */
   private readonly leadsToParameters: boolean[];
-  private activations: (Tensor | null)[] = [];
+  private activations: (Tensor | null)[][] = [];
   private input: Tensor | null = null;
   /** An alias of the last output z (the caller owns z itself). */
   private outputAlias: Tensor | null = null;
@@ -63,10 +93,12 @@ export class Executor {
   constructor(nodes: GraphNodes) {
     this.nodes = nodes;
     const n = nodes.modules.length;
+    this.ports = nodes.ports ?? nodes.inputs.map((ins) => ins.map(() => 0));
+    this.outputs = nodes.modules.map((m) => m.info.outputShapes.length);
     this.consumers = Array.from({ length: n }, () => []);
     this.leadsToParameters = new Array<boolean>(n).fill(false);
     for (let i = 0; i < n; i++) {
-      for (const j of nodes.inputs[i]) if (j >= 0) this.consumers[j].push(i);
+      for (const j of nodes.inputs[i]) if (j >= 0 && !this.consumers[j].includes(i)) this.consumers[j].push(i);
       this.leadsToParameters[i] = nodes.modules[i].info.parameterCount > 0 || nodes.inputs[i].some((j) => j >= 0 && this.leadsToParameters[j]);
     }
   }
@@ -85,40 +117,49 @@ export class Executor {
     return this.outputAlias;
   }
 
-  /** The value node `j` produced in the last forward pass (-1: the input). */
-  private value(j: number): Tensor {
-    const v = j < 0 ? this.input : this.activations[j];
+  /** Empty per-port slots for every node. */
+  private slots(): (Tensor | null)[][] {
+    return this.outputs.map((k) => new Array<Tensor | null>(k).fill(null));
+  }
+
+  /** The value of port `port` of node `j` in the last forward pass (-1: the input). */
+  private value(j: number, port: number): Tensor {
+    const v = j < 0 ? this.input : this.activations[j]?.[port] ?? null;
     if (v === null) throw new Error(`graph executor: node ${j} has no value (no forward pass)`);
     return v;
   }
 
   /** Node i's inputs of the last forward pass. */
   inputsOf(i: number): Tensor[] {
-    return this.nodes.inputs[i].map((j) => this.value(j));
+    return this.nodes.inputs[i].map((j, k) => this.value(j, this.ports[i][k]));
   }
 
   /** z for x; keeps the activations (the input x is borrowed and must stay alive). */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     this.release();
     const { modules } = this.nodes;
-    const acts: (Tensor | null)[] = new Array<Tensor | null>(modules.length).fill(null);
+    const acts = this.slots();
     this.input = x;
     this.activations = acts;
     try {
-      for (let i = 0; i < modules.length; i++) acts[i] = modules[i].forward(this.inputsOf(i), ctx);
+      for (let i = 0; i < modules.length; i++) {
+        const out = asPorts(modules[i].forward(this.inputsOf(i), ctx));
+        out.forEach((t, p) => (acts[i][p] = t));
+      }
     } catch (e) {
       this.release();
       throw e;
     }
-    const z = acts[acts.length - 1]!;
-    acts[acts.length - 1] = null; // z belongs to the caller
+    const last = acts[acts.length - 1];
+    const z = last[0]!;
+    last[0] = null; // z belongs to the caller
     this.outputAlias = z.reshape(z.shape);
     return z;
   }
 
   /** Frees the activations and every module's cache. */
   release(): void {
-    disposeAll(this.activations);
+    disposeNested(this.activations);
     this.activations = [];
     this.input = null;
     this.outputAlias?.dispose();
@@ -150,65 +191,66 @@ export class Executor {
   }
 
   /**
+   * Adds g into the cotangent store at port `port` of node j (the sum at fan-out, in node order);
+   * j = -1 is the network input, whose cotangent goes to `input`.
+   */
+  private static accumulate(store: (Tensor | null)[][], j: number, port: number, g: Tensor): void {
+    const prev = store[j][port];
+    if (prev === null) {
+      store[j][port] = g;
+    } else {
+      store[j][port] = add(prev, g);
+      prev.dispose();
+      g.dispose();
+    }
+  }
+
+  /**
    * The backward pass from dz (N, ...outputShape): parameter gradients as `targets` says,
    * and the input gradient when asked (owned by the caller), else null.
    */
   vjp(dz: Tensor, targets: VjpTargets): Tensor | null {
     const { modules, inputs } = this.nodes;
     const n = modules.length;
-    const cot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
-    let dx: Tensor | null = null;
-    // cot[n − 1] is the caller's dz: borrowed, never disposed here.
-    const owned = (i: number) => i !== n - 1;
-    const accumulate = (j: number, g: Tensor): void => {
-      if (j < 0) {
-        if (dx === null) dx = g;
-        else {
-          const s = add(dx, g);
-          dx.dispose();
-          g.dispose();
-          dx = s;
-        }
-        return;
-      }
-      const prev = cot[j];
-      if (prev === null) {
-        cot[j] = g;
-      } else {
-        cot[j] = add(prev, g);
-        prev.dispose();
-        g.dispose();
-      }
+    const cot = this.slots();
+    const dxStore: (Tensor | null)[][] = [[null]];
+    // cot[n − 1][0] is the caller's dz: borrowed, never disposed here.
+    const owned = (i: number, p: number) => !(i === n - 1 && p === 0);
+    const accumulate = (j: number, port: number, g: Tensor): void => {
+      if (j < 0) Executor.accumulate(dxStore, 0, 0, g);
+      else Executor.accumulate(cot, j, port, g);
     };
-    cot[n - 1] = dz;
+    cot[n - 1][0] = dz;
     const skip = new Array<boolean>(n).fill(false);
     try {
       for (let i = n - 1; i >= 0; i--) {
-        const dy = cot[i];
-        if (skip[i] || dy === null) continue;
+        const dys = cot[i];
+        if (skip[i] || dys.every((t) => t === null)) continue;
         const need = this.needInputs(i, targets.inputGradient);
         const module = modules[i];
-        if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dy);
+        if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dys[0]!);
         const r = this.fusedRelu(i, need);
         if (r >= 0) {
-          const g = (module as MaxPool2dModule).vjpThroughRelu(dy, this.reluInput(r));
+          const g = (module as MaxPool2dModule).vjpThroughRelu(dys[0]!, this.reluInput(r));
           skip[r] = true;
-          accumulate(inputs[r][0], g);
+          accumulate(inputs[r][0], this.ports[r][0], g);
         } else if (module.info.parameterCount > 0 || need.some((x) => x)) {
-          const grads = module.vjp(dy, need, module.info.parameterCount > 0 ? targets.params(i) : false);
+          const grads = module.vjp(forModule(module, dys), need, module.info.parameterCount > 0 ? targets.params(i) : false);
           grads.forEach((g, k) => {
-            if (g !== null) accumulate(inputs[i][k], g);
+            if (g !== null) accumulate(inputs[i][k], this.ports[i][k], g);
           });
         }
-        if (owned(i)) dy.dispose();
-        cot[i] = null;
+        dys.forEach((t, p) => {
+          if (owned(i, p)) t?.dispose();
+        });
+        cot[i] = dys.map(() => null);
       }
     } catch (e) {
-      for (let i = 0; i < n; i++) if (owned(i)) cot[i]?.dispose();
-      (dx as Tensor | null)?.dispose();
+      cot.forEach((ts, i) => ts.forEach((t, p) => owned(i, p) && t?.dispose()));
+      dxStore[0][0]?.dispose();
       throw e;
     }
-    return dx;
+    return dxStore[0][0];
   }
 
   private reluInput(r: number): Tensor {
@@ -225,28 +267,30 @@ export class Executor {
   jvp(v: (ParameterViews | null)[], keep: boolean): { rz: Tensor | null; tangents: Tangents } {
     const { modules, inputs } = this.nodes;
     const n = modules.length;
-    const r: Tangents = new Array<Tensor | null>(n).fill(null);
+    const r = this.slots();
     const pending = this.consumers.map((c) => c.length);
     try {
       for (let i = 0; i < n; i++) {
-        const rxs = inputs[i].map((j) => (j < 0 ? null : r[j]));
+        const rxs = inputs[i].map((j, k) => (j < 0 ? null : r[j][this.ports[i][k]]));
         const hasParams = modules[i].info.parameterCount > 0;
-        if (hasParams || rxs.some((t) => t !== null)) r[i] = modules[i].jvp(rxs, hasParams ? v[i] : null);
+        if (hasParams || rxs.some((t) => t !== null)) {
+          asPorts(modules[i].jvp(rxs, hasParams ? v[i] : null)).forEach((t, p) => (r[i][p] = t));
+        }
         if (!keep) {
-          for (const j of inputs[i]) {
+          for (const j of new Set(inputs[i])) {
             if (j >= 0 && --pending[j] === 0) {
-              r[j]?.dispose();
-              r[j] = null;
+              disposeAll(r[j]);
+              r[j] = r[j].map(() => null);
             }
           }
         }
       }
     } catch (e) {
-      disposeAll(r);
+      disposeNested(r);
       throw e;
     }
-    const rz = r[n - 1];
-    if (!keep) r[n - 1] = null;
+    const rz = r[n - 1][0];
+    if (!keep) r[n - 1][0] = null;
     return { rz, tangents: keep ? r : [] };
   }
 
@@ -258,26 +302,30 @@ export class Executor {
   vjpJvp(dz: Tensor, rdz: Tensor, tangents: Tangents, v: (ParameterViews | null)[], out: (ParameterViews | null)[]): void {
     const { modules, inputs } = this.nodes;
     const n = modules.length;
-    const cot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
-    const rcot: (Tensor | null)[] = new Array<Tensor | null>(n).fill(null);
-    const owned = (i: number) => i !== n - 1;
-    const accumulate = (store: (Tensor | null)[], j: number, g: Tensor): void => {
-      const prev = store[j];
-      if (prev === null) store[j] = g;
-      else {
-        store[j] = add(prev, g);
-        prev.dispose();
-        g.dispose();
-      }
-    };
-    cot[n - 1] = dz;
-    rcot[n - 1] = rdz;
+    const cot = this.slots();
+    const rcot = this.slots();
+    const owned = (i: number, p: number) => !(i === n - 1 && p === 0);
+    cot[n - 1][0] = dz;
+    rcot[n - 1][0] = rdz;
     const skip = new Array<boolean>(n).fill(false);
+    const give = (store: (Tensor | null)[][], i: number, k: number, g: Tensor | null): void => {
+      if (g === null) return;
+      const j = inputs[i][k];
+      if (j >= 0) Executor.accumulate(store, j, this.ports[i][k], g);
+      else g.dispose();
+    };
     try {
       for (let i = n - 1; i >= 0; i--) {
-        const dy = cot[i];
-        const rdy = rcot[i];
-        if (skip[i] || dy === null || rdy === null) continue;
+        const dys = cot[i];
+        const rdys = rcot[i];
+        const single = this.outputs[i] === 1;
+        if (skip[i] || dys.every((t) => t === null) || (single && rdys[0] === null)) {
+          dys.forEach((t, p) => owned(i, p) && t?.dispose());
+          rdys.forEach((t, p) => owned(i, p) && t?.dispose());
+          cot[i] = dys.map(() => null);
+          rcot[i] = rdys.map(() => null);
+          continue;
+        }
         const need = this.needInputs(i, false);
         const module = modules[i];
         const r = this.fusedRelu(i, need);
@@ -287,38 +335,24 @@ export class Executor {
           skip[r] = true;
           const j = inputs[r][0];
           if (j >= 0) {
-            accumulate(cot, j, pool.vjpThroughRelu(dy, x));
-            accumulate(rcot, j, pool.vjpThroughRelu(rdy, x));
+            Executor.accumulate(cot, j, this.ports[r][0], pool.vjpThroughRelu(dys[0]!, x));
+            if (rdys[0] !== null) Executor.accumulate(rcot, j, this.ports[r][0], pool.vjpThroughRelu(rdys[0], x));
           }
         } else if (module.info.parameterCount > 0 || need.some((x) => x)) {
-          const rxs = inputs[i].map((j) => (j < 0 ? null : tangents[j]));
+          const rxs = inputs[i].map((j, k) => (j < 0 ? null : tangents[j][this.ports[i][k]]));
           const hasParams = module.info.parameterCount > 0;
-          const res = module.vjpJvp(dy, rdy, rxs, hasParams ? v[i] : null, hasParams ? out[i] : null, need);
-          res.dx.forEach((g, k) => {
-            const j = inputs[i][k];
-            if (g === null) return;
-            if (j >= 0) accumulate(cot, j, g);
-            else g.dispose();
-          });
-          res.rdx.forEach((g, k) => {
-            const j = inputs[i][k];
-            if (g === null) return;
-            if (j >= 0) accumulate(rcot, j, g);
-            else g.dispose();
-          });
+          const res = module.vjpJvp(forModule(module, dys), forModule(module, rdys), rxs, hasParams ? v[i] : null, hasParams ? out[i] : null, need);
+          res.dx.forEach((g, k) => give(cot, i, k, g));
+          res.rdx.forEach((g, k) => give(rcot, i, k, g));
         }
-        if (owned(i)) {
-          dy.dispose();
-          rdy.dispose();
-        }
-        cot[i] = rcot[i] = null;
+        dys.forEach((t, p) => owned(i, p) && t?.dispose());
+        rdys.forEach((t, p) => owned(i, p) && t?.dispose());
+        cot[i] = dys.map(() => null);
+        rcot[i] = rdys.map(() => null);
       }
     } catch (e) {
-      for (let i = 0; i < n; i++) {
-        if (!owned(i)) continue;
-        cot[i]?.dispose();
-        rcot[i]?.dispose();
-      }
+      cot.forEach((ts, i) => ts.forEach((t, p) => owned(i, p) && t?.dispose()));
+      rcot.forEach((ts, i) => ts.forEach((t, p) => owned(i, p) && t?.dispose()));
       throw e;
     }
   }
@@ -326,5 +360,5 @@ export class Executor {
 
 /** Disposes the tangents a jvp pass kept. */
 export function disposeTangents(tangents: Tangents): void {
-  disposeAll(tangents);
+  disposeNested(tangents);
 }

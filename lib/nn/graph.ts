@@ -17,6 +17,8 @@ import { fmtShape } from './shape-util';
 export interface Value {
   /** The node that makes it (-1: the network input). */
   readonly node: number;
+  /** Which of the node's outputs (0 but for modules with several outputs). */
+  readonly port: number;
   /** Its per-example shape. */
   readonly shape: ExampleShape;
 }
@@ -24,8 +26,11 @@ export interface Value {
 /** The serialisable description of a network graph: its input shape and nodes. */
 export interface GraphSpec {
   readonly inputShape: readonly [number, number, number];
-  /** Node i: its module's spec and its inputs (-1: the network input). The last node is the output. */
-  readonly nodes: readonly { readonly spec: ModuleSpec; readonly inputs: readonly number[] }[];
+  /**
+   * Node i: its module's spec, its inputs (-1: the network input) and, where a module has
+   * several outputs, the output port of each input (absent: all 0). The last node is the output.
+   */
+  readonly nodes: readonly { readonly spec: ModuleSpec; readonly inputs: readonly number[]; readonly ports?: readonly number[] }[];
 }
 
 export class GraphBuilder {
@@ -35,6 +40,7 @@ export class GraphBuilder {
   private readonly owner: string;
   private readonly modules: Module[] = [];
   private readonly inputs: number[][] = [];
+  private readonly ports: number[][] = [];
   private readonly specs: ModuleSpec[] = [];
   private parameters = 0;
   private buffers = 0;
@@ -44,7 +50,7 @@ export class GraphBuilder {
   constructor(inputShape: readonly [number, number, number], owner = 'Network') {
     this.owner = owner;
     this.inputShape = checkInputShape(owner, inputShape);
-    this.input = Object.freeze({ node: -1, shape: this.inputShape });
+    this.input = Object.freeze({ node: -1, port: 0, shape: this.inputShape });
   }
 
   /** The number of nodes so far. */
@@ -58,13 +64,24 @@ export class GraphBuilder {
       value !== null &&
       typeof value === 'object' &&
       typeof value.node === 'number' &&
-      (value.node === -1 ? value === this.input : value.node >= 0 && value.node < this.modules.length && this.modules[value.node].info.outputShape === value.shape);
+      (value.node === -1
+        ? value === this.input
+        : value.node >= 0 && value.node < this.modules.length && this.modules[value.node].info.outputShapes[value.port] === value.shape);
     if (!ok) throw new TypeError(`${this.owner}: ${what} must be a value of this builder (its input or what add() returned)`);
     return value;
   }
 
   /** Adds a module of `spec` on `inputs` (one value, or an array for add and mul); returns its output. */
   add(spec: ModuleSpec, inputs: Value | readonly Value[]): Value {
+    const outputs = this.addOutputs(spec, inputs);
+    if (outputs.length !== 1) {
+      throw new TypeError(`${this.owner}: layer ${outputs[0].node} (${spec.kind}) has ${outputs.length} outputs; add it with addOutputs(), which returns them all`);
+    }
+    return outputs[0];
+  }
+
+  /** Adds a module of `spec` on `inputs` and returns all its outputs (several for the modules that have them). */
+  addOutputs(spec: ModuleSpec, inputs: Value | readonly Value[]): Value[] {
     if (this.built) throw new Error(`${this.owner}: the builder has already built its network`);
     const list = Array.isArray(inputs) ? (inputs as readonly Value[]) : [inputs as Value];
     const values = list.map((v, i) => this.checkValue(v, Array.isArray(inputs) ? `inputs[${i}]` : 'input'));
@@ -74,8 +91,9 @@ export class GraphBuilder {
     this.buffers += module.info.buffers.reduce((a, b) => a + b.size, 0);
     this.modules.push(module);
     this.inputs.push(values.map((v) => v.node));
+    this.ports.push(values.map((v) => v.port));
     this.specs.push(spec);
-    return Object.freeze({ node: index, shape: module.info.outputShape });
+    return module.info.outputShapes.map((shape, port) => Object.freeze({ node: index, port, shape }));
   }
 
   /** Adds each spec in turn on the previous one's output, starting at `from`; returns the last output. */
@@ -87,7 +105,10 @@ export class GraphBuilder {
 
   /** The graph as plain data: every node's spec and inputs. */
   toSpec(): GraphSpec {
-    return { inputShape: this.inputShape, nodes: this.specs.map((spec, i) => ({ spec, inputs: [...this.inputs[i]] })) };
+    return {
+      inputShape: this.inputShape,
+      nodes: this.specs.map((spec, i) => ({ spec, inputs: [...this.inputs[i]], ...(this.ports[i].some((p) => p !== 0) ? { ports: [...this.ports[i]] } : {}) })),
+    };
   }
 
   /**
@@ -99,8 +120,8 @@ export class GraphBuilder {
     const o = checkNetworkOptions(kind, options);
     const out = this.checkValue(output, 'output');
     if (this.modules.length === 0) throw new RangeError(`${this.owner}: the graph has no layers`);
-    if (out.node !== this.modules.length - 1) {
-      throw new RangeError(`${this.owner}: the output must be the last value added (node ${this.modules.length - 1}), got node ${out.node}`);
+    if (out.node !== this.modules.length - 1 || out.port !== 0 || this.modules[out.node].info.outputShapes.length !== 1) {
+      throw new RangeError(`${this.owner}: the output must be the last value added (node ${this.modules.length - 1}, a module with one output), got node ${out.node}${out.port > 0 ? ` output ${out.port}` : ''}`);
     }
     const used = new Array<boolean>(this.modules.length).fill(false);
     used[out.node] = true;
@@ -111,21 +132,20 @@ export class GraphBuilder {
       for (const j of this.inputs[i]) if (j >= 0) used[j] = true;
     }
     this.built = true;
-    return new Network(kind, this.inputShape, { modules: this.modules, inputs: this.inputs }, { dtype: o.dtype, device: o.device, name: o.name ?? kind.toLowerCase() });
+    return new Network(kind, this.inputShape, { modules: this.modules, inputs: this.inputs, ports: this.ports }, { dtype: o.dtype, device: o.device, name: o.name ?? kind.toLowerCase() });
   }
 }
 
 /** Builds the network of a GraphSpec (e.g. read back from a file). */
 export function networkFromSpec(spec: GraphSpec, options?: NetworkOptions): Network {
   const g = new GraphBuilder(spec.inputShape);
-  let last: Value = g.input;
-  const values: Value[] = [];
+  const values: Value[][] = [];
   spec.nodes.forEach((node) => {
-    last = g.add(
+    const outputs = g.addOutputs(
       node.spec,
-      node.inputs.map((j) => (j < 0 ? g.input : values[j])),
+      node.inputs.map((j, k) => (j < 0 ? g.input : values[j][node.ports?.[k] ?? 0])),
     );
-    values.push(last);
+    values.push(outputs);
   });
-  return g.build(last, options);
+  return g.build(values[values.length - 1][0], options);
 }

@@ -9,6 +9,9 @@
 //   vjp       dx_i = (∂y/∂x_i)ᵀ dy, dθ_m = (∂y/∂θ_m)ᵀ dy        the gradient (backward)
 //   jvp       R{y} = Σ_i (∂y/∂x_i) R{x_i} + (∂y/∂θ_m) v_m       the R-operator
 //   vjpJvp    dx_i and R{dx_i}, R{dθ_m}: the R-operator of vjp   for exact Hessian products
+// A module may have several outputs (ModuleInfo.outputShapes, the CG update of Newton-CGNet):
+// then forward and jvp return one tensor per output, and vjp and vjpJvp take one cotangent per
+// output (null: zero). Every other module has one output and sees plain tensors.
 // Tangents and cotangents of inputs may be null, meaning zero (no parameter upstream). A
 // module's parameters live in the network's one θ (lib/nn/network.ts): `bind` gives it views
 // of θ, of the gradient at the same offsets, and of the buffers (state that is not a
@@ -47,6 +50,8 @@ export interface ModuleInfo {
   /** Per-example shapes of every input. */
   readonly inputShapes: readonly ExampleShape[];
   readonly outputShape: ExampleShape;
+  /** Per-example shapes of every output (one for all modules but those with several outputs). */
+  readonly outputShapes: readonly ExampleShape[];
   /** Its parameters, in the order they sit in θ. */
   readonly parameters: readonly ParameterSlot[];
   /** Its buffers (not in θ). */
@@ -110,24 +115,24 @@ export interface Module {
   perSample(): boolean;
   /** Attaches views of θ, of the gradient and of the buffers; the module owns (and disposes) them. */
   bind(params: ParameterViews, grads: ParameterViews, buffers: ParameterViews): void;
-  /** y for the batch inputs xs (N, ...inputShapes); replaces the cache. The caller owns y. */
-  forward(xs: readonly Tensor[], ctx: ForwardContext): Tensor;
+  /** y for the batch inputs xs (N, ...inputShapes); replaces the cache. The caller owns y (one per output). */
+  forward(xs: readonly Tensor[], ctx: ForwardContext): Tensor | Tensor[];
   /**
    * From dy (N, ...outputShape) of the last forward pass: writes dθ_m into `grads` (see
    * GradientTarget), overwriting, and returns dx_i for the inputs with needInputs[i] (null for
    * the others), owned by the caller.
    */
-  vjp(dy: Tensor, needInputs: readonly boolean[], grads: GradientTarget): (Tensor | null)[];
-  /** R{y} from the input tangents (null = 0) and the parameter tangents v (null = 0). Owned by the caller. */
-  jvp(rxs: readonly (Tensor | null)[], v: ParameterViews | null): Tensor;
+  vjp(dy: Tensor | readonly (Tensor | null)[], needInputs: readonly boolean[], grads: GradientTarget): (Tensor | null)[];
+  /** R{y} from the input tangents (null = 0) and the parameter tangents v (null = 0). Owned by the caller (one per output). */
+  jvp(rxs: readonly (Tensor | null)[], v: ParameterViews | null): Tensor | (Tensor | null)[];
   /**
    * The R-operator of vjp along the tangents of the last R-operator pass (rxs, v): from dy and
    * R{dy}, writes R{dθ_m} into `out` (when not null) and returns dx_i, R{dx_i} for the inputs
    * with needInputs[i].
    */
   vjpJvp(
-    dy: Tensor,
-    rdy: Tensor,
+    dy: Tensor | readonly (Tensor | null)[],
+    rdy: Tensor | readonly (Tensor | null)[],
     rxs: readonly (Tensor | null)[],
     v: ParameterViews | null,
     out: ParameterViews | null,

@@ -117,6 +117,8 @@ export class Network {
   readonly built: readonly Module[];
   /** Each node's inputs (-1: the network input). */
   readonly nodeInputs: readonly (readonly number[])[];
+  /** The output port of each node input (0 but for modules with several outputs). */
+  readonly nodePorts: readonly (readonly number[])[];
 
   private readonly executor: Executor;
   private batchSize = 0;
@@ -135,7 +137,9 @@ export class Network {
     this.name = options.name;
     this.built = Object.freeze([...nodes.modules]);
     this.nodeInputs = Object.freeze(nodes.inputs.map((i) => Object.freeze([...i])));
+    this.nodePorts = Object.freeze((nodes.ports ?? nodes.inputs.map((i) => i.map(() => 0))).map((p) => Object.freeze([...p])));
     const last = this.built[this.built.length - 1].info;
+    if (last.outputShapes.length !== 1) throw new RangeError(`${kind}: the last layer (${last.kind}) has ${last.outputShapes.length} outputs; the network's output must be one value`);
     if (last.outputShape.length !== 1) {
       throw new RangeError(`${kind}: the last layer must produce a flat output (N, K), got per-example shape ${fmtShape(last.outputShape)}; add flatten() or a linear layer`);
     }
@@ -150,7 +154,7 @@ export class Network {
       m.bind(this.views(this.parameters, m.info.parameters), this.views(this.gradient, m.info.parameters), this.views(this.buffers, m.info.buffers));
     }
     this.resetBuffers();
-    this.executor = new Executor({ modules: this.built, inputs: this.nodeInputs });
+    this.executor = new Executor({ modules: this.built, inputs: this.nodeInputs, ports: this.nodePorts });
   }
 
   /** Views of `t` at `slots`, by name. */
@@ -368,8 +372,9 @@ export class Network {
     rows.push(['', 'input', '', fmtShape(this.inputShape), '']);
     const chain = this.nodeInputs.every((ins, i) => ins.length === 1 && ins[0] === i - 1);
     for (const m of this.built) {
-      const ins = this.nodeInputs[m.info.index].map((j) => (j < 0 ? 'input' : String(j))).join(', ');
-      rows.push([String(m.info.index), describeModule(m), chain ? '' : ins, fmtShape(m.info.outputShape), String(m.info.parameterCount)]);
+      const ports = this.nodePorts[m.info.index];
+      const ins = this.nodeInputs[m.info.index].map((j, k) => (j < 0 ? 'input' : ports[k] > 0 ? `${j}:${ports[k]}` : String(j))).join(', ');
+      rows.push([String(m.info.index), describeModule(m), chain ? '' : ins, m.info.outputShapes.map(fmtShape).join(' / '), String(m.info.parameterCount)]);
     }
     const cols = chain ? [0, 1, 3, 4] : [0, 1, 2, 3, 4];
     const table = rows.map((r) => cols.map((c) => r[c]));

@@ -23,7 +23,7 @@
 import { axpy, copy, gemm, scale } from '../ops';
 import { describe } from '../errors';
 import { Tensor } from '../tensor';
-import { disposeTangents } from './executor';
+import { disposeTangents, type Tangents } from './executor';
 import { checkLoss, type Loss } from './losses';
 import type { ParameterViews } from './module';
 import { disposeViews, type ForwardState, type Network } from './network';
@@ -443,7 +443,7 @@ function lossHessianProduct(net: Network, st: ForwardState, loss: Loss, y: Tenso
   const out = zerosLike(net, [net.numParameters]);
   const views = net.parameterViews(v);
   const outViews = net.parameterViews(out);
-  let tangents: (Tensor | null)[] = [];
+  let tangents: Tangents = [];
   let dz: Tensor | null = null;
   let rdz: Tensor | null = null;
   try {

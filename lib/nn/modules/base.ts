@@ -16,6 +16,8 @@ export interface ModuleShape {
   readonly kind: string;
   readonly inputShapes: readonly ExampleShape[];
   readonly outputShape: ExampleShape;
+  /** Every output's shape, for modules with several (default [outputShape]). */
+  readonly outputShapes?: readonly ExampleShape[];
   readonly parameters?: readonly SlotSpec[];
   readonly buffers?: readonly SlotSpec[];
   readonly fanIn?: number;
@@ -47,6 +49,7 @@ export function moduleInfo(shape: ModuleShape, index: number, offset: number, bu
     inputShape: Object.freeze([...shape.inputShapes[0]]),
     inputShapes: Object.freeze(shape.inputShapes.map((s) => Object.freeze([...s]))),
     outputShape: Object.freeze([...shape.outputShape]),
+    outputShapes: Object.freeze((shape.outputShapes ?? [shape.outputShape]).map((o) => Object.freeze([...o]))),
     parameters: Object.freeze(parameters),
     buffers: Object.freeze(buffers),
     parameterCount: parameters.reduce((a, p) => a + p.size, 0),
