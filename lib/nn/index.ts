@@ -83,6 +83,41 @@ export {
   type ResNetStem,
   type ShortcutKind,
 } from './resnet';
+export {
+  NEWTON_ALPHA_INIT,
+  NEWTON_RESNET_NAMES,
+  NEWTON_RESNETS,
+  newtonBlock,
+  newtonBottleneckBlock,
+  newtonResnet,
+  newtonResnetByName,
+  type NewtonActivation,
+  type NewtonBlockOptions,
+  type NewtonBottleneckOptions,
+  type NewtonResNetOptions,
+  type SecondOrderActivation,
+} from './newton-resnet';
+export {
+  cgBlock,
+  cgGradient,
+  newtonCgBlock,
+  newtonCgNet,
+  newtonCgNet34ImageNet,
+  newtonCgNetByName,
+  NEWTON_CGNET_CONFIGS,
+  NEWTON_CGNET_DEPTHS,
+  NEWTON_CGNET_NAMES,
+  NEWTON_CGNET_DROPOUT,
+  NEWTON_CGNET34_PARAMETERS,
+  type CgBranches,
+  type CgBlockOptions,
+  type CgGradientOptions,
+  type CgState,
+  type CgTransition,
+  type NewtonCgBlockOptions,
+  type NewtonCgNetOptions,
+  type NewtonCgNet34Options,
+} from './newton-cgnet';
 export { LINEAR_NETWORK_INITIALIZATIONS, linearNetwork, type LinearNetworkInitialization, type LinearNetworkOptions } from './linear-networks';
 export { householderQR, orthogonalFromGaussian, type ThinQR } from './orthogonal';
 export { mixSeed } from './seed';

@@ -9,6 +9,8 @@
 import type { Initializer } from './init';
 import { conv2d, flatten, linear, maxPool2d, relu, type LayerSpec } from './layers';
 import type { FloatDType, Network } from './network';
+import { newtonCgNetByName, NEWTON_CGNET_NAMES } from './newton-cgnet';
+import { newtonResnetByName, NEWTON_RESNET_NAMES } from './newton-resnet';
 import { resnetByName, type ResNetStem } from './resnet';
 import { Sequential } from './sequential';
 
@@ -84,11 +86,16 @@ export function cnn5(inputShape: readonly [number, number, number], classes: num
 }
 
 /** The names modelByName() knows, for messages and the CLI. */
-export const MODEL_NAMES = Object.freeze(['cnn3', 'cnn5', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110'] as const);
+export const MODEL_NAMES: readonly string[] = Object.freeze([
+  'cnn3', 'cnn5', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110',
+  ...NEWTON_RESNET_NAMES,
+  ...NEWTON_CGNET_NAMES,
+]);
 
 /**
  * A model by name: 'cnn3', 'cnn5' (Sequential), 'resnet18' … 'resnet152' (ImageNet stem unless
- * options.stem is 'cifar'), or a CIFAR ResNet 'resnet20', 'resnet32', … 'resnet110' (any 6n + 2).
+ * options.stem is 'cifar'), a CIFAR ResNet 'resnet20', 'resnet32', … 'resnet110' (any 6n + 2),
+ * a Newton-ResNet ('newton-resnet18', '-34', '-50') or a Newton-CGNet ('newton-cgnet56', …).
  */
 export function modelByName(name: string, inputShape: readonly [number, number, number], classes: number, options?: NamedModelOptions): Network {
   const stem = options?.stem;
@@ -96,7 +103,12 @@ export function modelByName(name: string, inputShape: readonly [number, number, 
     if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);
     return name === 'cnn3' ? cnn3(inputShape, classes, options) : cnn5(inputShape, classes, options);
   }
-  const net = typeof name === 'string' ? resnetByName(name, inputShape, classes, options) : null;
+  if (typeof name === 'string' && name.startsWith('newton-cgnet')) {
+    if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);
+    const net = newtonCgNetByName(name, inputShape, classes, options);
+    if (net !== null) return net;
+  }
+  const net = typeof name === 'string' ? (resnetByName(name, inputShape, classes, options) ?? newtonResnetByName(name, inputShape, classes, options)) : null;
   if (net !== null) return net;
   throw new RangeError(`modelByName: name must be one of ${MODEL_NAMES.join(', ')} (or resnet<6n+2>), got ${JSON.stringify(name) ?? String(name)}`);
 }

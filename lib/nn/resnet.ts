@@ -16,7 +16,7 @@
 // they use a projection shortcut (the paper's option B) — the paper's parameter counts are for
 // its zero-padding option A, which has 2,752 fewer parameters. Convolutions have no bias (batch
 // norm follows each), the classifier has one.
-import { add, batchNorm2d, conv2d, globalAvgPool2d, linear, maxPool2d, relu } from './layers';
+import { add, batchNorm2d, conv2d, globalAvgPool2d, linear, maxPool2d, relu, type LayerSpec } from './layers';
 import type { ModelOptions } from './models';
 import { GraphBuilder, type Value } from './graph';
 import type { Network } from './network';
@@ -32,7 +32,8 @@ export interface BlockOptions {
   shortcut?: ShortcutKind;
 }
 
-function blockOptions(fn: string, options: BlockOptions | undefined): { stride: number; shortcut: ShortcutKind } {
+/** Validates a block's stride and shortcut (shared with lib/nn/newton-resnet.ts). */
+export function blockOptions(fn: string, options: BlockOptions | undefined): { stride: number; shortcut: ShortcutKind } {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TypeError(`${fn}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
@@ -47,13 +48,14 @@ function blockOptions(fn: string, options: BlockOptions | undefined): { stride: 
   return { stride, shortcut };
 }
 
-function channels(fn: string, name: string, v: unknown): number {
+/** `v` as a positive integer, or a RangeError naming `name` (shared with lib/nn/newton-resnet.ts). */
+export function channels(fn: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${fn}: ${name} must be a positive integer, got ${String(v)}`);
   return v;
 }
 
 /** The shortcut branch from x to `outChannels` channels at `stride`. */
-function shortcutBranch(fn: string, g: GraphBuilder, x: Value, outChannels: number, stride: number, kind: ShortcutKind): Value {
+export function shortcutBranch(fn: string, g: GraphBuilder, x: Value, outChannels: number, stride: number, kind: ShortcutKind): Value {
   const changes = stride !== 1 || x.shape[0] !== outChannels;
   if (kind === 'identity' && changes) {
     throw new RangeError(
@@ -64,7 +66,8 @@ function shortcutBranch(fn: string, g: GraphBuilder, x: Value, outChannels: numb
   return g.chain(x, [conv2d(outChannels, 1, { stride, bias: false }), batchNorm2d()]);
 }
 
-function imageInput(fn: string, x: Value): void {
+/** Checks that x is an image value [C, H, W] (shared with lib/nn/newton-resnet.ts). */
+export function imageInput(fn: string, x: Value): void {
   if (x === null || typeof x !== 'object' || !Array.isArray(x.shape) || x.shape.length !== 3) {
     const got = x !== null && typeof x === 'object' && Array.isArray(x.shape) ? `[${x.shape.join(', ')}]` : typeof x;
     throw new RangeError(`${fn}: x must be an image value [C, H, W] of the builder, got ${got}`);
@@ -140,7 +143,8 @@ export const RESNET_DEPTHS = Object.freeze([18, 34, 50, 101, 152] as const);
 /** The depths cifarResNet() is usually built with (any 6n + 2 works). */
 export const CIFAR_RESNET_DEPTHS = Object.freeze([20, 32, 44, 56, 110] as const);
 
-function checkCommon(fn: string, classes: unknown, options: ResNetOptions | undefined, defaultWidth: number): { width: number; stem: ResNetStem | undefined } {
+/** Validates classes, options, options.width and options.stem of a ResNet builder (shared with lib/nn/newton-resnet.ts). */
+export function checkCommon(fn: string, classes: unknown, options: ResNetOptions | undefined, defaultWidth: number): { width: number; stem: ResNetStem | undefined } {
   channels(fn, 'classes', classes);
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TypeError(`${fn}: options must be an object, got ${options === null ? 'null' : typeof options}`);
@@ -153,8 +157,20 @@ function checkCommon(fn: string, classes: unknown, options: ResNetOptions | unde
   return { width, stem };
 }
 
+/**
+ * The layers of a ResNet stem with `width` channels: 'imagenet' conv7×7/2 → BN → ReLU → max pool
+ * 3×3/2, 'cifar' conv3×3 → BN → ReLU; without the ReLU where `activation` is false (the linear
+ * networks of lib/nn/newton-resnet.ts).
+ */
+export function stemLayers(stem: ResNetStem, width: number, activation = true): LayerSpec[] {
+  const act = activation ? [relu()] : [];
+  return stem === 'imagenet'
+    ? [conv2d(width, 7, { stride: 2, padding: 3, bias: false }), batchNorm2d(), ...act, maxPool2d(3, { stride: 2, padding: 1 })]
+    : [conv2d(width, 3, { padding: 1, bias: false }), batchNorm2d(), ...act];
+}
+
 /** Builds the network of `g` ending at `features` with a global-average-pool + linear head, initialised. */
-function finish(g: GraphBuilder, features: Value, classes: number, name: string, options: ResNetOptions | undefined): Network {
+export function finish(g: GraphBuilder, features: Value, classes: number, name: string, options: ResNetOptions | undefined): Network {
   const out = g.chain(features, [globalAvgPool2d(), linear(classes)]);
   const net = g.build(out, { dtype: options?.dtype, device: options?.device, name });
   try {
@@ -177,12 +193,7 @@ export function resnet(depth: number, inputShape: readonly [number, number, numb
   if (arch === undefined) throw new RangeError(`resnet: depth must be one of ${RESNET_DEPTHS.join(', ')}, got ${String(depth)}`);
   const { width, stem } = checkCommon(fn, classes, options, 64);
   const g = new GraphBuilder(inputShape, fn);
-  let x: Value;
-  if ((stem ?? 'imagenet') === 'imagenet') {
-    x = g.chain(g.input, [conv2d(width, 7, { stride: 2, padding: 3, bias: false }), batchNorm2d(), relu(), maxPool2d(3, { stride: 2, padding: 1 })]);
-  } else {
-    x = g.chain(g.input, [conv2d(width, 3, { padding: 1, bias: false }), batchNorm2d(), relu()]);
-  }
+  let x = g.chain(g.input, stemLayers(stem ?? 'imagenet', width));
   arch.stages.forEach((blocks, s) => {
     const w = width << s;
     for (let b = 0; b < blocks; b++) {
@@ -207,7 +218,7 @@ export function cifarResNet(depth: number, inputShape: readonly [number, number,
   if (stem === 'imagenet') throw new RangeError(`${fn}: the CIFAR ResNets have the CIFAR stem; use resnet(${RESNET_DEPTHS.join(' | ')}, …) for the ImageNet stem`);
   const n = (depth - 2) / 6;
   const g = new GraphBuilder(inputShape, fn);
-  let x = g.chain(g.input, [conv2d(width, 3, { padding: 1, bias: false }), batchNorm2d(), relu()]);
+  let x = g.chain(g.input, stemLayers('cifar', width));
   for (let s = 0; s < 3; s++) {
     for (let b = 0; b < n; b++) x = basicBlock(g, x, width << s, { stride: s > 0 && b === 0 ? 2 : 1 });
   }
