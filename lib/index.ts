@@ -24,10 +24,10 @@ export * as checkpoint from './checkpoint';
 export * as analysis from './analysis';
 
 // The most used names of those namespaces, directly.
-export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, linearNetwork, modelByName, resnet } from './nn';
+export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, linearNetwork, modelByName, newtonCgNet, newtonResnet, resnet, vgg13bn } from './nn';
 export type { Loss, LayerSpec, Initializer } from './nn';
-export { Sgd } from './optim';
-export type { SgdOptions } from './optim';
+export { Sgd, ScaleAmendedSgd } from './optim';
+export type { SgdOptions, ScaleAmendedSgdOptions } from './optim';
 export { trainSgd, trainNewton, evaluateObjective, evaluateAccuracy } from './train';
 export type { TrainSgdOptions, TrainResult, TrainState, SgdProgress, TrainNewtonOptions, NewtonIteration, NewtonTrainResult } from './train';
 export { conjugateGradient } from './optim';

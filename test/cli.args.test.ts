@@ -105,6 +105,23 @@ describe('parseTrainArgs', () => {
     expect(parseTrainArgs(['--optimizer', 'sgd', '--decay-weights-only'], dir)).toMatchObject({ weightDecay: 0, decayWeightsOnly: true }); // no effect, not refused
   });
 
+  test("scale-amended SGD: SGD's options with the local-Hessian paper's defaults, and --m-fanout", () => {
+    const a = parseTrainArgs(['--optimizer', 'scale-amended-sgd'], dir)!;
+    expect(a).toMatchObject({ optimizer: 'scale-amended-sgd', lr: 0.1, momentum: 0.9, decay: 0, weightDecay: 0.005, decayWeightsOnly: false, mFanout: 'max', C: 0.01 });
+    expect(a.iterations).toBeUndefined();
+    expect(sgdOptions(a, 10)).toEqual({ learningRate: 0.1, momentum: 0.9, nesterov: false, decay: 0, C: 0.01, weightDecay: 0.005, fanOut: 'max' });
+    const b = parseTrainArgs(['--optimizer', 'scale-amended-sgd', '--lr', '0.005', '--weight-decay', '0', '--m-fanout', 'sum', '--milestones', '2', '--warmup', '1', '--epochs', '3'], dir)!;
+    expect(b).toMatchObject({ lr: 0.005, weightDecay: 0, mFanout: 'sum', milestones: [2], epochs: 3 });
+    expect([...b.given].sort()).toEqual(['epochs', 'lr', 'mFanout', 'milestones', 'optimizer', 'warmup', 'weightDecay'].sort());
+    // an explicit --weight-decay 0 is kept (the optimizer's own default is 0.005)
+    expect(sgdOptions(b, 4)).toEqual({
+      learningRate: 0.005, momentum: 0.9, nesterov: false, decay: 0, C: 0.01, weightDecay: 0, fanOut: 'sum', schedule: { kind: 'multistep', milestones: [8], factor: 0.1 }, warmup: 4,
+    });
+    // the other optimizers keep their defaults and have no fanOut
+    expect(parseTrainArgs(['--optimizer', 'sgd'], dir)).toMatchObject({ lr: 0.003, decay: 1e-6, weightDecay: 0 });
+    expect(sgdOptions(parseTrainArgs(['--optimizer', 'sgd'], dir)!, 10)).not.toHaveProperty('fanOut');
+  });
+
   test('sgdOptions: epochs become steps; without the new options the options are the old ones', () => {
     const plain = parseTrainArgs(['--optimizer', 'sgd', '--lr', '0.1', '--C', '1'], dir)!;
     expect(sgdOptions(plain, 10)).toEqual({ learningRate: 0.1, momentum: 0.9, nesterov: false, decay: 1e-6, C: 1 });
@@ -149,7 +166,7 @@ describe('parseTrainArgs', () => {
     [['--batch-size', '-3'], /--batch-size must be a positive integer/],
     [['--seed', '-1'], /--seed must be a non-negative integer/],
     [['--threads', '1000'], /--threads must be at most 256/],
-    [['--model', 'resnet'], /--model must be one of: cnn3, cnn5, resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32, resnet44, resnet56, resnet110 or another resnet<6n\+2> \(got 'resnet'\)/],
+    [['--model', 'resnet'], /--model must be one of: cnn3, cnn5, resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32, resnet44, resnet56, resnet110, .* or another resnet<6n\+2> \(got 'resnet'\)/],
     [['--model', 'resnet21'], /--model must be one of: .* \(got 'resnet21'\)/],
     [['--model', 'resnet020'], /--model must be one of: .* \(got 'resnet020'\)/],
     [['--stem', 'cifar'], /--stem is for the ResNets \(resnet18, resnet34, resnet50, resnet101, resnet152, resnet<6n\+2>\), not cnn3/],
@@ -171,7 +188,12 @@ describe('parseTrainArgs', () => {
     [['--optimizer', 'newton', '--decay-weights-only'], /--decay-weights-only is an SGD option/],
     [['--milestones', '3'], /--milestones is an SGD option/],
     [['--warmup', '1'], /--warmup is an SGD option/],
-    [['--optimizer', 'lbfgs'], /--optimizer must be one of: newton, sgd \(got 'lbfgs'\)/],
+    [['--optimizer', 'lbfgs'], /--optimizer must be one of: newton, sgd, scale-amended-sgd \(got 'lbfgs'\)/],
+    [['--optimizer', 'scale-amended-sgd', '--m-fanout', 'mean'], /--m-fanout must be one of: max, sum \(got 'mean'\)/],
+    [['--optimizer', 'sgd', '--m-fanout', 'sum'], /--m-fanout is a scale-amended SGD option; it needs --optimizer scale-amended-sgd/],
+    [['--m-fanout', 'max'], /--m-fanout is a scale-amended SGD option/],
+    [['--optimizer', 'scale-amended-sgd', '--cg-max', '5'], /--cg-max is a Newton option; it needs --optimizer newton/],
+    [['--optimizer', 'scale-amended-sgd', '--milestones', '3', '--decay', '0'], /--decay \(γ of the schedule η0\/\(1 \+ tγ\)\) has no effect with --milestones/],
     [['--sampling-rate', '0'], /--sampling-rate must be in \(0, 1\], got 0/],
     [['--sampling-rate', '1.5'], /--sampling-rate must be in \(0, 1\], got 1.5/],
     [['--cg-max', '0'], /--cg-max must be a positive integer, got '0'/],
@@ -235,7 +257,7 @@ describe('main', () => {
   test('train --help lists every option, the advanced ones and the exit codes', async () => {
     const { io, out } = fakeIo(dir);
     expect(await main(['train', '--help'], io)).toBe(0);
-    for (const flag of ['--model', '--stem', '--weight-decay', '--decay-weights-only', '--milestones', '--lr-factor', '--warmup', 'resnet<6n+2>', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--sampling-rate', '--cg-max', '--cg-tol', '--lambda', '--gv-mode', '--sampling', '--lr', '--momentum', '--nesterov', '--decay', '--C',
+    for (const flag of ['--model', '--stem', '--weight-decay', '--m-fanout', 'scale-amended-sgd', '--decay-weights-only', '--milestones', '--lr-factor', '--warmup', 'resnet<6n+2>', '--data', '--format', '--test', '--shape', '--optimizer', '--epochs', '--iterations', '--sampling-rate', '--cg-max', '--cg-tol', '--lambda', '--gv-mode', '--sampling', '--lr', '--momentum', '--nesterov', '--decay', '--C',
       '--batch-size', '--loss', '--seed', '--device', '--threads', '--checkpoint', '--checkpoint-every', '--resume', '--quiet', '--json', '--train-limit', '--test-limit']) {
       expect(out.text).toContain(flag);
     }

@@ -1,7 +1,8 @@
 // `newton-cnn train` through main() with captured streams on a tiny subset of the bundled data:
 // the output formats, checkpoints at epoch ends, bit-for-bit resumption (2 epochs = 1 + resume 1,
 // and = an interrupted run + resume), interruption, and options inconsistent with a checkpoint;
-// ResNet-20 with SGD (milestones, warm-up, weights-only decay) and Newton, and resuming a ResNet.
+// ResNet-20 with SGD (milestones, warm-up, weights-only decay), scale-amended SGD and Newton, and
+// resuming a ResNet.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -219,6 +220,61 @@ describe('ResNets', () => {
       [['--weight-decay', '1e-3'], /--weight-decay 0\.001 differs from the checkpoint's 0\.0005/],
       [['--milestones', '1,2'], /--milestones 1,2 differs from the checkpoint's 1 /],
       [['--warmup', '0'], /--warmup 0 differs from the checkpoint's 0\.5/],
+    ] as const) {
+      const e = fakeIo(dir);
+      expect(await main(['train', '--resume', split, '--epochs', '3', ...argv], e.io)).toBe(2);
+      expect(e.err.text).toMatch(re);
+    }
+  }, 60_000);
+
+  test('train --model resnet20 --optimizer scale-amended-sgd: its options in the header and the checkpoint; resumes bit for bit', async () => {
+    const SA = ['--optimizer', 'scale-amended-sgd', '--model', 'resnet20', '--train-limit', '32', '--test-limit', '16', '--batch-size', '16', '--loss', 'cross-entropy',
+      '--lr', '0.005', '--m-fanout', 'sum'];
+    const straight = path.join(dir, 'sa-straight.ckpt');
+    const split = path.join(dir, 'sa-split.ckpt');
+    const cut = path.join(dir, 'sa-cut.ckpt');
+    const f = fakeIo(dir);
+    expect(await main(['train', ...SA, '--epochs', '2', '--checkpoint', straight], f.io)).toBe(0);
+    expect(f.out.text).toMatch(/^newton-cnn \S+: train resnet20 with scale-amended-sgd\n/);
+    expect(f.out.text).toMatch(/\noptimizer: scale-amended-sgd, lr 0\.005, momentum 0\.9, decay 0, weight decay 0\.005, m fan-out sum, C 0\.01, batch 16, loss cross-entropy, seed 0\n/);
+    expect(f.out.text).toMatch(/\nepoch 2\/2 /);
+    expect(f.out.text).toMatch(/\ntest accuracy: [01]\.\d{4}\n/);
+    const a = await loadCheckpoint(straight);
+    expect(a.optimizer).toBe('scale-amended-sgd');
+    expect(a.options).toMatchObject({ optimizer: 'scale-amended-sgd', lr: 0.005, momentum: 0.9, decay: 0, weightDecay: 0.005, mFanout: 'sum', epochs: 2 });
+    expect(a.state.optimizer.iteration).toBe(4);
+    expect(a.state.optimizer.velocity).toHaveLength(272186);
+
+    // the same run with plain SGD ends elsewhere
+    const sgd = path.join(dir, 'sa-sgd.ckpt');
+    const sgdArgs = SA.slice(0, -2).map((x) => (x === 'scale-amended-sgd' ? 'sgd' : x));
+    expect(await main(['train', ...sgdArgs, '--weight-decay', '0.005', '--decay', '0', '--epochs', '2', '--checkpoint', sgd, '--quiet'], fakeIo(dir).io)).toBe(0);
+    expect(bytesOf((await loadCheckpoint(sgd)).state.parameters).equals(bytesOf(a.state.parameters))).toBe(false);
+
+    // 1 epoch, then resume to 2 (the optimizer and its options come from the checkpoint); and
+    // 3 steps (mid-epoch), then resume to 2 epochs
+    expect(await main(['train', ...SA, '--epochs', '1', '--checkpoint', split, '--quiet'], fakeIo(dir).io)).toBe(0);
+    const r = fakeIo(dir);
+    expect(await main(['train', '--resume', split, '--epochs', '2'], r.io)).toBe(0);
+    expect(r.out.text).toMatch(/train resnet20 with scale-amended-sgd/);
+    expect(r.out.text).toMatch(/m fan-out sum/);
+    expect(await main(['train', ...SA, '--iterations', '3', '--checkpoint', cut, '--quiet'], fakeIo(dir).io)).toBe(0);
+    expect((await loadCheckpoint(cut)).state).toMatchObject({ epoch: 1, batch: 1 });
+    expect(await main(['train', '--resume', cut, '--epochs', '2', '--quiet'], fakeIo(dir).io)).toBe(0);
+    for (const file of [split, cut]) {
+      const b = await loadCheckpoint(file);
+      expect(b.state).toMatchObject({ epoch: 2, batch: 0 });
+      expect(b.state.optimizer.iteration).toBe(a.state.optimizer.iteration);
+      expect(bytesOf(b.state.parameters).equals(bytesOf(a.state.parameters))).toBe(true);
+      expect(bytesOf(b.state.optimizer.velocity).equals(bytesOf(a.state.optimizer.velocity))).toBe(true);
+      expect(bytesOf(b.state.buffers!).equals(bytesOf(a.state.buffers!))).toBe(true);
+    }
+
+    for (const [argv, re] of [
+      [['--m-fanout', 'max'], /--m-fanout max differs from the checkpoint's sum/],
+      [['--optimizer', 'sgd'], /--optimizer sgd differs from the checkpoint's scale-amended-sgd/],
+      [['--weight-decay', '0'], /--weight-decay 0 differs from the checkpoint's 0\.005/],
+      [['--lr', '0.1'], /--lr 0\.1 differs from the checkpoint's 0\.005/],
     ] as const) {
       const e = fakeIo(dir);
       expect(await main(['train', '--resume', split, '--epochs', '3', ...argv], e.io)).toBe(2);

@@ -1,7 +1,9 @@
 // trainSgd: convergence on a small separable problem, progress / epoch / checkpoint callbacks,
-// cancellation, bit-for-bit resumption and option errors.
-import { createDataset, type Dataset } from '../lib/data';
-import { cnn3, crossEntropyLoss, squaredLoss, type Sequential } from '../lib/nn';
+// cancellation, bit-for-bit resumption and option errors; the same with scale-amended SGD
+// (options.optimizer 'scale-amended-sgd') on a network with batch norm.
+import { createDataset, gatherBatch, Rng, type Dataset } from '../lib/data';
+import { batchNorm2d, cnn3, conv2d, crossEntropyLoss, flatten, linear, maxPool2d, relu, Sequential, squaredLoss } from '../lib/nn';
+import { ScaleAmendedSgd } from '../lib/optim';
 import { evaluateObjective, trainSgd, type SgdProgress, type TrainSgdOptions, type TrainState } from '../lib/train';
 import { prng } from './helpers';
 
@@ -133,6 +135,79 @@ describe('trainSgd', () => {
     expect(r2.iterations).toBe(0);
     expect(m.getParameters()).toEqual(before);
     m.dispose();
+  });
+
+  describe("optimizer 'scale-amended-sgd'", () => {
+    // conv 3×3 (no bias) → BN → ReLU → max pool → conv 3×3 (no bias) → BN → ReLU → max pool → linear
+    const bnNet = (seed: number): Sequential => {
+      const m = new Sequential([1, 8, 8], [
+        conv2d(8, 3, { padding: 1, bias: false }), batchNorm2d(), relu(), maxPool2d(2),
+        conv2d(8, 3, { padding: 1, bias: false }), batchNorm2d({ affine: false }), relu(), maxPool2d(2),
+        flatten(), linear(3),
+      ]);
+      m.init('he-normal', { seed });
+      return m;
+    };
+    const sa = (extra: Partial<TrainSgdOptions> = {}): TrainSgdOptions =>
+      options({ optimizer: 'scale-amended-sgd', loss: crossEntropyLoss, sgd: { learningRate: 0.02, C: 1 }, ...extra });
+
+    test('learns the separable problem', async () => {
+      const m = bnNet(3);
+      const r = await trainSgd(m, train, sa({ epochs: 4, test: testSet, evaluateEvery: 'epoch' }));
+      expect(r.final!.testAccuracy!).toBeGreaterThanOrEqual(0.9);
+      expect(r.history[3].objective!).toBeLessThan(r.history[0].objective!);
+      m.dispose();
+    });
+
+    test('each step is ScaleAmendedSgd.step on the batch gradient', async () => {
+      const a = bnNet(4);
+      const b = bnNet(4);
+      const o = sa({ epochs: 1, batchSize: 80, sgd: { learningRate: 0.05, fanOut: 'sum', weightDecay: 0.01, C: 1 } });
+      await trainSgd(a, train, o);
+      // by hand: the epoch's permutation, forward in training mode, backward, step
+      const opt = new ScaleAmendedSgd(b, o.sgd, train.length);
+      const order = new Rng(7).permutation(train.length);
+      for (let from = 0; from < train.length; from += 80) {
+        const batch = gatherBatch(train, order, from, from + 80, { dtype: b.dtype, device: b.device });
+        const z = b.forward(batch.x, { training: true, updateStatistics: true, noiseSeed: 0 });
+        const dz = crossEntropyLoss.gradient(z, batch.y);
+        b.backward(dz);
+        opt.step(80);
+        for (const t of [z, dz, batch.x, batch.y]) t.dispose();
+        b.releaseCache();
+      }
+      expect(a.getParameters()).toEqual(b.getParameters());
+      expect(a.getBuffers()).toEqual(b.getBuffers());
+      opt.dispose();
+      for (const m of [a, b]) m.dispose();
+    });
+
+    test('resume is bit-for-bit: 2 epochs = 1 epoch + resume = an abort mid-epoch + resume', async () => {
+      const straight = bnNet(9);
+      const r0 = await trainSgd(straight, train, sa({ epochs: 2 }));
+      const a = bnNet(9);
+      const r1 = await trainSgd(a, train, sa({ epochs: 1 }));
+      const a2 = bnNet(1);
+      await trainSgd(a2, train, sa({ epochs: 2, resume: r1.state }));
+      expect(a2.getParameters()).toEqual(straight.getParameters());
+      expect(a2.getBuffers()).toEqual(straight.getBuffers());
+      const ac = new AbortController();
+      const b = bnNet(9);
+      const rb = await trainSgd(b, train, sa({ epochs: 2, signal: ac.signal, onProgress: (p) => p.epoch === 1 && p.batch === 5 && ac.abort() }));
+      expect([rb.aborted, rb.state.epoch, rb.state.batch]).toEqual([true, 1, 5]);
+      const rc = await trainSgd(b, train, sa({ epochs: 2, resume: rb.state }));
+      expect(b.getParameters()).toEqual(straight.getParameters());
+      expect(rc.state.optimizer.velocity).toEqual(r0.state.optimizer.velocity);
+      for (const m of [straight, a, a2, b]) m.dispose();
+    });
+
+    test('bad options', async () => {
+      const m = bnNet(1);
+      await expect(trainSgd(m, train, options({ optimizer: 'adam' as 'sgd' }))).rejects.toThrow(/trainSgd: options.optimizer must be 'sgd' or 'scale-amended-sgd', got "adam"/);
+      await expect(trainSgd(m, train, options({ sgd: { fanOut: 'max' } as TrainSgdOptions['sgd'] }))).rejects.toThrow(/trainSgd: options.sgd.fanOut is an option of scale-amended SGD/);
+      await expect(trainSgd(m, train, sa({ sgd: { fanOut: 'all' as 'max' } }))).rejects.toThrow(/ScaleAmendedSgd: options.fanOut must be 'max' or 'sum', got "all"/);
+      m.dispose();
+    });
   });
 
   describe('bad options', () => {

@@ -25,8 +25,15 @@ export class UsageError extends Error {
 export const MODELS = MODEL_NAMES;
 /** ResNet stems `--stem` accepts. */
 export const STEMS = ['imagenet', 'cifar'] as const;
-/** Optimizers `--optimizer` accepts: the subsampled Newton method (the default) and SGD with momentum. */
-export const OPTIMIZERS = ['newton', 'sgd'] as const;
+/**
+ * Optimizers `--optimizer` accepts: the subsampled Newton method (the default), SGD with momentum,
+ * and scale-amended SGD (Zhang, Chen & Liu 2018, Algorithm 2; SGD's options with its own defaults).
+ */
+export const OPTIMIZERS = ['newton', 'sgd', 'scale-amended-sgd'] as const;
+/** How backward factors combine where a value fans out (`--m-fanout`, scale-amended SGD). */
+export const M_FANOUTS = ['max', 'sum'] as const;
+/** The defaults of the SGD options that differ for `--optimizer scale-amended-sgd` (the local-Hessian paper's). */
+export const SCALE_AMENDED_DEFAULTS = Object.freeze({ lr: 0.1, decay: 0, weightDecay: 0.005 });
 /** Subsample choices of the Newton method (`--sampling`). */
 export const SAMPLINGS = ['epoch', 'random'] as const;
 /** Gauss-Newton product modes (`--gv-mode`). */
@@ -98,6 +105,8 @@ export interface TrainArgs {
   milestones?: number[];
   /** SGD: the factor of --milestones (default 0.1). */
   lrFactor: number;
+  /** Scale-amended SGD: the backward factor m of a value several layers use, the max or the sum of theirs (default max). */
+  mFanout: (typeof M_FANOUTS)[number];
   /** SGD: linear warm-up, in epochs (≥ 0, may be fractional; default 0). */
   warmup: number;
   /** Regularisation C. */
@@ -154,15 +163,16 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['gv-mode', { key: 'gvMode', kind: 'string', value: 'MODE', help: `newton: Gauss-Newton products ${GV_MODES.join(' | ')}: R-operator each CG step, or Jacobians of S stored (default rop)` }],
   ['sampling', { key: 'sampling', kind: 'string', value: 'HOW', help: 'newton: subsamples are chunks of a fresh permutation each epoch (epoch, default) or random per iteration (random)' }],
   ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `sgd: epochs of the whole run (default ${DEFAULT_EPOCHS})` }],
-  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003)' }],
+  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003; scale-amended-sgd 0.1)' }],
   ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'sgd: momentum μ in [0, 1) (default 0.9)' }],
   ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'sgd: Nesterov momentum' }],
-  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6; not with --milestones)' }],
+  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6; scale-amended-sgd 0; not with --milestones)' }],
   ['milestones', { key: 'milestones', kind: 'string', value: 'E1,E2,…', help: 'sgd: multiply the learning rate by --lr-factor after each of these epochs (strictly increasing; fractions allowed)' }],
   ['lr-factor', { key: 'lrFactor', kind: 'string', value: 'F', help: 'sgd: the factor of --milestones, F > 0 (default 0.1)' }],
   ['warmup', { key: 'warmup', kind: 'string', value: 'E', help: 'sgd: linear learning-rate warm-up over the first E epochs (T steps): step t < T uses η·(t+1)/T (fractions allowed; default 0)' }],
-  ['weight-decay', { key: 'weightDecay', kind: 'string', value: 'W', help: 'sgd: extra L2 weight decay: W·θ is added to each step\'s gradient (default 0)' }],
+  ['weight-decay', { key: 'weightDecay', kind: 'string', value: 'W', help: 'sgd: extra L2 weight decay: W·θ is added to each step\'s gradient (default 0; scale-amended-sgd 0.005, added before the amendment)' }],
   ['decay-weights-only', { key: 'decayWeightsOnly', kind: 'boolean', help: 'sgd: apply --weight-decay to conv and linear weights only (not biases, batch-norm γ/β)' }],
+  ['m-fanout', { key: 'mFanout', kind: 'string', value: 'HOW', help: `scale-amended-sgd: backward factor m of a value several layers use (a shortcut): ${M_FANOUTS.join(' | ')} of theirs (default max)` }],
   ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)' }],
   ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (sgd: of the steps; newton: of the f/∇f passes) (default 128)' }],
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)` }],
@@ -181,12 +191,14 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
 export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
   'model', 'stem', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
-  'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup',
+  'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'mFanout',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
 ];
 
-/** Options only SGD uses (refused with --optimizer newton). */
+/** Options only SGD and scale-amended SGD use (refused with --optimizer newton). */
 const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup'];
+/** Options only scale-amended SGD uses (refused with the other optimizers). */
+const SCALE_AMENDED_ONLY: readonly (keyof TrainArgs)[] = ['mFanout'];
 /** Options only the Newton method uses (refused with --optimizer sgd). */
 const NEWTON_ONLY: readonly (keyof TrainArgs)[] = ['samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode'];
 
@@ -295,6 +307,7 @@ export function mainUsage(): string {
     '  newton-cnn train --optimizer sgd --epochs 20',
     '  newton-cnn train --optimizer sgd --model resnet20 --data DIR --loss cross-entropy --lr 0.1 --epochs 160 \\',
     '                   --milestones 80,120 --warmup 1 --weight-decay 5e-4 --decay-weights-only',
+    '  newton-cnn train --optimizer scale-amended-sgd --model resnet20 --data DIR --loss cross-entropy --epochs 160',
     '  newton-cnn spectrum --checkpoint run.ckpt --top 5 --trace --density density.svg',
     '  newton-cnn condition --shortcuts 1,2,3 --depths 6,12,24 --plot condition.svg',
   ].join('\n');
@@ -313,6 +326,14 @@ export function trainUsage(): string {
     'and relative residual, λ, ρ, step size, time split, test accuracy); dropout is the identity in',
     "Newton's f, ∇f and Gauss-Newton products. SGD draws progress on stderr (a bar on a terminal, a",
     'line every 10% of an epoch otherwise) and prints one line per epoch. Results go to stdout.',
+    '',
+    'Scale-amended SGD (--optimizer scale-amended-sgd; Zhang, Chen & Liu, "On the Local Hessian in',
+    'Back-propagation", Algorithm 2) is SGD + momentum whose step on each conv/linear weight W is',
+    "multiplied by ‖W‖²/(#rows·m) and on the other parameters by 1/m, m the product of the layers'",
+    'out/in width ratios above it (1 at the output): the scale of the local Hessian of each layer',
+    "followed by batch norm. It takes the sgd options, with the paper's defaults: --lr 0.1 (it uses",
+    '0.005 for CIFAR-10), --momentum 0.9, --weight-decay 0.005 (before the amendment), a constant',
+    'learning rate (--decay 0); --m-fanout says how m combines at shortcuts.',
     '',
     'Options:',
     helpRows(false),
@@ -509,14 +530,15 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const epochsGiven = opt('epochs', positiveInt);
   const iterations = opt('iterations', positiveInt);
   if (epochsGiven !== undefined && iterations !== undefined) throw new UsageError('give --epochs or --iterations, not both');
-  const lr = opt('lr', num) ?? 0.003;
+  const amended = optimizer === 'scale-amended-sgd';
+  const lr = opt('lr', num) ?? (amended ? SCALE_AMENDED_DEFAULTS.lr : 0.003);
   if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
   const momentum = opt('momentum', num) ?? 0.9;
   if (!(momentum >= 0 && momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${momentum}`);
   const nesterov = bool('nesterov');
-  const decay = opt('decay', num) ?? 1e-6;
+  const decay = opt('decay', num) ?? (amended ? SCALE_AMENDED_DEFAULTS.decay : 1e-6);
   if (!(decay >= 0)) throw new UsageError(`--decay must be non-negative, got ${decay}`);
-  const weightDecay = opt('weight-decay', num) ?? 0;
+  const weightDecay = opt('weight-decay', num) ?? (amended ? SCALE_AMENDED_DEFAULTS.weightDecay : 0);
   if (!(weightDecay >= 0)) throw new UsageError(`--weight-decay must be non-negative, got ${weightDecay}`);
   const decayWeightsOnly = bool('decay-weights-only');
   const milestones = opt('milestones', parseMilestones);
@@ -524,6 +546,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (!(lrFactor > 0)) throw new UsageError(`--lr-factor must be positive, got ${lrFactor}`);
   const warmup = opt('warmup', num) ?? 0;
   if (!(warmup >= 0)) throw new UsageError(`--warmup must be non-negative (epochs), got ${warmup}`);
+  const mFanout = opt('m-fanout', (f, t) => choice(f, t, M_FANOUTS)) ?? 'max';
   const C = opt('C', num) ?? 0.01;
   if (!(C > 0)) throw new UsageError(`--C must be positive, got ${C}`);
   const batchSize = opt('batch-size', positiveInt) ?? 128;
@@ -581,6 +604,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(milestones !== undefined ? { milestones } : {}),
     lrFactor,
     warmup,
+    mFanout,
     C,
     batchSize,
     loss,
@@ -606,8 +630,10 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
  * @throws UsageError naming the option.
  */
 export function checkOptimizerOptions(args: TrainArgs): void {
-  const foreign = (args.optimizer === 'newton' ? SGD_ONLY : NEWTON_ONLY).find((k) => args.given.has(k));
+  const refused = args.optimizer === 'newton' ? [...SGD_ONLY, ...SCALE_AMENDED_ONLY] : args.optimizer === 'sgd' ? [...NEWTON_ONLY, ...SCALE_AMENDED_ONLY] : NEWTON_ONLY;
+  const foreign = refused.find((k) => args.given.has(k));
   if (foreign === undefined) return;
+  if (SCALE_AMENDED_ONLY.includes(foreign)) throw new UsageError(`${flagOf(foreign)} is a scale-amended SGD option; it needs --optimizer scale-amended-sgd`);
   throw new UsageError(
     args.optimizer === 'newton'
       ? `${flagOf(foreign)} is an SGD option; the Newton method (the default optimizer) takes --iterations, --sampling-rate, --cg-max, --cg-tol, --lambda, --gv-mode, --sampling (or give --optimizer sgd)`

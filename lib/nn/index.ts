@@ -118,6 +118,7 @@ export {
   type NewtonCgNetOptions,
   type NewtonCgNet34Options,
 } from './newton-cgnet';
+export { vgg13bn, vgg13bnLayers, VGG13_CONFIG, type Vgg13BnOptions } from './vgg';
 export { LINEAR_NETWORK_INITIALIZATIONS, linearNetwork, type LinearNetworkInitialization, type LinearNetworkOptions } from './linear-networks';
 export { householderQR, orthogonalFromGaussian, type ThinQR } from './orthogonal';
 export { mixSeed } from './seed';

@@ -12,6 +12,7 @@ import type { FloatDType, Network } from './network';
 import { newtonCgNetByName, NEWTON_CGNET_NAMES } from './newton-cgnet';
 import { newtonResnetByName, NEWTON_RESNET_NAMES } from './newton-resnet';
 import { resnetByName, type ResNetStem } from './resnet';
+import { vgg13bn } from './vgg';
 import { Sequential } from './sequential';
 
 /** Options of cnn3() / cnn5(). */
@@ -90,18 +91,24 @@ export const MODEL_NAMES: readonly string[] = Object.freeze([
   'cnn3', 'cnn5', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110',
   ...NEWTON_RESNET_NAMES,
   ...NEWTON_CGNET_NAMES,
+  'vgg13bn',
 ]);
 
 /**
  * A model by name: 'cnn3', 'cnn5' (Sequential), 'resnet18' … 'resnet152' (ImageNet stem unless
  * options.stem is 'cifar'), a CIFAR ResNet 'resnet20', 'resnet32', … 'resnet110' (any 6n + 2),
- * a Newton-ResNet ('newton-resnet18', '-34', '-50') or a Newton-CGNet ('newton-cgnet56', …).
+ * a Newton-ResNet ('newton-resnet18', '-34', '-50'), a Newton-CGNet ('newton-cgnet56', …) or
+ * 'vgg13bn' (the local-Hessian paper's VGG13 with batch norm).
  */
 export function modelByName(name: string, inputShape: readonly [number, number, number], classes: number, options?: NamedModelOptions): Network {
   const stem = options?.stem;
   if (name === 'cnn3' || name === 'cnn5') {
     if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);
     return name === 'cnn3' ? cnn3(inputShape, classes, options) : cnn5(inputShape, classes, options);
+  }
+  if (name === 'vgg13bn') {
+    if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);
+    return vgg13bn(inputShape, classes, options);
   }
   if (typeof name === 'string' && name.startsWith('newton-cgnet')) {
     if (stem !== undefined) throw new RangeError(`modelByName: options.stem is for the ResNets, not ${name}`);

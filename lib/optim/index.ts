@@ -6,15 +6,28 @@
 export {
   DEFAULT_SGD_OPTIONS,
   Sgd,
+  checkSgdState,
   learningRateAt,
   resolveSgdOptions,
   weightDecayMask,
+  type MinibatchOptimizer,
   type ResolvedSgdOptions,
   type SgdOptions,
   type SgdSchedule,
   type SgdState,
   type WeightDecayTarget,
 } from './sgd';
+export {
+  DEFAULT_SCALE_AMENDED_SGD_OPTIONS,
+  ScaleAmendedSgd,
+  backwardFactors,
+  resolveScaleAmendedSgdOptions,
+  type Amendment,
+  type BackwardFactor,
+  type BackwardFactorFanOut,
+  type ResolvedScaleAmendedSgdOptions,
+  type ScaleAmendedSgdOptions,
+} from './scale-amended-sgd';
 export {
   cgSteps,
   conjugateGradient,

@@ -189,8 +189,44 @@ export function weightDecayMask(model: Network): Tensor {
   return Tensor.from(host, { dtype: model.dtype, device: model.device });
 }
 
+/**
+ * Checks an optimizer state (SgdState) for a network of `numParameters` parameters.
+ * @throws TypeError / RangeError naming `fn` and the field.
+ */
+export function checkSgdState(fn: string, s: SgdState, numParameters: number): void {
+  if (s === null || typeof s !== 'object') throw new TypeError(`${fn}: state must be an object, got ${s === null ? 'null' : typeof s}`);
+  finite(fn, 'state.iteration', s.iteration, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  if (!isFloatArray(s.velocity)) {
+    throw new TypeError(`${fn}: state.velocity must be a Float32Array or Float64Array`);
+  }
+  if (s.velocity.length !== numParameters) {
+    throw new RangeError(`${fn}: state.velocity has ${s.velocity.length} elements but the network has ${numParameters} parameters`);
+  }
+}
+
+/**
+ * What trainSgd needs of a mini-batch optimizer over θ: Sgd and ScaleAmendedSgd
+ * (lib/optim/scale-amended-sgd.ts). The state is the step count and the velocity.
+ */
+export interface MinibatchOptimizer {
+  /** The options; C is the regularisation of the objective the trainer reports. */
+  readonly options: { readonly C: number };
+  /** Steps taken so far (t). */
+  readonly iteration: number;
+  /** The learning rate the next step will use, η_t. */
+  readonly learningRate: number;
+  /** One update from the summed loss gradient of a batch of `batchSize` examples in model.gradient. */
+  step(batchSize: number): void;
+  /** A copy of the state (for checkpoints). */
+  state(): SgdState;
+  /** Restores a state from state(). */
+  loadState(s: SgdState): void;
+  /** Frees the optimizer's tensors. */
+  dispose(): void;
+}
+
 /** SGD with momentum over a network's θ, using the mean loss gradient of each mini-batch. */
-export class Sgd {
+export class Sgd implements MinibatchOptimizer {
   /** The resolved options. */
   readonly options: ResolvedSgdOptions;
   /** l, the number of training examples (Cl = C·l). */
@@ -285,15 +321,7 @@ export class Sgd {
 
   /** Restores a state from state(). @throws RangeError when the velocity length differs from P. */
   loadState(s: SgdState): void {
-    const fn = 'Sgd.loadState';
-    if (s === null || typeof s !== 'object') throw new TypeError(`${fn}: state must be an object, got ${s === null ? 'null' : typeof s}`);
-    finite(fn, 'state.iteration', s.iteration, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
-    if (!isFloatArray(s.velocity)) {
-      throw new TypeError(`${fn}: state.velocity must be a Float32Array or Float64Array`);
-    }
-    if (s.velocity.length !== this.model.numParameters) {
-      throw new RangeError(`${fn}: state.velocity has ${s.velocity.length} elements but the network has ${this.model.numParameters} parameters`);
-    }
+    checkSgdState('Sgd.loadState', s, this.model.numParameters);
     const v = Tensor.from(s.velocity, { dtype: this.model.dtype, device: this.model.device });
     this.velocity.dispose();
     this.velocity = v;

@@ -31,4 +31,4 @@ export {
   type ResolvedNewtonOptions,
   type TrainNewtonOptions,
 } from './newton-trainer';
-export type { EpochStats, NewtonState, SgdProgress, TrainResult, TrainSgdOptions, TrainState } from './types';
+export type { EpochStats, NewtonState, SgdOptimizerName, SgdProgress, TrainResult, TrainSgdOptions, TrainState } from './types';

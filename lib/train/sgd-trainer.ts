@@ -1,6 +1,7 @@
-// trainSgd: mini-batch SGD with momentum (Algorithm 2 of the Newton paper) over epochs of fresh
-// random permutations, with progress callbacks, epoch-end evaluation, cancellation through an
-// AbortSignal and bit-for-bit resumption from a TrainState.
+// trainSgd: mini-batch SGD with momentum (Algorithm 2 of the Newton paper; or, options.optimizer,
+// the scale-amended SGD of the local-Hessian paper) over epochs of fresh random permutations, with
+// progress callbacks, epoch-end evaluation, cancellation through an AbortSignal and bit-for-bit
+// resumption from a TrainState.
 //
 // Determinism: the data order comes from a seeded lib/data Rng (one permutation drawn at the start
 // of each epoch); dropout noise seeds are mixSeed(seed, step); everything else is deterministic
@@ -10,9 +11,10 @@ import { Rng, gatherBatch, subset, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
 import type { Network } from '../nn/network';
-import { Sgd } from '../optim/sgd';
+import { ScaleAmendedSgd } from '../optim/scale-amended-sgd';
+import { Sgd, type MinibatchOptimizer } from '../optim/sgd';
 import { checkModelData, evaluateObjectiveAsync } from './objective';
-import { checkResumeBuffers, type EpochStats, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
+import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 
 const FN = 'trainSgd';
@@ -28,6 +30,7 @@ function checkFunction(name: string, v: unknown): void {
 }
 
 interface Resolved {
+  optimizer: SgdOptimizerName;
   epochs: number;
   batchSize: number;
   seed: number;
@@ -43,6 +46,14 @@ function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions
   checkModelData(FN, 'train', model, train);
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${FN}: options must be an object with epochs and loss, got ${options === null ? 'null' : typeof options}`);
+  }
+  const optimizer = options.optimizer ?? 'sgd';
+  if (optimizer !== 'sgd' && optimizer !== 'scale-amended-sgd') {
+    throw new RangeError(`${FN}: options.optimizer must be 'sgd' or 'scale-amended-sgd', got ${JSON.stringify(optimizer) ?? String(optimizer)}`);
+  }
+  const sgdOptions = options.sgd as { fanOut?: unknown } | null | undefined;
+  if (optimizer === 'sgd' && sgdOptions !== null && typeof sgdOptions === 'object' && sgdOptions.fanOut !== undefined) {
+    throw new RangeError(`${FN}: options.sgd.fanOut is an option of scale-amended SGD; give options.optimizer 'scale-amended-sgd'`);
   }
   const epochs = positiveInteger('options.epochs', options.epochs);
   const batchSize = positiveInteger('options.batchSize', options.batchSize ?? 128);
@@ -69,7 +80,7 @@ function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions
   checkFunction('options.onProgress', options.onProgress);
   checkFunction('options.onEpoch', options.onEpoch);
   checkFunction('options.onCheckpoint', options.onCheckpoint);
-  return { epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs };
+  return { optimizer, epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs };
 }
 
 function checkResume(model: Network, r: Resolved, l: number, s: TrainState): void {
@@ -101,7 +112,8 @@ function evaluationSubset(train: Dataset, n: number): Dataset {
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Trains `model` on `train` with SGD + momentum for options.epochs epochs (each a pass over a
+ * Trains `model` on `train` with SGD + momentum (options.optimizer 'sgd', the default) or
+ * scale-amended SGD ('scale-amended-sgd') for options.epochs epochs (each a pass over a
  * fresh seeded permutation, batches of options.batchSize, the last one partial).
  * - onProgress after every batch; at every epoch end the objective and accuracy on a training
  *   subset and on options.test (onEpoch), and onCheckpoint;
@@ -117,7 +129,7 @@ export async function trainSgd(model: Network, train: Dataset, options: TrainSgd
   const l = train.length;
   const batches = Math.ceil(l / r.batchSize);
   if (options.resume !== undefined) checkResume(model, r, l, options.resume);
-  const sgd = new Sgd(model, options.sgd, l);
+  const sgd: MinibatchOptimizer = r.optimizer === 'scale-amended-sgd' ? new ScaleAmendedSgd(model, options.sgd, l) : new Sgd(model, options.sgd, l);
   try {
     return await run(model, train, options, r, sgd, batches);
   } finally {
@@ -125,7 +137,7 @@ export async function trainSgd(model: Network, train: Dataset, options: TrainSgd
   }
 }
 
-async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: Sgd, batches: number): Promise<TrainResult> {
+async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: MinibatchOptimizer, batches: number): Promise<TrainResult> {
   const l = train.length;
   const resume = options.resume;
   let rng: Rng;

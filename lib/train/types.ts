@@ -2,6 +2,7 @@
 // resumable training state.
 import type { Dataset } from '../data';
 import type { Loss } from '../nn/losses';
+import type { ScaleAmendedSgdOptions } from '../optim/scale-amended-sgd';
 import type { SgdOptions, SgdState } from '../optim/sgd';
 
 /** Reported after every mini-batch. */
@@ -97,6 +98,9 @@ export interface NewtonState {
   lambda: number;
 }
 
+/** The optimizers trainSgd runs. */
+export type SgdOptimizerName = 'sgd' | 'scale-amended-sgd';
+
 /** Options of trainSgd. */
 export interface TrainSgdOptions {
   /** Number of epochs of the whole run (a resumed run continues up to this many). */
@@ -105,8 +109,18 @@ export interface TrainSgdOptions {
   batchSize?: number;
   /** Seed of the data order (and of dropout noise) (default 0). */
   seed?: number;
-  /** SGD settings (defaults: the paper's, see DEFAULT_SGD_OPTIONS). */
-  sgd?: SgdOptions;
+  /**
+   * The optimizer: 'sgd' (default; Sgd, SGD with momentum) or 'scale-amended-sgd'
+   * (ScaleAmendedSgd: Zhang, Chen & Liu 2018, Algorithm 2, SGD with momentum whose step on each
+   * layer is amended by its local-Hessian scale). Both keep the same state (step count, velocity).
+   */
+  optimizer?: SgdOptimizerName;
+  /**
+   * The optimizer's settings: SgdOptions (defaults: the Newton paper's, DEFAULT_SGD_OPTIONS) or,
+   * for 'scale-amended-sgd', ScaleAmendedSgdOptions (defaults: the local-Hessian paper's,
+   * DEFAULT_SCALE_AMENDED_SGD_OPTIONS).
+   */
+  sgd?: SgdOptions | ScaleAmendedSgdOptions;
   /** The loss ξ. */
   loss: Loss;
   /** Test set, evaluated at epoch ends. */

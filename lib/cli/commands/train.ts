@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import type { Dataset } from '../../data';
 import { lossByName, modelByName, type Network } from '../../nn';
-import type { SgdOptions, SgdSchedule } from '../../optim';
+import type { ScaleAmendedSgdOptions, SgdOptions, SgdSchedule } from '../../optim';
 import { Progress } from '../../progress';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
 import {
@@ -26,7 +26,7 @@ import {
   type TrainResult,
   type TrainState,
 } from '../../train';
-import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
+import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, OPTIMIZERS, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { checkDevice, loadPaperData } from '../common';
 import { EXIT, type CliIo } from '../io';
 
@@ -153,6 +153,8 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     ...(a.optimizer === 'newton'
       ? { samplingRate: a.samplingRate, sampling: a.sampling, cgMax: a.cgMax, cgTol: a.cgTol, lambda: a.lambda, gvMode: a.gvMode }
       : {}),
+    // (given: compared with a resumed checkpoint's before its optimizer is known)
+    ...(a.optimizer === 'scale-amended-sgd' || a.given.has('mFanout') ? { mFanout: a.mFanout } : {}),
   };
 }
 
@@ -194,8 +196,8 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
       merged[key] = theirs === null ? undefined : Array.isArray(theirs) ? [...theirs] : theirs;
     }
   }
-  if (saved.optimizer !== 'sgd' && saved.optimizer !== 'newton') {
-    throw new UsageError(`${file}: the checkpoint is of a '${show(saved.optimizer)}' run; this newton-cnn resumes newton and sgd runs only`);
+  if (!(OPTIMIZERS as readonly JsonValue[]).includes(saved.optimizer)) {
+    throw new UsageError(`${file}: the checkpoint is of a '${show(saved.optimizer)}' run; this newton-cnn resumes ${OPTIMIZERS.join(', ')} runs only`);
   }
   if (ckpt.optimizer !== saved.optimizer) throw new UsageError(`${file}: the checkpoint's state is of '${show(ckpt.optimizer ?? 'sgd')}' but its options say '${show(saved.optimizer)}'`);
   if (!args.given.has('epochs') && !args.given.has('iterations')) {
@@ -283,8 +285,8 @@ async function trainModel(
     out(`parameters: ${model.numParameters}`);
     out(`data: ${path.basename(args.data)}: ${l} training / ${test.length} test images (paper preprocessing)`);
     out(
-      `optimizer: sgd, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, ${scheduleText(args, sgd)}, C ${args.C}, ` +
-        `batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
+      `optimizer: ${args.optimizer}, lr ${args.lr}, momentum ${args.momentum}${args.nesterov ? ' (nesterov)' : ''}, ${scheduleText(args, sgd)}, ` +
+        `${args.optimizer === 'scale-amended-sgd' ? `m fan-out ${args.mFanout}, ` : ''}C ${args.C}, batch ${args.batchSize}, loss ${args.loss}, seed ${args.seed}`,
     );
     out(`device: ${args.device}, BLAS ${rt.blas} (gemm ${rt.gemm}), threads ${getNumThreads()}`);
     const plan = args.iterations !== undefined ? `${args.iterations} steps` : `${epochs} epoch${epochs === 1 ? '' : 's'}`;
@@ -316,6 +318,7 @@ async function trainModel(
   const t0 = performance.now();
   try {
     result = await trainSgd(model, train, {
+      ...(args.optimizer === 'scale-amended-sgd' ? { optimizer: 'scale-amended-sgd' as const } : {}),
       epochs,
       batchSize: args.batchSize,
       seed: args.seed,
@@ -390,10 +393,12 @@ async function trainModel(
 
 /**
  * The Sgd options of a run with `batches` batches per epoch: --milestones and --warmup (epochs)
- * become step counts (rounded), --decay-weights-only weightDecayOn 'weights'.
+ * become step counts (rounded), --decay-weights-only weightDecayOn 'weights'. For
+ * --optimizer scale-amended-sgd, ScaleAmendedSgdOptions: the weight decay always given (its default
+ * is not 0) and fanOut.
  * @throws UsageError when the milestones round to step counts that are not strictly increasing and positive.
  */
-export function sgdOptions(args: TrainArgs, batches: number): SgdOptions {
+export function sgdOptions(args: TrainArgs, batches: number): SgdOptions | ScaleAmendedSgdOptions {
   let schedule: SgdSchedule | undefined;
   if (args.milestones !== undefined) {
     const steps = args.milestones.map((e) => Math.round(e * batches));
@@ -412,7 +417,8 @@ export function sgdOptions(args: TrainArgs, batches: number): SgdOptions {
     decay: args.decay,
     C: args.C,
     // absent when unused, so that runs without the new options take exactly the old path
-    ...(args.weightDecay > 0 ? { weightDecay: args.weightDecay } : {}),
+    ...(args.weightDecay > 0 || args.optimizer === 'scale-amended-sgd' ? { weightDecay: args.weightDecay } : {}),
+    ...(args.optimizer === 'scale-amended-sgd' ? { fanOut: args.mFanout } : {}),
     ...(args.decayWeightsOnly ? { weightDecayOn: 'weights' as const } : {}),
     ...(schedule !== undefined ? { schedule } : {}),
     ...(args.warmup > 0 ? { warmup: Math.round(args.warmup * batches) } : {}),
