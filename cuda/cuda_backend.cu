@@ -43,6 +43,7 @@ CudaBackend::CudaBackend(int index) : index_(index), allocator_(index) {
   register_pool_kernels(kernels_);
   register_loss_kernels(kernels_);
   register_random_kernels(kernels_);
+  register_fused_kernels(kernels_);
 
   const char* op = "cuda backend";
   tf32_ = env_flag("NEWTON_CUDA_TF32");

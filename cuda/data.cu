@@ -1,5 +1,6 @@
 // Fill, copy and cast on the GPU (native/core/ops/data.h), for float32 and int32 (index
-// tensors such as max pooling's argmax).
+// tensors such as max pooling's argmax); the channel copies (channelCopy, channelSlice) for
+// float32.
 #include <cmath>
 #include <cstdint>
 
@@ -64,6 +65,37 @@ void cast(Backend& backend, Tensor& y, const Tensor& x) {
   }
 }
 
+// `rows` blocks of `block` elements: block r from in + r·in_stride to out + r·out_stride, one
+// grid-stride loop over every element (coalesced reads and writes within a block).
+template <typename T>
+void copy_blocks(const char* op, CudaBackend& cuda, T* out, int64_t out_stride, const T* in, int64_t in_stride,
+                 int64_t rows, int64_t block) {
+  launch_for_each(op, cuda.stream(), rows * block, [=] __device__(int64_t i) {
+    const int64_t r = i / block;
+    const int64_t k = i - r * block;
+    out[r * out_stride + k] = in[r * in_stride + k];
+  });
+}
+
+// dst (N, Cd, ...) channels [offset, offset + Cs) = src (N, Cs, ...); float32, checked by the
+// declaration, src not empty.
+void channel_copy(Backend& backend, Tensor& dst, const Tensor& src, int64_t offset) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
+  const int64_t unit = ops::detail::channel_size(src);
+  copy_blocks(ops::ChannelCopy::info.name, cuda, dst.data<float>() + offset * unit, dst.dim(1) * unit,
+              src.data<float>(), src.dim(1) * unit, src.dim(0), src.dim(1) * unit);
+}
+
+// out (N, count, ...) = src (N, C, ...) channels [offset, offset + count); out not empty.
+void channel_slice(Backend& backend, Tensor& out, const Tensor& src, int64_t offset) {
+  CudaBackend& cuda = as_cuda(backend);
+  cuda.set_device();
+  const int64_t unit = ops::detail::channel_size(src);
+  copy_blocks(ops::ChannelSlice::info.name, cuda, out.data<float>(), out.dim(1) * unit,
+              src.data<float>() + offset * unit, src.dim(1) * unit, src.dim(0), out.dim(1) * unit);
+}
+
 // What a CUDA tensor can hold: float32 data and int32 indices.
 constexpr DTypeSet kCudaTypes{DType::F32, DType::I32};
 
@@ -73,6 +105,8 @@ void register_data_kernels(KernelTable& table) {
   table.add<ops::Fill>(kCudaTypes, fill);
   table.add<ops::Copy>(kCudaTypes, copy);
   table.add<ops::Cast>(kCudaTypes, cast);  // by x's dtype; y's must have a Fill entry
+  table.add<ops::ChannelCopy>(kFloat32Only, channel_copy);
+  table.add<ops::ChannelSlice>(kFloat32Only, channel_slice);
 }
 
 }  // namespace cuda

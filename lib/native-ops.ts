@@ -5,7 +5,7 @@ import type { DType } from './types';
 import type { NativeConv2dOptions, NativeGemmOptions, NativeNormalOptions, NativePool2dOptions, NativeTensor, NativeUniformOptions } from './native';
 
 /** The name of a native op. */
-export type OpName = 'fill' | 'copy' | 'cast' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'tanh' | 'tanhBackward' | 'rsqrt' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'channelAffine' | 'channelCombine' | 'batchNormStats' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal';
+export type OpName = 'fill' | 'copy' | 'cast' | 'channelCopy' | 'channelSlice' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'tanh' | 'tanhBackward' | 'rsqrt' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'channelAffine' | 'channelCombine' | 'batchNormStats' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal' | 'newtonResidual' | 'newtonResidualBackward' | 'newtonResidualJvp' | 'newtonResidualVjpJvp' | 'cgNetUpdate' | 'cgNetUpdateBackward' | 'cgNetUpdateJvp' | 'cgNetUpdateVjpJvp';
 
 /** Every op of the addon, with the signature of its declaration. */
 export interface NativeOps {
@@ -15,6 +15,10 @@ export interface NativeOps {
   copy(dst: NativeTensor, src: NativeTensor): void;
   /** x converted to dtype (float32 <-> float64, int32 -> float). */
   cast(x: NativeTensor, dtype: DType): NativeTensor;
+  /** Writes src (N, Cs, ...) into channels [offset, offset + Cs) of dst (N, Cd, ...), in place. */
+  channelCopy(dst: NativeTensor, src: NativeTensor, offset: number): void;
+  /** Channels [offset, offset + count) of src (N, C, ...) as a new (N, count, ...) tensor. */
+  channelSlice(src: NativeTensor, offset: number, count: number): NativeTensor;
   /** a + b, element-wise (same shape and dtype; no broadcasting). */
   add(a: NativeTensor, b: NativeTensor): NativeTensor;
   /** a − b, element-wise (same shape and dtype; no broadcasting). */
@@ -99,4 +103,20 @@ export interface NativeOps {
   randomUniform(shape: readonly number[], options: NativeUniformOptions): NativeTensor;
   /** A tensor of shape with normal numbers of the given mean and std. */
   randomNormal(shape: readonly number[], options: NativeNormalOptions): NativeTensor;
+  /** Newton-ResNet's residual y = φ(a + b + α·p⊙q), φ = relu or the identity, in one pass: a, b, p, q one shape (q null: q ≡ 1), alpha (1) on the device. */
+  newtonResidual(a: NativeTensor, b: NativeTensor, p: NativeTensor, q: NativeTensor | null, alpha: NativeTensor, options: { relu: boolean }): NativeTensor;
+  /** The gradient of newtonResidual from its output y: g = φ′⊙dy (da = db = g), dp = α·g⊙q, dq = α·g⊙p (null without q), dalpha = Σ g⊙p⊙q (1), in one pass (vjp of newtonResidual with respect to all). */
+  newtonResidualBackward(dy: NativeTensor, y: NativeTensor, p: NativeTensor, q: NativeTensor | null, alpha: NativeTensor, options: { relu: boolean }): { g: NativeTensor; dp: NativeTensor; dq: NativeTensor | null; dalpha: NativeTensor; };
+  /** The R-operator of newtonResidual from its output y: ry = φ′⊙(ra + rb + vα·p⊙q + α·(rp⊙q + p⊙rq)); null tangents are zeros, rq needs q; valpha (1) (jvp of newtonResidual with respect to all). */
+  newtonResidualJvp(y: NativeTensor, ra: NativeTensor | null, rb: NativeTensor | null, p: NativeTensor, q: NativeTensor | null, rp: NativeTensor | null, rq: NativeTensor | null, alpha: NativeTensor, valpha: NativeTensor, options: { relu: boolean }): NativeTensor;
+  /** newtonResidualBackward and its R-operator along rdy, rp, rq (null: zeros) and valpha, in one pass: rg = φ′⊙rdy, rdp = vα·g⊙q + α·(rg⊙q + g⊙rq), rdq, rdalpha = Σ(rg⊙p⊙q + g⊙rp⊙q + g⊙p⊙rq) (jvp of newtonResidualBackward with respect to all). */
+  newtonResidualVjpJvp(dy: NativeTensor, rdy: NativeTensor, y: NativeTensor, p: NativeTensor, q: NativeTensor | null, rp: NativeTensor | null, rq: NativeTensor | null, alpha: NativeTensor, valpha: NativeTensor, options: { relu: boolean }): { g: NativeTensor; rg: NativeTensor; dp: NativeTensor; rdp: NativeTensor; dq: NativeTensor | null; rdq: NativeTensor | null; dalpha: NativeTensor; rdalpha: NativeTensor; };
+  /** Newton-CGNet's CG block in one pass: d = −(y + g1 + g2 + g3) + β·dprev, y1 = y + α·d; dprev and beta both null at t = 0 (no β term); alpha, beta (1) on the device. */
+  cgNetUpdate(y: NativeTensor, g1: NativeTensor, g2: NativeTensor, g3: NativeTensor, dprev: NativeTensor | null, alpha: NativeTensor, beta?: NativeTensor | null): { y1: NativeTensor; d: NativeTensor; };
+  /** The gradient of cgNetUpdate for dy1 (of y1) and dd (of d, null: zeros), in one pass with two sums: T = dd + α·dy1, dy = dy1 − T, dg = −T (each of g1, g2, g3), ddprev = β·T, dalpha = Σ dy1⊙d, dbeta = Σ T⊙dprev (vjp of cgNetUpdate with respect to all). */
+  cgNetUpdateBackward(dy1: NativeTensor, dd: NativeTensor | null, d: NativeTensor, dprev: NativeTensor | null, alpha: NativeTensor, beta?: NativeTensor | null): { dy: NativeTensor; dg: NativeTensor; ddprev: NativeTensor | null; dalpha: NativeTensor; dbeta: NativeTensor | null; };
+  /** The R-operator of cgNetUpdate from its output d: rd = −(ry + rg1 + rg2 + rg3) + vβ·dprev + β·rdprev, ry1 = ry + vα·d + α·rd; null tangents are zeros; rdprev and vbeta need dprev (jvp of cgNetUpdate with respect to all). */
+  cgNetUpdateJvp(d: NativeTensor, dprev: NativeTensor | null, ry: NativeTensor | null, rg1: NativeTensor | null, rg2: NativeTensor | null, rg3: NativeTensor | null, rdprev: NativeTensor | null, alpha: NativeTensor, beta: NativeTensor | null, valpha: NativeTensor, vbeta?: NativeTensor | null): { ry1: NativeTensor; rd: NativeTensor; };
+  /** cgNetUpdateBackward and its R-operator along rdy1, rdd (null: zeros), rd, rdprev (null: zeros), valpha and vbeta (null: zero), in one pass with four sums: RT = rdd + vα·dy1 + α·rdy1, rdy = rdy1 − RT, rdg = −RT, rddprev = vβ·T + β·RT, rdalpha = Σ(rdy1⊙d + dy1⊙rd), rdbeta = Σ(RT⊙dprev + T⊙rdprev) (jvp of cgNetUpdateBackward with respect to all). */
+  cgNetUpdateVjpJvp(dy1: NativeTensor, dd: NativeTensor | null, rdy1: NativeTensor, rdd: NativeTensor | null, d: NativeTensor, rd: NativeTensor, dprev: NativeTensor | null, rdprev: NativeTensor | null, alpha: NativeTensor, beta: NativeTensor | null, valpha: NativeTensor, vbeta?: NativeTensor | null): { dy: NativeTensor; rdy: NativeTensor; dg: NativeTensor; rdg: NativeTensor; ddprev: NativeTensor | null; rddprev: NativeTensor | null; dalpha: NativeTensor; rdalpha: NativeTensor; dbeta: NativeTensor | null; rdbeta: NativeTensor | null; };
 }

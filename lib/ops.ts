@@ -93,6 +93,33 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return callOp('cast', x, dtype);
 }
 
+/**
+ * Writes `src` (N, Cs, ...) into channels [offset, offset + Cs) of `dst` (N, Cd, ...), in place:
+ * the forward pass of a channel concatenation, one input at a time. `dst` and `src` have the
+ * same batch and trailing dimensions, dtype (float32 or float64) and device, and must not
+ * overlap; `offset` is an integer with offset + Cs ≤ Cd (RangeError otherwise).
+ *
+ * @example
+ * const y = Tensor.zeros([2, 5, 4, 4]);
+ * channelCopy(y, a, 0); // a (2, 2, 4, 4) into channels 0 and 1
+ * channelCopy(y, b, 2); // b (2, 3, 4, 4) into channels 2, 3 and 4: y = [a, b]
+ */
+export function channelCopy(dst: Tensor, src: Tensor, offset: number): void {
+  callOp('channelCopy', dst, src, offset);
+}
+
+/**
+ * Channels [offset, offset + count) of `src` (N, C, ...) as a new (N, count, ...) tensor: the
+ * gradient of a channel concatenation for one of its inputs. `offset` and `count` are
+ * non-negative integers with offset + count ≤ C (RangeError otherwise).
+ *
+ * @example
+ * const b = channelSlice(y, 2, 3); // y (2, 5, 4, 4) -> channels 2, 3, 4: (2, 3, 4, 4)
+ */
+export function channelSlice(src: Tensor, offset: number, count: number): Tensor {
+  return callOp('channelSlice', src, offset, count);
+}
+
 // --- element-wise ---------------------------------------------------------------------------------
 
 /** a + b, element-wise (same shape and dtype; no broadcasting). */
@@ -454,4 +481,121 @@ export function randomUniform(shape: Shape, options: UniformOptions): Tensor {
  */
 export function randomNormal(shape: Shape, options: NormalOptions): Tensor {
   return callOp('randomNormal', shape, options);
+}
+
+// --- fused passes of network blocks ------------------------------------------------------------------------
+// One pass over the tensors each (native/core/ops/fused.h), with per-element formulas shared by
+// the CPU and CUDA kernels (native/core/fused_math.h: a fixed order of roundings, no fused
+// multiply-add, so both backends give the same bits). The scalars alpha, beta and their
+// tangents are (1) tensors on the tensors' device, never read back to the host (no GPU sync);
+// scalar gradients come back as (1) tensors, sums in double in a fixed order (the same bits for
+// any thread count and on every run). Optional tensors are `null`.
+
+/** The activation φ of the Newton residual ops: relu (true) or the identity (false). Required. */
+export interface ResidualOptions {
+  relu: boolean;
+}
+
+/**
+ * Newton-ResNet's residual (the element-wise part of its eq. 3) in one pass:
+ * y = φ(a + b + alpha·p⊙q), φ = relu or the identity. a, b, p, q of one shape; q null means
+ * q ≡ 1; alpha (1). Rounded as ((a + b) + alpha·(p·q)).
+ *
+ * @example
+ * const y = newtonResidual(x, fx, gx, hx, alpha, { relu: true }); // φ(x + F(x) + α·G(x)⊙H(x))
+ */
+export function newtonResidual(a: Tensor, b: Tensor, p: Tensor, q: Tensor | null, alpha: Tensor, options: ResidualOptions): Tensor {
+  return callOp('newtonResidual', a, b, p, q, alpha, options);
+}
+
+/**
+ * The gradient of {@link newtonResidual} for the output's cotangent dy, from its output y, in one
+ * pass: g = φ′⊙dy (φ′ = 1[y > 0] for relu, 0 at the tie, as {@link reluBackward}), which is the
+ * gradient of both a and b; dp = alpha·g⊙q; dq = alpha·g⊙p (null without q); dalpha = Σ g⊙p⊙q, a
+ * (1) tensor.
+ */
+export function newtonResidualBackward(
+  dy: Tensor, y: Tensor, p: Tensor, q: Tensor | null, alpha: Tensor, options: ResidualOptions,
+): { g: Tensor; dp: Tensor; dq: Tensor | null; dalpha: Tensor } {
+  return callOp('newtonResidualBackward', dy, y, p, q, alpha, options);
+}
+
+/**
+ * The R-operator (Jacobian-vector product) of {@link newtonResidual} from its output y, along the
+ * tangents ra, rb, rp, rq (null: zero; rq needs q) and valpha (1):
+ * ry = φ′⊙(ra + rb + valpha·p⊙q + alpha·(rp⊙q + p⊙rq)).
+ */
+export function newtonResidualJvp(
+  y: Tensor, ra: Tensor | null, rb: Tensor | null, p: Tensor, q: Tensor | null, rp: Tensor | null, rq: Tensor | null,
+  alpha: Tensor, valpha: Tensor, options: ResidualOptions,
+): Tensor {
+  return callOp('newtonResidualJvp', y, ra, rb, p, q, rp, rq, alpha, valpha, options);
+}
+
+/**
+ * {@link newtonResidualBackward} and its R-operator in one pass, along rdy (the tangent of dy),
+ * rp, rq (null: zero) and valpha (φ″ = 0 almost everywhere):
+ * rg = φ′⊙rdy; rdp = valpha·g⊙q + alpha·(rg⊙q + g⊙rq); rdq = valpha·g⊙p + alpha·(rg⊙p + g⊙rp);
+ * rdalpha = Σ(rg⊙p⊙q + g⊙rp⊙q + g⊙p⊙rq). dq and rdq are null without q.
+ */
+export function newtonResidualVjpJvp(
+  dy: Tensor, rdy: Tensor, y: Tensor, p: Tensor, q: Tensor | null, rp: Tensor | null, rq: Tensor | null,
+  alpha: Tensor, valpha: Tensor, options: ResidualOptions,
+): { g: Tensor; rg: Tensor; dp: Tensor; rdp: Tensor; dq: Tensor | null; rdq: Tensor | null; dalpha: Tensor; rdalpha: Tensor } {
+  return callOp('newtonResidualVjpJvp', dy, rdy, y, p, q, rp, rq, alpha, valpha, options);
+}
+
+/**
+ * One CG block of Newton-CGNet (Algorithm 2) in one pass: d = −(y + g1 + g2 + g3) + beta·dprev and
+ * y1 = y + alpha·d. dprev and beta are both null at t = 0 (no beta term). alpha, beta (1). Not the
+ * CG solver's in-place update {@link cgUpdate}.
+ *
+ * @example
+ * const { y1, d } = cgNetUpdate(y, g1, g2, g3, dPrev, alpha, beta);
+ */
+export function cgNetUpdate(
+  y: Tensor, g1: Tensor, g2: Tensor, g3: Tensor, dprev: Tensor | null, alpha: Tensor, beta?: Tensor | null,
+): { y1: Tensor; d: Tensor } {
+  return callOp('cgNetUpdate', y, g1, g2, g3, dprev, alpha, beta);
+}
+
+/**
+ * The gradient of {@link cgNetUpdate} for the cotangents dy1 (of y1) and dd (of d; null: zero), from
+ * its output d, in one pass with two sums: T = dd + alpha·dy1; dy = dy1 − T; dg = −T (the gradient of
+ * each of g1, g2, g3); ddprev = beta·T; dalpha = Σ dy1⊙d; dbeta = Σ T⊙dprev (ddprev and dbeta null
+ * without dprev).
+ */
+export function cgNetUpdateBackward(
+  dy1: Tensor, dd: Tensor | null, d: Tensor, dprev: Tensor | null, alpha: Tensor, beta?: Tensor | null,
+): { dy: Tensor; dg: Tensor; ddprev: Tensor | null; dalpha: Tensor; dbeta: Tensor | null } {
+  return callOp('cgNetUpdateBackward', dy1, dd, d, dprev, alpha, beta);
+}
+
+/**
+ * The R-operator of {@link cgNetUpdate} from its output d, along ry, rg1, rg2, rg3, rdprev (null:
+ * zero), valpha and vbeta (null: zero; rdprev and vbeta need dprev):
+ * rd = −(ry + rg1 + rg2 + rg3) + vbeta·dprev + beta·rdprev, ry1 = ry + valpha·d + alpha·rd.
+ */
+export function cgNetUpdateJvp(
+  d: Tensor, dprev: Tensor | null, ry: Tensor | null, rg1: Tensor | null, rg2: Tensor | null, rg3: Tensor | null,
+  rdprev: Tensor | null, alpha: Tensor, beta: Tensor | null, valpha: Tensor, vbeta?: Tensor | null,
+): { ry1: Tensor; rd: Tensor } {
+  return callOp('cgNetUpdateJvp', d, dprev, ry, rg1, rg2, rg3, rdprev, alpha, beta, valpha, vbeta);
+}
+
+/**
+ * {@link cgNetUpdateBackward} and its R-operator in one pass with four sums, along rdy1, rdd (the
+ * tangents of the cotangents; rdd null: zero), rd (the tangent of d, from {@link cgNetUpdateJvp}),
+ * rdprev (null: zero), valpha and vbeta (null: zero): RT = rdd + valpha·dy1 + alpha·rdy1;
+ * rdy = rdy1 − RT; rdg = −RT; rddprev = vbeta·T + beta·RT; rdalpha = Σ(rdy1⊙d + dy1⊙rd);
+ * rdbeta = Σ(RT⊙dprev + T⊙rdprev). The dprev outputs and the beta sums are null without dprev.
+ */
+export function cgNetUpdateVjpJvp(
+  dy1: Tensor, dd: Tensor | null, rdy1: Tensor, rdd: Tensor | null, d: Tensor, rd: Tensor, dprev: Tensor | null,
+  rdprev: Tensor | null, alpha: Tensor, beta: Tensor | null, valpha: Tensor, vbeta?: Tensor | null,
+): {
+  dy: Tensor; rdy: Tensor; dg: Tensor; rdg: Tensor; ddprev: Tensor | null; rddprev: Tensor | null;
+  dalpha: Tensor; rdalpha: Tensor; dbeta: Tensor | null; rdbeta: Tensor | null;
+} {
+  return callOp('cgNetUpdateVjpJvp', dy1, dd, rdy1, rdd, d, rd, dprev, rdprev, alpha, beta, valpha, vbeta);
 }

@@ -31,6 +31,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Curvature analysis of ResNet-20 (batch norm in training mode, 512 images): Hessian and Gauss-Newton products/s, top-5 Hessian eigenvalues by Lanczos',
     load: async () => (await import('./bench/spectrum')).suite,
   },
+  fused: {
+    description: 'Fused Newton-ResNet residual and Newton-CGNet CG-block passes (forward, backward, jvp, vjpJvp) vs the same outputs from existing ops, and their GB/s vs a copy (--device cuda for the GPU)',
+    load: async () => (await import('./bench/fused')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

@@ -303,6 +303,14 @@ remote() {
         timeout "$left" node dist/scripts/bench.js resnet --device cuda --repeats 3 --json "$out/bench-resnet.json" >>"$out/bench-gpu.log" 2>&1 \
           || echo "bench resnet: exit $? (a timeout is 124)" >>"$out/bench-gpu.log"
       fi
+      # the fused block kernels against their unfused compositions, and their share of the copy bandwidth
+      left="$(( $(remaining) - 5 ))"
+      if [ "$left" -gt 10 ]; then
+        [ "$left" -gt 60 ] && left=60
+        { echo; echo "=== fused kernels (bench fused --device cuda) ==="; } >>"$out/bench-gpu.log"
+        timeout "$left" node dist/scripts/bench.js fused --device cuda >>"$out/bench-gpu.log" 2>&1 \
+          || echo "bench fused: exit $? (a timeout is 124)" >>"$out/bench-gpu.log"
+      fi
       # a bench line for every declared op on the GPU (test/cases)
       left="$(( $(remaining) - 5 ))"
       if [ "$left" -gt 10 ]; then

@@ -41,6 +41,8 @@ const poolOpts = { kernel: 2 };
 const specs: OpSpec[] = [
   { op: 'fill', fn: nc.fill, args: (d) => [t([2, 3], d), 1.5], tensors: [[0, 't']], anyDtype: true },
   { op: 'copy', fn: nc.copy, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'dst'], [1, 'src']], anyDtype: true },
+  { op: 'channelCopy', fn: nc.channelCopy, args: (d) => [t([2, 5, 2, 2], d), t([2, 2, 2, 2], d, 2), 1], tensors: [[0, 'dst'], [1, 'src']] },
+  { op: 'channelSlice', fn: nc.channelSlice, args: (d) => [t([2, 5, 2, 2], d), 1, 2], tensors: [[0, 'src']] },
   { op: 'cast', fn: nc.cast, args: (d) => [t([2, 3], d), 'float64'], tensors: [[0, 'x']], anyDtype: true },
   { op: 'add', fn: nc.add, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'a'], [1, 'b']] },
   { op: 'sub', fn: nc.sub, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'a'], [1, 'b']] },
@@ -114,6 +116,54 @@ const specs: OpSpec[] = [
   { op: 'softmaxCrossEntropy', fn: nc.softmaxCrossEntropy, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'z'], [1, 'y']] },
   { op: 'softmaxCrossEntropyGradient', fn: nc.softmaxCrossEntropyGradient, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'z'], [1, 'y']] },
   { op: 'softmaxCrossEntropyHessianProduct', fn: nc.softmaxCrossEntropyHessianProduct, args: (d) => [t([2, 3], d), t([2, 3], d, 2)], tensors: [[0, 'z'], [1, 'u']] },
+  {
+    op: 'newtonResidual',
+    fn: nc.newtonResidual,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([1], d, 5), { relu: true }],
+    tensors: [[0, 'a'], [1, 'b'], [2, 'p'], [3, 'q', true], [4, 'alpha']],
+  },
+  {
+    op: 'newtonResidualBackward',
+    fn: nc.newtonResidualBackward,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([1], d, 5), { relu: false }],
+    tensors: [[0, 'dy'], [1, 'y'], [2, 'p'], [3, 'q', true], [4, 'alpha']],
+  },
+  {
+    op: 'newtonResidualJvp',
+    fn: nc.newtonResidualJvp,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([2, 3], d, 5), t([2, 3], d, 6), t([2, 3], d, 7), t([1], d, 8), t([1], d, 9), { relu: true }],
+    tensors: [[0, 'y'], [1, 'ra', true], [2, 'rb', true], [3, 'p'], [4, 'q', true], [5, 'rp', true], [6, 'rq', true], [7, 'alpha'], [8, 'valpha']],
+  },
+  {
+    op: 'newtonResidualVjpJvp',
+    fn: nc.newtonResidualVjpJvp,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([2, 3], d, 5), t([2, 3], d, 6), t([2, 3], d, 7), t([1], d, 8), t([1], d, 9), { relu: true }],
+    tensors: [[0, 'dy'], [1, 'rdy'], [2, 'y'], [3, 'p'], [4, 'q', true], [5, 'rp', true], [6, 'rq', true], [7, 'alpha'], [8, 'valpha']],
+  },
+  {
+    op: 'cgNetUpdate',
+    fn: nc.cgNetUpdate,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([2, 3], d, 5), t([1], d, 6), t([1], d, 7)],
+    tensors: [[0, 'y'], [1, 'g1'], [2, 'g2'], [3, 'g3'], [4, 'dprev', true], [5, 'alpha'], [6, 'beta', true]],
+  },
+  {
+    op: 'cgNetUpdateBackward',
+    fn: nc.cgNetUpdateBackward,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([1], d, 5), t([1], d, 6)],
+    tensors: [[0, 'dy1'], [1, 'dd', true], [2, 'd'], [3, 'dprev', true], [4, 'alpha'], [5, 'beta', true]],
+  },
+  {
+    op: 'cgNetUpdateJvp',
+    fn: nc.cgNetUpdateJvp,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([2, 3], d, 5), t([2, 3], d, 6), t([2, 3], d, 7), t([1], d, 8), t([1], d, 9), t([1], d, 10), t([1], d, 11)],
+    tensors: [[0, 'd'], [1, 'dprev', true], [2, 'ry', true], [3, 'rg1', true], [4, 'rg2', true], [5, 'rg3', true], [6, 'rdprev', true], [7, 'alpha'], [8, 'beta', true], [9, 'valpha'], [10, 'vbeta', true]],
+  },
+  {
+    op: 'cgNetUpdateVjpJvp',
+    fn: nc.cgNetUpdateVjpJvp,
+    args: (d) => [t([2, 3], d), t([2, 3], d, 2), t([2, 3], d, 3), t([2, 3], d, 4), t([2, 3], d, 5), t([2, 3], d, 6), t([2, 3], d, 7), t([2, 3], d, 8), t([1], d, 9), t([1], d, 10), t([1], d, 11), t([1], d, 12)],
+    tensors: [[0, 'dy1'], [1, 'dd', true], [2, 'rdy1'], [3, 'rdd', true], [4, 'd'], [5, 'rd'], [6, 'dprev', true], [7, 'rdprev', true], [8, 'alpha'], [9, 'beta', true], [10, 'valpha'], [11, 'vbeta', true]],
+  },
 ];
 
 const tensorsIn = (args: unknown[]): Tensor[] => {

@@ -107,6 +107,16 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'concat of three branches of 3, 2 and 1 channels (the network input one of them), batch norm after it',
+    inputShape: [2, 2, 2],
+    modes: ['train', 'inference'],
+    build: (g) => {
+      const a = g.add(nn.conv2d(1, 3, { padding: 1, bias: false }), g.input);
+      const b = g.chain(a, [nn.tanh(), nn.conv2d(3, 1)]);
+      return head(g, g.chain(g.add(nn.concat(), [b, g.input, a]), [nn.batchNorm2d(), nn.relu()]));
+    },
+  },
+  {
     name: 'identity, globalAvgPool2d, linear without bias',
     inputShape: [2, 4, 3],
     modes: ['train', 'inference'],

@@ -49,6 +49,13 @@ const cases: readonly Case[] = [
   { name: 'N = 3, projection, stride 2 (strided), dropout 0', inputShape: [2, 4, 4], modes: ['train', 'inference'], channels: 3, options: { blocks: 3, stride: 2, dropout: 0 } },
   { name: 'N = 2, projection, stride 2 (projected), dropout 0.3', inputShape: [2, 4, 4], modes: ['train', 'inference'], channels: 3, options: { blocks: 2, stride: 2, dropout: 0.3, transition: 'projected' } },
   { name: 'N = 2, forced projection at stride 1, dropout 0', inputShape: [2, 3, 3], modes: ['train'], channels: 2, options: { blocks: 2, dropout: 0, shortcut: 'projection' } },
+  {
+    name: 'N = 2, concatenated branches (Newton-CGNet-34), projection, stride 2',
+    inputShape: [2, 4, 4],
+    modes: ['train', 'inference'],
+    channels: 4,
+    options: { blocks: 2, stride: 2, dropout: 0, branches: { outputs: [1, 1, 2], hidden: 3 } },
+  },
 ];
 
 describe.each(cases)('Newton-CG block, $name', (c) => {
@@ -163,24 +170,27 @@ const reluArr = (x: Arr): Arr => ({ a: x.a.map((v) => Math.max(v, 0)), shape: x.
 
 describe('Algorithm 2 by hand', () => {
   test.each([
-    ['train', 3, 2, 0, 'strided'],
-    ['inference', 3, 2, 0.3, 'strided'],
-    ['train', 2, 2, 0, 'projected'],
-    ['train', 2, 1, 0.3, 'strided'],
-    ['inference', 1, 1, 0, 'strided'],
-  ] as const)('%s mode, N = %i CG blocks, stride %i, dropout %f, %s', (mode, blocks, stride, p, transition) => {
+    ['train', 3, 2, 0, 'strided', true],
+    ['inference', 3, 2, 0.3, 'strided', true],
+    ['train', 3, 2, 0, 'strided', false],
+    ['train', 2, 2, 0, 'projected', true],
+    ['train', 2, 1, 0.3, 'strided', false],
+    ['inference', 1, 1, 0, 'strided', true],
+  ] as const)('%s mode, N = %i CG blocks, stride %i, dropout %f, %s, fused %s', (mode, blocks, stride, p, transition, fused) => {
     const inShape = [2, 5, 5] as const;
     const K = stride === 2 ? 3 : 2;
     const g = new nn.GraphBuilder(inShape);
-    const net = g.build(g.chain(newtonCgBlock(g, g.input, K, { blocks, stride, dropout: p, transition }), [nn.flatten()]), { dtype: 'float64' });
+    const net = g.build(g.chain(newtonCgBlock(g, g.input, K, { blocks, stride, dropout: p, transition, fused }), [nn.flatten()]), { dtype: 'float64' });
     net.init('he-normal', { seed: 3 });
     perturbConstants(net, 4);
-    // αₜ, βₜ away from 1 (and one negative): the scale nodes come as α₀, β₀, α₁, β₁, α₂.
+    // αₜ, βₜ away from 1 (and one negative): in θ they come as α₀, β₀, α₁, β₁, α₂ (the scale
+    // nodes unfused; the cgNetUpdate modules' [alpha] then [beta, alpha] fused).
     const theta = f64(net.parameters);
-    const scales = net.layers().filter((m) => m.kind === 'scale');
-    expect(scales).toHaveLength(2 * blocks - 1);
+    const scalars = net.layers().filter((m) => m.kind === 'scale' || m.kind === 'cgNetUpdate').flatMap((m) => m.parameters);
+    expect(scalars).toHaveLength(2 * blocks - 1);
+    expect(net.layers().filter((m) => m.kind === 'cgNetUpdate')).toHaveLength(fused ? blocks : 0);
     const values = [0.7, 1.3, -0.4, 0.6, 1.1];
-    scales.forEach((m, i) => (theta[m.parameters[0].offset] = values[i]));
+    scalars.forEach((slot, i) => (theta[slot.offset] = values[i]));
     net.setParameters(theta);
     const buffers = f64(net.buffers);
 
@@ -230,11 +240,11 @@ describe('Algorithm 2 by hand', () => {
       const g = new nn.GraphBuilder([2, 4, 4]);
       let out: nn.Value;
       if (manual) {
-        let state = cgBlock(g, { y: g.input, d: null }, 2, { dropout: 0 });
-        state = cgBlock(g, state, 2, { dropout: 0 });
+        let state = cgBlock(g, { y: g.input, d: null }, 2, { dropout: 0, fused: false });
+        state = cgBlock(g, state, 2, { dropout: 0, fused: false });
         out = g.add(nn.relu(), g.add(nn.add(), [g.input, state.y]));
       } else {
-        out = newtonCgBlock(g, g.input, 2, { blocks: 2, dropout: 0 });
+        out = newtonCgBlock(g, g.input, 2, { blocks: 2, dropout: 0, fused: false });
       }
       const net = g.build(g.chain(out, [nn.flatten()]), { dtype: 'float64' });
       net.init('he-normal', { seed: 1 });
@@ -283,16 +293,16 @@ describe('parameter counts', () => {
       if (s > 0) expected += -3 * 9 * (c / 2) * c + (c / 2) * c + 2 * c;
     });
     expect(expected).toBe(count);
-    const scales = net.layers().filter((m) => m.kind === 'scale');
-    expect(scales).toHaveLength(2 * (blocks[0] + blocks[1] + blocks[2]) - 3);
-    expect(scales.every((m) => f64(net.parameters)[m.parameters[0].offset] === 1)).toBe(true);
+    const scalars = net.layers().filter((m) => m.kind === 'cgNetUpdate').flatMap((m) => m.parameters);
+    expect(scalars).toHaveLength(2 * (blocks[0] + blocks[1] + blocks[2]) - 3);
+    expect(scalars.every((slot) => f64(net.parameters)[slot.offset] === 1)).toBe(true);
     net.dispose();
     const p = newtonCgNet([3, 32, 32], 10, { blocks, transition: 'projected' });
     expect(p.numParameters).toBe(projected);
     p.dispose();
   });
 
-  test('Newton-CGNet-34 (ImageNet): 21,650,227 parameters (21.7M, Table 5), which needs a channel concatenation', () => {
+  test('Newton-CGNet-34 (ImageNet): 21,650,227 parameters (21.7M, Table 5), its CG-block branches concatenated', () => {
     // ResNet-34's third stage: basic block 1 (128 → 256, stride 2, projection) and 5 more.
     const stage3 = 9 * 128 * 256 + 9 * 256 * 256 + 4 * 256 + 128 * 256 + 2 * 256 + 5 * (2 * 9 * 256 * 256 + 4 * 256);
     // The Newton-CG block: projection; CG block 0 reads x (128 channels, stride 2); 6 × BN; 6 α, 5 β.
@@ -300,8 +310,14 @@ describe('parameter counts', () => {
     const newtonCg = 128 * 256 + 2 * 256 + cg(128) + 5 * cg(256) + 6 * 2 * (64 + 64 + 256 + 128) + 11;
     expect(21_797_672 - stage3 + newtonCg).toBe(NEWTON_CGNET34_PARAMETERS);
     expect(Math.round(NEWTON_CGNET34_PARAMETERS / 1e5) / 10).toBe(21.7);
-    expectThrow(() => newtonCgNet34ImageNet([3, 224, 224], 1000), 'RangeError', /channel-concatenation module/);
-    expectThrow(() => newtonCgNetByName('newton-cgnet34', [3, 224, 224], 1000), 'RangeError', /channel-concatenation module/);
+    const net = newtonCgNet34ImageNet([3, 224, 224], 1000);
+    expect(net.numParameters).toBe(NEWTON_CGNET34_PARAMETERS);
+    expect(net.layers().filter((m) => m.kind === 'concat')).toHaveLength(6);
+    expect(net.summary()).toMatch(/concat 64\+64\+128/);
+    net.dispose();
+    const byName = newtonCgNetByName('newton-cgnet34', [3, 64, 64], 10)!;
+    expect(byName.name).toBe('newton-cgnet34');
+    byName.dispose();
   });
 });
 
@@ -309,10 +325,14 @@ describe('structure', () => {
   test('shapes: 16/32/64 channels, the image halved twice; the names', () => {
     const net = newtonCgNetByName('newton-cgnet16', [3, 32, 32], 10)!;
     expect(net.name).toBe('newton-cgnet16');
-    const adds = net.layers().filter((m) => m.kind === 'add' && m.inputShapes.length === 4).map((m) => m.outputShape.join('x'));
-    expect(adds).toEqual(['16x32x32', '16x32x32', '32x16x16', '32x16x16', '64x8x8', '64x8x8', '64x8x8']);
+    const updates = net.layers().filter((m) => m.kind === 'cgNetUpdate').map((m) => m.outputShapes.map((o) => o.join('x')).join('/'));
+    expect(updates).toEqual(['16x32x32/16x32x32', '16x32x32/16x32x32', '32x16x16/32x16x16', '32x16x16/32x16x16', '64x8x8/64x8x8', '64x8x8/64x8x8', '64x8x8/64x8x8']);
     expect(net.layers().filter((m) => m.kind === 'dropout')).toHaveLength(3 * 7);
-    expect(net.layers().filter((m) => m.kind === 'constantScale')).toHaveLength(7);
+    expect(net.layers().filter((m) => m.kind === 'constantScale')).toHaveLength(0); // the negation is inside the fused update
+    const unfused = newtonCgNet([3, 32, 32], 10, { blocks: [2, 2, 3], fused: false, name: 'newton-cgnet16' });
+    expect(unfused.layers().filter((m) => m.kind === 'constantScale')).toHaveLength(7);
+    expect(unfused.numParameters).toBe(net.numParameters);
+    unfused.dispose();
     const projections = net.layers().filter((m) => m.kind === 'conv2d' && m.weight!.shape[2] === 1);
     expect(projections.map((m) => m.weight!.shape.join('x'))).toEqual(['32x16x1x1', '64x32x1x1']);
     // CG block 0 of the second Newton-CG block reads x (16 channels) with stride 2.

@@ -131,7 +131,7 @@ describe.each(cases)('$name', (c) => {
 describe.each([
   ['basic, two stages', { blocks: [1, 1], width: 2 }, [2, 6, 6]],
   ['basic, linear, two stages', { blocks: [1, 1], width: 2, linear: true }, [2, 6, 6]],
-  ['bottleneck, ImageNet stem', { blocks: [1, 1], width: 1, bottleneck: true }, [2, 16, 16]],
+  ['bottleneck, ImageNet stem', { blocks: [1, 1], width: 2, bottleneck: true }, [2, 16, 16]],
 ] as [string, NewtonResNetOptions, [number, number, number]][])('a small Newton-ResNet (%s)', (_name, options, inputShape) => {
   test.each([['train'], ['inference']])('%s mode', (mode) => {
     const net = newtonResnet(inputShape, 3, { ...options, dtype: 'float64', seed: 4 });
@@ -201,7 +201,7 @@ const reluF = (a: number): number => Math.max(a, 0);
 test('the block is φ(x̃ + f(x) + α·N2(N1(x̃) ⊙ f(x))): the nodes of Algorithm 1 and a hand computation, both batch-norm modes', () => {
   const inputShape = [2, 5, 5] as const;
   const g = new nn.GraphBuilder(inputShape);
-  const y = newtonBlock(g, g.input, 3, { stride: 2, secondOrderActivation: 'tanh', alpha: 0.8 });
+  const y = newtonBlock(g, g.input, 3, { stride: 2, secondOrderActivation: 'tanh', alpha: 0.8, fused: false });
   const net = g.build(g.add(nn.flatten(), y), { dtype: 'float64' });
   try {
     net.init('he-normal', { seed: 11 });
@@ -254,7 +254,7 @@ test('the block is φ(x̃ + f(x) + α·N2(N1(x̃) ⊙ f(x))): the nodes of Algor
 test('with α = 0 the block is the plain residual block φ(x + f(x)) of the same θ; only α gets a gradient from the second-order path', () => {
   const inputShape = [2, 4, 4] as const;
   const g = new nn.GraphBuilder(inputShape);
-  const newton = g.build(head(g, newtonBlock(g, g.input, 2, { alpha: 0 })), { dtype: 'float64' });
+  const newton = g.build(head(g, newtonBlock(g, g.input, 2, { alpha: 0, fused: false })), { dtype: 'float64' });
   const r = new nn.GraphBuilder(inputShape);
   const h = r.chain(r.input, [
     nn.conv2d(2, 3, { padding: 1, bias: false }), nn.batchNorm2d(), nn.relu(),
@@ -400,7 +400,7 @@ describe('parameter counts of the paper (millions, to its 0.1M)', () => {
     n34.dispose();
     const n50 = newtonResnetByName('newton-resnet50', [3, 64, 64], 10, { width: 4 })!;
     expect(n50.layers()[0].outputShape).toEqual([4, 32, 32]);
-    expect(n50.layers().filter((l) => l.kind === 'scale')).toHaveLength(16);
+    expect(n50.layers().filter((l) => l.kind === 'newtonResidual')).toHaveLength(16); // one fused tail per block
     n50.dispose();
     expect(newtonResnetByName('resnet18', [3, 32, 32], 10)).toBeNull();
   });
@@ -410,18 +410,18 @@ describe('structure', () => {
   test('stages, strides, shortcuts; α starts at options.alpha (default 1); linear networks have no ReLU', () => {
     const net = newtonResnet([3, 16, 16], 5, { blocks: [2, 1, 1], width: 4 });
     expect(net.name).toBe('newton-resnet-2-1-1');
-    const adds = net.layers().filter((l) => l.kind === 'add');
-    expect(adds.map((l) => l.outputShape.join('x'))).toEqual(['4x16x16', '4x16x16', '8x8x8', '16x4x4']);
-    expect(adds.every((l) => l.inputShapes.length === 3)).toBe(true);
+    const tails = net.layers().filter((l) => l.kind === 'newtonResidual'); // x̃ + o + α·N2(…), fused
+    expect(tails.map((l) => l.outputShape.join('x'))).toEqual(['4x16x16', '4x16x16', '8x8x8', '16x4x4']);
+    expect(tails.every((l) => l.inputShapes.length === 3)).toBe(true); // lin_proj 1: [x̃, o, N2(…)]
     expect(net.layers().filter((l) => l.kind === 'conv2d' && l.weight!.shape[2] === 1 && l.weight!.shape[1] !== l.weight!.shape[0])).toHaveLength(2); // two projections
-    const alphas = net.layers().filter((l) => l.kind === 'scale');
+    const alphas = net.layers().filter((l) => l.kind === 'newtonResidual');
     expect(alphas.map((l) => net.getParameters()[l.parameters[0].offset])).toEqual([NEWTON_ALPHA_INIT, 1, 1, 1]);
     expect(net.layers().some((l) => l.kind === 'tanh')).toBe(false);
     net.dispose();
     const lin = newtonResnet([3, 16, 16], 5, { blocks: [1, 1], width: 4, linear: true, alpha: 0.25 });
     expect(lin.layers().some((l) => l.kind === 'relu')).toBe(false);
     expect(lin.layers().filter((l) => l.kind === 'conv2d' && l.weight!.shape[2] === 1 && l.weight!.shape[0] === l.weight!.shape[1])).toHaveLength(2); // lin_proj only
-    expect(Array.from(lin.getParameters()).filter((_v, i) => lin.layers().some((l) => l.kind === 'scale' && l.parameters[0].offset === i))).toEqual([0.25, 0.25]);
+    expect(Array.from(lin.getParameters()).filter((_v, i) => lin.layers().some((l) => l.kind === 'newtonResidual' && l.parameters[0].offset === i))).toEqual([0.25, 0.25]);
     lin.dispose();
     const t = newtonResnet([3, 8, 8], 5, { blocks: [1], width: 2, secondOrderActivation: 'tanh', convs: 3 });
     expect(t.layers().filter((l) => l.kind === 'tanh')).toHaveLength(2); // after N1's and N2's 1×1 convs

@@ -42,8 +42,8 @@ export interface GraphNodes {
 export interface VjpTargets {
   /** Where node i's parameter gradient goes (GradientTarget); called once per visited node. */
   readonly params: (node: number) => GradientTarget;
-  /** Also called at each visited node with parameters, with its inputs and dy (the stored-Jacobian mode). */
-  readonly visit?: (node: number, xs: readonly Tensor[], dy: Tensor) => void;
+  /** Also called at each visited node with parameters, with its inputs and the cotangent of each of its outputs (the stored-Jacobian mode). */
+  readonly visit?: (node: number, xs: readonly Tensor[], dys: readonly (Tensor | null)[]) => void;
   /** Whether to return the gradient of the network input. */
   readonly inputGradient: boolean;
 }
@@ -228,7 +228,7 @@ export class Executor {
         if (skip[i] || dys.every((t) => t === null)) continue;
         const need = this.needInputs(i, targets.inputGradient);
         const module = modules[i];
-        if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dys[0]!);
+        if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dys);
         const r = this.fusedRelu(i, need);
         if (r >= 0) {
           const g = (module as MaxPool2dModule).vjpThroughRelu(dys[0]!, this.reluInput(r));

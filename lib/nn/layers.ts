@@ -5,7 +5,7 @@
 //                                               flatten(), linear(10)]);
 //
 // LayerSpec: the modules of one input (a Sequential is a chain of them); ModuleSpec adds those
-// of several inputs (add, mul), which only a graph (lib/nn/graph.ts) can connect.
+// of several inputs (add, mul, concat), which only a graph (lib/nn/graph.ts) can connect.
 import { checkPair, type Pair } from './shape-util';
 
 /** A 2-D convolution: (N, C, H, W) → (N, outChannels, H', W'), weight (K, C, R, S), bias (K). */
@@ -93,6 +93,15 @@ export interface MulSpec {
   readonly kind: 'mul';
 }
 
+/**
+ * y = [x₁, x₂, …] along the channels: inputs [C_k, H, W] (or [C_k], or any rank) whose
+ * dimensions after the channels are equal, output [ΣC_k, H, W]; at least two inputs.
+ */
+export interface ConcatSpec {
+  /** Discriminator. */
+  readonly kind: 'concat';
+}
+
 /** y = α·x with one learnable scalar α. */
 export interface ScaleSpec {
   /** Discriminator. */
@@ -107,6 +116,34 @@ export interface ConstantScaleSpec {
   readonly kind: 'constantScale';
   /** The factor c. */
   readonly factor: number;
+}
+
+/**
+ * Newton-ResNet's residual in one kernel (lib/nn/modules/fused.ts): y = φ(a + b + α·p⊙q) on
+ * inputs [a, b, p] (q ≡ 1) or [a, b, p, q], with a learnable α.
+ */
+export interface NewtonResidualSpec {
+  /** Discriminator. */
+  readonly kind: 'newtonResidual';
+  /** φ = ReLU (true) or the identity (false). */
+  readonly relu: boolean;
+  /** The initial α. */
+  readonly alpha: number;
+}
+
+/**
+ * Newton-CGNet's CG-block update in one kernel (lib/nn/modules/fused.ts): on inputs [y, g1, g2,
+ * g3(, dprev)], d = −(y + g1 + g2 + g3) + β·dprev and y1 = y + α·d; outputs [y1, d].
+ */
+export interface CgNetUpdateSpec {
+  /** Discriminator. */
+  readonly kind: 'cgNetUpdate';
+  /** The first CG block of a Newton-CG block: no dprev, no β. */
+  readonly first: boolean;
+  /** The initial α. */
+  readonly alpha: number;
+  /** The initial β (unused when first). */
+  readonly beta: number;
 }
 
 /** y = tanh(x). */
@@ -143,7 +180,7 @@ export type LayerSpec =
   | GlobalAvgPool2dSpec;
 
 /** The specification of any module, several inputs included. */
-export type ModuleSpec = LayerSpec | AddSpec | MulSpec;
+export type ModuleSpec = LayerSpec | AddSpec | MulSpec | NewtonResidualSpec | CgNetUpdateSpec | ConcatSpec;
 
 function positiveInteger(fn: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
@@ -281,6 +318,17 @@ export function mul(): MulSpec {
   return { kind: 'mul' };
 }
 
+/**
+ * The concatenation of its inputs along the channels (at least two, with equal dimensions after
+ * the channels): [C₁, H, W], [C₂, H, W], … → [C₁ + C₂ + …, H, W], in input order. No parameters.
+ *
+ * @example
+ * const y = g.add(nn.concat(), [a, b, c]); // [64, H, W], [64, H, W], [128, H, W] -> [256, H, W]
+ */
+export function concat(): ConcatSpec {
+  return { kind: 'concat' };
+}
+
 /** y = α·x with a learnable scalar α starting at `init` (default 1). */
 export function scale(init = 1): ScaleSpec {
   if (typeof init !== 'number' || !Number.isFinite(init)) throw new RangeError(`scale: init must be a finite number, got ${String(init)}`);
@@ -306,4 +354,25 @@ export function identity(): IdentitySpec {
 /** Global average pooling: (N, C, H, W) → (N, C). */
 export function globalAvgPool2d(): GlobalAvgPool2dSpec {
   return { kind: 'globalAvgPool2d' };
+}
+
+/** Newton-ResNet's fused residual y = φ(a + b + α·p⊙q) (inputs [a, b, p] or [a, b, p, q]); the Newton blocks add it. */
+export function newtonResidual(options?: { relu?: boolean; alpha?: number }): NewtonResidualSpec {
+  const fn = 'newtonResidual';
+  checkOptionsObject(fn, options);
+  const alpha = options?.alpha ?? 1;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new RangeError(`${fn}: options.alpha must be a finite number, got ${String(alpha)}`);
+  return { kind: 'newtonResidual', relu: booleanOption(fn, 'relu', options?.relu, true), alpha };
+}
+
+/** Newton-CGNet's fused CG-block update (outputs [y1, d]: add it with GraphBuilder.addOutputs); the Newton-CG blocks add it. */
+export function cgNetUpdate(options?: { first?: boolean; alpha?: number; beta?: number }): CgNetUpdateSpec {
+  const fn = 'cgNetUpdate';
+  checkOptionsObject(fn, options);
+  const alpha = options?.alpha ?? 1;
+  const beta = options?.beta ?? 1;
+  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`${fn}: options.${name} must be a finite number, got ${String(v)}`);
+  }
+  return { kind: 'cgNetUpdate', first: booleanOption(fn, 'first', options?.first, false), alpha, beta };
 }

@@ -143,7 +143,7 @@ export interface Module {
    * `out`: the stored-Jacobian mode's per-sample Jacobian rows. Only for perSample() modules
    * with parameters; absent where not implemented (the stored mode then refuses the network).
    */
-  sampleParameterGradient?(xs: readonly Tensor[], dy: Tensor, out: ParameterViews): void;
+  sampleParameterGradient?(xs: readonly Tensor[], dy: Tensor | readonly (Tensor | null)[], out: ParameterViews): void;
   /** Drops the cache (disposes owned cached tensors; borrowed ones are only forgotten). */
   releaseCache(): void;
   /** Releases the cache and the views. */

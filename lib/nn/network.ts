@@ -457,8 +457,14 @@ function describeModule(m: Module): string {
       return `dropout p=${String((m as { p?: unknown }).p)}`;
     case 'batchNorm2d':
       return `batchNorm2d ${info.inputShape[0]}${spec?.affine === false ? ', no affine' : ''}`;
+    case 'newtonResidual':
+      return `newtonResidual ${spec?.relu === false ? 'identity' : 'relu'}(a + b + α·p${info.inputShapes.length === 4 ? '⊙q' : ''})`;
+    case 'cgNetUpdate':
+      return `cgNetUpdate${spec?.first === true ? ' (first)' : ''}`;
     case 'constantScale':
       return `constantScale ×${String((m as { factor?: unknown }).factor)}`;
+    case 'concat':
+      return `concat ${info.inputShapes.map((s) => s[0]).join('+')}`;
     default:
       return info.kind;
   }

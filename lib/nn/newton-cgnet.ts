@@ -58,15 +58,14 @@
 // Newton-CGNet-34 for ImageNet (§4.1.5) is ResNet-34 with its third stage (6 basic blocks of 256
 // channels) replaced by one Newton-CG block of 6 CG blocks whose branches are narrower and
 // concatenated: gₜ = yₜ + [g⁽¹⁾, g⁽²⁾, g⁽³⁾] with W₁: 3×3, 64; W₂: 3×3, 64; W₃: 3×3, 256 → W₄: 3×3,
-// 128 (64 + 64 + 128 = 256). lib/nn has no channel-concatenation module, so newtonCgNet34ImageNet
-// says so and stops (concatChannels below); NEWTON_CGNET34_PARAMETERS is its count.
+// 128 (64 + 64 + 128 = 256), joined by nn.concat(); NEWTON_CGNET34_PARAMETERS is its count.
 //
 // Initialisation (§4.1.2): He for the convolutions, Xavier for the fully connected layer.
 // Network.init applies one initialiser to every weight, so the builders run it with He-normal
 // and then redraw the classifier's weight with Xavier (the draw Network.init('xavier') would
 // make for that layer). An explicit options.initializer applies to every weight instead.
 import { drawParameter, type Initializer } from './init';
-import { add, batchNorm2d, constantScale, conv2d, dropout as dropoutLayer, globalAvgPool2d, linear, maxPool2d, relu, scale, type LayerSpec } from './layers';
+import { add, batchNorm2d, cgNetUpdate, concat, constantScale, conv2d, dropout as dropoutLayer, globalAvgPool2d, linear, maxPool2d, relu, scale, type LayerSpec } from './layers';
 import type { ModelOptions } from './models';
 import { GraphBuilder, type Value } from './graph';
 import type { Network } from './network';
@@ -112,6 +111,12 @@ export interface CgState {
 export interface CgBlockOptions extends Omit<CgGradientOptions, 'identity'> {
   /** What W₁, W₂, W₃ read (default state.y): x in CG block 0 of a 'strided' downsampling block, with options.stride. */
   input?: Value;
+  /**
+   * The update d, y′ as one fused module, cgNetUpdate (default true; summed branches only — the
+   * concatenated ones of Newton-CGNet-34 always use add), or as constantScale, scale and add
+   * modules (false): the same function with α, β at the same offsets of θ.
+   */
+  fused?: boolean;
 }
 
 /** Options of newtonCgBlock(). */
@@ -124,6 +129,8 @@ export interface NewtonCgBlockOptions {
   dropout?: number;
   /** The projection P: 'auto' (only where the shape changes; default), 'projection' (always) or 'identity' (never). */
   shortcut?: ShortcutKind;
+  /** The CG updates as fused cgNetUpdate modules (default true; see CgBlockOptions.fused). */
+  fused?: boolean;
   /** Where the stride goes when the shape changes (default 'strided'). */
   transition?: CgTransition;
   /** Narrow, concatenated branches (Newton-CGNet-34). */
@@ -177,23 +184,18 @@ function checkBranches(fn: string, branches: unknown, channels: number): CgBranc
 const conv3 = (k: number, stride = 1): LayerSpec => conv2d(k, 3, { stride, padding: 1, bias: false });
 
 /**
- * TEMPORARY: the channel concatenation [a, b, c] of Newton-CGNet-34's CG blocks (eq. 18). lib/nn
- * has no module for it (and none can be composed: every module that mixes channels has
- * learnable weights); when one exists this becomes g.add(concat(), values).
- */
-function concatChannels(fn: string, _g: GraphBuilder, values: readonly Value[]): Value {
-  throw new RangeError(
-    `${fn}: concatenated CG-block branches (Newton-CGNet-34, eq. 18: channels ${values.map((v) => v.shape[0]).join(' + ')}) need a channel-concatenation module, which lib/nn does not have yet`,
-  );
-}
-
-/**
  * Adds the gradient gₜ of one CG block (Algorithm 2, lines 3–6; Figure 2(b)) on `y`:
  * gₜ = identity + Dropout(BN(W₁∗y)) + BN(W₂∗Dropout(y)) + BN(W₄∗Dropout(ReLU(BN(W₃∗y)))),
  * with `channels` output channels; returns gₜ.
  * @throws RangeError where the identity's shape is not the output's (give options.identity).
  */
 export function cgGradient(g: GraphBuilder, y: Value, channels: number, options?: CgGradientOptions): Value {
+  const { identity, terms } = cgGradientTerms(g, y, channels, options);
+  return g.add(add(), [identity, ...terms]);
+}
+
+/** The addends of gₜ: the identity term and the three branches (or their concatenation). */
+function cgGradientTerms(g: GraphBuilder, y: Value, channels: number, options?: CgGradientOptions): { identity: Value; terms: Value[] } {
   const fn = 'cgGradient';
   checkOptionsObject(fn, options);
   imageValue(fn, 'y', y);
@@ -216,8 +218,7 @@ export function cgGradient(g: GraphBuilder, y: Value, channels: number, options?
   const g1 = g.chain(y, [conv3(c1, stride), batchNorm2d(), ...drop]);
   const g2 = g.chain(y, [...drop, conv3(c2, stride), batchNorm2d()]);
   const g3 = g.chain(y, [conv3(hidden, stride), batchNorm2d(), relu(), ...drop, conv3(c3), batchNorm2d()]);
-  const out = summed ? null : concatChannels(fn, g, [g1, g2, g3]);
-  return g.add(add(), out === null ? [identity, g1, g2, g3] : [identity, out]);
+  return { identity, terms: summed ? [g1, g2, g3] : [g.add(concat(), [g1, g2, g3])] };
 }
 
 /**
@@ -232,7 +233,15 @@ export function cgBlock(g: GraphBuilder, state: CgState, channels: number, optio
   const y = imageValue(fn, 'state.y', state.y);
   const d = state.d === null ? null : imageValue(fn, 'state.d', state.d);
   const input = options?.input === undefined ? y : imageValue(fn, 'options.input', options.input);
-  const gt = cgGradient(g, input, channels, { stride: options?.stride, dropout: options?.dropout, branches: options?.branches, identity: y });
+  const fused = options?.fused ?? true;
+  if (typeof fused !== 'boolean') throw new TypeError(`${fn}: options.fused must be a boolean, got ${typeof fused}`);
+  const { identity, terms } = cgGradientTerms(g, input, channels, { stride: options?.stride, dropout: options?.dropout, branches: options?.branches, identity: y });
+  if (fused && terms.length === 3) {
+    // d and y′ in one kernel (lib/nn/modules/fused.ts), β then α in θ as below
+    const [y1, dt] = g.addOutputs(cgNetUpdate({ first: d === null }), d === null ? [identity, ...terms] : [identity, ...terms, d]);
+    return { y: y1, d: dt };
+  }
+  const gt = g.add(add(), [identity, ...terms]);
   const minusG = g.add(constantScale(-1), gt);
   const dt = d === null ? minusG : g.add(add(), [minusG, g.add(scale(1), d)]);
   return { y: g.add(add(), [y, g.add(scale(1), dt)]), d: dt };
@@ -271,7 +280,7 @@ export function newtonCgBlock(g: GraphBuilder, x: Value, channels: number, optio
   let state: CgState = { y: x0, d: null };
   for (let t = 0; t < blocks; t++) {
     const first = t === 0 && transition === 'strided' && x0 !== x ? { input: x, stride } : {};
-    state = cgBlock(g, state, channels, { dropout: p, branches, ...first });
+    state = cgBlock(g, state, channels, { dropout: p, branches, fused: options?.fused, ...first });
   }
   return g.add(relu(), g.add(add(), [x0, state.y]));
 }
@@ -300,6 +309,8 @@ export interface NewtonCgNetOptions extends ModelOptions {
   dropout?: number;
   /** Where the downsampling blocks put their stride (default 'strided'). */
   transition?: CgTransition;
+  /** The CG updates as fused cgNetUpdate modules (default true). */
+  fused?: boolean;
   /** The network's name (default 'newton-cgnet' + L). */
   name?: string;
 }
@@ -367,7 +378,7 @@ export function newtonCgNet(inputShape: readonly [number, number, number], class
   const g = new GraphBuilder(inputShape, name);
   let x = g.chain(g.input, [conv3(width), batchNorm2d(), relu()]);
   for (let s = 0; s < 3; s++) {
-    x = newtonCgBlock(g, x, width << s, { blocks: blocks[s], stride: s > 0 ? 2 : 1, dropout: options?.dropout, transition: options?.transition });
+    x = newtonCgBlock(g, x, width << s, { blocks: blocks[s], stride: s > 0 ? 2 : 1, dropout: options?.dropout, transition: options?.transition, fused: options?.fused });
   }
   return finish(g, x, classes, name, options);
 }
@@ -377,7 +388,6 @@ export function newtonCgNet(inputShape: readonly [number, number, number], class
  * 128, 512 channels in stages 1, 2, 4) whose third stage is one Newton-CG block of 6 CG blocks
  * at 256 channels with concatenated branches W₁ 64, W₂ 64, W₃ 256 → W₄ 128 (eq. 18).
  * NEWTON_CGNET34_PARAMETERS parameters for 1,000 classes.
- * @throws RangeError for now: lib/nn has no channel-concatenation module (concatChannels).
  */
 export function newtonCgNet34ImageNet(inputShape: readonly [number, number, number], classes: number, options?: NewtonCgNet34Options): Network {
   const fn = 'newton-cgnet34';

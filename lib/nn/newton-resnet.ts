@@ -46,7 +46,7 @@
 // = 1 gives 5,251,406, the same to the paper's digits — we take lin_proj, whose batch norm keeps
 // the product of two linear maps at scale). These are the defaults: xProj = 1 for ReLU blocks, 0
 // for linear ones; linProj = 1.
-import { add, batchNorm2d, conv2d, mul, relu, scale, tanh, type LayerSpec } from './layers';
+import { add, batchNorm2d, conv2d, mul, newtonResidual, relu, scale, tanh, type LayerSpec } from './layers';
 import { GraphBuilder, type Value } from './graph';
 import type { Network } from './network';
 import { blockOptions, channels, checkCommon, finish, imageInput, shortcutBranch, stemLayers, type BlockOptions, type ResNetOptions, type ResNetStem } from './resnet';
@@ -71,6 +71,11 @@ export interface NewtonBottleneckOptions extends BlockOptions {
   secondOrderActivation?: SecondOrderActivation;
   /** The initial value of the learnable α (default NEWTON_ALPHA_INIT = 1). */
   alpha?: number;
+  /**
+   * The element-wise tail φ(x̃ + o + α·…) as one fused module, newtonResidual (default true), or
+   * as mul, scale, add and φ modules (false): the same function with the same θ layout.
+   */
+  fused?: boolean;
 }
 
 /** Options of newtonBlock(): those of the bottleneck block and the number of 3×3 convolutions of f. */
@@ -85,6 +90,8 @@ interface SecondOrder {
   phi: LayerSpec[];
   phi2: LayerSpec[];
   alpha: number;
+  relu: boolean;
+  fused: boolean;
 }
 
 function count(fn: string, name: string, v: unknown, dflt: number): number {
@@ -108,7 +115,9 @@ function secondOrderOptions(fn: string, options: NewtonBottleneckOptions | undef
   }
   const alpha = options?.alpha ?? NEWTON_ALPHA_INIT;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new RangeError(`${fn}: options.alpha must be a finite number, got ${String(alpha)}`);
-  return { xProj, linProj, phi: activation === 'relu' ? [relu()] : [], phi2: phi2 === 'tanh' ? [tanh()] : [], alpha };
+  const fused = options?.fused ?? true;
+  if (typeof fused !== 'boolean') throw new TypeError(`${fn}: options.fused must be a boolean, got ${typeof fused}`);
+  return { xProj, linProj, phi: activation === 'relu' ? [relu()] : [], phi2: phi2 === 'tanh' ? [tanh()] : [], alpha, relu: activation === 'relu', fused };
 }
 
 /** φ(x̃ + o + α·N2(N1(x̃) ⊙ o)) on the shortcut x̃ and the step o = f(x) of one shape. */
@@ -116,8 +125,10 @@ function newtonSum(g: GraphBuilder, skip: Value, o: Value, s: SecondOrder): Valu
   const c = o.shape[0];
   let n1 = skip;
   for (let i = 0; i < s.xProj; i++) n1 = g.chain(n1, [conv2d(c, 1, { bias: false }), ...s.phi2]);
+  if (s.fused && s.linProj === 0) return g.add(newtonResidual({ relu: s.relu, alpha: s.alpha }), [skip, o, n1, o]);
   let p = g.add(mul(), [n1, o]);
   for (let i = 0; i < s.linProj; i++) p = g.chain(p, [conv2d(c, 1, { bias: false }), batchNorm2d(), ...s.phi2]);
+  if (s.fused) return g.add(newtonResidual({ relu: s.relu, alpha: s.alpha }), [skip, o, p]);
   const second = g.add(scale(s.alpha), p);
   return g.chain(g.add(add(), [skip, o, second]), s.phi);
 }
@@ -193,6 +204,8 @@ export interface NewtonResNetOptions extends ResNetOptions {
   secondOrderActivation?: SecondOrderActivation;
   /** Initial α of every block (default NEWTON_ALPHA_INIT = 1). */
   alpha?: number;
+  /** Every block's tail as the fused newtonResidual module (default true; see NewtonBottleneckOptions.fused). */
+  fused?: boolean;
   /** The network's name (default 'newton-resnet-' + the blocks, e.g. 'newton-resnet-2-2-1-1'). */
   name?: string;
 }
@@ -238,6 +251,7 @@ export function newtonResnet(inputShape: readonly [number, number, number], clas
     xProj: options?.xProj,
     linProj: options?.linProj,
     alpha: options?.alpha,
+    fused: options?.fused,
   };
   if (!bottleneck) blockOpts.convs = convs;
   secondOrderOptions(fn, blockOpts); // checks the block options before any node is added, so errors name newtonResnet

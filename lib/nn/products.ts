@@ -349,7 +349,7 @@ function fillJacobian(net: Network, s: Stored): void {
     try {
       const dx = net.graph.vjp(dz, {
         params: () => false,
-        visit: (node, xs, dy) => perSampleGradients(net, xs, dy, node, blockOf.get(node)!, k, s),
+        visit: (node, xs, dys) => perSampleGradients(net, xs, dys, node, blockOf.get(node)!, k, s),
         inputGradient: false,
       });
       dx?.dispose();
@@ -360,21 +360,21 @@ function fillJacobian(net: Network, s: Stored): void {
 }
 
 /** Writes the per-sample gradients of one backward pass (class k) of a module into J. */
-function perSampleGradients(net: Network, xs: readonly Tensor[], dy: Tensor, node: number, block: StoredBlock, k: number, s: Stored): void {
+function perSampleGradients(net: Network, xs: readonly Tensor[], dys: readonly (Tensor | null)[], node: number, block: StoredBlock, k: number, s: Stored): void {
   const n = s.n;
   const module = net.built[node];
   const slots = module.info.parameters;
-  const dyPer = dy.size / n;
+  const example = (t: Tensor, i: number) => t.view(i * (t.size / n), [1, ...t.shape.slice(1)]);
   for (let i = 0; i < n; i++) {
     const row = block.jOffset + (k * n + i) * block.size;
-    const xi = xs.map((x) => x.view(i * (x.size / n), [1, ...x.shape.slice(1)]));
-    const dyi = dy.view(i * dyPer, [1, ...dy.shape.slice(1)]);
+    const xi = xs.map((x) => example(x, i));
+    const dyi = dys.map((dy) => (dy === null ? null : example(dy, i)));
     const out: Record<string, Tensor> = {};
     for (const p of slots) out[p.name] = s.buffer.view(row + (p.offset - block.offset), p.shape);
     try {
-      module.sampleParameterGradient!(xi, dyi, out as ParameterViews);
+      module.sampleParameterGradient!(xi, dys.length > 1 ? dyi : dyi[0]!, out as ParameterViews);
     } finally {
-      for (const t of [...xi, dyi, ...Object.values(out)]) t.dispose();
+      for (const t of [...xi, ...dyi, ...Object.values(out)]) t?.dispose();
     }
   }
 }

@@ -28,7 +28,7 @@ namespace newton {
 
 // Bumped whenever this interface or the op declarations change, so that a stale backend
 // library is refused.
-inline constexpr int kBackendAbiVersion = 5;
+inline constexpr int kBackendAbiVersion = 6;
 
 // A set of dtypes, one bit each.
 class DTypeSet {

@@ -10,6 +10,7 @@
 #include "ops/conv.h"
 #include "ops/data.h"
 #include "ops/elementwise.h"
+#include "ops/fused.h"
 #include "ops/linalg.h"
 #include "ops/loss.h"
 #include "ops/pool.h"
@@ -25,7 +26,8 @@
   NEWTON_CONV_OPS(X)           \
   NEWTON_POOL_OPS(X)           \
   NEWTON_LOSS_OPS(X)           \
-  NEWTON_RANDOM_OPS(X)
+  NEWTON_RANDOM_OPS(X)         \
+  NEWTON_FUSED_OPS(X)
 
 namespace newton {
 namespace ops {

@@ -163,6 +163,24 @@ struct Arg<const ops::LinearBackwardOptions&> {
   static constexpr bool optional = true;
 };
 
+// {relu}: φ of the Newton residual ops (ops/fused.h), required: the two choices compute
+// different functions, so neither is a silent default.
+template <>
+struct Arg<const ops::ResidualOptions&> {
+  using Held = ops::ResidualOptions;
+  static Held parse(const Napi::Value& v, const char* op, const char*) {
+    Napi::Object options = options_arg(v, op, true);
+    const Napi::Value relu = options.Get("relu");
+    if (!relu.IsBoolean()) fail<ArgumentTypeError>(op, ": options.relu must be a boolean, got ", describe(relu));
+    ops::ResidualOptions o;
+    o.relu = relu.As<Napi::Boolean>().Value();
+    return o;
+  }
+  static const ops::ResidualOptions& pass(const Held& h) { return h; }
+  static constexpr const char* ts = "{ relu: boolean }";
+  static constexpr bool optional = false;
+};
+
 // {seed, offset?, dtype?, device?} plus the distribution's two parameters under `a` and `b`.
 inline void random_options(const Napi::Value& v, const char* op, const char* a, double a0, const char* b, double b0,
                            ops::RandomOptions& o) {

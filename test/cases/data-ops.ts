@@ -1,7 +1,8 @@
 // Data movement ops (native/core/ops/data.h): fill, copy, cast, for float32, float64 and the
-// int32 index tensors. All exact (note [case tolerances]): a copy, one rounding of the fill
-// value or of a cast to float32.
-import { cast, copy, fill } from '../../lib';
+// int32 index tensors; the channel copies of a concatenation, channelCopy and channelSlice, for
+// float32 and float64. All exact (note [case tolerances]): a copy, one rounding of the fill
+// value or of a cast to float32. Copies have no derivative to check (Pass::Utility).
+import { cast, channelCopy, channelSlice, copy, fill } from '../../lib';
 import type { Check, Family, OpCase } from './case';
 import { numel, roundTo } from './data';
 
@@ -97,6 +98,70 @@ for (const shape of [[7, 13], [0], [1031]]) {
       check: exact('y'),
     });
   }
+}
+
+// Channel copies: dst (N, Cd, ...) and src (N, Cs, ...) with the channels at every position
+// (first, middle, last, all of them), 2 to 4 dimensions, one element per channel (blocks of one
+// element), an empty batch and no channels. The CPU splits a copy over its threads in chunks of
+// at least 1 MiB: in float64 with two threads or more, the two large ones split in the middle of
+// a block, one of many small blocks (50001 of 48 bytes) and one of a few large ones (3 of 960 KiB).
+// [dst shape, src channels, offset]
+const CHANNEL_CASES: readonly (readonly [readonly number[], number, number])[] = [
+  [[2, 7, 3, 5], 3, 2],
+  [[2, 7, 3, 5], 3, 0],
+  [[2, 7, 3, 5], 3, 4],
+  [[3, 4, 2, 2], 4, 0],
+  [[1, 9, 4, 4], 1, 5],
+  [[7, 3], 1, 2],
+  [[5, 9], 4, 5],
+  [[4, 6, 11], 2, 3],
+  [[0, 5, 3, 3], 2, 1],
+  [[2, 5, 3, 3], 0, 5],
+  [[50001, 4, 3], 2, 1],
+  [[3, 48, 64, 64], 30, 17],
+  [[32, 96, 14, 14], 32, 32],
+];
+const isChannelBench = (s: readonly number[]) => s.join() === '32,96,14,14';
+
+for (const [dstShape, count, offset] of CHANNEL_CASES) {
+  const [N, Cd] = dstShape;
+  const inner = numel(dstShape.slice(2));
+  const srcShape = [N, count, ...dstShape.slice(2)];
+  const title = `${label(srcShape)} at channel ${offset} of ${label(dstShape)}`;
+  // dst with src's channels written at `offset` (place); channels [offset, offset + count) of src (slice)
+  const place = (dst: Float64Array, src: Float64Array) => {
+    const out = Float64Array.from(dst);
+    for (let n = 0; n < N; n++) out.set(src.subarray(n * count * inner, (n + 1) * count * inner), (n * Cd + offset) * inner);
+    return out;
+  };
+  const slice = (src: Float64Array) => {
+    const out = new Float64Array(N * count * inner);
+    for (let n = 0; n < N; n++) out.set(src.subarray((n * Cd + offset) * inner, (n * Cd + offset + count) * inner), n * count * inner);
+    return out;
+  };
+  const bench = isChannelBench(dstShape) ? { flops: 0, bytes: 8 * N * count * inner } : undefined;
+  cases.push({
+    op: 'channelCopy',
+    name: title,
+    inputs: { src: { shape: srcShape, kind: 'awkward' }, dst: { shape: dstShape } },
+    run: (t) => {
+      const out = t.dst.clone();
+      channelCopy(out, t.src, offset);
+      return { dst: out };
+    },
+    reference: (v) => ({ dst: place(v.dst, v.src) }),
+    check: exact('dst'),
+    bench,
+  });
+  cases.push({
+    op: 'channelSlice',
+    name: `channels [${offset}, ${offset + count}) of ${label(dstShape)}`,
+    inputs: { src: { shape: dstShape, kind: 'awkward' } },
+    run: (t) => ({ y: channelSlice(t.src, offset, count) }),
+    reference: (v) => ({ y: slice(v.src) }),
+    check: exact('y'),
+    bench,
+  });
 }
 
 export const data: Family = { name: 'data', cases };

@@ -94,9 +94,10 @@ export abstract class BaseModule implements Module {
     this.buffers = buffers;
   }
 
-  abstract forward(xs: readonly Tensor[], ctx: ForwardContext): Tensor;
-  abstract vjp(dy: Tensor, needInputs: readonly boolean[], grads: GradientTarget): (Tensor | null)[];
-  abstract jvp(rxs: readonly (Tensor | null)[], v: ParameterViews | null): Tensor;
+  // Several outputs: arrays of tensors (module.ts); every module of one output narrows these to Tensor.
+  abstract forward(xs: readonly Tensor[], ctx: ForwardContext): Tensor | Tensor[];
+  abstract vjp(dy: Tensor | readonly (Tensor | null)[], needInputs: readonly boolean[], grads: GradientTarget): (Tensor | null)[];
+  abstract jvp(rxs: readonly (Tensor | null)[], v: ParameterViews | null): Tensor | (Tensor | null)[];
   abstract releaseCache(): void;
 
   /**
@@ -105,8 +106,8 @@ export abstract class BaseModule implements Module {
    * R{dx} = vjp(R{dy}). Modules with parameters or curvature of their own override it.
    */
   vjpJvp(
-    dy: Tensor,
-    rdy: Tensor,
+    dy: Tensor | readonly (Tensor | null)[],
+    rdy: Tensor | readonly (Tensor | null)[],
     _rxs: readonly (Tensor | null)[],
     _v: ParameterViews | null,
     _out: ParameterViews | null,

@@ -2,10 +2,12 @@
 import type { ModuleSpec } from '../layers';
 import type { ExampleShape, Module } from '../module';
 import { BatchNorm2dModule } from './batchnorm';
+import { ConcatModule } from './concat';
 import { Conv2dModule } from './conv2d';
 import { DropoutModule } from './dropout';
 import { AddModule, ConstantScaleModule, MulModule, ScaleModule, TanhModule } from './elementwise';
 import { FlattenModule } from './flatten';
+import { CgNetUpdateModule, NewtonResidualModule } from './fused';
 import { LinearModule } from './linear';
 import { AvgPool2dModule, GlobalAvgPool2dModule, MaxPool2dModule } from './pool';
 import { ReluModule } from './relu';
@@ -13,12 +15,13 @@ import { ReluModule } from './relu';
 /** The names of every module kind, for messages. */
 export const MODULE_KINDS = [
   'conv2d', 'linear', 'relu', 'maxPool2d', 'avgPool2d', 'flatten', 'dropout',
-  'batchNorm2d', 'add', 'mul', 'scale', 'constantScale', 'tanh', 'identity', 'globalAvgPool2d',
+  'batchNorm2d', 'add', 'mul', 'concat', 'scale', 'constantScale', 'tanh', 'identity', 'globalAvgPool2d',
+ 'newtonResidual', 'cgNetUpdate',
 ] as const;
 
 /** Modules that take several inputs (everything else takes one). */
 export function isMultiInput(spec: ModuleSpec): boolean {
-  return spec.kind === 'add' || spec.kind === 'mul';
+  return spec.kind === 'add' || spec.kind === 'mul' || spec.kind === 'concat' || spec.kind === 'newtonResidual' || spec.kind === 'cgNetUpdate';
 }
 
 /**
@@ -60,12 +63,18 @@ export function buildModule(
       return new AddModule(owner, index, inputShapes);
     case 'mul':
       return new MulModule(owner, index, inputShapes);
+    case 'concat':
+      return new ConcatModule(owner, index, inputShapes);
     case 'scale':
       return new ScaleModule(spec, index, inputShapes, offset);
     case 'constantScale':
       return new ConstantScaleModule(spec, index, inputShapes);
     case 'tanh':
       return new TanhModule(index, inputShapes);
+    case 'newtonResidual':
+      return new NewtonResidualModule(spec, owner, index, inputShapes, offset);
+    case 'cgNetUpdate':
+      return new CgNetUpdateModule(spec, owner, index, inputShapes, offset);
     case 'globalAvgPool2d':
       return new GlobalAvgPool2dModule(owner, index, inputShapes);
     default:

@@ -17,6 +17,7 @@ CpuBackend::CpuBackend() {
   register_pool_kernels(kernels_);
   register_loss_kernels(kernels_);
   register_random_kernels(kernels_);
+  register_fused_kernels(kernels_);
 }
 
 std::string CpuBackend::description() const {

@@ -37,6 +37,7 @@ void register_conv_kernels(KernelTable& table);
 void register_pool_kernels(KernelTable& table);
 void register_loss_kernels(KernelTable& table);
 void register_random_kernels(KernelTable& table);
+void register_fused_kernels(KernelTable& table);
 
 class CpuBackend final : public Backend {
  public:

@@ -1,4 +1,6 @@
-// Fill, copy and cast on the CPU (ops/data.h), for every dtype.
+// Fill, copy and cast on the CPU (ops/data.h), for every dtype; the channel copies
+// (channelCopy, channelSlice) for float32 and float64.
+#include <algorithm>
 #include <cstring>
 
 #include "../ops/data.h"
@@ -66,6 +68,37 @@ void cast(Backend& b, Tensor& y, const Tensor& x) {
   }
 }
 
+// `rows` blocks of `block` bytes: block r from in + r·in_stride to out + r·out_stride (byte
+// strides). Split over the threads by bytes, not by rows, so that a few large blocks (a small
+// batch of big images) and many small ones (a large batch of few channels) both spread.
+void copy_blocks(char* out, int64_t out_stride, const char* in, int64_t in_stride, int64_t rows, int64_t block) {
+  parallel_for(rows * block, int64_t{1} << 20, [&](int64_t begin, int64_t end) {
+    int64_t r = begin / block;
+    int64_t at = begin - r * block;
+    while (begin < end) {
+      const int64_t len = std::min(block - at, end - begin);
+      std::memcpy(out + r * out_stride + at, in + r * in_stride + at, static_cast<std::size_t>(len));
+      begin += len;
+      ++r;
+      at = 0;
+    }
+  });
+}
+
+// dst (N, Cd, ...) channels [offset, offset + Cs) = src (N, Cs, ...); checked by the declaration.
+void channel_copy(Backend&, Tensor& dst, const Tensor& src, int64_t offset) {
+  const int64_t unit = ops::detail::channel_size(src) * static_cast<int64_t>(dtype_size(src.dtype()));
+  copy_blocks(static_cast<char*>(dst.raw()) + offset * unit, dst.dim(1) * unit, static_cast<const char*>(src.raw()),
+              src.dim(1) * unit, src.dim(0), src.dim(1) * unit);
+}
+
+// out (N, count, ...) = src (N, C, ...) channels [offset, offset + count).
+void channel_slice(Backend&, Tensor& out, const Tensor& src, int64_t offset) {
+  const int64_t unit = ops::detail::channel_size(src) * static_cast<int64_t>(dtype_size(src.dtype()));
+  copy_blocks(static_cast<char*>(out.raw()), out.dim(1) * unit, static_cast<const char*>(src.raw()) + offset * unit,
+              src.dim(1) * unit, src.dim(0), out.dim(1) * unit);
+}
+
 constexpr DTypeSet kAllTypes{DType::F32, DType::F64, DType::I32};
 
 }  // namespace
@@ -74,6 +107,8 @@ void register_data_kernels(KernelTable& table) {
   table.add<ops::Fill>(kAllTypes, fill);
   table.add<ops::Copy>(kAllTypes, copy);
   table.add<ops::Cast>(kAllTypes, cast);
+  table.add<ops::ChannelCopy>(kFloatingTypes, channel_copy);
+  table.add<ops::ChannelSlice>(kFloatingTypes, channel_slice);
 }
 
 }  // namespace newton
