@@ -302,3 +302,29 @@ describe('ResNets', () => {
     expect(o.model.numParameters).toBe(11172810); // the 3×3 stem on 1 channel: 9·64 weights instead of 49·64
   }, 60_000);
 });
+
+describe("the papers' networks from the CLI", () => {
+  // One short run each, with two optimizers; the counts are the CIFAR-10 ones less the stem's 2·9·width weights for 1-channel input.
+  test.each([
+    ['newton-resnet18', 'sgd', 6_011_088],
+    ['newton-resnet18', 'newton', 6_011_088],
+    ['newton-cgnet10', 'newton', 276_863],
+    ['newton-cgnet10', 'scale-amended-sgd', 276_863],
+  ])('train --model %s --optimizer %s', async (model, optimizer, parameters) => {
+    const f = fakeIo(dir);
+    const common = ['--model', model, '--optimizer', optimizer, '--train-limit', '16', '--test-limit', '8', '--batch-size', '8', '--loss', 'cross-entropy'];
+    const budget = optimizer === 'newton' ? ['--iterations', '1', '--sampling-rate', '0.5', '--cg-max', '3'] : ['--iterations', '1', '--lr', '0.001'];
+    expect(await main(['train', ...common, ...budget, '--quiet'], f.io)).toBe(0);
+    expect(f.out.text).toMatch(/test accuracy: [01]\.\d{4}\n/);
+    const v = fakeIo(dir);
+    expect(await main(['train', ...common, ...budget], v.io)).toBe(0);
+    expect(v.out.text).toMatch(new RegExp(`\\nmodel: ${model}: ${parameters} parameters`));
+  }, 120_000);
+
+  test('train --model vgg13bn needs images of at least 32×32 and says so', async () => {
+    const f = fakeIo(dir);
+    const code = await main(['train', '--model', 'vgg13bn', '--train-limit', '8', '--test-limit', '8', '--iterations', '1'], f.io);
+    expect(code).not.toBe(0);
+    expect(f.err.text).toMatch(/vgg13bn.*32×32|at least 32/);
+  });
+});

@@ -22,7 +22,7 @@
 import * as nc from '../lib';
 import * as analysis from '../lib/analysis';
 import { Tensor, devices, memoryStats } from '../lib';
-import { cifarResNet, cnn3, crossEntropyLoss, Network, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
+import { cifarResNet, cnn3, crossEntropyLoss, Network, newtonCgNet, newtonResnet, Sequential, squaredLoss as squaredLossObj } from '../lib/nn';
 import { Sgd } from '../lib/optim';
 import { trainNewton } from '../lib/train';
 import { createDataset } from '../lib/data';
@@ -455,6 +455,53 @@ describe('parity: ResNet-20 (batch norm in training and inference mode)', () => 
       gpu.dispose();
     }
   });
+});
+
+// ================================================================================================
+// The papers' blocks on the device: a small Newton-ResNet and a small Newton-CGNet (their fused
+// modules newtonResidual and cgNetUpdate, the latter with two outputs), batch norm in training
+// mode: z, ∂θ, Jv, Gv and Hv against the CPU, ‖Δ‖ ≤ 1e-4‖cpu‖ as for cnn3.
+describe("parity: the papers' blocks (Newton-ResNet, Newton-CGNet; fused modules)", () => {
+  const input: [number, number, number] = [3, 8, 8];
+  const builds: [string, (device: string) => Network][] = [
+    ['Newton-ResNet [1, 1], width 4', (device) => newtonResnet(input, 10, { blocks: [1, 1], width: 4, seed: 3, device })],
+    ['Newton-ResNet [1, 1], width 4, lin_proj 0', (device) => newtonResnet(input, 10, { blocks: [1, 1], width: 4, linProj: 0, seed: 3, device })],
+    ['Newton-CGNet L-{1,2,1}, width 4', (device) => newtonCgNet(input, 10, { blocks: [1, 2, 1], width: 4, dropout: 0, seed: 3, device })],
+  ];
+  for (const [name, build] of builds) {
+    cudaTest(`${name}: z, ∂θ, Jv, Gv, Hv`, (dev) => {
+      const res: Record<string, Record<string, Float64Array>> = { z: {}, g: {}, jv: {}, gv: {}, hv: {} };
+      const xv = data(6 * numel(input), 501);
+      const yv = Float32Array.from({ length: 60 }, (_, i) => (i % 10 === (Math.floor(i / 10) * 7) % 10 ? 1 : 0));
+      let theta: Float32Array | null = null;
+      for (const d of ['cpu', dev]) {
+        const net = build(d);
+        if (theta === null) theta = net.getParameters() as Float32Array;
+        else net.setParameters(theta);
+        const x = Tensor.from(xv, { shape: [6, ...input], device: d });
+        const y = Tensor.from(yv, { shape: [6, 10], device: d });
+        const v = Tensor.from(data(net.numParameters, 502, 0.01), { device: d });
+        const z = net.forward(x, { batchStatistics: true });
+        const dz = crossEntropyLoss.gradient(z, y);
+        net.backward(dz);
+        const opts = { loss: crossEntropyLoss, C: 0.01, trainSize: 1000 };
+        const jv = net.jvp(v);
+        const gv = net.gaussNewtonProduct(v, { ...opts, lambda: 0.1 });
+        const hv = net.hessianProduct(v, { ...opts, y });
+        res.z[d] = read(z);
+        res.g[d] = read(net.gradient);
+        res.jv[d] = read(jv);
+        res.gv[d] = read(gv);
+        res.hv[d] = read(hv);
+        for (const t of [x, y, v, z, dz, jv, gv, hv]) t.dispose();
+        net.dispose();
+      }
+      for (const key of Object.keys(res)) {
+        const rel = relativeDistance(res[key][dev], res[key].cpu);
+        if (!(rel <= (TF32 ? 2e-2 : 1e-4))) throw new Error(`${name} ${key}: ‖cuda − cpu‖/‖cpu‖ = ${rel}`);
+      }
+    });
+  }
 });
 
 // ================================================================================================
