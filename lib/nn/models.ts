@@ -13,7 +13,7 @@ import { newtonCgNetByName, NEWTON_CGNET_NAMES } from './newton-cgnet';
 import { newtonResnetByName, NEWTON_RESNET_NAMES } from './newton-resnet';
 import { resnetByName, type ResNetStem } from './resnet';
 import { vgg13bn } from './vgg';
-import { Sequential } from './sequential';
+import { initializedSequential, type Sequential } from './sequential';
 
 /** Options of cnn3() / cnn5(). */
 export interface ModelOptions {
@@ -63,17 +63,7 @@ function build(name: string, inputShape: readonly [number, number, number], clas
   if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) {
     throw new RangeError(`${name}: classes must be a positive integer, got ${String(classes)}`);
   }
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new TypeError(`${name}: options must be an object, got ${options === null ? 'null' : typeof options}`);
-  }
-  const model = new Sequential(inputShape, layers(classes), { dtype: options?.dtype, device: options?.device, name });
-  try {
-    model.init(options?.initializer ?? 'he-normal', { seed: options?.seed ?? 0, scale: options?.scale });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return initializedSequential(name, inputShape, layers(classes), options);
 }
 
 /** The paper's 3-layer CNN (Table 4) for images of `inputShape` = [C, H, W] and `classes` classes; He-initialised. */

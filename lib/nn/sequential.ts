@@ -4,6 +4,7 @@
 import { describe } from '../errors';
 import { isMultiInput, buildModule } from './modules/build';
 import type { LayerSpec } from './layers';
+import type { ModelOptions } from './models';
 import type { ExampleShape, Module } from './module';
 import { checkInputShape, checkNetworkOptions, Network, type NetworkOptions } from './network';
 
@@ -46,4 +47,23 @@ export class Sequential extends Network {
     super(fn, shape0, { modules, inputs }, { dtype: o.dtype, device: o.device, name: o.name ?? 'sequential' });
     this.specs = Object.freeze([...layers]);
   }
+}
+
+/**
+ * A Sequential of `layers` named `name`, initialised (He-normal unless options.initializer says
+ * otherwise, seed options.seed): what the model builders (cnn3, cnn5, vgg13bn) return.
+ * @throws RangeError naming `name` for bad classes or options.
+ */
+export function initializedSequential(name: string, inputShape: readonly [number, number, number], layers: readonly LayerSpec[], options?: ModelOptions): Sequential {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`${name}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const model = new Sequential(inputShape, layers, { dtype: options?.dtype, device: options?.device, name });
+  try {
+    model.init(options?.initializer ?? 'he-normal', { seed: options?.seed ?? 0, scale: options?.scale });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -23,7 +23,7 @@
 import { batchNorm2d, conv2d, flatten, linear, maxPool2d, relu, type LayerSpec } from './layers';
 import type { ModelOptions } from './models';
 import type { Network } from './network';
-import { Sequential } from './sequential';
+import { initializedSequential } from './sequential';
 
 /** VGG13's convolution widths relative to the first stage's (×w/64 for `width` w), 'M' a 2×2 max pool. */
 export const VGG13_CONFIG: readonly (number | 'M')[] = Object.freeze([64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M']);
@@ -86,12 +86,5 @@ export function vgg13bn(inputShape: readonly [number, number, number], classes: 
   if (Array.isArray(inputShape) && inputShape.length === 3 && (inputShape[1] < 32 || inputShape[2] < 32)) {
     throw new RangeError(`${fn}: images must be at least 32×32 (five 2×2 max pools), got ${String(inputShape[1])}×${String(inputShape[2])}`);
   }
-  const model = new Sequential(inputShape, layers, { dtype: options?.dtype, device: options?.device, name: fn });
-  try {
-    model.init(options?.initializer ?? 'he-normal', { seed: options?.seed ?? 0, scale: options?.scale });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return initializedSequential(fn, inputShape, layers, options);
 }

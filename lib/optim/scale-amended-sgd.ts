@@ -42,10 +42,10 @@
 // - A zero weight matrix has m_{b,W} = ∞: its update is 0 (it stays 0).
 // - The paper's schedule (halve on a validation plateau) is not one of Sgd's; the default here is a
 //   constant learning rate.
-import { axpy, mul, scale, squaredNorm } from '../ops';
+import { axpy, squaredNorm } from '../ops';
 import { Tensor } from '../tensor';
 import type { Network } from '../nn/network';
-import { checkSgdState, learningRateAt, resolveSgdOptions, weightDecayMask, type MinibatchOptimizer, type ResolvedSgdOptions, type SgdOptions, type SgdState } from './sgd';
+import { learningRateAt, MomentumState, resolveSgdOptions, weightDecayMask, type MinibatchOptimizer, type ResolvedSgdOptions, type SgdOptions, type SgdState } from './sgd';
 
 /** How the backward factors of a value used by several modules combine (ScaleAmendedSgdOptions.fanOut). */
 export type BackwardFactorFanOut = 'max' | 'sum';
@@ -195,12 +195,9 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
   readonly trainSize: number;
   /** C·l. */
   readonly Cl: number;
-  private readonly model: Network;
   private readonly slots: Slot[];
   private readonly factors: readonly BackwardFactor[];
-  private velocity: Tensor;
-  private readonly decayMask: Tensor | null;
-  private t = 0;
+  private readonly momentum: MomentumState;
 
   /**
    * @param model the network whose θ is updated and whose `gradient` holds the batch's summed loss gradient
@@ -215,7 +212,6 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
     this.options = resolveScaleAmendedSgdOptions(fn, options);
     finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
     model.checkAlive(fn);
-    this.model = model;
     this.trainSize = trainSize;
     this.Cl = this.options.C * trainSize;
     this.factors = Object.freeze(backwardFactors(model, this.options.fanOut));
@@ -237,23 +233,23 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
         });
       }
     }
-    this.velocity = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
     try {
-      this.decayMask = this.options.weightDecay > 0 && this.options.weightDecayOn === 'weights' ? weightDecayMask(model) : null;
+      const mask = this.options.weightDecay > 0 && this.options.weightDecayOn === 'weights' ? weightDecayMask(model) : null;
+      this.momentum = new MomentumState(model, mask);
     } catch (e) {
-      this.dispose();
+      for (const slot of this.slots) slot.weight?.dispose();
       throw e;
     }
   }
 
   /** Steps taken so far (t). */
   get iteration(): number {
-    return this.t;
+    return this.momentum.t;
   }
 
   /** The learning rate the next step will use, η_t. */
   get learningRate(): number {
-    return learningRateAt(this.options, this.t);
+    return learningRateAt(this.options, this.momentum.t);
   }
 
   /** The backward factor m and m_{b,z} of every module, in node order (fixed by the architecture). */
@@ -263,7 +259,7 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
 
   /** How each parameter is amended at the current θ: m, m_{b,W} and the factor 1/(m·m_{b,W}), in θ order. */
   amendments(): Amendment[] {
-    if (this.velocity.disposed) throw new Error('ScaleAmendedSgd.amendments: the optimizer is disposed');
+    if (this.momentum.disposed) throw new Error('ScaleAmendedSgd.amendments: the optimizer is disposed');
     const norms = this.rowNorms();
     return this.slots.map((s, k) =>
       Object.freeze({ index: s.index, kind: s.kind, name: s.name, offset: s.offset, size: s.size, m: s.m, mW: s.weight === null ? 1 : 1 / norms[k], scale: norms[k] / s.m }),
@@ -297,43 +293,17 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
   step(batchSize: number): void {
     const fn = 'ScaleAmendedSgd.step';
     finite(fn, 'batchSize', batchSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-    if (this.velocity.disposed) throw new Error(`${fn}: the optimizer is disposed`);
+    if (this.momentum.disposed) throw new Error(`${fn}: the optimizer is disposed`);
     const { momentum, nesterov, weightDecay } = this.options;
-    const theta = this.model.parameters;
     const eta = this.learningRate;
     const s = this.scales(); // from θ before the update
-    const d = scale(this.model.gradient, 1 / batchSize);
+    const d = this.momentum.gradient(batchSize, this.Cl, weightDecay);
     try {
-      if (this.decayMask === null) {
-        axpy(d, 1 / this.Cl + weightDecay, theta);
-      } else {
-        axpy(d, 1 / this.Cl, theta);
-        const decayed = mul(this.decayMask, theta);
-        try {
-          axpy(d, weightDecay, decayed);
-        } finally {
-          decayed.dispose();
-        }
-      }
-      const v = scale(this.velocity, momentum);
-      try {
-        this.eachSlot(v, d, (vv, dv, k) => axpy(vv, -eta * s[k], dv));
-      } catch (e) {
-        v.dispose();
-        throw e;
-      }
-      this.velocity.dispose();
-      this.velocity = v;
-      if (nesterov) {
-        axpy(theta, momentum, v);
-        this.eachSlot(theta, d, (tv, dv, k) => axpy(tv, -eta * s[k], dv));
-      } else {
-        axpy(theta, 1, v);
-      }
+      // the amendment: each slot's step scaled by its factor s[k]
+      this.momentum.update(d, eta, momentum, nesterov, (target, factor, dd) => this.eachSlot(target, dd, (tv, dv, k) => axpy(tv, factor * s[k], dv)));
     } finally {
       d.dispose();
     }
-    this.t++;
   }
 
   // Calls f on views of a and b at each slot.
@@ -352,22 +322,17 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
 
   /** A copy of the optimizer state (for checkpoints): the step count and the velocity. */
   state(): SgdState {
-    return { iteration: this.t, velocity: this.velocity.toArray() as Float32Array | Float64Array };
+    return this.momentum.state();
   }
 
   /** Restores a state from state() (or Sgd's: the same layout). @throws RangeError when the velocity length differs from P. */
   loadState(s: SgdState): void {
-    checkSgdState('ScaleAmendedSgd.loadState', s, this.model.numParameters);
-    const v = Tensor.from(s.velocity, { dtype: this.model.dtype, device: this.model.device });
-    this.velocity.dispose();
-    this.velocity = v;
-    this.t = s.iteration;
+    this.momentum.loadState('ScaleAmendedSgd.loadState', s);
   }
 
   /** Frees the velocity, the weight-decay mask and the views of θ. */
   dispose(): void {
-    this.velocity?.dispose();
-    this.decayMask?.dispose();
+    this.momentum.dispose();
     for (const s of this.slots) s.weight?.dispose();
   }
 }

@@ -225,6 +225,101 @@ export interface MinibatchOptimizer {
   dispose(): void;
 }
 
+/** v ← target + factor·d for a preconditioner P: Sgd's adds η·d to every parameter, ScaleAmendedSgd scales each slot. */
+export type AddScaled = (target: Tensor, factor: number, d: Tensor) => void;
+
+/**
+ * What Sgd and ScaleAmendedSgd share: the velocity v and the step count t (their state), the
+ * regularised mean gradient d = ∇/|B| + θ/Cl + w·m⊙θ, and the momentum update with a
+ * preconditioner P applied through `addScaled` (the identity for Sgd):
+ *   v ← μv − η·P(d);  θ ← θ + v,  or  θ ← θ + μv − η·P(d)  (Nesterov).
+ */
+export class MomentumState {
+  private velocity: Tensor;
+  /** Steps taken so far. */
+  t = 0;
+
+  /** @param decayMask weightDecayOn 'weights': 1 on the decayed parameters (owned, disposed with the state), else null */
+  constructor(
+    private readonly model: Network,
+    private readonly decayMask: Tensor | null,
+  ) {
+    this.velocity = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
+  }
+
+  /** Whether dispose() ran. */
+  get disposed(): boolean {
+    return this.velocity.disposed;
+  }
+
+  /** d = ∇/|B| + θ/Cl + w·m⊙θ from the summed gradient in model.gradient; the caller disposes it. */
+  gradient(batchSize: number, Cl: number, weightDecay: number): Tensor {
+    const theta = this.model.parameters;
+    const d = scale(this.model.gradient, 1 / batchSize);
+    try {
+      if (this.decayMask === null) {
+        axpy(d, 1 / Cl + weightDecay, theta);
+      } else {
+        axpy(d, 1 / Cl, theta);
+        const decayed = mul(this.decayMask, theta);
+        try {
+          axpy(d, weightDecay, decayed);
+        } finally {
+          decayed.dispose();
+        }
+      }
+    } catch (e) {
+      d.dispose();
+      throw e;
+    }
+    return d;
+  }
+
+  /** The momentum update of θ from d with step η (see the class comment); counts the step. */
+  update(d: Tensor, eta: number, momentum: number, nesterov: boolean, addScaled: AddScaled): void {
+    const theta = this.model.parameters;
+    const v = scale(this.velocity, momentum);
+    try {
+      addScaled(v, -eta, d);
+    } catch (e) {
+      v.dispose();
+      throw e;
+    }
+    this.velocity.dispose();
+    this.velocity = v;
+    if (nesterov) {
+      axpy(theta, momentum, v);
+      addScaled(theta, -eta, d);
+    } else {
+      axpy(theta, 1, v);
+    }
+    this.t++;
+  }
+
+  /** A copy of the state (for checkpoints). */
+  state(): SgdState {
+    return { iteration: this.t, velocity: this.velocity.toArray() as Float32Array | Float64Array };
+  }
+
+  /** Restores a state from state(). @throws RangeError when the velocity length differs from P. */
+  loadState(fn: string, s: SgdState): void {
+    checkSgdState(fn, s, this.model.numParameters);
+    const v = Tensor.from(s.velocity, { dtype: this.model.dtype, device: this.model.device });
+    this.velocity.dispose();
+    this.velocity = v;
+    this.t = s.iteration;
+  }
+
+  /** Frees the velocity and the weight-decay mask. */
+  dispose(): void {
+    this.velocity.dispose();
+    this.decayMask?.dispose();
+  }
+}
+
+/** Sgd's preconditioner: the identity. */
+const plainStep: AddScaled = (target, factor, d) => axpy(target, factor, d);
+
 /** SGD with momentum over a network's θ, using the mean loss gradient of each mini-batch. */
 export class Sgd implements MinibatchOptimizer {
   /** The resolved options. */
@@ -233,11 +328,7 @@ export class Sgd implements MinibatchOptimizer {
   readonly trainSize: number;
   /** C·l. */
   readonly Cl: number;
-  private readonly model: Network;
-  private velocity: Tensor;
-  // weightDecayOn 'weights' with w > 0: 1 on the decayed parameters, 0 elsewhere; null otherwise
-  private readonly decayMask: Tensor | null;
-  private t = 0;
+  private readonly momentum: MomentumState;
 
   /**
    * @param model the network whose θ is updated and whose `gradient` holds the batch's summed loss gradient
@@ -251,26 +342,21 @@ export class Sgd implements MinibatchOptimizer {
     }
     this.options = resolveSgdOptions(fn, options);
     finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-    this.model = model;
     this.trainSize = trainSize;
     this.Cl = this.options.C * trainSize;
-    this.velocity = Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device });
-    try {
-      this.decayMask = this.options.weightDecay > 0 && this.options.weightDecayOn === 'weights' ? weightDecayMask(model) : null;
-    } catch (e) {
-      this.velocity.dispose();
-      throw e;
-    }
+    // weightDecayOn 'weights' with w > 0: 1 on the decayed parameters, 0 elsewhere; null otherwise
+    const mask = this.options.weightDecay > 0 && this.options.weightDecayOn === 'weights' ? weightDecayMask(model) : null;
+    this.momentum = new MomentumState(model, mask);
   }
 
   /** Steps taken so far (t). */
   get iteration(): number {
-    return this.t;
+    return this.momentum.t;
   }
 
   /** The learning rate the next step will use, η_t. */
   get learningRate(): number {
-    return learningRateAt(this.options, this.t);
+    return learningRateAt(this.options, this.momentum.t);
   }
 
   /**
@@ -281,56 +367,29 @@ export class Sgd implements MinibatchOptimizer {
   step(batchSize: number): void {
     const fn = 'Sgd.step';
     finite(fn, 'batchSize', batchSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
-    if (this.velocity.disposed) throw new Error(`${fn}: the optimizer is disposed`);
+    if (this.momentum.disposed) throw new Error(`${fn}: the optimizer is disposed`);
     const { momentum, nesterov, weightDecay } = this.options;
-    const theta = this.model.parameters;
     const eta = this.learningRate;
-    const d = scale(this.model.gradient, 1 / batchSize);
+    const d = this.momentum.gradient(batchSize, this.Cl, weightDecay);
     try {
-      if (this.decayMask === null) {
-        axpy(d, 1 / this.Cl + weightDecay, theta);
-      } else {
-        axpy(d, 1 / this.Cl, theta);
-        const decayed = mul(this.decayMask, theta);
-        try {
-          axpy(d, weightDecay, decayed);
-        } finally {
-          decayed.dispose();
-        }
-      }
-      const v = scale(this.velocity, momentum);
-      axpy(v, -eta, d);
-      this.velocity.dispose();
-      this.velocity = v;
-      if (nesterov) {
-        axpy(theta, momentum, v);
-        axpy(theta, -eta, d);
-      } else {
-        axpy(theta, 1, v);
-      }
+      this.momentum.update(d, eta, momentum, nesterov, plainStep);
     } finally {
       d.dispose();
     }
-    this.t++;
   }
 
   /** A copy of the optimizer state (for checkpoints). */
   state(): SgdState {
-    return { iteration: this.t, velocity: this.velocity.toArray() as Float32Array | Float64Array };
+    return this.momentum.state();
   }
 
   /** Restores a state from state(). @throws RangeError when the velocity length differs from P. */
   loadState(s: SgdState): void {
-    checkSgdState('Sgd.loadState', s, this.model.numParameters);
-    const v = Tensor.from(s.velocity, { dtype: this.model.dtype, device: this.model.device });
-    this.velocity.dispose();
-    this.velocity = v;
-    this.t = s.iteration;
+    this.momentum.loadState('Sgd.loadState', s);
   }
 
   /** Frees the velocity (and the weight-decay mask). */
   dispose(): void {
-    this.velocity.dispose();
-    this.decayMask?.dispose();
+    this.momentum.dispose();
   }
 }
