@@ -34,6 +34,9 @@
       'defines': [
         'NAPI_VERSION=8',
         'NAPI_CPP_EXCEPTIONS',
+        # As in CMakeLists.txt: an error that cannot be thrown while a worker's environment is
+        # torn down is dropped, not turned into a C++ exception that aborts the process.
+        'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
         'NODE_ADDON_API_DISABLE_DEPRECATED',
       ],
       'cflags!': ['-fno-exceptions'],

@@ -47,26 +47,31 @@
  * {@link saveCheckpoint} writes to a temporary file in the destination's directory, fsyncs it,
  * renames it over the destination and fsyncs the directory: a crash, a failed write or a second
  * Ctrl-C leaves either the previous checkpoint or the new one, never a mixture.
+ * It refuses a state whose θ, velocity or buffers hold NaN or ±∞ (a diverged run), and a path
+ * that is a directory, before writing anything; it removes the temporary files that killed
+ * writes of the same checkpoint left behind (`.<name>.<pid>.<hex>.tmp` of a pid that is no live
+ * process). {@link checkCheckpointPath} checks a path before training starts.
  * {@link loadCheckpoint} checks the magic, the version, the size, the checksum and the header, and
  * throws an Error naming the file and the problem.
  *
  * @packageDocumentation
  */
-import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { checkDestinationKind, checkWritableDestination, fsyncDirectory, removeStaleTemporaries, temporaryPathFor } from './atomic-file';
+import { ContainerError, decodeContainer, encodeContainer, type SectionArray, type SectionDType } from './container';
+
 import type { SgdState } from './optim/sgd';
+import { firstNonFinite } from './train/divergence';
 import type { TrainState } from './train/types';
 
 /** The 8 bytes every checkpoint starts with. */
 export const CHECKPOINT_MAGIC = 'NCNNCKPT';
 /** The format version this code writes; it reads this one and version 1. */
 export const CHECKPOINT_VERSION = 2;
+const FORMAT = 'newton-cnn checkpoint';
 
-const HEADER_START = 64;
-const CHECKSUM_START = 16;
-const CHECKED_FROM = 48;
 
 /** A JSON value (the run's options are stored as one). */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -169,14 +174,6 @@ export function removePendingCheckpointFiles(): void {
   pending.clear();
 }
 
-interface SectionInfo {
-  name: string;
-  dtype: 'float32' | 'float64' | 'int32';
-  offset: number;
-  length: number;
-  byteLength: number;
-}
-
 const encodeNumber = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
 
 function decodeNumber(v: unknown): number {
@@ -185,19 +182,6 @@ function decodeNumber(v: unknown): number {
   if (v === 'Infinity') return Infinity;
   if (v === '-Infinity') return -Infinity;
   return NaN;
-}
-
-const align8 = (n: number): number => Math.ceil(n / 8) * 8;
-
-function dtypeOfArray(a: Float32Array | Float64Array | Int32Array): 'float32' | 'float64' | 'int32' {
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Float32Array) return 'float32';
-  return 'int32';
-}
-
-function arrayBytes(a: Float32Array | Float64Array | Int32Array): Buffer {
-  // typed arrays are little-endian on every platform Node supports for this package (x86-64, arm64)
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /**
@@ -218,15 +202,22 @@ export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
   if (s.buffers !== undefined && !(s.buffers instanceof Float32Array || s.buffers instanceof Float64Array)) {
     throw new TypeError(`${fn}: state.buffers must be a Float32Array or Float64Array`);
   }
+  // the last line of defence against saving a diverged run: θ, the velocity and the buffers must be finite
+  for (const [name, a] of [['θ', s.parameters], ['velocity', s.optimizer.velocity], ['buffers', s.buffers]] as const) {
+    const i = a === undefined ? -1 : firstNonFinite(a);
+    if (i >= 0) {
+      throw new RangeError(`${fn}: refusing to save a non-finite state: ${name}[${i}] = ${a![i]} (the run diverged; the previous checkpoint is kept)`);
+    }
+  }
   const buffers = s.buffers ?? (s.parameters instanceof Float64Array ? new Float64Array(0) : new Float32Array(0));
-  const arrays: Array<[string, Float32Array | Float64Array | Int32Array]> = [
+  const sections: [string, SectionArray][] = [
     ['parameters', s.parameters],
     ['velocity', s.optimizer.velocity],
     ['permutation', s.permutation],
     ['buffers', buffers],
   ];
   const header = {
-    format: 'newton-cnn checkpoint',
+    format: FORMAT,
     version: CHECKPOINT_VERSION,
     createdAt: ckpt.createdAt ?? new Date().toISOString(),
     library: ckpt.library ?? 'unknown',
@@ -245,36 +236,8 @@ export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
     },
     optimizer: { name: ckpt.optimizer ?? 'sgd', iteration: s.optimizer.iteration },
     ...(s.newton !== undefined ? { newton: { lambda: encodeNumber(s.newton.lambda) } } : {}),
-    sections: [] as SectionInfo[],
   };
-  // The section offsets depend on the header's length, which depends on the offsets: iterate
-  // until the padded length is stable (two rounds in practice).
-  let headerBytes = Buffer.alloc(0);
-  let paddedLength = 0;
-  for (let round = 0; round < 8; round++) {
-    let offset = HEADER_START + paddedLength;
-    header.sections = arrays.map(([name, a]) => {
-      const info: SectionInfo = { name, dtype: dtypeOfArray(a), offset, length: a.length, byteLength: a.byteLength };
-      offset = align8(offset + a.byteLength);
-      return info;
-    });
-    headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-    const need = align8(headerBytes.length);
-    if (need === paddedLength) break;
-    paddedLength = need;
-  }
-  const last = header.sections[header.sections.length - 1];
-  const total = align8(last.offset + last.byteLength);
-  const out = Buffer.alloc(total);
-  out.write(CHECKPOINT_MAGIC, 0, 'latin1');
-  out.writeUInt32LE(CHECKPOINT_VERSION, 8);
-  out.writeBigUInt64LE(BigInt(total), 48);
-  out.writeUInt32LE(paddedLength, 56);
-  out.fill(0x20, HEADER_START, HEADER_START + paddedLength);
-  headerBytes.copy(out, HEADER_START);
-  for (let i = 0; i < arrays.length; i++) arrayBytes(arrays[i][1]).copy(out, header.sections[i].offset);
-  createHash('sha256').update(out.subarray(CHECKED_FROM)).digest().copy(out, CHECKSUM_START);
-  return out;
+  return encodeContainer(CHECKPOINT_MAGIC, CHECKPOINT_VERSION, header, sections);
 }
 
 function fail(file: string, what: string): never {
@@ -290,56 +253,23 @@ function nonNegativeInteger(file: string, name: string, v: unknown): number {
   return v;
 }
 
-function readSection(file: string, buf: Buffer, sections: unknown, name: string, dtypes: readonly string[]): Float32Array | Float64Array | Int32Array {
-  if (!Array.isArray(sections)) fail(file, 'the header has no sections list');
-  const s: unknown = sections.find((x: unknown) => isObject(x) && x.name === name);
-  if (!isObject(s)) fail(file, `the header has no '${name}' section`);
-  const dtype = s.dtype;
-  if (typeof dtype !== 'string' || !dtypes.includes(dtype)) fail(file, `section '${name}' has dtype ${JSON.stringify(dtype)}, expected ${dtypes.join(' or ')}`);
-  const offset = nonNegativeInteger(file, `sections.${name}.offset`, s.offset);
-  const length = nonNegativeInteger(file, `sections.${name}.length`, s.length);
-  const width = dtype === 'float64' ? 8 : 4;
-  if (s.byteLength !== length * width) fail(file, `section '${name}' has byteLength ${JSON.stringify(s.byteLength)} but ${length} ${dtype} elements take ${length * width}`);
-  if (offset % 8 !== 0 || offset < HEADER_START || offset + length * width > buf.length) {
-    fail(file, `section '${name}' (offset ${offset}, ${length * width} bytes) lies outside the file's ${buf.length} bytes`);
-  }
-  // copy into a fresh, aligned buffer
-  const bytes = new Uint8Array(length * width);
-  bytes.set(buf.subarray(offset, offset + length * width));
-  if (dtype === 'float64') return new Float64Array(bytes.buffer);
-  if (dtype === 'float32') return new Float32Array(bytes.buffer);
-  return new Int32Array(bytes.buffer);
-}
-
 /**
  * Parses and verifies checkpoint bytes; `file` names the source in errors.
  * @throws Error `loadCheckpoint: FILE: …` for a wrong magic or version, a truncated or extended
  *   file, a checksum mismatch or a malformed header.
  */
 export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
-  if (buf.length < HEADER_START) fail(file, `truncated: ${buf.length} bytes, shorter than the ${HEADER_START}-byte preamble`);
-  const magic = buf.subarray(0, 8).toString('latin1');
-  if (magic !== CHECKPOINT_MAGIC) fail(file, `not a newton-cnn checkpoint (magic ${JSON.stringify(magic)}, expected "${CHECKPOINT_MAGIC}")`);
-  const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_VERSION && version !== 1) {
-    fail(file, `unsupported checkpoint version ${version} (this newton-cnn reads versions 1 and ${CHECKPOINT_VERSION}; a newer version needs a newer newton-cnn)`);
-  }
-  const size = buf.readBigUInt64LE(48);
-  if (size !== BigInt(buf.length)) {
-    fail(file, buf.length < size ? `truncated: ${buf.length} bytes but the checkpoint says ${size}` : `${buf.length} bytes but the checkpoint says ${size} (trailing data)`);
-  }
-  const expected = buf.subarray(CHECKSUM_START, CHECKSUM_START + 32);
-  const actual = createHash('sha256').update(buf.subarray(CHECKED_FROM)).digest();
-  if (!actual.equals(expected)) fail(file, `checksum mismatch (SHA-256 ${actual.toString('hex')} but the file records ${expected.toString('hex')}): the file is corrupted`);
-  const headerLength = buf.readUInt32LE(56);
-  if (HEADER_START + headerLength > buf.length) fail(file, `header length ${headerLength} runs past the end of the file`);
-  let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(HEADER_START, HEADER_START + headerLength).toString('utf8'));
+    return decodeCheckpointContainer(buf, file);
   } catch (e) {
-    fail(file, `the header is not valid JSON (${(e as Error).message})`);
+    if (e instanceof ContainerError) fail(file, e.reason);
+    throw e;
   }
-  if (!isObject(header) || header.format !== 'newton-cnn checkpoint') fail(file, 'the header is not a newton-cnn checkpoint header');
+}
+
+function decodeCheckpointContainer(buf: Buffer, file: string): Checkpoint {
+  const container = decodeContainer(buf, { magic: CHECKPOINT_MAGIC, versions: [1, CHECKPOINT_VERSION], format: FORMAT, what: 'checkpoint' });
+  const { version, header } = container;
   const model = header.model;
   const train = header.train;
   const optimizer = header.optimizer;
@@ -347,12 +277,12 @@ export function decodeCheckpoint(buf: Buffer, file = '<buffer>'): Checkpoint {
   if (!isObject(model) || typeof model.name !== 'string' || (model.dtype !== 'float32' && model.dtype !== 'float64')) fail(file, 'the header has no valid model');
   if (!isObject(train) || !isObject(optimizer) || !isObject(options)) fail(file, 'the header lacks train, optimizer or options');
   const numParameters = nonNegativeInteger(file, 'model.numParameters', model.numParameters);
-  const floatTypes = [model.dtype];
-  const parameters = readSection(file, buf, header.sections, 'parameters', floatTypes) as Float32Array | Float64Array;
-  const velocity = readSection(file, buf, header.sections, 'velocity', floatTypes) as Float32Array | Float64Array;
-  const permutation = readSection(file, buf, header.sections, 'permutation', ['int32']) as Int32Array;
+  const floatTypes: SectionDType[] = [model.dtype];
+  const parameters = container.section('parameters', floatTypes) as Float32Array | Float64Array;
+  const velocity = container.section('velocity', floatTypes) as Float32Array | Float64Array;
+  const permutation = container.section('permutation', ['int32']) as Int32Array;
   // version 1 predates buffers (batch norm): it has no section, and no network of its time had any
-  const buffers = version === 1 ? undefined : (readSection(file, buf, header.sections, 'buffers', floatTypes) as Float32Array | Float64Array);
+  const buffers = version === 1 ? undefined : (container.section('buffers', floatTypes) as Float32Array | Float64Array);
   const numBuffers = version === 1 ? 0 : nonNegativeInteger(file, 'model.numBuffers', model.numBuffers);
   if (buffers !== undefined && buffers.length !== numBuffers) fail(file, `the buffers section has ${buffers.length} elements but model.numBuffers is ${numBuffers}`);
   const isNewton = optimizer.name === 'newton';
@@ -427,21 +357,6 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   return decodeCheckpoint(buf, file);
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    handle = await fs.promises.open(dir, 'r');
-    await handle.sync();
-  } catch (e) {
-    // Some platforms and file systems cannot fsync a directory (EISDIR, EINVAL, EPERM on Windows):
-    // the rename is then as durable as the OS makes it.
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOTSUP') throw e;
-  } finally {
-    await handle?.close();
-  }
-}
-
 /**
  * Writes a checkpoint atomically: a temporary file in the same directory (write, fsync), then
  * rename over `file`, then fsync of the directory. On any failure the temporary file is removed
@@ -460,12 +375,40 @@ export async function saveCheckpoint(file: string, ckpt: Checkpoint, options: Sa
   }
 }
 
+/**
+ * Removes the temporary files that killed writes of `target` left next to it
+ * (.<name>.<pid>.<hex>.tmp whose pid is no live process; lib/atomic-file.ts). Returns them.
+ */
+export async function removeStaleCheckpointFiles(target: string): Promise<string[]> {
+  return removeStaleTemporaries(target);
+}
+
+/**
+ * Checks, before any training, that a checkpoint can be written to `file`: its directory exists
+ * and is a directory, `file` is not a directory (nor another non-regular file), and a file can be
+ * created in the directory. Returns the absolute path.
+ * @throws Error `checkpoint: FILE: …` saying what is wrong.
+ */
+export async function checkCheckpointPath(file: string): Promise<string> {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`checkCheckpointPath: file must be a non-empty string, got ${JSON.stringify(file)}`);
+  return checkWritableDestination('checkpoint', file);
+}
+
 async function writeAtomically(file: string, ckpt: Checkpoint, options: SaveCheckpointOptions): Promise<void> {
   const io = options.fs ?? realFs;
-  const bytes = encodeCheckpoint({ ...ckpt, library: ckpt.library ?? options.library });
   const target = path.resolve(file);
   const dir = path.dirname(target);
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let bytes: Buffer;
+  try {
+    bytes = encodeCheckpoint({ ...ckpt, library: ckpt.library ?? options.library });
+    checkDestinationKind('saveCheckpoint', file);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('saveCheckpoint: ')) throw e;
+    const Cls = e instanceof TypeError ? TypeError : e instanceof RangeError ? RangeError : Error;
+    throw new Cls(`saveCheckpoint: ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  await removeStaleTemporaries(target);
+  const temp = temporaryPathFor(target);
   pending.add(temp);
   let created = false;
   try {

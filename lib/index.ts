@@ -8,7 +8,8 @@
  * @packageDocumentation
  */
 export type { DType, NestedArray, Shape, TensorData, TensorOptions } from './types';
-export { Tensor } from './tensor';
+export { Tensor, tidy, keep } from './tensor';
+export { OutOfMemoryError } from './errors';
 export * from './ops';
 export * from './runtime';
 export { lapackAvailable, symmetricEigen } from './linalg';
@@ -22,14 +23,17 @@ export * as optim from './optim';
 export * as train from './train';
 export * as checkpoint from './checkpoint';
 export * as analysis from './analysis';
+export * as model from './model';
 
 // The most used names of those namespaces, directly.
 export { GraphBuilder, Network, Sequential, cnn3, cnn5, cifarResNet, linearNetwork, modelByName, newtonCgNet, newtonResnet, resnet, vgg13bn } from './nn';
 export type { Loss, LayerSpec, Initializer } from './nn';
 export { Sgd, ScaleAmendedSgd } from './optim';
 export type { SgdOptions, ScaleAmendedSgdOptions } from './optim';
-export { trainSgd, trainNewton, evaluateObjective, evaluateAccuracy } from './train';
+export { trainSgd, trainNewton, evaluateObjective, evaluateAccuracy, DivergenceError } from './train';
 export type { TrainSgdOptions, TrainResult, TrainState, SgdProgress, TrainNewtonOptions, NewtonIteration, NewtonTrainResult } from './train';
 export { conjugateGradient } from './optim';
 export { loadDataset, paperPreprocess, Rng } from './data';
+export { Model, loadModel } from './model';
+export type { Evaluation, Prediction, Preprocessing } from './model';
 export type { Dataset } from './data';

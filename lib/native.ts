@@ -11,6 +11,7 @@
  */
 import * as path from 'path';
 
+import { OutOfMemoryError } from './errors';
 import type { NativeOps } from './native-ops';
 import type { DType } from './types';
 
@@ -170,6 +171,15 @@ export interface NativeAddon extends NativeOps {
   getDebugChecks(): boolean;
   /** The absolute path of the loaded .node file. */
   addonPath(): string;
+  /** The JS classes native errors become (set once by the loader). */
+  setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;
+  /**
+   * This thread's tensors that still hold memory, and the bytes they reported to V8 as
+   * external memory (given back exactly once: dispose, sweep or finalizer).
+   */
+  trackedTensors(): { live: number; reportedBytes: number };
+  /** Frees the memory of tensors V8 has already collected (without waiting for their finalizers); returns how many. */
+  sweepTensors(): number;
 
   // --- host linear algebra (native/core/lapack.h) ---
   /** Whether the build linked a LAPACK (so that symmetricEigen works). */
@@ -183,7 +193,32 @@ export interface NativeAddon extends NativeOps {
 
 let cached: NativeAddon | undefined;
 
+/**
+ * The environment variables read as whole numbers, with their domains. A value outside is an
+ * Error when the addon loads (like a relative NEWTON_CNN_ADDON), naming the variable, the value
+ * and what it must be: silently ignoring it would run with a setting the user did not ask for.
+ * Unset or empty means the default.
+ */
+const INTEGER_VARIABLES: readonly { name: string; min: number; max: number; what: string; unset: string }[] = [
+  { name: 'NEWTON_NUM_THREADS', min: 1, max: 256, what: 'an integer from 1 to 256', unset: 'to use every core' },
+  { name: 'NEWTON_CPU_CACHE_BYTES', min: 0, max: Number.MAX_SAFE_INTEGER, what: 'a whole number of bytes', unset: 'for the default (a quarter of the memory, at most 8 GiB)' },
+  { name: 'NEWTON_MEMORY_LIMIT_BYTES', min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive whole number of bytes', unset: 'for no limit beyond the memory available' },
+];
+
+/** Throws an Error for a malformed variable of {@link INTEGER_VARIABLES}. @internal */
+export function checkEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  for (const v of INTEGER_VARIABLES) {
+    const raw = env[v.name];
+    if (raw === undefined || raw === '') continue;
+    const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+    if (!(Number.isSafeInteger(n) && n >= v.min && n <= v.max)) {
+      throw new Error(`newton-cnn: environment variable ${v.name} must be ${v.what}, got '${raw}' (unset it ${v.unset})`);
+    }
+  }
+}
+
 function loadAddon(): NativeAddon {
+  checkEnvironment();
   const override = process.env.NEWTON_CNN_ADDON;
   const where = override ? `NEWTON_CNN_ADDON=${override}` : "require('bindings')('newton_cnn')";
   try {
@@ -214,6 +249,11 @@ function loadAddon(): NativeAddon {
  * native().blasName(); // 'OpenBLAS'
  */
 export function native(): NativeAddon {
-  if (!cached) cached = loadAddon();
+  if (!cached) {
+    const addon = loadAddon();
+    // An older build (NEWTON_CNN_ADDON) lacks it; its out-of-memory errors stay plain RangeErrors.
+    if (typeof addon.setErrorClasses === 'function') addon.setErrorClasses({ OutOfMemoryError });
+    cached = addon;
+  }
   return cached;
 }

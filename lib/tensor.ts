@@ -23,6 +23,13 @@ if (typeof Symbol.dispose !== 'symbol') {
 
 let wrapHandle: (handle: NativeTensor) => Tensor;
 let handleOfTensor: (value: unknown, op: string, arg: string) => NativeTensor;
+// True only while wrapHandle runs the constructor: `new Tensor(…)` from anywhere else is refused.
+let constructing = false;
+
+/** The tensors created in each open {@link tidy} scope, innermost last. */
+const scopes: Set<Tensor>[] = [];
+/** Tensors exempted from every scope by {@link keep}. */
+const kept = new WeakSet<Tensor>();
 
 /**
  * An n-dimensional array in native memory (row-major; images are NCHW).
@@ -51,6 +58,14 @@ export class Tensor implements Disposable {
   readonly ndim: number;
 
   private constructor(handle: NativeTensor) {
+    if (!constructing) {
+      throw new TypeError(
+        'Tensor: the constructor is internal and cannot be called directly; create tensors with ' +
+          'Tensor.from(data, { shape, dtype }), Tensor.zeros(shape), Tensor.full(shape, value) or an op ' +
+          '(randomNormal, add, …)',
+      );
+    }
+    constructing = false;
     this.#handle = handle;
     this.shape = Object.freeze(handle.shape.slice());
     this.dtype = handle.dtype;
@@ -60,7 +75,17 @@ export class Tensor implements Disposable {
   }
 
   static {
-    wrapHandle = (handle) => new Tensor(handle);
+    wrapHandle = (handle) => {
+      constructing = true;
+      let t: Tensor;
+      try {
+        t = new Tensor(handle);
+      } finally {
+        constructing = false;
+      }
+      if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+      return t;
+    };
     handleOfTensor = (value, op, arg) => {
       if (typeof value === 'object' && value !== null && #handle in value) return (value as Tensor).#handle;
       throw new TypeError(`${op}: ${arg} must be a Tensor, got ${describe(value)}`);
@@ -241,6 +266,103 @@ export class Tensor implements Disposable {
   [util.inspect.custom](): string {
     if (this.disposed || this.size > 100) return this.toString();
     return `${this.toString().slice(0, -1)}, ${JSON.stringify(this.toNested())})`;
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor created while it runs, except the tensors in its result
+ * (a Tensor, or arrays, plain objects, Maps and Sets holding tensors, at any depth) and those
+ * passed to {@link keep}. Returns fn's result. If fn throws, every tensor it created (but the
+ * kept ones) is disposed and the exception is rethrown.
+ *
+ * Scopes nest: the tensors an inner tidy returns belong to the enclosing scope, which disposes
+ * them in turn unless it returns them too. `fn` must be synchronous: tensors created after an
+ * `await` would escape the scope, so a returned Promise is a TypeError (nothing is disposed
+ * then: the async work may still use its tensors).
+ *
+ * Tensors reachable only through other objects (a class instance, a closure) are not seen:
+ * keep() them, or return them in an array or plain object.
+ *
+ * @example
+ * const loss = tidy(() => {
+ *   const z = linear(x, w, b);          // disposed when tidy returns
+ *   return softmaxCrossEntropy(z, y);   // a number
+ * });
+ * const y2 = tidy(() => relu(add(x, x))); // the sum is disposed, the ReLU returned
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`tidy: fn must be a function, got ${describe(fn)}`);
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    closeScope(scope, new Set());
+    throw err;
+  }
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    scopes.splice(scopes.lastIndexOf(scope), 1);
+    const parent = scopes[scopes.length - 1];
+    if (parent) for (const t of scope) parent.add(t);
+    throw new TypeError('tidy: fn must be synchronous, but it returned a Promise (tensors created after an await would escape the scope)');
+  }
+  const returned = new Set<Tensor>();
+  collectTensors(result, returned, new Set());
+  closeScope(scope, returned);
+  return result;
+}
+
+/**
+ * Exempts `t` from disposal by every enclosing (and later) {@link tidy} scope; returns it.
+ * The tensor is then the caller's to dispose.
+ *
+ * @example
+ * let best: Tensor | undefined;
+ * tidy(() => { const t = randomNormal([3], { seed: 1 }); best = keep(t); });
+ */
+export function keep<T extends Tensor>(t: T): T {
+  handleOfTensor(t, 'keep', 't');
+  kept.add(t);
+  return t;
+}
+
+/** Leaves `scope`: disposes its tensors but `returned` and the kept ones; hands `returned` to the enclosing scope. */
+function closeScope(scope: Set<Tensor>, returned: Set<Tensor>): void {
+  const at = scopes.lastIndexOf(scope);
+  if (at >= 0) scopes.splice(at, 1);
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (kept.has(t)) continue;
+    if (returned.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+}
+
+/** Adds the tensors in `value` (a Tensor, or arrays / plain objects / Maps / Sets of them) to `out`. */
+function collectTensors(value: unknown, out: Set<Tensor>, seen: Set<object>): void {
+  if (value === null || typeof value !== 'object') return;
+  if (value instanceof Tensor) {
+    out.add(value);
+    return;
+  }
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, out, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      collectTensors(k, out, seen);
+      collectTensors(v, out, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) collectTensors(v, out, seen);
+  } else {
+    // A plain object of any realm: its prototype is null or some realm's Object.prototype.
+    const proto = Object.getPrototypeOf(value);
+    if (proto === null || Object.getPrototypeOf(proto) === null) {
+      for (const v of Object.values(value)) collectTensors(v, out, seen);
+    }
   }
 }
 

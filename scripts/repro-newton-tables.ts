@@ -16,9 +16,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadDataset, paperPreprocess, subset, type Dataset } from '../lib/data';
-import { modelByName, squaredLoss } from '../lib/nn';
+import { modelByName, squaredLoss, type Network } from '../lib/nn';
 import { getNumThreads, info, setNumThreads } from '../lib/runtime';
-import { evaluateAccuracy, trainNewton, trainSgd } from '../lib/train';
+import { DivergenceError, evaluateAccuracy, trainNewton, trainSgd } from '../lib/train';
 
 // --- the paper's numbers -------------------------------------------------------------------------
 const PAPER_DATASETS = ['MNIST', 'SVHN', 'CIFAR10', 'smallNORB'] as const;
@@ -184,28 +184,36 @@ interface RunSpec {
 async function runOne(spec: RunSpec, seed: number, train: Dataset, test: Dataset, s: Settings): Promise<number> {
   const model = modelByName(spec.model, train.shape, train.classes, { seed });
   try {
-    if (spec.method === 'newton') {
-      await trainNewton(model, train, {
-        iterations: s.newtonIterations,
-        loss: squaredLoss,
-        seed,
-        evaluateEvery: 0,
-        newton: { C: spec.C, samplingRate: spec.samplingRate ?? 0.05, ...(s.quick ? { cgMaxIterations: 10 } : {}) },
-      });
-    } else {
-      const r = await trainSgd(model, train, {
-        epochs: s.sgdEpochs,
-        batchSize: 128,
-        seed,
-        loss: squaredLoss,
-        sgd: { learningRate: spec.lr ?? 0.003, momentum: 0.9, decay: 1e-6, C: spec.C },
-        evaluateEvery: 'never',
-      });
-      if (!r.state.parameters.every(Number.isFinite)) return NaN; // diverged: reported as such
-    }
+    // a diverging run stops with a DivergenceError (a non-finite loss, objective or θ)
+    await trainOnce(model, spec, seed, train, s);
     return evaluateAccuracy(model, test);
+  } catch (e) {
+    if (e instanceof DivergenceError) return NaN; // diverged: reported as such
+    throw e;
   } finally {
     model.dispose();
+  }
+}
+
+async function trainOnce(model: Network, spec: RunSpec, seed: number, train: Dataset, s: Settings): Promise<void> {
+  if (spec.method === 'newton') {
+    await trainNewton(model, train, {
+      iterations: s.newtonIterations,
+      loss: squaredLoss,
+      seed,
+      evaluateEvery: 0,
+      newton: { C: spec.C, samplingRate: spec.samplingRate ?? 0.05, ...(s.quick ? { cgMaxIterations: 10 } : {}) },
+    });
+  } else {
+    // a diverging run throws a DivergenceError; a returned state is finite
+    await trainSgd(model, train, {
+      epochs: s.sgdEpochs,
+      batchSize: 128,
+      seed,
+      loss: squaredLoss,
+      sgd: { learningRate: spec.lr ?? 0.003, momentum: 0.9, decay: 1e-6, C: spec.C },
+      evaluateEvery: 'never',
+    });
   }
 }
 

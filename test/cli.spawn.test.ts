@@ -4,31 +4,19 @@
 //
 // dist/ is normally built by `npm install` (package.json "prepare" runs tsc). When dist/lib/cli.js
 // is missing or older than a lib/ source, this test builds it first with `tsc -p tsconfig.json`.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadCheckpoint } from '../lib/checkpoint';
+import { distCli, ensureDist } from './fixtures/dist';
 
-const root = path.join(__dirname, '..');
-const cli = path.join(root, 'dist', 'lib', 'cli.js');
-
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
+const cli = distCli;
 
 let dir: string;
 beforeAll(() => {
-  if (!fs.existsSync(cli) || fs.statSync(cli).mtimeMs < newestSource(path.join(root, 'lib'))) {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
-  }
+  ensureDist();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newton-cli-spawn-'));
 }, 300000);
 afterAll(() => {

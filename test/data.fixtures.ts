@@ -1,8 +1,12 @@
-// Small data files written into a temporary directory for the lib/data tests.
+// Small data files written into a temporary directory for the lib/data tests, and a small
+// learnable data set for the training tests.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+
+import { createDataset, type Dataset } from '../lib/data';
+import { prng } from './helpers';
 
 /** A fresh temporary directory (removed by removeDir). */
 export function makeTempDir(): string {
@@ -61,4 +65,23 @@ export function writeFile(dir: string, name: string, data: Buffer | string, gzip
 /** Escapes a string for use inside a RegExp. */
 export function re(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Three classes of 8×8 images: a horizontal bar, a vertical bar, a diagonal, at random offsets, plus noise. */
+export function bars(n: number, seed: number): Dataset {
+  const r = prng(seed);
+  const images = new Float32Array(n * 64);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    labels[i] = c;
+    const k = 1 + Math.floor(r() * 6);
+    for (let h = 0; h < 8; h++) {
+      for (let w = 0; w < 8; w++) {
+        const on = c === 0 ? h === k : c === 1 ? w === k : h === w;
+        images[i * 64 + h * 8 + w] = (on ? 1 : 0) + 0.4 * (r() - 0.5);
+      }
+    }
+  }
+  return createDataset({ name: `bars-${seed}`, images, labels, shape: [1, 8, 8], classes: 3 });
 }

@@ -52,14 +52,14 @@ describe('readIdx', () => {
     expect(ds.images[29]).toBe(255);
   });
 
-  test('detects gzip by magic bytes, not by extension; infers classes as largest label + 1', async () => {
+  test('detects gzip by magic bytes, not by extension; classes from options (labels 0 and 2 absent)', async () => {
     const img = writeFile(dir, 'gz-images.raw', idxImages(5, 2, 3), true);
     const lab = writeFile(dir, 'plain-labels.gz', idxLabels(labels), false);
-    const ds = readIdx(img, lab);
+    const ds = readIdx(img, lab, { classes: 6 });
     expect(ds.classes).toBe(6);
     expect(ds.name).toBe(img);
     expect(Array.from(ds.images.subarray(0, 6))).toEqual([0, 1, 2, 3, 4, 5]);
-    const viaAsync = await readIdxAsync(img, lab);
+    const viaAsync = await readIdxAsync(img, lab, { classes: 6 });
     expect(viaAsync.images).toEqual(ds.images);
     expect(viaAsync.labels).toEqual(ds.labels);
   });

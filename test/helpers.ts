@@ -1,8 +1,9 @@
 // Shared test utilities: seeded data, tolerant comparison with useful messages, a central
 // finite-difference gradient checker, and the per-backend test registration.
 import * as util from 'util';
-import { Tensor, devices } from '../lib';
+import { Tensor, devices, memoryStats } from '../lib';
 import type { DType } from '../lib';
+import { native } from '../lib/native';
 import { randData, roundTo } from './cases/data';
 
 export type FloatDType = 'float32' | 'float64';
@@ -250,4 +251,18 @@ export function cudaTest(title: string, fn: (device: string) => void | Promise<v
     // reason), so the report counts every CUDA case that did not run and says why.
     test.skip(`${title} [cuda] skipped: ${CUDA_REASON}`, () => undefined);
   }
+}
+
+// --- memory baselines ------------------------------------------------------------------------
+
+/**
+ * memoryStats(device).bytesInUse after a full GC (npm test runs node with --expose-gc) and a sweep
+ * of the tensors it collected: a baseline for "every byte comes back" checks that a later sweep of
+ * tensors forgotten by earlier tests (note [freeing forgotten tensors] in
+ * native/napi/tensor_wrap.cpp) cannot lower.
+ */
+export function settledBytesInUse(device?: string): number {
+  (global as { gc?: () => void }).gc?.();
+  native().sweepTensors();
+  return memoryStats(device).bytesInUse;
 }

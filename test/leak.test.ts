@@ -3,6 +3,7 @@
 import * as os from 'node:os';
 import * as nc from '../lib';
 import { Tensor } from '../lib';
+import { settledBytesInUse } from './helpers';
 
 const gc: (() => void) | undefined = (global as { gc?: () => void }).gc;
 const MiB = 1024 * 1024;
@@ -19,7 +20,7 @@ describe('memory', () => {
       await new Promise((resolve) => setImmediate(resolve));
     };
     await turn(); // tensors forgotten by earlier test files in this worker are freed first
-    const start = nc.memoryStats().bytesInUse;
+    const start = settledBytesInUse();
     const small = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
     const round = (): void => {
       for (let i = 0; i < 100_000; i++) {
@@ -49,7 +50,7 @@ describe('memory', () => {
     const y = nc.softmax(u); // targets: rows summing to one
     u.dispose();
     gc?.();
-    const start = nc.memoryStats().bytesInUse;
+    const start = settledBytesInUse();
     const rss0 = process.memoryUsage().rss;
     let peakDuring = 0;
     for (let i = 0; i < 300; i++) {
@@ -78,6 +79,7 @@ describe('memory', () => {
   });
 
   test('peakBytesInUse is monotone and ≥ bytesInUse', () => {
+    settledBytesInUse();
     const s0 = nc.memoryStats();
     const big = Tensor.zeros([1 << 20]); // 4 MiB
     const s1 = nc.memoryStats();

@@ -7,7 +7,7 @@
 import { channelCopy, channelSlice, memoryStats, Tensor } from '../lib';
 import * as nn from '../lib/nn';
 import { buildModule } from '../lib/nn/modules/build';
-import { expectThrow, f64, randData } from './helpers';
+import { expectThrow, f64, randData, settledBytesInUse } from './helpers';
 import { t64 } from './nn-checks';
 
 const FWD: nn.ForwardContext = { training: false, batchStatistics: false, noiseSeed: 0, updateStatistics: false };
@@ -153,7 +153,7 @@ describe('nn.concat()', () => {
     net.releaseCache();
     // the input gradient: the three copies' cotangents summed (x, −x, x → 1 − 1 + 1 = 1)
     const dz = Tensor.full([N, 54], 1);
-    const before = memoryStats().bytesInUse;
+    const before = settledBytesInUse();
     for (let i = 0; i < 2; i++) {
       const z2 = net.forward(x);
       const dx = net.backward(dz, { inputGradient: true })!;

@@ -14,7 +14,7 @@
 // The checks and their tolerances are in test/nn-checks.ts.
 import { memoryStats } from '../lib';
 import * as nn from '../lib/nn';
-import { expectClose, expectThrow, f64, randData } from './helpers';
+import { expectClose, expectThrow, f64, randData, settledBytesInUse } from './helpers';
 import { C, checkAll, oneHot, perturbConstants, randVec, size, t64, trainSize, type Mode } from './nn-checks';
 
 interface Case {
@@ -277,7 +277,7 @@ describe('batch norm semantics', () => {
     const opts = { loss: nn.crossEntropyLoss, lambda: 1, C, trainSize };
     const z = net.forward(x, { batchStatistics: true });
     for (const t of [net.jvp(v), net.gaussNewtonProduct(v, opts), net.hessianProduct(v, { ...opts, y })]) t.dispose();
-    const before = memoryStats().bytesInUse;
+    const before = settledBytesInUse();
     for (let i = 0; i < 2; i++) {
       const a = net.jvp(v);
       const b = net.vjp(a);

@@ -1,7 +1,7 @@
 // Sequential: the flat θ layout and its views, shapes of cnn3/cnn5, initialisers, errors, memory.
 import { memoryStats, Tensor } from '../lib';
 import { cnn3, cnn5, conv2d, flatten, linear, maxPool2d, relu, Sequential } from '../lib/nn';
-import { expectClose, f64 } from './helpers';
+import { expectClose, f64, settledBytesInUse } from './helpers';
 
 function sampleStats(a: ArrayLike<number>): { mean: number; std: number; min: number; max: number } {
   let s = 0, s2 = 0, min = Infinity, max = -Infinity;
@@ -160,7 +160,7 @@ describe('initialisers', () => {
 
 describe('memory', () => {
   test('repeated forward/backward leaks nothing; dispose frees θ and the caches', () => {
-    const before = memoryStats().bytesInUse;
+    const before = settledBytesInUse();
     const m = cnn3([1, 8, 8], 3, { dtype: 'float64' });
     const x = Tensor.full([4, 1, 8, 8], 0.5, { dtype: 'float64' });
     const step = (): void => {

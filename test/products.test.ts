@@ -11,7 +11,7 @@ import { memoryStats, Tensor } from '../lib';
 import * as nn from '../lib/nn';
 import type { Loss, Network, ParameterViews, Sequential } from '../lib/nn';
 import { dot, softmax } from '../lib';
-import { expectClose, expectThrow, f64, prng, randData } from './helpers';
+import { expectClose, expectThrow, f64, prng, randData, settledBytesInUse } from './helpers';
 
 const losses: [string, Loss][] = [
   ['squared', nn.squaredLoss],
@@ -331,7 +331,7 @@ describe('stored mode and memory', () => {
     const z = m.forward(x);
     // Warm up the allocator cache, then measure.
     for (const t of [m.jvp(v), m.gaussNewtonProduct(v, opts), m.hessianProduct(v, { ...opts, y })]) t.dispose();
-    const before = memoryStats().bytesInUse;
+    const before = settledBytesInUse();
     for (let i = 0; i < 3; i++) {
       const a = m.jvp(v);
       const b = m.vjp(a);

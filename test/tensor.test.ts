@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as nc from '../lib';
 import { Tensor } from '../lib';
 import { native } from '../lib/native';
-import { expectEqualArrays, expectThrow, isTypedArrayOf } from './helpers';
+import { expectEqualArrays, expectThrow, isTypedArrayOf, settledBytesInUse } from './helpers';
 
 // jest runs each test file in a vm context whose Symbol lacks Node 20's Symbol.dispose, so
 // `using` (TS's __addDisposableResource helper) would throw "Symbol.dispose is not defined".
@@ -310,6 +310,8 @@ describe('runtime', () => {
   });
 
   test('memoryStats().bytesInUse rises and falls', () => {
+    // creating a tensor may sweep tensors collected earlier: start from a settled baseline
+    settledBytesInUse();
     const s0 = nc.memoryStats();
     for (const k of ['bytesInUse', 'peakBytesInUse', 'bytesCached', 'allocations'] as const) expect(typeof s0[k]).toBe('number');
     const t = Tensor.zeros([1000, 250], { dtype: 'float64' }); // 2 MB

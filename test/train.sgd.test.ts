@@ -5,26 +5,7 @@ import { createDataset, gatherBatch, Rng, type Dataset } from '../lib/data';
 import { batchNorm2d, cnn3, conv2d, crossEntropyLoss, flatten, linear, maxPool2d, relu, Sequential, squaredLoss } from '../lib/nn';
 import { ScaleAmendedSgd } from '../lib/optim';
 import { evaluateObjective, trainSgd, type SgdProgress, type TrainSgdOptions, type TrainState } from '../lib/train';
-import { prng } from './helpers';
-
-/** Three classes of 8×8 images: a horizontal bar, a vertical bar, a diagonal, at random offsets, plus noise. */
-function bars(n: number, seed: number): Dataset {
-  const r = prng(seed);
-  const images = new Float32Array(n * 64);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    labels[i] = c;
-    const k = 1 + Math.floor(r() * 6);
-    for (let h = 0; h < 8; h++) {
-      for (let w = 0; w < 8; w++) {
-        const on = c === 0 ? h === k : c === 1 ? w === k : h === w;
-        images[i * 64 + h * 8 + w] = (on ? 1 : 0) + 0.4 * (r() - 0.5);
-      }
-    }
-  }
-  return createDataset({ name: `bars-${seed}`, images, labels, shape: [1, 8, 8], classes: 3 });
-}
+import { bars } from './data.fixtures';
 
 const train = bars(240, 1);
 const testSet = bars(90, 2);

@@ -13,7 +13,7 @@
 // through the statistics (README.md, "Batch norm"); with running statistics the examples are
 // independent. When the data fit one batch its forward pass is kept across products; otherwise
 // every product runs a forward pass per batch.
-import { gatherBatch, type Dataset } from '../data';
+import { gatherBatch, validateDataset, type Dataset } from '../data';
 import { describe } from '../errors';
 import { checkLoss, type Loss } from '../nn/losses';
 import type { ModuleInfo, ParameterSlot } from '../nn/module';
@@ -308,6 +308,7 @@ function makeChunks(network: Network, data: Dataset | ExampleBatch, batchSize: n
       }
     } else {
       const ds = data as Dataset;
+      validateDataset(ds, `${FN}: options.data`);
       if (ds.length < 1) throw new RangeError(`${FN}: options.data has no examples`);
       const [c, h, w] = ds.shape;
       const [mc, mh, mw] = network.inputShape;

@@ -67,6 +67,8 @@ export interface TrainArgs {
   test?: string;
   /** Per-image shape [C, H, W]. */
   shape?: [number, number, number];
+  /** Number of classes, for data whose format does not say. */
+  classes?: number;
   /** Use only the first N training images. */
   trainLimit?: number;
   /** Use only the first N test images. */
@@ -127,6 +129,8 @@ export interface TrainArgs {
   checkpointEvery?: number;
   /** Checkpoint to continue from. */
   resume?: string;
+  /** Model file (lib/model) to write at the end (absolute). */
+  save?: string;
   /** Print only the final lines. */
   quiet: boolean;
   /** Print one JSON object at the end. */
@@ -154,6 +158,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)` }],
   ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
   ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)' }],
+  ['classes', { key: 'classes', kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
   ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default newton)` }],
   ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: `newton: iterations (default ${DEFAULT_NEWTON_ITERATIONS_CLI}); sgd: steps, instead of --epochs` }],
   ['sampling-rate', { key: 'samplingRate', kind: 'string', value: 'X', help: 'newton: subsample size |S|/l in (0, 1] for the Gauss-Newton matrix (default 0.05)' }],
@@ -181,6 +186,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)' }],
   ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end (newton: every iteration) and at the end' }],
   ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'sgd: also write one every N steps; newton: every N iterations' }],
+  ['save', { key: 'save', kind: 'string', value: 'FILE', help: 'write the trained model (network, preprocessing, class names) to FILE.ncnn at the end, for predict/evaluate/export' }],
   ['resume', { key: 'resume', kind: 'string', value: 'PATH', help: 'continue the run in this checkpoint (bit-for-bit); raise --epochs to extend it' }],
   ['quiet', { key: 'quiet', kind: 'boolean', help: 'print only the final lines' }],
   ['json', { key: 'json', kind: 'boolean', help: 'print one JSON object with the results at the end (progress stays on stderr)' }],
@@ -190,7 +196,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
 
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
 export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
-  'model', 'stem', 'data', 'format', 'test', 'shape', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+  'model', 'stem', 'data', 'format', 'test', 'shape', 'classes', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
   'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'mFanout',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
 ];
@@ -292,6 +298,9 @@ export function mainUsage(): string {
     '',
     'Commands:',
     '  train      train a network and print its test accuracy (newton-cnn train --help)',
+    '  predict    top classes of PNG/JPEG images or data records under a model file (--help)',
+    '  evaluate   accuracy, top-5, per-class accuracy, confusion matrix and loss of a model file',
+    '  export     write a model file as ONNX (newton-cnn export --help)',
     '  info       print the version, the devices and the BLAS in use',
     '  spectrum   curvature spectrum (Hessian or Gauss-Newton) of a model or a checkpoint (newton-cnn spectrum --help)',
     '  condition  Hessian condition number against depth of n-shortcut linear networks (newton-cnn condition --help)',
@@ -304,7 +313,10 @@ export function mainUsage(): string {
     '  newton-cnn train                      # cnn3 + subsampled Newton on the bundled Fashion-MNIST subset',
     '  newton-cnn train --iterations 30 --sampling-rate 0.1 --checkpoint run.ckpt',
     '  newton-cnn train --resume run.ckpt --iterations 50',
-    '  newton-cnn train --optimizer sgd --epochs 20',
+    '  newton-cnn train --optimizer sgd --epochs 20 --save model.ncnn',
+    '  newton-cnn predict --model model.ncnn shirt.png boot.jpg',
+    '  newton-cnn evaluate --model model.ncnn --data fashion-mnist-small',
+    '  newton-cnn export --model model.ncnn --onnx model.onnx',
     '  newton-cnn train --optimizer sgd --model resnet20 --data DIR --loss cross-entropy --lr 0.1 --epochs 160 \\',
     '                   --milestones 80,120 --warmup 1 --weight-decay 5e-4 --decay-weights-only',
     '  newton-cnn train --optimizer scale-amended-sgd --model resnet20 --data DIR --loss cross-entropy --epochs 160',
@@ -349,7 +361,14 @@ export function trainUsage(): string {
     'unfinished iteration), writes a checkpoint (to --checkpoint or ./newton-cnn-interrupted.ckpt) and',
     'exits with code 130; a second Ctrl-C exits at once.',
     '',
-    'Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted.',
+    'SIGTERM and SIGHUP are handled as Ctrl-C is (exit codes 143 and 129). A run that diverges (a loss, the',
+    'objective or θ not finite) stops at once with exit code 3, writing no checkpoint: the last one is kept.',
+    '--C must give C·l ≥ 2^-53 (l: training images; below, the loss vanishes in the rounding of ‖θ‖²/(2Cl)),',
+    'and with --optimizer sgd, --lr must be below 2(1 + μ)/(1/(C·l) + W) (Nesterov: 2(1 + μ)/((1 + 2μ)(1/(C·l) + W)),',
+    'W the --weight-decay), beyond which the regulariser alone makes SGD diverge. 1/(C·l) > 2^24 is warned about.',
+    '',
+    'Exit codes: 0 done, 1 error, 2 bad usage, 3 diverged, 130 interrupted (Ctrl-C, SIGINT),',
+    '143 terminated (SIGTERM), 129 hung up (SIGHUP).',
   ].join('\n');
 }
 
@@ -453,7 +472,8 @@ export interface OptionReader {
 
 /**
  * Parses `argv` strictly against a command's option table (long names and kinds, plus -h/--help)
- * and returns a reader, or null when --help was asked for. keyOf maps an option name to the key
+ * and returns a reader, or null when --help was asked for. An option given twice is refused (none
+ * is repeatable; parseArgs alone would silently keep the last). keyOf maps an option name to the key
  * `given` records (default: the name).
  * @throws UsageError for unknown options and missing values.
  */
@@ -461,13 +481,27 @@ export function readOptions(argv: readonly string[], table: ReadonlyArray<readon
   const options: Record<string, { type: OptionKind; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, s] of table) options[name] = { type: s.kind };
   let values: Record<string, string | boolean | undefined>;
+  let tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>;
   try {
     const stringOptions = new Set(table.filter(([, s]) => s.kind === 'string').map(([n]) => n));
-    values = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const parsed = parseArgs({ args: joinNegativeValues(argv, stringOptions), options, strict: true, allowPositionals: false, tokens: true });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+    tokens = parsed.tokens;
   } catch (e) {
     throw parseError(e);
   }
   if (values.help === true) return null;
+  // parseArgs keeps the last of a repeated option: refuse repetitions (no option is repeatable)
+  const seen = new Map<string, string | undefined>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    if (seen.has(t.name)) {
+      const before = seen.get(t.name);
+      const both = before !== undefined && t.value !== undefined ? ` ('${before}', then '${t.value}')` : '';
+      throw new UsageError(`--${t.name} is given twice${both}; give it once`);
+    }
+    seen.set(t.name, t.value);
+  }
   const given = new Set<string>();
   const str = (name: string): string | undefined => {
     const v = values[name];
@@ -526,6 +560,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const test = testText === undefined ? undefined : path.resolve(cwd, testText);
   if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
   const shape = opt('shape', parseShape);
+  const classes = opt('classes', positiveInt);
   const optimizer = opt('optimizer', (f, t) => choice(f, t, OPTIMIZERS)) ?? 'newton';
   const epochsGiven = opt('epochs', positiveInt);
   const iterations = opt('iterations', positiveInt);
@@ -564,6 +599,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (resume !== undefined && !fs.existsSync(resume)) throw new UsageError(`--resume: no such file '${resumeText}'`);
   const checkpoint = checkpointText === undefined ? resume : path.resolve(cwd, checkpointText);
   if (checkpointEvery !== undefined && checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint PATH (or --resume PATH)');
+  const save = opt('save', (f, t) => outputFile(f, t, cwd));
+  if (save !== undefined && checkpoint !== undefined && save === checkpoint) throw new UsageError('--save and --checkpoint name the same file; a model file and a checkpoint are different files');
   const quiet = bool('quiet');
   const json = bool('json');
   const trainLimit = opt('train-limit', positiveInt);
@@ -584,6 +621,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(format !== undefined ? { format } : {}),
     ...(test !== undefined ? { test } : {}),
     ...(shape !== undefined ? { shape } : {}),
+    ...(classes !== undefined ? { classes } : {}),
     ...(trainLimit !== undefined ? { trainLimit } : {}),
     ...(testLimit !== undefined ? { testLimit } : {}),
     optimizer,
@@ -612,6 +650,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     device,
     ...(threads !== undefined ? { threads } : {}),
     ...(checkpoint !== undefined ? { checkpoint } : {}),
+    ...(save !== undefined ? { save } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     ...(resume !== undefined ? { resume } : {}),
     quiet,

@@ -1,13 +1,9 @@
 /**
  * Helpers the `newton-cnn` commands share: loading and preprocessing the data as `train` does,
- * checking the device, and writing result files atomically.
+ * and checking the device.
  *
  * @packageDocumentation
  */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import { loadDataset, minMaxScale, paperPreprocess, pixelMean, subset, subtractMean, type Dataset, type LoadedData } from '../data';
 import { devices } from '../runtime';
 import { UsageError } from './args';
@@ -22,6 +18,8 @@ export interface DataOptions {
   shape?: readonly [number, number, number];
   /** Test file of a LIBSVM data path (absolute). */
   test?: string;
+  /** Number of classes, for data whose format does not say (lib/data/load.ts). */
+  classes?: number;
   /** Use only the first N training images. */
   trainLimit?: number;
   /** Use only the first N test images. */
@@ -42,17 +40,19 @@ export async function loadRawData(a: DataOptions): Promise<LoadedData> {
     ...(a.format !== undefined ? { format: a.format } : {}),
     ...(a.shape !== undefined ? { shape: [...a.shape] as [number, number, number] } : {}),
     ...(a.test !== undefined ? { testPath: a.test } : {}),
+    ...(a.classes !== undefined ? { classes: a.classes } : {}),
   });
 }
 
 /**
  * The training and test sets of `newton-cnn train`: the first trainLimit / testLimit images, with
- * the paper's preprocessing (per-image min-max scaling, minus the training images' pixel mean).
+ * the paper's preprocessing (per-image min-max scaling, minus the training images' pixel mean),
+ * that mean, and the class names where the data set has them.
  */
-export async function loadPaperData(a: DataOptions): Promise<{ train: Dataset; test: Dataset }> {
+export async function loadPaperData(a: DataOptions): Promise<{ train: Dataset; test: Dataset; mean: Float32Array; classNames?: readonly string[] }> {
   const raw = await loadRawData(a);
-  const { train, test } = paperPreprocess(firstN(raw.train, a.trainLimit), firstN(raw.test, a.testLimit));
-  return { train, test };
+  const { train, test, mean } = paperPreprocess(firstN(raw.train, a.trainLimit), firstN(raw.test, a.testLimit));
+  return { train, test, mean, ...(raw.classNames !== undefined ? { classNames: raw.classNames } : {}) };
 }
 
 /**
@@ -83,29 +83,6 @@ export function checkDevice(device: string): void {
     const why = all.find((x) => x.kind === 'cuda' && !x.available)?.reason;
     const usable = all.filter((x) => x.available).map((x) => x.name).join(', ');
     throw new UsageError(`--device: '${device}' is not available${why && device.startsWith('cuda') ? ` (${why})` : ''}; available: ${usable}`);
-  }
-}
-
-/**
- * Writes `data` to `file` atomically, as saveCheckpoint does: a temporary file in the same
- * directory, fsynced, then renamed over `file`. A failure leaves the previous file (if any) and
- * no temporary file.
- */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const target = path.resolve(file);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    handle = await fs.promises.open(temp, 'wx', 0o644);
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.promises.rename(temp, target);
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await fs.promises.unlink(temp).catch(() => undefined);
-    throw e;
   }
 }
 

@@ -25,6 +25,8 @@ export interface ConditionArgs {
   data: string;
   format?: (typeof FORMATS)[number];
   shape?: [number, number, number];
+  /** Number of classes, for data whose format does not say. */
+  classes?: number;
   /** The first N training images. */
   examples: number;
   /** Largest network (parameters) whose dense Hessian is built. */
@@ -47,6 +49,7 @@ const CONDITION_OPTIONS: ReadonlyArray<[string, { kind: OptionKind; value?: stri
   ['data', { kind: 'string', value: 'NAME|PATH', help: 'as for train (default fashion-mnist-small)' }],
   ['format', { kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')}` }],
   ['shape', { kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM)' }],
+  ['classes', { kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
   ['train-limit', { kind: 'string', value: 'N', help: 'the first N training images (default 1000)' }],
   ['max-parameters', { kind: 'string', value: 'N', help: 'largest network whose dense Hessian is built (default 4096)' }],
   ['threads', { kind: 'string', value: 'N', help: 'CPU threads (default: all cores)' }],
@@ -121,6 +124,7 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
   const threads = opt('threads', positiveInt);
   const format = opt('format', (f, t) => choice(f, t, FORMATS));
   const shape = opt('shape', parseShape);
+  const classes = opt('classes', positiveInt);
   const json = opt('json', (f, t) => (t === '-' ? '-' : file(f, t)));
   const plot = opt('plot', file);
   return {
@@ -133,6 +137,7 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
     data: opt('data', (_, t) => resolveDataOption(t, cwd)) ?? 'fashion-mnist-small',
     ...(format !== undefined ? { format } : {}),
     ...(shape !== undefined ? { shape } : {}),
+    ...(classes !== undefined ? { classes } : {}),
     examples,
     maxParameters,
     ...(json !== undefined ? { json } : {}),

@@ -60,6 +60,8 @@ export interface SpectrumArgs {
   test?: string;
   /** Per-image shape [C, H, W]. */
   shape?: [number, number, number];
+  /** Number of classes, for data whose format does not say. */
+  classes?: number;
   /** The operator averages over the first N training images. */
   trainLimit: number;
   /** Seed of the model's initialisation (--model) and of every random vector. */
@@ -137,6 +139,7 @@ const SPECTRUM_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['format', { kind: 'string', value: 'FMT', section: 'data', help: `format of a data path: ${FORMATS.join(' | ')} (default: the checkpoint's, else guessed)` }],
   ['test', { kind: 'string', value: 'PATH', section: 'data', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
   ['shape', { kind: 'string', value: 'C,H,W', section: 'data', help: 'image shape (required for LIBSVM; checked otherwise)' }],
+  ['classes', { kind: 'string', value: 'K', section: 'data', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
   ['train-limit', { kind: 'string', value: 'N', section: 'data', help: `the operator averages over the first N training images (default ${DEFAULT_SPECTRUM_EXAMPLES})` }],
   ['matrix', { kind: 'string', value: 'KIND', section: 'operator', help: 'hessian (default) | gauss-newton' }],
   ['loss', { kind: 'string', value: 'NAME', section: 'operator', help: `${LOSSES.join(' | ')} (default: the checkpoint's, else cross-entropy)` }],
@@ -267,6 +270,7 @@ export function parseSpectrumArgs(argv: readonly string[], cwd: string = process
   const test = testText === undefined ? undefined : path.resolve(cwd, testText);
   if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
   const shape = opt('shape', parseShape);
+  const classes = opt('classes', positiveInt);
   const trainLimit = opt('train-limit', positiveInt) ?? DEFAULT_SPECTRUM_EXAMPLES;
 
   // The operator.
@@ -317,6 +321,7 @@ export function parseSpectrumArgs(argv: readonly string[], cwd: string = process
     ...(format !== undefined ? { format } : {}),
     ...(test !== undefined ? { test } : {}),
     ...(shape !== undefined ? { shape } : {}),
+    ...(classes !== undefined ? { classes } : {}),
     trainLimit,
     seed,
     device,

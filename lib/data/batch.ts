@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { Tensor } from '../tensor';
-import { checkDataset, Dataset, imageSize } from './dataset';
+import { checkDataset, Dataset, imageSize, labelRangeError } from './dataset';
 
 /** Options of gatherBatch. */
 export interface GatherBatchOptions {
@@ -28,7 +28,8 @@ export interface Batch {
 /**
  * The batch of images ds[order[start]], ..., ds[order[end − 1]].
  * @throws TypeError when order is not an Int32Array; RangeError unless 0 ≤ start < end ≤ order.length
- * and every order[i] is in [0, ds.length), or for an unknown dtype.
+ * and every order[i] is in [0, ds.length), for an unknown dtype, for a data set whose sizes disagree
+ * (see checkDataset) or a gathered label outside [0, classes).
  */
 export function gatherBatch(
   ds: Dataset,
@@ -62,8 +63,10 @@ export function gatherBatch(
     if (j < 0 || j >= ds.length) {
       throw new RangeError(`${fn}: order[${start + i}] = ${j} is outside [0, ${ds.length})`);
     }
+    const label = ds.labels[j];
+    if (label < 0 || label >= ds.classes) throw labelRangeError(`${fn}: ds`, ds, j); // would put its 1 in another row of y
     x.set(ds.images.subarray(j * size, (j + 1) * size), i * size); // float32 → float64 converts exactly
-    labels[i] = ds.labels[j];
+    labels[i] = label;
     y[i * ds.classes + labels[i]] = 1;
   }
   const [c, h, w] = ds.shape;

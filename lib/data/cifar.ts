@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { createDataset, DataFileError, Dataset, describe } from './dataset';
-import { readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
+import { checkDatasetSize, readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
 
 const PIXELS = 3 * 32 * 32;
 
@@ -71,6 +71,8 @@ export function* cifarDataset(
     }
     total += buf.length / record;
   });
+  const files = paths.length === 1 ? paths[0] : `${paths.length} files`;
+  checkDatasetSize(`${fn}: ${files}: ${total} records × ${PIXELS} pixels`, total * PIXELS);
   const images = new Float32Array(total * PIXELS);
   const labels = new Int32Array(total);
   const recordsPerStep = Math.max(1, Math.floor(STEP_VALUES / PIXELS));
@@ -94,7 +96,9 @@ export function* cifarDataset(
 /**
  * Reads one or more CIFAR binary files synchronously into one Dataset of shape [3, 32, 32]
  * (records in file order).
- * @throws DataFileError naming the file: missing, empty, size not a multiple of the record, label out of range, corrupt gzip.
+ * Gzip files are inflated no further than GZIP_MAX_RATIO × their compressed size (at least GZIP_MIN_BOUND; Note [bounded decompression]).
+ * @throws DataFileError naming the file: missing, empty, size not a multiple of the record, label out of range, corrupt gzip
+ * or a gzip bomb; RangeError for more records than a data set or the available memory can hold.
  */
 export function readCifar(paths: readonly string[], options: ReadCifarOptions = {}): Dataset {
   const fn = 'readCifar';

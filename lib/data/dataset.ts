@@ -145,19 +145,91 @@ export function withImages(ds: Dataset, images: Float32Array, name: string = ds.
   });
 }
 
-/** Throws unless `ds` looks like a Dataset (used at public entry points). */
+/**
+ * The most values (pixels) one data set may hold: 2^31 − 1 (8 GiB of float32), so that every pixel
+ * index fits an int32 and every JavaScript engine can allocate the typed array. Readers refuse
+ * files, headers and shapes that need more, with a message naming the option or file.
+ */
+export const MAX_DATASET_VALUES = 2 ** 31 - 1;
+
+/** The constructor name of a typed array, else {@link describe}, for error messages. */
+function arrayType(v: unknown): string {
+  return ArrayBuffer.isView(v) ? v.constructor.name : describe(v);
+}
+
+/**
+ * The O(1) checks of a Dataset's structure: field types, shape, classes, and that length,
+ * labels.length and images.length agree. `where` starts every message ("trainSgd: train").
+ * @throws TypeError for a field of the wrong type; RangeError for sizes that disagree.
+ */
+function checkStructure(where: string, ds: unknown): asserts ds is Dataset {
+  if (ds === null || typeof ds !== 'object') throw new TypeError(`${where} must be a Dataset, got ${describe(ds)}`);
+  const d = ds as Record<string, unknown>;
+  if (typeof d.name !== 'string') throw new TypeError(`${where} must be a Dataset (name must be a string, got ${describe(d.name)})`);
+  const at = `${where}: data set '${d.name}'`;
+  if (!(d.images instanceof Float32Array)) throw new TypeError(`${at}: images must be a Float32Array, got ${arrayType(d.images)}`);
+  if (!(d.labels instanceof Int32Array)) throw new TypeError(`${at}: labels must be an Int32Array, got ${arrayType(d.labels)}`);
+  const shape = checkShape(at, 'shape', d.shape);
+  if (typeof d.classes !== 'number') throw new TypeError(`${at}: classes must be a positive integer, got ${describe(d.classes)}`);
+  if (!isPositiveInteger(d.classes)) throw new RangeError(`${at}: classes must be a positive integer, got ${d.classes}`);
+  if (typeof d.length !== 'number') throw new TypeError(`${at}: length must be a non-negative integer, got ${describe(d.length)}`);
+  const length = d.length;
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(`${at}: length must be a non-negative integer, got ${length}`);
+  if (length !== d.labels.length) throw new RangeError(`${at}: length is ${length} but labels has ${d.labels.length} entries`);
+  const need = length * imageSize(shape);
+  if (d.images.length !== need) {
+    throw new RangeError(`${at}: images has ${d.images.length} values but length ${length} × shape [${shape.join(', ')}] needs ${need}`);
+  }
+  const lv = d.labelValues;
+  if (lv !== undefined) {
+    if (!Array.isArray(lv)) throw new TypeError(`${at}: labelValues must be an array of numbers, got ${describe(lv)}`);
+    if (lv.length > d.classes) throw new RangeError(`${at}: labelValues has ${lv.length} entries but classes is ${d.classes}`);
+  }
+}
+
+/** The RangeError for labels[i] outside [0, classes) (shared by validateDataset and gatherBatch). */
+export function labelRangeError(where: string, ds: Dataset, i: number): RangeError {
+  return new RangeError(
+    `${where}: data set '${ds.name}': labels[${i}] = ${ds.labels[i]} is outside [0, ${ds.classes}) (classes = ${ds.classes})`,
+  );
+}
+
+/**
+ * Throws unless `ds` is a structurally sound Dataset (used at public entry points): the field
+ * types, a positive-integer shape and classes, and length = labels.length, images.length =
+ * length·C·H·W. O(1): labels and pixels are checked by {@link validateDataset}.
+ * @throws TypeError / RangeError starting `${fn}: ${name}`.
+ */
 export function checkDataset(fn: string, name: string, ds: unknown): asserts ds is Dataset {
-  const d = ds as Partial<Dataset> | null;
-  if (
-    d === null ||
-    typeof d !== 'object' ||
-    !(d.images instanceof Float32Array) ||
-    !(d.labels instanceof Int32Array) ||
-    !Array.isArray(d.shape) ||
-    typeof d.classes !== 'number' ||
-    typeof d.length !== 'number'
-  ) {
-    throw new TypeError(`${fn}: ${name} must be a Dataset, got ${describe(ds)}`);
+  checkStructure(`${fn}: ${name}`, ds);
+}
+
+/**
+ * Checks everything a trainer relies on, in one pass over the labels and one over the pixels
+ * (branch-free; about 0.1 s for 60,000 28×28 images on a busy 2-core machine): the structure
+ * ({@link checkDataset}), every label in [0, classes) and every pixel finite. For data sets that
+ * did not come from this library's readers (hand-built objects satisfying the Dataset interface),
+ * at every entry to training.
+ *
+ * @param where the caller and argument, starting every message (e.g. 'trainSgd: train').
+ * @throws TypeError for a field of the wrong type; RangeError naming `where`, the data set's name,
+ * the field and the values: lengths that disagree (expected and actual), the first label outside
+ * [0, classes) (index and value), the first non-finite pixel (index and image).
+ * @example validateDataset(train, 'trainNewton: train');
+ */
+export function validateDataset(ds: Dataset, where: string): void {
+  checkStructure(where, ds);
+  const { labels, images, classes } = ds;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l < 0 || l >= classes) throw labelRangeError(where, ds, i);
+  }
+  let bad = 0;
+  for (let i = 0; i < images.length; i++) bad += images[i] * 0; // stays 0 unless a value is NaN or ±Infinity
+  if (bad !== 0) {
+    const i = images.findIndex((v) => v - v !== 0);
+    const image = Math.floor(i / imageSize(ds.shape));
+    throw new RangeError(`${where}: data set '${ds.name}': images[${i}] = ${images[i]} is not finite (image ${image})`);
   }
 }
 

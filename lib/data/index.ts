@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export type { Dataset, DatasetFields } from './dataset';
-export { DataFileError, createDataset, subset } from './dataset';
+export { DataFileError, createDataset, subset, validateDataset, MAX_DATASET_VALUES } from './dataset';
 export { Rng } from './rng';
 export type { ReadIdxOptions } from './idx';
 export { readIdx, readIdxAsync, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx';
@@ -20,4 +20,4 @@ export { principalComponents, type PrincipalComponents, type PrincipalComponents
 export type { GatherBatchOptions, Batch } from './batch';
 export { gatherBatch } from './batch';
 export type { LoadDatasetOptions, LoadedData, DataFormat } from './load';
-export { loadDataset, DEFAULT_DATASET, FASHION_MNIST_DIR, bundledDataDir, packageRoot } from './load';
+export { loadDataset, DEFAULT_DATASET, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, bundledDataDir, packageRoot } from './load';

@@ -8,14 +8,19 @@
  *
  * @packageDocumentation
  */
-import { checkShape, createDataset, DataFileError, Dataset, imageSize } from './dataset';
-import { readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
+import { constants as bufferConstants } from 'node:buffer';
+import { checkShape, createDataset, DataFileError, Dataset, imageSize, MAX_DATASET_VALUES } from './dataset';
+import { checkDatasetSize, readDataFile, readDataFileSync, runSteps, runStepsAsync, STEP_VALUES, Steps } from './files';
 
 /** Options of readLibsvm. */
 export interface ReadLibsvmOptions {
   /** Per-image shape [C, H, W]; features beyond C·H·W are an error. Required. */
   shape: readonly [number, number, number];
-  /** Number of classes (default: the number of distinct labels, or labelValues.length). */
+  /**
+   * Number of classes (default: the number of distinct labels, or labelValues.length). Without it
+   * (and without labelValues), a file of 20 or more lines in which more than half the lines have
+   * distinct labels is refused: those look like regression targets, not classes.
+   */
   classes?: number;
   /**
    * An existing label mapping (e.g. the training set's labelValues when reading its test file):
@@ -46,7 +51,13 @@ function checkOptions(fn: string, options: ReadLibsvmOptions | undefined): ReadL
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${fn}: options must be an object with shape [C, H, W], got ${options === null ? 'null' : typeof options}`);
   }
-  checkShape(fn, 'options.shape', options.shape);
+  const shape = checkShape(fn, 'options.shape', options.shape);
+  const perImage = imageSize(shape);
+  if (perImage > MAX_DATASET_VALUES) {
+    throw new RangeError(
+      `${fn}: options.shape [${shape.join(', ')}] = ${perImage} values per image, more than the ${MAX_DATASET_VALUES} a data set can hold`,
+    );
+  }
   if (options.classes !== undefined && (!Number.isInteger(options.classes) || options.classes < 1)) {
     throw new RangeError(`${fn}: options.classes must be a positive integer, got ${options.classes}`);
   }
@@ -67,6 +78,7 @@ export function* libsvmDataset(fn: string, file: string, text: string, options: 
   let count = 0;
   for (const l of lines) if (l.trim() !== '') count++;
   if (count === 0) throw new DataFileError(`${fn}: ${file}: no data lines (empty LIBSVM file)`, file);
+  checkDatasetSize(`${fn}: ${file}: options.shape [${shape.join(', ')}] × ${count} images`, count * size);
   const images = new Float32Array(count * size);
   const rawLabels = new Float64Array(count);
   // Yield about every STEP_VALUES characters of text (parsing costs per character, not per pixel).
@@ -110,6 +122,13 @@ export function* libsvmDataset(fn: string, file: string, text: string, options: 
   const classOf = new Map<number, number>();
   labelValues.forEach((v, k) => classOf.set(v, k));
   const classes = options.classes ?? Math.max(labelValues.length, 1);
+  if (options.classes === undefined && options.labelValues === undefined && count >= 20 && labelValues.length > count / 2) {
+    throw new DataFileError(
+      `${fn}: ${file}: ${labelValues.length} distinct labels in ${count} lines: regression targets rather than classes? ` +
+        'Give the number of classes (options.classes, --classes) to use them as classes',
+      file,
+    );
+  }
   if (labelValues.length > classes) {
     throw new DataFileError(
       `${fn}: ${file}: ${labelValues.length} distinct labels [${labelValues.join(', ')}] but options.classes is ${classes}`,
@@ -128,16 +147,30 @@ export function* libsvmDataset(fn: string, file: string, text: string, options: 
   return createDataset({ name: options.name ?? file, images, labels, shape, classes, labelValues });
 }
 
+/** The text of a LIBSVM file's (decompressed) bytes. @throws DataFileError when longer than a JavaScript string can be. */
+function text(fn: string, file: string, buf: Buffer): string {
+  if (buf.length > bufferConstants.MAX_STRING_LENGTH) {
+    throw new DataFileError(
+      `${fn}: ${file}: ${buf.length} bytes of text, more than the ${bufferConstants.MAX_STRING_LENGTH} characters a JavaScript string can hold`,
+      file,
+    );
+  }
+  return buf.toString('utf8');
+}
+
 /**
  * Reads a LIBSVM file synchronously into a Dataset of the given shape.
  * @throws DataFileError naming the file and line: malformed token, index 0 or beyond C·H·W, decreasing
- * indices, non-finite value, non-integer or unknown label; missing file; corrupt gzip.
+ * indices, non-finite value, non-integer or unknown label, labels that look like regression targets (give
+ * options.classes); missing file; corrupt gzip or a gzip bomb (inflated no further than GZIP_MAX_RATIO × the
+ * compressed size, at least GZIP_MIN_BOUND); RangeError naming options.shape when the images need more values
+ * than a data set or the available memory can hold.
  */
 export function readLibsvm(path: string, options: ReadLibsvmOptions): Dataset {
   const fn = 'readLibsvm';
   if (typeof path !== 'string') throw new TypeError(`${fn}: path must be a string, got ${typeof path}`);
   checkOptions(fn, options);
-  return runSteps(libsvmDataset(fn, path, readDataFileSync(fn, path).toString('utf8'), options));
+  return runSteps(libsvmDataset(fn, path, text(fn, path, readDataFileSync(fn, path)), options));
 }
 
 /** readLibsvm with fs.promises, asynchronous gunzip and stepwise parsing. */
@@ -145,5 +178,5 @@ export async function readLibsvmAsync(path: string, options: ReadLibsvmOptions):
   const fn = 'readLibsvm';
   if (typeof path !== 'string') throw new TypeError(`${fn}: path must be a string, got ${typeof path}`);
   checkOptions(fn, options);
-  return runStepsAsync(libsvmDataset(fn, path, (await readDataFile(fn, path)).toString('utf8'), options));
+  return runStepsAsync(libsvmDataset(fn, path, text(fn, path, await readDataFile(fn, path)), options));
 }

@@ -29,6 +29,13 @@ export interface LoadDatasetOptions {
   shape?: readonly [number, number, number];
   /** LIBSVM test file (default: `${path}.t` when it exists, the LIBSVM site's naming). */
   testPath?: string;
+  /**
+   * Number of classes (`--classes`). Named data sets and CIFAR know theirs (10; CIFAR-100: 100)
+   * and only check it; for an IDX directory it is the class count (default: inferred from the
+   * training labels only when they are exactly 0..k−1), for LIBSVM at least the number of
+   * distinct labels. A label ≥ classes is a DataFileError naming the file, the item and the value.
+   */
+  classes?: number;
 }
 
 /** A training and a test set. */
@@ -37,6 +44,21 @@ export interface LoadedData {
   train: Dataset;
   /** The test set (same shape and classes). */
   test: Dataset;
+  /**
+   * One name per class where the data set says: Fashion-MNIST's, CIFAR's (from its
+   * batches.meta.txt / fine_label_names.txt when present), a LIBSVM file's label values.
+   */
+  classNames?: readonly string[];
+}
+
+/** Fashion-MNIST's classes, in label order. */
+export const FASHION_MNIST_CLASSES = Object.freeze(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+
+/** The non-empty lines of a CIFAR label-name file, when it exists and names `count` classes. */
+async function labelNameFile(file: string, count: number): Promise<readonly string[] | undefined> {
+  const text = await fs.promises.readFile(file, 'utf8').catch(() => undefined);
+  const names = text?.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
+  return names !== undefined && names.length === count ? names : undefined;
 }
 
 const FN = 'loadDataset';
@@ -90,6 +112,16 @@ function idxNames(prefix: string, kind: 'images-idx3' | 'labels-idx1'): string[]
   return [`${prefix}-${what}-${idx}-ubyte`, `${prefix}-${what}.${idx}-ubyte`].flatMap((n) => [n, `${n}.gz`]);
 }
 
+/** The class count of each named data set. */
+const NAMED_CLASSES = 10;
+
+/** Refuses an options.classes that differs from what the format or data set defines. */
+function checkKnownClasses(what: string, known: number, classes: number | undefined): void {
+  if (classes !== undefined && classes !== known) {
+    throw new RangeError(`${FN}: options.classes is ${classes} but ${what} has ${known} classes`);
+  }
+}
+
 async function loadIdxDir(dir: string, name: string, classes?: number): Promise<LoadedData> {
   const files: string[] = [];
   for (const [prefix, kind] of [
@@ -105,26 +137,30 @@ async function loadIdxDir(dir: string, name: string, classes?: number): Promise<
     }
     files.push(found);
   }
-  const train = await readIdxAsync(files[0], files[1], { name: `${name}/train`, ...(classes ? { classes } : {}) });
+  const train = await readIdxAsync(files[0], files[1], { name: `${name}/train`, ...(classes !== undefined ? { classes } : {}) });
   const test = await readIdxAsync(files[2], files[3], { name: `${name}/test`, classes: train.classes });
   return { train, test };
 }
 
 const CIFAR10_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 
-async function loadCifarDir(dir: string, name: string): Promise<LoadedData> {
+async function loadCifarDir(dir: string, name: string, classes: number | undefined): Promise<LoadedData> {
   if (await exists(path.join(dir, CIFAR10_TRAIN[0]))) {
+    checkKnownClasses('CIFAR-10', 10, classes);
     const train = await readCifarAsync(
       CIFAR10_TRAIN.map((f) => path.join(dir, f)),
       { variant: 10, name: `${name}/train` },
     );
     const test = await readCifarAsync([path.join(dir, 'test_batch.bin')], { variant: 10, name: `${name}/test` });
-    return { train, test };
+    const classNames = await labelNameFile(path.join(dir, 'batches.meta.txt'), 10);
+    return { train, test, ...(classNames !== undefined ? { classNames } : {}) };
   }
   if (await exists(path.join(dir, 'train.bin'))) {
+    checkKnownClasses('CIFAR-100 (fine labels)', 100, classes);
     const train = await readCifarAsync([path.join(dir, 'train.bin')], { variant: 100, name: `${name}/train` });
     const test = await readCifarAsync([path.join(dir, 'test.bin')], { variant: 100, name: `${name}/test` });
-    return { train, test };
+    const classNames = await labelNameFile(path.join(dir, 'fine_label_names.txt'), 100);
+    return { train, test, ...(classNames !== undefined ? { classNames } : {}) };
   }
   throw new Error(
     `${FN}: ${dir}: not a CIFAR binary directory (expected data_batch_1..5.bin and test_batch.bin for CIFAR-10, ` +
@@ -143,14 +179,19 @@ async function loadLibsvm(file: string, options: LoadDatasetOptions): Promise<Lo
     }
     testPath = `${file}.t`;
   }
-  const train = await readLibsvmAsync(file, { shape: options.shape, name: path.basename(file) });
+  const train = await readLibsvmAsync(file, {
+    shape: options.shape,
+    name: path.basename(file),
+    ...(options.classes !== undefined ? { classes: options.classes } : {}),
+  });
   const test = await readLibsvmAsync(testPath, {
     shape: options.shape,
     name: path.basename(testPath),
     classes: train.classes,
     ...(train.labelValues !== undefined ? { labelValues: train.labelValues } : {}),
   });
-  return { train, test };
+  const classNames = train.labelValues?.length === train.classes ? train.labelValues.map(String) : undefined;
+  return { train, test, ...(classNames !== undefined ? { classNames } : {}) };
 }
 
 function checkOptions(options: unknown): LoadDatasetOptions {
@@ -164,6 +205,9 @@ function checkOptions(options: unknown): LoadDatasetOptions {
   if (o.shape !== undefined) checkShape(FN, 'options.shape', o.shape);
   if (o.testPath !== undefined && typeof o.testPath !== 'string') {
     throw new TypeError(`${FN}: options.testPath must be a string, got ${typeof o.testPath}`);
+  }
+  if (o.classes !== undefined && (typeof o.classes !== 'number' || !Number.isInteger(o.classes) || o.classes < 1)) {
+    throw new RangeError(`${FN}: options.classes must be a positive integer, got ${String(o.classes)}`);
   }
   return o;
 }
@@ -199,16 +243,18 @@ export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadD
   }
   const o = checkOptions(options);
   if (spec === DEFAULT_DATASET) {
-    return checkLoaded(await loadIdxDir(bundledDataDir(), DEFAULT_DATASET, 10), o, spec);
+    checkKnownClasses(spec, NAMED_CLASSES, o.classes);
+    return { ...checkLoaded(await loadIdxDir(bundledDataDir(), DEFAULT_DATASET, NAMED_CLASSES), o, spec), classNames: FASHION_MNIST_CLASSES };
   }
   if (spec === 'fashion-mnist') {
+    checkKnownClasses(spec, NAMED_CLASSES, o.classes);
     if (!(await exists(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')))) {
       throw new Error(
         `${FN}: the full Fashion-MNIST data set is not installed (no ${FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz): ` +
           "run `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or use 'fashion-mnist-small' or a directory of IDX files",
       );
     }
-    return checkLoaded(await loadIdxDir(FASHION_MNIST_DIR, 'fashion-mnist', 10), o, spec);
+    return { ...checkLoaded(await loadIdxDir(FASHION_MNIST_DIR, 'fashion-mnist', NAMED_CLASSES), o, spec), classNames: FASHION_MNIST_CLASSES };
   }
   let stat: fs.Stats;
   try {
@@ -234,5 +280,5 @@ export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadD
   if (!stat.isDirectory()) {
     throw new Error(`${FN}: ${spec}: is a file, but ${format} data sets are directories`);
   }
-  return checkLoaded(format === 'idx' ? await loadIdxDir(spec, name) : await loadCifarDir(spec, name), o, spec);
+  return checkLoaded(format === 'idx' ? await loadIdxDir(spec, name, o.classes) : await loadCifarDir(spec, name, o.classes), o, spec);
 }

@@ -132,7 +132,7 @@ export class GraphBuilder {
       for (const j of this.inputs[i]) if (j >= 0) used[j] = true;
     }
     this.built = true;
-    return new Network(kind, this.inputShape, { modules: this.modules, inputs: this.inputs, ports: this.ports }, { dtype: o.dtype, device: o.device, name: o.name ?? kind.toLowerCase() });
+    return new Network(kind, this.inputShape, { modules: this.modules, inputs: this.inputs, ports: this.ports }, this.specs, { dtype: o.dtype, device: o.device, name: o.name ?? kind.toLowerCase() });
   }
 }
 

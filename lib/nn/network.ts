@@ -13,6 +13,8 @@ import { copy, fill } from '../ops';
 import { Tensor } from '../tensor';
 import { Executor, type GraphNodes } from './executor';
 import { checkInit, drawParameter, type Initializer, type InitOptions } from './init';
+import type { GraphSpec } from './graph';
+import type { ModuleSpec } from './layers';
 import type { Module, ModuleInfo, ParameterSlot, ParameterViews } from './module';
 import {
   disposeStoredJacobian,
@@ -119,6 +121,8 @@ export class Network {
   readonly nodeInputs: readonly (readonly number[])[];
   /** The output port of each node input (0 but for modules with several outputs). */
   readonly nodePorts: readonly (readonly number[])[];
+  /** The spec each node was built from, in node order. */
+  readonly nodeSpecs: readonly ModuleSpec[];
 
   private readonly executor: Executor;
   private batchSize = 0;
@@ -129,8 +133,15 @@ export class Network {
    * @internal Networks are made by GraphBuilder.build() and Sequential; `nodes` are in
    * topological order, every node feeds the last one, which is the output (note [graph executor]).
    */
-  constructor(kind: string, inputShape: readonly [number, number, number], nodes: GraphNodes, options: { dtype: FloatDType; device: string; name: string }) {
+  constructor(
+    kind: string,
+    inputShape: readonly [number, number, number],
+    nodes: GraphNodes,
+    specs: readonly ModuleSpec[],
+    options: { dtype: FloatDType; device: string; name: string },
+  ) {
     this.kind = kind;
+    this.nodeSpecs = Object.freeze([...specs]);
     this.inputShape = inputShape;
     this.dtype = options.dtype;
     this.device = options.device;
@@ -167,6 +178,21 @@ export class Network {
   /** Views of a θ-shaped tensor at each module's parameters (null for modules without any); dispose with disposeViews. @internal */
   parameterViews(t: Tensor): (ParameterViews | null)[] {
     return this.built.map((m) => (m.info.parameters.length === 0 ? null : this.views(t, m.info.parameters)));
+  }
+
+  /**
+   * The graph as plain data (every node's spec and inputs): networkFromSpec(net.toSpec()) builds
+   * a network with the same θ layout, buffers and passes.
+   */
+  toSpec(): GraphSpec {
+    return {
+      inputShape: this.inputShape,
+      nodes: this.nodeSpecs.map((spec, i) => ({
+        spec,
+        inputs: [...this.nodeInputs[i]],
+        ...(this.nodePorts[i].some((p) => p !== 0) ? { ports: [...this.nodePorts[i]] } : {}),
+      })),
+    };
   }
 
   /** Static description of every module: kind, shapes, parameter slots in θ. */

@@ -44,7 +44,7 @@ export class Sequential extends Network {
       bufferOffset += m.info.buffers.reduce((a, b) => a + b.size, 0);
       shape = m.info.outputShape;
     });
-    super(fn, shape0, { modules, inputs }, { dtype: o.dtype, device: o.device, name: o.name ?? 'sequential' });
+    super(fn, shape0, { modules, inputs }, layers, { dtype: o.dtype, device: o.device, name: o.name ?? 'sequential' });
     this.specs = Object.freeze([...layers]);
   }
 }

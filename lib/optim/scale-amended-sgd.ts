@@ -45,6 +45,7 @@
 import { axpy, squaredNorm } from '../ops';
 import { Tensor } from '../tensor';
 import type { Network } from '../nn/network';
+import { checkRegularization } from '../train/divergence';
 import { learningRateAt, MomentumState, resolveSgdOptions, weightDecayMask, type MinibatchOptimizer, type ResolvedSgdOptions, type SgdOptions, type SgdState } from './sgd';
 
 /** How the backward factors of a value used by several modules combine (ScaleAmendedSgdOptions.fanOut). */
@@ -211,6 +212,9 @@ export class ScaleAmendedSgd implements MinibatchOptimizer {
     }
     this.options = resolveScaleAmendedSgdOptions(fn, options);
     finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    // C·l neither overflowing nor drowning the loss in rounding (the learning-rate rule of Sgd does
+    // not apply: the amendment rescales each layer's step by a factor that depends on θ)
+    checkRegularization(fn, 'options.C', this.options.C, trainSize);
     model.checkAlive(fn);
     this.trainSize = trainSize;
     this.Cl = this.options.C * trainSize;

@@ -15,6 +15,7 @@ import { axpy, mul, scale } from '../ops';
 import { Tensor } from '../tensor';
 import type { Network } from '../nn/network';
 import { isFloatArray } from '../nn/shape-util';
+import { checkLearningRate, checkRegularization } from '../train/divergence';
 
 /**
  * Learning-rate schedules: the paper's η0/(1+tγ), a step decay every `every` steps, or a decay by
@@ -209,8 +210,8 @@ export function checkSgdState(fn: string, s: SgdState, numParameters: number): v
  * (lib/optim/scale-amended-sgd.ts). The state is the step count and the velocity.
  */
 export interface MinibatchOptimizer {
-  /** The options; C is the regularisation of the objective the trainer reports. */
-  readonly options: { readonly C: number };
+  /** The options; C is the regularisation of the objective the trainer reports, learningRate η0. */
+  readonly options: { readonly C: number; readonly learningRate: number };
   /** Steps taken so far (t). */
   readonly iteration: number;
   /** The learning rate the next step will use, η_t. */
@@ -342,6 +343,9 @@ export class Sgd implements MinibatchOptimizer {
     }
     this.options = resolveSgdOptions(fn, options);
     finite(fn, 'trainSize', trainSize, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+    // C·l neither overflowing nor drowning the loss in rounding; η0 below the regulariser's own stability limit
+    checkRegularization(fn, 'options.C', this.options.C, trainSize);
+    checkLearningRate(fn, 'options', this.options, trainSize);
     this.trainSize = trainSize;
     this.Cl = this.options.C * trainSize;
     // weightDecayOn 'weights' with w > 0: 1 on the decayed parameters, 0 elsewhere; null otherwise

@@ -18,6 +18,16 @@ export {
 } from './objective';
 export { trainSgd } from './sgd-trainer';
 export {
+  checkLearningRate,
+  checkRegularization,
+  DivergenceError,
+  maxStableLearningRate,
+  MIN_CL,
+  WARN_INVERSE_CL,
+  type DivergedQuantity,
+  type DivergenceDetails,
+} from './divergence';
+export {
   DEFAULT_NEWTON_ITERATIONS,
   DEFAULT_NEWTON_OPTIONS,
   resolveNewtonOptions,

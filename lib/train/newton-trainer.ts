@@ -22,7 +22,7 @@
 // else is deterministic native arithmetic, so a state taken between iterations resumes bit-for-bit.
 // When aborted in the middle of an iteration, the iteration is discarded: θ, λ and the subsample
 // position return to the iteration's start, and the resumed run repeats it exactly.
-import { Rng, type Dataset } from '../data';
+import { Rng, validateDataset, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { DEFAULT_STORED_JACOBIAN_BYTES, type GaussNewtonMode } from '../nn/products';
 import type { Network } from '../nn/network';
@@ -31,6 +31,7 @@ import { cgSteps, resolveCgOptions, type CgStop } from '../optim/cg';
 import { axpy, copy, dot, scale, squaredNorm } from '../ops';
 import type { Tensor } from '../tensor';
 import type { LinearOperator } from '../optim/cg';
+import { checkRegularization, DivergenceError, firstNonFinite, type DivergedQuantity } from './divergence';
 import { checkModelData, evaluateObjectiveAsync, objectiveSteps, type KeptBatch, type ObjectiveResult } from './objective';
 import { checkResumeBuffers, type TrainState } from './types';
 
@@ -289,13 +290,18 @@ interface Resolved {
 
 function resolveOptions(model: Network, train: Dataset, options: TrainNewtonOptions): Resolved {
   checkModelData(FN, 'train', model, train);
+  validateDataset(train, `${FN}: train`);
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options must be an object with loss, got ${options === null ? 'null' : typeof options}`);
   const iterations = num('options.iterations', options.iterations ?? DEFAULT_NEWTON_ITERATIONS, (x) => isInt(x) && x >= 1, 'a positive integer');
   const loss = checkLoss(FN, options.loss);
   const newton = resolveNewtonOptions(options.newton);
+  checkRegularization(FN, 'options.newton.C', newton.C, train.length);
   const batchSize = num('options.batchSize', options.batchSize ?? 256, (x) => isInt(x) && x >= 1, 'a positive integer');
   const seed = num('options.seed', options.seed ?? 0, (x) => isInt(x) && x >= 0, 'a non-negative safe integer');
-  if (options.test !== undefined) checkModelData(FN, 'options.test', model, options.test);
+  if (options.test !== undefined) {
+    checkModelData(FN, 'options.test', model, options.test);
+    validateDataset(options.test, `${FN}: options.test`);
+  }
   const evaluateEvery = num('options.evaluateEvery', options.evaluateEvery ?? 1, (x) => isInt(x) && x >= 0, 'a non-negative integer');
   const checkpointEvery = num('options.checkpointEvery', options.checkpointEvery ?? 1, (x) => isInt(x) && x >= 1, 'a positive integer');
   const yieldEveryMs = num('options.yieldEveryMs', options.yieldEveryMs ?? 50, (x) => x >= 0, 'a non-negative number');
@@ -342,7 +348,9 @@ class Aborted extends Error {}
  *   iteration and resolves with { aborted: true, state }; trainNewton(model, train, { ...options,
  *   resume: state }) then continues bit-for-bit.
  * θ is updated in place; the model must be initialised first.
- * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
+ * @throws TypeError / RangeError for bad options (C·l below 2^-53 or overflowing), mismatched shapes or an incompatible resume state.
+ * @throws DivergenceError when f, ∇f, the CG direction or θ is not finite (naming the iteration;
+ *   θ is then the one after the previous iteration, and no non-finite state reaches onCheckpoint).
  */
 export async function trainNewton(model: Network, train: Dataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
   const r = resolveOptions(model, train, options);
@@ -392,7 +400,25 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
   const startIteration = iteration;
   const history: NewtonIteration[] = [];
   const elapsed = (): number => previousElapsed + (performance.now() - start) / 1000;
-  const snapshot = (): TrainState => ({
+  // Divergence: a message naming the iteration, what, and what to do.
+  const diverged = (quantity: DivergedQuantity, value: number, what: string, at: number): DivergenceError =>
+    new DivergenceError(
+      `${FN}: diverged: ${what} at iteration ${at}: the data hold NaN or infinite values, or the network's outputs overflow; ` +
+        `raise C (C = ${o.C}, C·l = ${o.C * l}) or λ0 (${o.lambda}); θ and the last state handed to onCheckpoint are those after iteration ${at - 1}`,
+      { optimizer: 'newton', quantity, value, iteration: at - 1 },
+    );
+  // θ and the buffers of a state must be finite (checked on the host copies a state makes anyway)
+  const checkState = (st: TrainState): TrainState => {
+    for (const [quantity, name, a] of [
+      ['parameters', 'θ', st.parameters],
+      ['buffers', 'the batch-norm statistics', st.buffers],
+    ] as Array<[DivergedQuantity, string, Float32Array | Float64Array | undefined]>) {
+      const i = a === undefined ? -1 : firstNonFinite(a);
+      if (i >= 0) throw diverged(quantity, a![i], `${name} is not finite (element ${i} is ${a![i]})`, iteration + 1);
+    }
+    return st;
+  };
+  const snapshot = (): TrainState => checkState({
     version: 1,
     epoch,
     batch,
@@ -479,9 +505,8 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       kept = fg.kept!;
       const f0 = fg.value;
       const gnorm = Math.sqrt(squaredNorm(gradient));
-      if (!Number.isFinite(f0) || !Number.isFinite(gnorm)) {
-        throw new RangeError(`${FN}: the objective is not finite at iteration ${iteration + 1} (f = ${f0}, ‖∇f‖ = ${gnorm})`);
-      }
+      if (!Number.isFinite(f0)) throw diverged('objective', f0, `the objective f is ${f0}`, iteration + 1);
+      if (!Number.isFinite(gnorm)) throw diverged('gradient', gnorm, `the gradient is not finite (‖∇f‖ = ${gnorm}, f = ${f0})`, iteration + 1);
       const t1 = performance.now();
       // 3. CG on (G_S + λI) d = −∇f
       rhs = scale(gradient, -1);
@@ -497,6 +522,9 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       const gs = dot(gradient, d);
       const dd = squaredNorm(d);
       const dGd = dot(d, rhs) - dot(d, residual) - lambda * dd;
+      if (!Number.isFinite(dd) || !Number.isFinite(gs)) {
+        throw diverged('direction', Number.isFinite(dd) ? gs : dd, `the CG direction d is not finite (‖d‖² = ${dd}, ∇fᵀd = ${gs}: the Gauss-Newton products overflowed)`, iteration + 1);
+      }
       const t2 = performance.now();
       // 5. line search
       theta0 = model.parameters.clone();

@@ -7,12 +7,13 @@
 // of each epoch); dropout noise seeds are mixSeed(seed, step); everything else is deterministic
 // native arithmetic. A TrainState taken at any batch boundary therefore continues exactly as the
 // uninterrupted run would have.
-import { Rng, gatherBatch, subset, type Dataset } from '../data';
+import { Rng, gatherBatch, subset, validateDataset, type Dataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
 import type { Network } from '../nn/network';
 import { ScaleAmendedSgd } from '../optim/scale-amended-sgd';
 import { Sgd, type MinibatchOptimizer } from '../optim/sgd';
+import { DivergenceError, firstNonFinite, nonFiniteElement, short, type DivergedQuantity } from './divergence';
 import { checkModelData, evaluateObjectiveAsync } from './objective';
 import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
@@ -44,6 +45,7 @@ interface Resolved {
 
 function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions): Resolved {
   checkModelData(FN, 'train', model, train);
+  validateDataset(train, `${FN}: train`);
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${FN}: options must be an object with epochs and loss, got ${options === null ? 'null' : typeof options}`);
   }
@@ -62,7 +64,10 @@ function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions
     throw new RangeError(`${FN}: options.seed must be a non-negative safe integer, got ${String(seed)}`);
   }
   const loss = checkLoss(FN, options.loss);
-  if (options.test !== undefined) checkModelData(FN, 'options.test', model, options.test);
+  if (options.test !== undefined) {
+    checkModelData(FN, 'options.test', model, options.test);
+    validateDataset(options.test, `${FN}: options.test`);
+  }
   const every = options.evaluateEvery ?? 'epoch';
   if (every !== 'epoch' && every !== 'never') {
     throw new RangeError(`${FN}: options.evaluateEvery must be 'epoch' or 'never', got ${JSON.stringify(every) ?? String(every)}`);
@@ -122,7 +127,12 @@ const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(re
  *   { aborted: true, state }; trainSgd(model, train, { ...options, resume: state }) then continues
  *   bit-for-bit (same θ as an uninterrupted run).
  * θ is updated in place; the model must be initialised first (cnn3/cnn5 are).
- * @throws TypeError / RangeError for bad options, mismatched shapes or an incompatible resume state.
+ * Divergence stops the run: a batch loss, the epoch-end objective, θ, the velocity or the
+ * batch-norm statistics that is NaN or infinite throws a DivergenceError naming the epoch, the
+ * batch and the step; no state with a non-finite θ is handed to onCheckpoint or returned.
+ * @throws TypeError / RangeError for bad options (C·l below 2^-53 or overflowing, a learning rate
+ *   at which the regulariser alone diverges: see Sgd), mismatched shapes or an incompatible resume state.
+ * @throws DivergenceError when the run diverges.
  */
 export async function trainSgd(model: Network, train: Dataset, options: TrainSgdOptions): Promise<TrainResult> {
   const r = resolveOptions(model, train, options);
@@ -168,21 +178,46 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
   const startIteration = sgd.iteration;
   const history: EpochStats[] = [];
   const elapsed = (): number => previousElapsed + (performance.now() - start) / 1000;
-  const snapshot = (): TrainState => ({
-    version: 1,
-    epoch,
-    batch,
-    permutation: batch > 0 ? Int32Array.from(permutation) : new Int32Array(0),
-    rngState: rng.getState(),
-    optimizer: sgd.state(),
-    parameters: model.getParameters(),
-    buffers: model.getBuffers(),
-    seed: r.seed,
-    batchSize: r.batchSize,
-    trainSize: l,
-    elapsed: elapsed(),
-    epochLoss: { ...epochLoss },
-  });
+  // Divergence: a message naming where (epoch, batch, step), what, and what to do.
+  const diverged = (quantity: DivergedQuantity, value: number, what: string, at: { epoch: number; batch: number }): DivergenceError => {
+    const place = at.batch === 0 ? `at the end of epoch ${at.epoch + 1}` : `in epoch ${at.epoch + 1}, batch ${at.batch}/${batches}`;
+    return new DivergenceError(
+      `${FN}: diverged: ${what} ${place} (step ${sgd.iteration}, learning rate ${short(sgd.learningRate)}): ` +
+        `lower the learning rate (η0 = ${sgd.options.learningRate}) or raise C (C = ${sgd.options.C}, C·l = ${sgd.options.C * l}); ` +
+        'the last state handed to onCheckpoint is the last finite one',
+      { optimizer: r.optimizer, quantity, value, iteration: sgd.iteration, epoch: at.epoch, batch: at.batch },
+    );
+  };
+  // θ, the velocity and the buffers of a state must be finite (checked on the host copies, which
+  // a state makes anyway): a non-finite state is never handed out
+  const checkState = (s: TrainState): TrainState => {
+    const arrays: Array<[DivergedQuantity, string, Float32Array | Float64Array | undefined]> = [
+      ['parameters', 'θ', s.parameters],
+      ['velocity', 'the velocity', s.optimizer.velocity],
+      ['buffers', 'the batch-norm statistics', s.buffers],
+    ];
+    for (const [quantity, name, a] of arrays) {
+      const i = a === undefined ? -1 : firstNonFinite(a);
+      if (i >= 0) throw diverged(quantity, a![i], `${name} is not finite (element ${i} is ${a![i]})`, { epoch: s.epoch, batch: s.batch });
+    }
+    return s;
+  };
+  const snapshot = (): TrainState =>
+    checkState({
+      version: 1,
+      epoch,
+      batch,
+      permutation: batch > 0 ? Int32Array.from(permutation) : new Int32Array(0),
+      rngState: rng.getState(),
+      optimizer: sgd.state(),
+      parameters: model.getParameters(),
+      buffers: model.getBuffers(),
+      seed: r.seed,
+      batchSize: r.batchSize,
+      trainSize: l,
+      elapsed: elapsed(),
+      epochLoss: { ...epochLoss },
+    });
   const result = (aborted: boolean): TrainResult => ({
     state: snapshot(),
     aborted,
@@ -213,6 +248,16 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
         const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
         try {
           lossSum = r.loss.value(z, b.y);
+          // the one check of every step: the batch loss, a number already here
+          if (!Number.isFinite(lossSum)) {
+            const bad = nonFiniteElement(model.parameters);
+            throw diverged(
+              'loss',
+              lossSum,
+              `the loss of the batch is ${lossSum}${bad === null ? ' at a finite θ (the network outputs overflowed)' : `; θ is not finite (element ${bad.index} is ${bad.value})`}`,
+              { epoch, batch: batch + 1 },
+            );
+          }
           const dz = r.loss.gradient(z, b.y);
           try {
             model.backward(dz);
@@ -264,6 +309,8 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     if (batch < batches) return result(true);
 
     // epoch end
+    const bad = nonFiniteElement(model.parameters);
+    if (bad !== null) throw diverged('parameters', bad.value, `θ is not finite (element ${bad.index} is ${bad.value})`, { epoch, batch: 0 });
     const stats: EpochStats = {
       epoch,
       iteration: sgd.iteration,
@@ -272,6 +319,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     };
     if (trainEval !== null) {
       const f = await evaluateObjectiveAsync(model, trainEval, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize });
+      if (!Number.isFinite(f.value)) throw diverged('objective', f.value, `the objective f is ${f.value}`, { epoch, batch: 0 });
       stats.objective = f.value;
       stats.trainLoss = f.lossMean;
       stats.trainAccuracy = f.accuracy;

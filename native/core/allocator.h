@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "device.h"
 
@@ -53,7 +54,23 @@ class Buffer {
   void* data_;
 };
 
-// The process-wide host allocator (aligned, counts bytes in use).
+// The process-wide host allocator (aligned, counts bytes in use; note [host memory check]
+// in allocator.cpp).
 Allocator& cpu_allocator();
+
+// What a new host allocation can still get, not counting the CPU allocator's cache: the
+// least of MemAvailable + SwapFree (/proc/meminfo) and, for each memory cgroup the process is
+// in (v2 or v1, up to the root), its limit minus its usage (page cache it may reclaim not
+// counted as used). `detail` says which bound it is, for error messages. Reads a few files:
+// the allocator calls it only for large requests (see the note). Without /proc (not Linux)
+// `available` is SIZE_MAX.
+struct HostMemory {
+  std::size_t available = static_cast<std::size_t>(-1);
+  std::string detail;
+};
+HostMemory host_memory_available();
+
+// "512 bytes", "64.0 KiB", "1.50 GiB": sizes in messages.
+std::string format_bytes(double bytes);
 
 }  // namespace newton

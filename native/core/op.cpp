@@ -8,9 +8,6 @@
 #include <new>
 #include <sstream>
 
-#if defined(__linux__)
-#include <sys/sysinfo.h>
-#endif
 
 namespace newton {
 namespace check {
@@ -92,27 +89,6 @@ void disjoint(const char* op, const char* what, const Tensor& a, const Tensor& b
 
 }  // namespace check
 
-namespace {
-
-// RAM + swap: no host allocation larger than this can succeed. It does not change while the
-// process runs, so the kernel is asked once.
-double host_memory_limit() {
-  static const double limit = [] {
-    double l = 9.2e18;  // PTRDIFF_MAX
-#if defined(__linux__)
-    struct sysinfo si;
-    if (sysinfo(&si) == 0) {
-      const double total = (static_cast<double>(si.totalram) + static_cast<double>(si.totalswap)) * si.mem_unit;
-      if (total > 0 && total < l) l = total;
-    }
-#endif
-    return l;
-  }();
-  return limit;
-}
-
-}  // namespace
-
 Tensor allocate(const char* op, const Shape& shape, DType dtype, Device device) {
   double count = 1;
   for (int64_t d : shape) {
@@ -123,18 +99,19 @@ Tensor allocate(const char* op, const Shape& shape, DType dtype, Device device) 
   const double bytes = count * static_cast<double>(dtype_size(dtype));
   auto what = [&] {
     std::ostringstream out;
-    out << op << ": out of memory allocating " << static_cast<uint64_t>(bytes) << " bytes for a " << dtype_name(dtype)
-        << " tensor of shape " << fmt(shape) << " on " << device.name();
+    out << op << ": out of memory allocating " << format_bytes(bytes) << " (" << static_cast<uint64_t>(bytes)
+        << " bytes) for a " << dtype_name(dtype) << " tensor of shape " << fmt(shape) << " on " << device.name();
     return out.str();
   };
   Backend& backend = backend_for(device, op);
-  if (device.kind == DeviceKind::CPU && bytes > host_memory_limit()) throw OutOfMemoryError(what());
+  // The allocator checks the request against the memory really available (note [host memory
+  // check] in allocator.cpp) and says how much that is.
   try {
     return Tensor::empty(shape, dtype, backend.allocator());
   } catch (const std::bad_alloc&) {
     throw OutOfMemoryError(what());
   } catch (const OutOfMemoryError& e) {
-    throw OutOfMemoryError(what() + " (" + e.what() + ")");
+    throw OutOfMemoryError(what() + ": " + e.what());
   }
 }
 

@@ -103,8 +103,8 @@ void disjoint(const char* op, const char* what, const Tensor& a, const Tensor& b
 
 // A new tensor of `shape` and `dtype` on `device` for op `op`. Throws ShapeError when the
 // shape cannot be counted, OutOfMemoryError when it cannot fit in memory or the allocation
-// fails ("<op>: out of memory allocating <bytes> bytes for a float32 tensor of shape (...)
-// on cpu"), Error when the device is not available.
+// fails ("<op>: out of memory allocating 1.50 GiB (1610612736 bytes) for a float32 tensor of
+// shape (...) on cpu: only 1.20 GiB available (...)"), Error when the device is not available.
 Tensor allocate(const char* op, const Shape& shape, DType dtype, Device device);
 // Of `like`'s dtype and device.
 inline Tensor allocate_like(const char* op, const Tensor& like, const Shape& shape) {

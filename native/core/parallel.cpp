@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,14 +30,25 @@ namespace {
 
 thread_local bool t_in_region = false;
 
+// NEWTON_NUM_THREADS when it is a whole number from 1 to 256, else the hardware concurrency.
+// (lib/native.ts refuses other values with an Error naming the variable before the addon is
+// loaded; a C++ program linking the core gets the default.)
 int default_thread_count() {
   if (const char* env = std::getenv("NEWTON_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n >= 1 && n <= 256) return n;
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1 && n <= 256) return static_cast<int>(n);
   }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(std::min(hw, 256u));
 }
+
+// Marks the current thread as inside a parallel region for its lifetime, also when the body
+// throws.
+struct RegionGuard {
+  RegionGuard() { t_in_region = true; }
+  ~RegionGuard() { t_in_region = false; }
+};
 
 // Workers wait for a job generation number to change, run their chunk, and count down.
 // One job runs at a time (guarded by run_mutex), which is all the CPU backend needs: ops
@@ -75,24 +87,36 @@ class ThreadPool {
     }
     wake_.notify_all();
     run_chunk(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    body_ = nullptr;
+    // Every chunk finishes before `body` (the caller's) goes out of scope, even when one threw;
+    // the first exception is then rethrown here, on the caller's thread. (An exception leaving
+    // a worker thread would abort the process.)
+    std::exception_ptr error;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_ == 0; });
+      body_ = nullptr;
+      error = error_;
+      error_ = nullptr;
+    }
+    if (error) std::rethrow_exception(error);
   }
 
  private:
   static void run_serial(int64_t n, const std::function<void(int64_t, int64_t)>& body) {
-    t_in_region = true;
+    RegionGuard region;
     body(0, n);
-    t_in_region = false;
   }
 
-  void run_chunk(int index) {
+  void run_chunk(int index) noexcept {
     const int64_t begin = n_ * index / chunks_;
     const int64_t end = n_ * (index + 1) / chunks_;
-    t_in_region = true;
-    if (begin < end) (*body_)(begin, end);
-    t_in_region = false;
+    RegionGuard region;
+    try {
+      if (begin < end) (*body_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
   }
 
   void worker_loop(int index, uint64_t seen) {
@@ -127,6 +151,7 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  std::exception_ptr error_;  // the first exception of the current job's chunks
   int64_t n_ = 0;
   int chunks_ = 0;
   int pending_ = 0;

@@ -5,6 +5,11 @@
 // by timing, and reductions combine fixed-size blocks in a fixed order (see reduce.cpp),
 // so results do not depend on the number of threads. Calls from inside a parallel region
 // run serially on the calling thread.
+//
+// The pool is process-wide: every thread that calls in (the main thread, Node worker
+// threads) shares it, one parallel_for at a time; it is never destroyed, so a caller that goes
+// away (a terminated worker) leaves it intact. An exception thrown by the body in any chunk is
+// rethrown to the caller once every chunk has finished.
 #pragma once
 
 #include <algorithm>

@@ -55,6 +55,16 @@ void load_backends() {
   });
 }
 
+// Note [environment teardown]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// A worker thread's environment can be torn down at any moment (worker.terminate()): N-API
+// calls then fail, and an error that cannot be thrown is dropped
+// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, CMakeLists.txt / binding.gyp) instead of aborting.
+// What outlives the environment is process-wide and owned by no environment: the backends
+// loaded here, the allocators and the CPU thread pool (core/parallel.cpp). Per-environment
+// state is InstanceData, deleted by Node after the environment stops; the finalizers of the
+// last tensors may run before or after that (InstanceData detaches them), and queued async
+// reads complete during teardown (async_read.cpp).
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   load_backends();
   auto* data = new InstanceData();

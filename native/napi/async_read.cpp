@@ -35,10 +35,27 @@ class ReadWorker final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  // After worker.terminate() the copy may finish while the worker's environment is being torn
+  // down (Node waits for queued work before it deletes the environment): settling the promise
+  // then fails, and no JS will ever look at it, so the failure is dropped here. Nothing may
+  // escape these callbacks: an exception thrown out of them would abort the process.
+  void OnOK() override {
+    Settle([&] { deferred_.Resolve(Env().Undefined()); });
+  }
+  void OnError(const Napi::Error& e) override {
+    Settle([&] { deferred_.Reject(e.Value()); });
+  }
 
  private:
+  template <typename F>
+  static void Settle(F&& settle) noexcept {
+    try {
+      settle();
+    } catch (...) {
+      // The environment is stopping (see above).
+    }
+  }
+
   Napi::Promise::Deferred deferred_;
   Tensor tensor_;
   Napi::ObjectReference out_;

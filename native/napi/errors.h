@@ -3,9 +3,10 @@
 // into N-API and nothing aborts the process:
 //
 //   newton::ArgumentTypeError                  -> TypeError
-//   newton::ShapeError, ValueError, OutOfMemoryError -> RangeError
+//   newton::ShapeError, ValueError             -> RangeError
+//   newton::OutOfMemoryError                   -> OutOfMemoryError (lib/errors.ts, a RangeError)
 //   newton::Error (disposed tensors too), std::exception -> Error
-//   std::bad_alloc                             -> RangeError "<op>: out of memory"
+//   std::bad_alloc                             -> OutOfMemoryError "<op>: out of memory"
 //   Napi::Error (a JS exception already pending, e.g. from a throwing getter) -> rethrown as is
 //   anything else                              -> Error
 #pragma once

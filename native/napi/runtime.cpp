@@ -14,6 +14,7 @@
 #include "core/registry.h"
 #include "errors.h"
 #include "exports.h"
+#include "tensor_wrap.h"
 
 namespace newton {
 namespace napi {
@@ -138,6 +139,39 @@ Napi::Value GetDebugChecks(const Info& info) {
   return guard(info, "getDebugChecks", [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), debug_checks()); });
 }
 
+// setErrorClasses({ OutOfMemoryError }): the JS classes native errors become (lib/native.ts).
+Napi::Value SetErrorClasses(const Info& info) {
+  static constexpr const char* op = "setErrorClasses";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Object classes = options_arg(info[0], op, true);
+    const Napi::Value oom = classes.Get("OutOfMemoryError");
+    if (!oom.IsFunction()) fail<ArgumentTypeError>(op, ": OutOfMemoryError must be a function, got ", describe(oom));
+    InstanceData* data = info.Env().GetInstanceData<InstanceData>();
+    data->out_of_memory_error = Napi::Persistent(oom.As<Napi::Function>());
+    return info.Env().Undefined();
+  });
+}
+
+// trackedTensors(): { live, reportedBytes } of this environment's tensors that still hold
+// memory (note [freeing forgotten tensors] in tensor_wrap.cpp); for tests.
+Napi::Value TrackedTensors(const Info& info) {
+  return guard(info, "trackedTensors", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    InstanceData* data = env.GetInstanceData<InstanceData>();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("live", Napi::Number::New(env, static_cast<double>(data->live_count)));
+    o.Set("reportedBytes", Napi::Number::New(env, static_cast<double>(data->reported_bytes)));
+    return o;
+  });
+}
+
+// sweepTensors(): frees the memory of tensors V8 has collected now; returns how many.
+Napi::Value SweepTensors(const Info& info) {
+  return guard(info, "sweepTensors", [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(NativeTensor::Sweep(info.Env())));
+  });
+}
+
 Napi::Value AddonPath(const Info& info) {
   return guard(info, "info", [&]() -> Napi::Value { return Napi::String::New(info.Env(), addon_path()); });
 }
@@ -157,6 +191,9 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("setDebugChecks", Napi::Function::New(env, SetDebugChecks, "setDebugChecks"));
   exports.Set("getDebugChecks", Napi::Function::New(env, GetDebugChecks, "getDebugChecks"));
   exports.Set("addonPath", Napi::Function::New(env, AddonPath, "addonPath"));
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
+  exports.Set("trackedTensors", Napi::Function::New(env, TrackedTensors, "trackedTensors"));
+  exports.Set("sweepTensors", Napi::Function::New(env, SweepTensors, "sweepTensors"));
 }
 
 }  // namespace napi

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 
 import * as analysis from '../../analysis';
 import type { CurvatureOperator, SymmetricOperator } from '../../analysis';
+import { writeFileAtomic } from '../../atomic-file';
 import { loadCheckpoint, type JsonValue } from '../../checkpoint';
 import type { Dataset } from '../../data';
 import { lapackAvailable } from '../../linalg';
@@ -27,7 +28,7 @@ import type { ProgressStream } from '../../progress';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
 import type { Tensor } from '../../tensor';
 import { DATA_NAMES, defaultStem, FORMATS, isModelName, LOSSES, UsageError } from '../args';
-import { checkDevice, loadTrainingImages, toJson, writeFileAtomic, type DataOptions } from '../common';
+import { checkDevice, loadTrainingImages, toJson, type DataOptions } from '../common';
 import { EXIT, type CliIo } from '../io';
 import type { SpectrumArgs } from '../spectrum-args';
 
@@ -310,6 +311,7 @@ function pick(args: SpectrumArgs): Partial<DataOptions> {
     ...(args.format !== undefined ? { format: args.format } : {}),
     ...(args.shape !== undefined ? { shape: args.shape } : {}),
     ...(args.test !== undefined ? { test: args.test } : {}),
+    ...(args.classes !== undefined ? { classes: args.classes } : {}),
   };
 }
 

@@ -10,14 +10,19 @@
  */
 import * as path from 'node:path';
 
-import { loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
+import { checkWritableDestination } from '../../atomic-file';
+import { checkCheckpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import type { Dataset } from '../../data';
 import { lossByName, modelByName, type Network } from '../../nn';
+import { Model } from '../../model';
 import type { ScaleAmendedSgdOptions, SgdOptions, SgdSchedule } from '../../optim';
 import { Progress } from '../../progress';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
 import {
+  DivergenceError,
   evaluateObjectiveAsync,
+  maxStableLearningRate,
+  MIN_CL,
   trainNewton,
   trainSgd,
   type EpochStats,
@@ -25,7 +30,9 @@ import {
   type NewtonTrainResult,
   type TrainResult,
   type TrainState,
+  WARN_INVERSE_CL,
 } from '../../train';
+import { short } from '../../train/divergence';
 import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, OPTIMIZERS, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { checkDevice, loadPaperData } from '../common';
 import { EXIT, type CliIo } from '../io';
@@ -103,9 +110,75 @@ class RunControl {
   }
 }
 
+/**
+ * A training run that diverged (DivergenceError): main() prints the trainer's message and the
+ * note (which checkpoint holds the last finite state) and exits with EXIT.diverged (3).
+ */
+export class DivergedRun extends Error {
+  /** @param divergence the trainer's error; @param note what became of the checkpoint */
+  constructor(
+    readonly divergence: DivergenceError,
+    readonly note: string,
+  ) {
+    super(divergence.message, { cause: divergence });
+    this.name = 'DivergedRun';
+  }
+}
+
+// Turns a trainer's DivergenceError into a DivergedRun that says which checkpoint is kept.
+function divergedRun(e: unknown, args: TrainArgs, checkpoints: CheckpointWriter, unit: string): unknown {
+  if (!(e instanceof DivergenceError)) return e;
+  const file = args.checkpoint;
+  const note =
+    file === undefined
+      ? 'no checkpoint was written (no --checkpoint)'
+      : checkpoints.last !== undefined
+        ? `the last checkpoint, ${file} (${unit} ${checkpoints.lastIteration}), is kept: it holds the last finite state`
+        : `${file} is kept as it was: this run wrote no checkpoint before it diverged`;
+  return new DivergedRun(e, note);
+}
+
+/**
+ * Refuses (as bad usage) a --C whose C·l is not finite or below 2^-53, and with --optimizer sgd an
+ * --lr at which the regulariser alone diverges (lib/train/divergence.ts); warns when 1/(C·l) > 2^24.
+ * @throws UsageError naming the option, the rule and the bound
+ */
+export function checkRegularizationArgs(args: TrainArgs, l: number, io: CliIo): void {
+  const Cl = args.C * l;
+  if (!Number.isFinite(Cl)) {
+    throw new UsageError(`--C ${args.C} with ${l} training images gives C·l = ${Cl}, which overflows; give --C below ${short(Number.MAX_VALUE / l)}`);
+  }
+  if (!(Cl >= MIN_CL)) {
+    throw new UsageError(
+      `--C ${args.C} with ${l} training images gives C·l = ${short(Cl)}, below 2^-53 ≈ 1.1e-16: in f = ‖θ‖²/(2Cl) + mean loss the rounding error of the ` +
+        `regulariser would exceed the whole loss term and the run would diverge or learn nothing; give --C ${short(MIN_CL / l)} or more (the paper uses 0.01 to 1)`,
+    );
+  }
+  if (args.optimizer === 'sgd') {
+    const max = maxStableLearningRate({ learningRate: args.lr, momentum: args.momentum, nesterov: args.nesterov, C: args.C, weightDecay: args.weightDecay }, l);
+    if (!(args.lr < max)) {
+      const h = 1 / Cl + args.weightDecay;
+      const rule = args.nesterov ? '2(1 + μ)/(1 + 2μ) (Nesterov)' : '2(1 + μ)';
+      throw new UsageError(
+        `--lr ${args.lr} is too large for the regulariser: with --C ${args.C}, ${l} training images${args.weightDecay > 0 ? ` and --weight-decay ${args.weightDecay}` : ''}, ` +
+          `η·(1/(C·l)${args.weightDecay > 0 ? ' + W' : ''}) = ${short(args.lr * h)} ≥ ${rule} = ${short(max * h)} (--momentum ${args.momentum}): ` +
+          `the term ‖θ‖²/(2Cl) alone makes every step grow θ; give --lr below ${short(max)} or a larger --C`,
+      );
+    }
+  }
+  if (1 / Cl > WARN_INVERSE_CL) {
+    io.stderr.write(
+      `newton-cnn: warning: --C ${args.C} with ${l} training images weights ‖θ‖²/2 by 1/(C·l) = ${short(1 / Cl)} (> 2^24): the regulariser's gradient ` +
+        'outweighs the loss gradient beyond float32 resolution and will drive θ towards 0; the paper uses C = 0.01 to 1\n',
+    );
+  }
+}
+
 /** Writes this run's checkpoints and remembers the last file written. */
 class CheckpointWriter {
   last: string | undefined;
+  /** The optimizer step (Newton iteration) of the last checkpoint written. */
+  lastIteration = 0;
 
   constructor(
     private readonly model: CheckpointModel,
@@ -117,6 +190,7 @@ class CheckpointWriter {
   async write(file: string, state: TrainState): Promise<void> {
     await saveCheckpoint(file, { model: this.model, options: this.options, state, optimizer: this.optimizer }, { library: this.library });
     this.last = file;
+    this.lastIteration = state.optimizer.iteration;
   }
 }
 
@@ -130,6 +204,7 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     format: a.format ?? null,
     test: a.test ?? null,
     shape: a.shape ?? null,
+    classes: a.classes ?? null,
     trainLimit: a.trainLimit ?? null,
     testLimit: a.testLimit ?? null,
     preprocess: 'paper',
@@ -236,12 +311,29 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   }
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
+  // the output paths, before any training (a directory, a missing or unwritable directory)
+  if (args.save !== undefined) {
+    try {
+      await checkWritableDestination('--save', args.save);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (args.checkpoint !== undefined) {
+    try {
+      await checkCheckpointPath(args.checkpoint);
+    } catch (e) {
+      throw new UsageError(`--checkpoint: ${(e as Error).message.replace(/^checkpoint: /, '')}`);
+    }
+  }
 
-  const { train, test } = await loadPaperData(args);
+  const { train, test, mean, classNames } = await loadPaperData(args);
+  checkRegularizationArgs(args, train.length, io);
   const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device, ...(args.stem !== undefined ? { stem: args.stem } : {}) });
   try {
-    if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out);
-    return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p));
+    const saver = modelSaver(model, args, mean, classNames);
+    if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out, saver);
+    return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p), saver);
   } finally {
     progress?.clear();
     model.dispose();
@@ -257,6 +349,7 @@ async function trainModel(
   io: CliIo,
   out: (line: string) => void,
   setProgress: (p: Progress) => void,
+  saveModel: ModelSaver,
 ): Promise<TrainOutcome> {
   const loss = lossByName(args.loss);
   const l = train.length;
@@ -336,6 +429,8 @@ async function trainModel(
       ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => checkpoints.write(args.checkpoint!, s) } : {}),
       ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
     });
+  } catch (e) {
+    throw divergedRun(e, args, checkpoints, 'step');
   } finally {
     run.detach();
     progress.clear();
@@ -367,6 +462,7 @@ async function trainModel(
   if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.state.batch !== 0 || result.iterations === 0)) {
     await checkpoints.write(args.checkpoint, result.state);
   }
+  const modelFile = await saveModel(options, summary);
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     io.stdout.write(
@@ -383,10 +479,11 @@ async function trainModel(
         time: seconds,
         imagesPerSecond: result.imagesPerSecond,
         ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
+        ...(modelFile !== undefined ? { modelFile } : {}),
       })}\n`,
     );
   } else {
-    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, modelFile);
   }
   return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
@@ -439,13 +536,33 @@ function scheduleText(args: TrainArgs, sgd: SgdOptions): string {
 }
 
 /** The closing lines every run prints (README: "Output"), after the checkpoint's path if any. */
-function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined): void {
+function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined, modelFile: string | undefined): void {
   const w = (line: string): void => void io.stdout.write(`${line}\n`);
   if (checkpoint !== undefined) w(`checkpoint: ${checkpoint}`);
+  if (modelFile !== undefined) w(`model: ${modelFile}`);
   w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
   w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
   w(`objective: ${fmt(summary.objective, 6)}`);
   w(`time: ${seconds.toFixed(1)}s`);
+}
+
+/** Writes the trained model file of --save (when given) and returns its path. */
+type ModelSaver = (options: { [key: string]: JsonValue }, summary: TrainSummary) => Promise<string | undefined>;
+
+// --save: the network with the paper's preprocessing (the training mean), the data's class names,
+// the loss, the run's options and final metrics (lib/model).
+function modelSaver(model: Network, args: TrainArgs, mean: Float32Array, classNames: readonly string[] | undefined): ModelSaver {
+  return async (options, summary) => {
+    if (args.save === undefined) return undefined;
+    const trained = new Model(model, {
+      preprocessing: { kind: 'paper', mean },
+      ...(classNames !== undefined && classNames.length === model.outputSize ? { classNames } : {}),
+      loss: args.loss,
+      provenance: { training: options, metrics: { ...summary } },
+    });
+    await trained.save(args.save);
+    return args.save;
+  };
 }
 
 // The checkpoint's description of the network (with the stem of a ResNet).
@@ -499,6 +616,7 @@ async function trainModelNewton(
   resumeFrom: Checkpoint | undefined,
   io: CliIo,
   out: (line: string) => void,
+  saveModel: ModelSaver,
 ): Promise<TrainOutcome> {
   const loss = lossByName(args.loss);
   const l = train.length;
@@ -559,6 +677,8 @@ async function trainModelNewton(
       ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => checkpoints.write(args.checkpoint!, s) } : {}),
       ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
     });
+  } catch (e) {
+    throw divergedRun(e, args, checkpoints, 'iteration');
   } finally {
     run.detach();
   }
@@ -582,6 +702,7 @@ async function trainModelNewton(
       : await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
   const summary: TrainSummary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
   if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.iterations === 0)) await checkpoints.write(args.checkpoint, result.state);
+  const modelFile = await saveModel(options, summary);
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     io.stdout.write(
@@ -597,10 +718,11 @@ async function trainModelNewton(
         lambda: result.state.newton?.lambda ?? null,
         time: seconds,
         ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
+        ...(modelFile !== undefined ? { modelFile } : {}),
       })}\n`,
     );
   } else {
-    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, modelFile);
   }
   return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
 }
