@@ -101,6 +101,7 @@ CudaBackend::~CudaBackend() { release_resources(); }
 
 void CudaBackend::release_resources() noexcept {
   // Errors are ignored: at process exit the runtime may be unloading.
+  release_profile_events();
   if (cudnn_) cudnnDestroy(cudnn_);
   cudnn_ = nullptr;
   if (cublas_) cublasDestroy(cublas_);

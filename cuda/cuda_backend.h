@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "allocator.h"
 #include "core/backend.h"
@@ -103,6 +104,15 @@ class CudaBackend final : public Backend {
   void copy_from_host(Tensor& dst, const void* src) override;
   void copy_to_host(void* dst, const Tensor& src) override;
 
+  // The profiler's hooks (note [cuda profiling] in profile.cu).
+  void profile_session_begin() override;
+  void profile_op_begin(const char* name, ProfileTiming& t) override;
+  void profile_op_end(ProfileTiming& t) override;
+  void profile_resolve(ProfileTiming& t) override;
+  void profile_range_push(const char* name) override;
+  void profile_range_pop() override;
+  std::string profile_track() const override { return "stream 0"; }
+
   // --- for the kernels ---------------------------------------------------------------
   int index() const { return index_; }
   cudaStream_t stream() const { return stream_; }
@@ -146,6 +156,17 @@ class CudaBackend final : public Backend {
   std::mutex staging_mutex_;
   void* staging_[2] = {nullptr, nullptr};
   cudaEvent_t staging_done_[2] = {nullptr, nullptr};
+
+  // Profiler events (profile.cu): a pool reused by every session, the next free slot, and
+  // the session's origin (an event and the host time at which it had completed).
+  std::mutex profile_mutex_;
+  std::vector<cudaEvent_t> profile_events_;
+  std::size_t profile_next_event_ = 0;
+  cudaEvent_t profile_origin_ = nullptr;
+  int64_t profile_origin_ns_ = 0;
+  int take_profile_event();
+  cudaEvent_t profile_event(int index);
+  void release_profile_events() noexcept;
 
   std::mutex reduce_mutex_;
   double* reduce_scratch_ = nullptr;  // device

@@ -17,8 +17,13 @@ import { abandonCheckpointWrites } from './checkpoint';
 import { mainUsage, parseInfoArgs, parseTrainArgs, trainUsage, UsageError } from './cli/args';
 import { runCondition } from './cli/commands/condition';
 import { runInfo } from './cli/commands/info';
+import { runPlot } from './cli/commands/plot';
+import { parsePlotArgs, plotUsage } from './cli/plot-args';
+import { closest } from './cli/suggest';
 import { runEvaluate, runExport, runPredict } from './cli/commands/model';
 import { runSpectrum } from './cli/commands/spectrum';
+import { runProfile, withProfile } from './cli/commands/profile';
+import { parseProfileArgs, profileUsage } from './cli/profile-args';
 import { DivergedRun, runTrain } from './cli/commands/train';
 import { EXIT, SIGNAL_EXIT, type CliIo } from './cli/io';
 import { conditionUsage, parseConditionArgs } from './cli/condition-args';
@@ -38,6 +43,12 @@ function version(): string {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('../../package.json') as { version: string }).version;
   }
+}
+
+// The terminal width help is wrapped to (undefined: not a terminal, 80 columns).
+function columnsOf(io: CliIo): number | undefined {
+  const c = (io.stdout as { columns?: unknown }).columns;
+  return typeof c === 'number' && io.stdout.isTTY === true ? c : undefined;
 }
 
 function message(e: unknown): string {
@@ -68,9 +79,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const [command, ...rest] = argv;
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      if (command === 'help' && rest[0] === 'train') io.stdout.write(`${trainUsage()}\n`);
+      if (command === 'help' && rest[0] === 'train') io.stdout.write(`${trainUsage(columnsOf(io))}\n`);
+      else if (command === 'help' && rest[0] === 'plot') io.stdout.write(`${plotUsage()}\n`);
       else if (command === 'help' && rest[0] === 'spectrum') io.stdout.write(`${spectrumUsage()}\n`);
       else if (command === 'help' && rest[0] === 'condition') io.stdout.write(`${conditionUsage()}\n`);
+      else if (command === 'help' && rest[0] === 'profile') io.stdout.write(`${profileUsage()}\n`);
       else if (command === 'help' && rest[0] === 'predict') io.stdout.write(`${predictUsage()}\n`);
       else if (command === 'help' && rest[0] === 'evaluate') io.stdout.write(`${evaluateUsage()}\n`);
       else if (command === 'help' && rest[0] === 'export') io.stdout.write(`${exportUsage()}\n`);
@@ -84,10 +97,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (command === 'train') {
       const args = parseTrainArgs(rest, io.cwd);
       if (args === null) {
-        io.stdout.write(`${trainUsage()}\n`);
+        io.stdout.write(`${trainUsage(columnsOf(io))}\n`);
         return EXIT.ok;
       }
-      return (await runTrain(args, io)).exitCode;
+      return (await withProfile(args.profile, io, () => runTrain(args, io))).exitCode;
     }
     if (command === 'spectrum') {
       const args = parseSpectrumArgs(rest, io.cwd);
@@ -105,6 +118,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       return await runCondition(args, io);
     }
+    if (command === 'plot') return await runCommand(parsePlotArgs, plotUsage, runPlot, rest, io);
+    if (command === 'profile') return await runCommand(parseProfileArgs, profileUsage, runProfile, rest, io);
     if (command === 'predict') return await runCommand(parsePredictArgs, predictUsage, runPredict, rest, io);
     if (command === 'evaluate') return await runCommand(parseEvaluateArgs, evaluateUsage, runEvaluate, rest, io);
     if (command === 'export') return await runCommand(parseExportArgs, exportUsage, runExport, rest, io);
@@ -116,11 +131,17 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       return runInfo(io, a.json);
     }
-    throw new UsageError(command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}' (commands: train, predict, evaluate, export, info, spectrum, condition)`);
+    const commands = ['train', 'predict', 'evaluate', 'export', 'info', 'spectrum', 'condition', 'plot'];
+    const guess = closest(command, commands);
+    throw new UsageError(
+      command.startsWith('-')
+        ? `unknown option '${command}'`
+        : `unknown command '${command}'${guess !== undefined ? `; did you mean ${guess}?` : ''} (commands: ${commands.join(', ')})`,
+    );
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr.write(`newton-cnn: ${e.message}\n`);
-      const known = ['train', 'spectrum', 'condition', 'predict', 'evaluate', 'export'];
+      const known = ['train', 'spectrum', 'condition', 'predict', 'evaluate', 'export', 'plot'];
       io.stderr.write(`Run 'newton-cnn ${command !== undefined && known.includes(command) ? `${command} ` : ''}--help' for usage.\n`);
       return EXIT.usage;
     }

@@ -12,6 +12,7 @@ export { Tensor, tidy, keep } from './tensor';
 export { OutOfMemoryError } from './errors';
 export * from './ops';
 export * from './runtime';
+export { profile, type ProfileReport, type ProfileOpSummary, type ProfileScopeSummary, type ProfileScope, type ProfileSteps } from './profile';
 export { lapackAvailable, symmetricEigen } from './linalg';
 export type { SymmetricEigenOptions, SymmetricEigenResult } from './linalg';
 

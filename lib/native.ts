@@ -169,6 +169,14 @@ export interface NativeAddon extends NativeOps {
   /** Turns the checks of data the library produced itself (max-pool argmax) on or off. */
   setDebugChecks(on: boolean): void;
   getDebugChecks(): boolean;
+  /** The profiler (native/core/profile.h; the public API is lib/profile.ts). */
+  profileStart(): void;
+  profileStop(): void;
+  profileEnabled(): boolean;
+  profileScopePush(name: string): void;
+  profileScopePop(): void;
+  profileReport(withRates: boolean): import('./profile').ProfileReport;
+  profileWriteTrace(path: string): void;
   /** The absolute path of the loaded .node file. */
   addonPath(): string;
   /** The JS classes native errors become (set once by the loader). */
@@ -220,7 +228,7 @@ export function checkEnvironment(env: NodeJS.ProcessEnv = process.env): void {
 function loadAddon(): NativeAddon {
   checkEnvironment();
   const override = process.env.NEWTON_CNN_ADDON;
-  const where = override ? `NEWTON_CNN_ADDON=${override}` : "require('bindings')('newton_cnn')";
+  const where = override ? `NEWTON_CNN_ADDON=${override}` : `require('bindings'): build/Release, then prebuilds/${process.platform}-${process.arch}`;
   try {
     if (override) {
       if (!path.isAbsolute(override)) {
@@ -228,13 +236,25 @@ function loadAddon(): NativeAddon {
       }
       return require(override) as NativeAddon;
     }
-    const bindings = require('bindings') as (name: string) => unknown;
-    return bindings('newton_cnn') as NativeAddon;
+    // A local build (build/Release, from `npm run build:native` or an install that compiled)
+    // first, then the prebuilt addon the npm package carries for this platform
+    // (prebuilds/linux-x64/newton_cnn.node, made by scripts/prebuild.js; CPU backend only).
+    const bindings = require('bindings') as (options: { bindings: string; try: string[][] }) => unknown;
+    return bindings({
+      bindings: 'newton_cnn',
+      try: [
+        ['module_root', 'build', 'Release', 'bindings'],
+        ['module_root', 'build', 'Debug', 'bindings'],
+        ['module_root', 'build', 'bindings'],
+        ['module_root', 'prebuilds', `${process.platform}-${process.arch}`, 'bindings'],
+      ],
+    }) as NativeAddon;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(
       `newton-cnn: cannot load the native addon (${where}): ${message}\n` +
-        'Build it with `npm run build:native` (needs CMake >= 3.18 and a C++17 compiler), ' +
+        'Build it with `npm run build:native` (needs CMake >= 3.18 and a C++17 compiler; in a project ' +
+        'that depends on newton-cnn: `NEWTON_BUILD_FROM_SOURCE=1 npm rebuild newton-cnn`), ' +
         'or set NEWTON_CNN_ADDON to the absolute path of a built newton_cnn.node.',
       { cause: err },
     );

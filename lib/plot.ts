@@ -298,3 +298,132 @@ export function densityPlotSpec(options: DensityPlotOptions): VegaLiteSpec {
     ...(options.height !== undefined ? { height: options.height } : {}),
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Training curves (run logs of `newton-cnn train --log`, lib/train/run-log.ts)
+
+/** One run's curves: its name in the legend and the points of its log. */
+export interface TrainingRun {
+  /** Its name in the legend (unique among the runs of a plot), e.g. 'newton' or the log's file name. */
+  readonly name: string;
+  /**
+   * Its records (RunRecord-shaped: kind, time, iteration, epoch, objective, testAccuracy); only the
+   * 'iteration' (Newton) and 'epoch' (SGD) records are drawn.
+   */
+  readonly records: readonly {
+    readonly kind: string;
+    readonly time: number;
+    readonly iteration: number;
+    readonly epoch?: number;
+    readonly objective?: number;
+    readonly testAccuracy?: number;
+  }[];
+}
+
+/** Options of {@link trainingCurvesSvg}. */
+export interface TrainingCurvesOptions {
+  /** The title above the four panels (default 'Training curves'). */
+  readonly title?: string;
+  /** Width of each panel in pixels (default 320). */
+  readonly width?: number;
+  /** Height of each panel in pixels (default 220). */
+  readonly height?: number;
+  /** Logarithmic objective axes (default true when every objective is > 0). */
+  readonly logObjective?: boolean;
+}
+
+/**
+ * The Vega-Lite specification of {@link trainingCurvesSvg}: four panels — test accuracy and the
+ * objective against wall time (as in the Newton paper's Figure 3) and against epochs (SGD) or
+ * iterations (Newton) — with one line per run and a legend.
+ * @throws TypeError / RangeError for no runs, duplicate names, or runs without drawable records.
+ */
+export function trainingCurvesSpec(runs: readonly TrainingRun[], options: TrainingCurvesOptions = {}): VegaLiteSpec {
+  const fn = 'trainingCurvesSvg';
+  if (!Array.isArray(runs) || runs.length < 1) throw new RangeError(`${fn}: runs must be a non-empty array of { name, records }`);
+  const names: string[] = [];
+  const rows: VegaLiteSpec[] = [];
+  for (const [k, run] of runs.entries()) {
+    if (run === null || typeof run !== 'object' || typeof run.name !== 'string' || run.name === '') throw new TypeError(`${fn}: runs[${k}] must be { name: a non-empty string, records }`);
+    if (names.includes(run.name)) throw new RangeError(`${fn}: runs[${k}].name '${run.name}' is used twice; give the runs different names`);
+    if (!Array.isArray(run.records)) throw new TypeError(`${fn}: runs[${k}].records must be an array of run-log records`);
+    names.push(run.name);
+    const before = rows.length;
+    for (const r of run.records) {
+      if (r.kind !== 'iteration' && r.kind !== 'epoch') continue;
+      const step = r.kind === 'epoch' ? r.epoch ?? r.iteration : r.iteration;
+      const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+      if (!ok(r.time) || !ok(step)) continue;
+      rows.push({
+        run: run.name,
+        time: r.time,
+        step,
+        ...(ok(r.objective) ? { objective: r.objective } : {}),
+        ...(ok(r.testAccuracy) ? { testAccuracy: r.testAccuracy } : {}),
+      });
+    }
+    if (rows.length === before) throw new RangeError(`${fn}: runs[${k}] ('${run.name}') has no iteration or epoch records to draw`);
+  }
+  const objectives = rows.map((r) => r.objective).filter((v): v is number => typeof v === 'number');
+  const logObjective = options.logObjective ?? (objectives.length > 0 && objectives.every((v) => v > 0));
+  const width = size(fn, 'width', options.width, 320);
+  const height = size(fn, 'height', options.height, 220);
+  const title = text(fn, 'title', options.title) ?? 'Training curves';
+  const color = { field: 'run', type: 'nominal', title: null, scale: { domain: names }, legend: names.length > 1 ? { orient: 'bottom' } : null };
+  const panel = (x: 'time' | 'step', y: 'testAccuracy' | 'objective'): VegaLiteSpec => ({
+    width,
+    height,
+    transform: [{ filter: `isValid(datum.${y})${y === 'objective' && logObjective ? ` && datum.${y} > 0` : ''}` }],
+    mark: { type: 'line', point: { size: 16 }, strokeWidth: 1.5, clip: true },
+    encoding: {
+      x: { field: x, type: 'quantitative', title: x === 'time' ? 'time (s)' : 'epoch (SGD) / iteration (Newton)', scale: { zero: x === 'time', nice: false } },
+      y: {
+        field: y,
+        type: 'quantitative',
+        title: y === 'objective' ? `objective f${logObjective ? ' (log scale)' : ''}` : 'test accuracy',
+        scale: y === 'objective' && logObjective ? { type: 'log' } : { zero: false },
+      },
+      color,
+      detail: { field: 'run', type: 'nominal' },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    background: 'white',
+    data: { values: rows },
+    config: { axis: FONT, legend: { labelFontSize: 11 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
+    vconcat: [{ hconcat: [panel('time', 'testAccuracy'), panel('time', 'objective')] }, { hconcat: [panel('step', 'testAccuracy'), panel('step', 'objective')] }],
+  };
+}
+
+/**
+ * Training curves of one or more runs as SVG text: test accuracy and the objective against wall
+ * time and against epochs / iterations, several runs overlaid with a legend (Newton against SGD,
+ * as in the Newton paper's Figure 3). The runs come from run logs (lib/train readRunLog).
+ * @throws (rejects) as {@link trainingCurvesSpec}; Error {@link PLOTTING_MISSING} without vega / vega-lite.
+ */
+export async function trainingCurvesSvg(runs: readonly TrainingRun[], options: TrainingCurvesOptions = {}): Promise<string> {
+  return render(trainingCurvesSpec(runs, options));
+}
+
+/** The message of the Error thrown when PNG output is asked for and sharp is not installed. */
+export const PNG_MISSING = 'PNG output needs the optional package sharp (npm install sharp), which converts the SVG; without it, write .svg';
+
+/**
+ * Converts SVG text to PNG bytes. Vega renders PNG only through node-canvas (a native build), so
+ * the SVG goes through sharp instead (librsvg inside its prebuilt binaries; already an optional
+ * dependency for reading PNG/JPEG images).
+ * @throws (rejects) Error {@link PNG_MISSING} without sharp.
+ */
+export async function svgToPng(svg: string, density = 144): Promise<Buffer> {
+  let sharp: (input: Buffer, options?: { density?: number }) => { png(): { toBuffer(): Promise<Buffer> } };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    sharp = require('sharp') as typeof sharp;
+  } catch (e) {
+    if (isMissingModule(e, 'sharp') || (e as { code?: string }).code === 'ERR_DLOPEN_FAILED') throw new Error(PNG_MISSING);
+    throw new Error(`${PNG_MISSING} (loading it failed: ${(e as Error).message})`);
+  }
+  return sharp(Buffer.from(svg, 'utf8'), { density }).png().toBuffer();
+}

@@ -35,6 +35,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Fused Newton-ResNet residual and Newton-CGNet CG-block passes (forward, backward, jvp, vjpJvp) vs the same outputs from existing ops, and their GB/s vs a copy (--device cuda for the GPU)',
     load: async () => (await import('./bench/fused')).suite,
   },
+  profile: {
+    description: 'Profiler overhead on the cnn3 SGD step (profiling off vs on, target ≤ 3%) and its per-op table',
+    load: async () => (await import('./bench/profile')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

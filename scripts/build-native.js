@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the native addon (build/Release/newton_cnn.node) with cmake-js.
+// Builds the native addon (build/Release/newton_cnn.node) with cmake-js, or, installed from
+// the npm package, uses the prebuilt addon it carries when that fits.
 //
 // Runs as package.json's `install` and `build:native` scripts, before the TypeScript is
 // compiled, so it is plain CommonJS with no dependencies beyond cmake-js itself.
@@ -7,8 +8,22 @@
 //   node scripts/build-native.js            cmake-js compile (incremental)
 //   node scripts/build-native.js --clean    cmake-js rebuild (wipes build/ first)
 //
+// The prebuilt addon (prebuilds/<platform>-<arch>/newton_cnn.node, CPU backend, made by
+// scripts/prebuild.js; lib/native.ts loads build/Release first, then it). Nothing is compiled
+// when all of these hold:
+//   - it exists for this platform and arch (the package ships linux-x64) and loads here (a
+//     child process requires it: a glibc or libstdc++ older than it needs fails that test);
+//   - this is not a git checkout (a development tree always compiles);
+//   - NEWTON_BUILD_FROM_SOURCE is not 1;
+//   - no CUDA backend is wanted: NEWTON_CUDA is OFF, or AUTO (the default) and no CUDA
+//     toolkit is found (nvcc on PATH, in $NEWTON_CUDA_ROOT, $CUDAToolkit_ROOT, $CUDA_PATH,
+//     $CUDA_HOME or /usr/local/cuda). With a toolkit, the whole addon and libnewton_cuda.so
+//     are compiled into build/Release; if that fails under AUTO (no CMake, no compiler, a
+//     build error), the prebuilt is used and the install goes on with a warning.
+//
 // Environment:
-//   NEWTON_SKIP_NATIVE_BUILD=1   do nothing (e.g. prebuilt addon, or docs-only installs)
+//   NEWTON_SKIP_NATIVE_BUILD=1   do nothing (e.g. docs-only installs)
+//   NEWTON_BUILD_FROM_SOURCE=1   compile even where the prebuilt addon fits
 //   NEWTON_CUDA=AUTO|ON|OFF      passed to CMake as -DNEWTON_CUDA (default AUTO)
 //   NEWTON_BUILD_JOBS=<n>        parallel build jobs (default: number of CPU cores)
 //   CXX                          C++ compiler to check for / use (default c++, g++ or clang++)
@@ -31,9 +46,41 @@ function log(msg) {
   console.log(`${TAG} ${msg}`);
 }
 
+// Where a usable prebuilt addon exists, a failed build under NEWTON_CUDA=AUTO falls back to it
+// (set by main()); otherwise a failure ends the install.
+let fallbackPrebuilt = null;
+
 function fail(msg) {
+  if (fallbackPrebuilt) {
+    console.error(`${TAG} WARNING: ${msg}`);
+    log(`the build failed; using the prebuilt addon ${path.relative(ROOT, fallbackPrebuilt)} ` +
+      '(CPU backend only; fix the build and run `npm rebuild newton-cnn` for CUDA).');
+    process.exit(0);
+  }
   console.error(`${TAG} ERROR: ${msg}`);
   process.exit(1);
+}
+
+// The prebuilt addon for this platform, when it exists and loads in this Node.js; else null
+// (with the reason logged).
+function usablePrebuilt() {
+  const addon = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'newton_cnn.node');
+  if (!fs.existsSync(addon)) return null;
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).blasName()', addon], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    const why = (r.stderr || '').split('\n').find((l) => /Error|GLIBC|not found/.test(l)) || `exit ${r.status}`;
+    log(`the prebuilt addon does not load here (${why.trim()}): compiling instead`);
+    return null;
+  }
+  return addon;
+}
+
+// Whether a CUDA toolkit (nvcc) is found where CMakeLists.txt looks first.
+function cudaToolkitFound() {
+  const roots = ['NEWTON_CUDA_ROOT', 'CUDAToolkit_ROOT', 'CUDA_PATH', 'CUDA_HOME']
+    .map((v) => process.env[v]).filter(Boolean).concat('/usr/local/cuda');
+  if (roots.some((r) => fs.existsSync(path.join(r, 'bin', 'nvcc')))) return true;
+  return (process.env.PATH || '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, 'nvcc')));
 }
 
 function installHint(what) {
@@ -144,7 +191,7 @@ function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log('usage: node scripts/build-native.js [--clean]\n' +
-      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
+      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_BUILD_FROM_SOURCE=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
     return;
   }
   const unknown = argv.filter((a) => a !== '--clean');
@@ -158,6 +205,24 @@ function main() {
   const cuda = (process.env.NEWTON_CUDA || 'AUTO').toUpperCase();
   if (!['AUTO', 'ON', 'OFF'].includes(cuda)) {
     fail(`NEWTON_CUDA must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_CUDA)}`);
+  }
+
+  // The prebuilt addon, when it fits (see the top of this file).
+  const fromSource = process.env.NEWTON_BUILD_FROM_SOURCE === '1' || process.env.NEWTON_BUILD_FROM_SOURCE === 'true';
+  const checkout = fs.existsSync(path.join(ROOT, '.git'));
+  if (!fromSource && !checkout && cuda !== 'ON') {
+    const prebuilt = usablePrebuilt();
+    if (prebuilt) {
+      if (cuda === 'AUTO' && cudaToolkitFound()) {
+        log('a CUDA toolkit was found: compiling the addon with the CUDA backend ' +
+          '(NEWTON_CUDA=OFF uses the prebuilt CPU addon instead)');
+        fallbackPrebuilt = prebuilt;
+      } else {
+        log(`using the prebuilt addon ${path.relative(ROOT, prebuilt)} (CPU backend, OpenBLAS inside): nothing to compile. ` +
+          'NEWTON_BUILD_FROM_SOURCE=1 compiles instead.');
+        return;
+      }
+    }
   }
 
   const cm = checkCMake();

@@ -80,10 +80,13 @@ prepare() { # carry_dir xz_level
   fi
   node --version >"$carry/node-version.txt"
   # Everything the remote half runs: jest + ts-jest + typescript + @types (test:gpu),
-  # cmake-js + node-api-headers + node-addon-api (the build), bindings. The whole folder
-  # compresses to ~8 MiB, so nothing is pruned except caches.
+  # cmake-js + node-api-headers + node-addon-api (the build), bindings, protobufjs.
   log "packing node_modules ($(mib "$(dir_bytes "$ROOT/node_modules")")) with xz -$level …"
-  tar -C "$ROOT" --exclude='node_modules/.cache' -cf - node_modules | xz -T0 "-$level" >"$carry/node_modules.tar.xz.tmp" \
+  # Left out: what the GPU check never loads and the 64 MiB carry cannot hold (onnxruntime-node
+  # alone is ~300 MB: the ONNX tests run in CI; sharp's libvips: image decoding is loaded lazily).
+  tar -C "$ROOT" --exclude='node_modules/.cache' --exclude='node_modules/onnxruntime-node' \
+    --exclude='node_modules/onnxruntime-common' --exclude='node_modules/@img' --exclude='node_modules/sharp' \
+    -cf - node_modules | xz -T0 "-$level" >"$carry/node_modules.tar.xz.tmp" \
     && mv "$carry/node_modules.tar.xz.tmp" "$carry/node_modules.tar.xz" || die "packing node_modules failed"
   local commit="unknown"
   if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
@@ -310,6 +313,14 @@ remote() {
         { echo; echo "=== fused kernels (bench fused --device cuda) ==="; } >>"$out/bench-gpu.log"
         timeout "$left" node dist/scripts/bench.js fused --device cuda >>"$out/bench-gpu.log" 2>&1 \
           || echo "bench fused: exit $? (a timeout is 124)" >>"$out/bench-gpu.log"
+      fi
+      # the profiler on the GPU (CUDA events, NVTX ranges) through the C++ driver, no Node in the way
+      left="$(( $(remaining) - 5 ))"
+      if [ "$left" -gt 10 ] && [ -x build/Release/newton-cnn-bench ]; then
+        [ "$left" -gt 40 ] && left=40
+        { echo; echo "=== C++ driver, profiled (newton-cnn-bench --device cuda --steps 5 --profile) ==="; } >>"$out/bench-gpu.log"
+        timeout "$left" build/Release/newton-cnn-bench --device cuda --steps 5 --profile --trace "$out/trace-cuda.json" >>"$out/bench-gpu.log" 2>&1 \
+          || echo "newton-cnn-bench: exit $? (a timeout is 124)" >>"$out/bench-gpu.log"
       fi
       # a bench line for every declared op on the GPU (test/cases)
       left="$(( $(remaining) - 5 ))"

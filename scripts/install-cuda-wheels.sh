@@ -19,6 +19,7 @@
 # Layout afterwards (see ../shared/TOOLCHAIN.md):
 #   $PREFIX/site/nvidia/cu13/{bin,include,lib,lib64 -> lib,nvvm}   toolkit, cudart, cuBLAS
 #   $PREFIX/site/nvidia/cudnn/{include,lib}                        cuDNN
+#   $PREFIX/site/nvidia/cu13/include/nvtx3                         NVTX 3 headers (the profiler's ranges)
 # The last line printed is the CMake arguments to use; they are also written to
 # $PREFIX/cmake-args.txt (one line) for scripts.
 set -euo pipefail
@@ -40,6 +41,7 @@ PINS=(
   nvidia-cuda-cccl==13.0.85
   nvidia-cublas==13.0.2.14
   nvidia-cudnn-cu13==9.14.0.64
+  nvidia-nvtx==13.0.85
 )
 
 CUDA_DIR="$SITE/nvidia/cu13"

@@ -58,7 +58,7 @@ describe('parseTrainArgs', () => {
   test('Newton options are read; options of the other optimizer are refused', () => {
     const a = parseTrainArgs(['--sampling-rate', '0.1', '--cg-max', '20', '--cg-tol', '0.05', '--lambda', '2', '--gv-mode', 'stored', '--sampling', 'random', '--iterations', '3'], dir)!;
     expect(a).toMatchObject({ optimizer: 'newton', samplingRate: 0.1, cgMax: 20, cgTol: 0.05, lambda: 2, gvMode: 'stored', sampling: 'random', iterations: 3 });
-    expect(() => parseTrainArgs(['--epochs', '2'], dir)).toThrow(/--epochs is an SGD option; the Newton method \(the default optimizer\) takes --iterations/);
+    expect(() => parseTrainArgs(['--epochs', '2'], dir)).toThrow(/--epochs is an SGD option, and the default optimizer is the Newton method.*write --optimizer sgd --epochs 2 to train with SGD, or --iterations N/);
     expect(() => parseTrainArgs(['--optimizer', 'newton', '--lr', '0.1'], dir)).toThrow(/--lr is an SGD option/);
     expect(() => parseTrainArgs(['--optimizer', 'sgd', '--cg-max', '5'], dir)).toThrow(/--cg-max is a Newton option; it needs --optimizer newton/);
   });
@@ -235,7 +235,8 @@ describe('main', () => {
     [['train', '--epochs', 'x'], /--epochs must be an integer/],
     [['train', '--model', 'vgg'], /--model must be one of: cnn3, cnn5/],
     [['train', '--data', 'nowhere'], /--data: 'nowhere' is neither/],
-    [['fly'], /unknown command 'fly' \(commands: train, predict, evaluate, export, info, spectrum, condition\)/],
+    [['fly'], /unknown command 'fly' \(commands: train, predict, evaluate, export, info, spectrum, condition, plot\)/],
+    [['trian'], /unknown command 'trian'; did you mean train\?/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
     [['info', '--verbose'], /unknown option '--verbose'/],
   ])('%j exits with 2 and says why on stderr', async (argv, re) => {
@@ -261,7 +262,8 @@ describe('main', () => {
       '--batch-size', '--loss', '--seed', '--device', '--threads', '--checkpoint', '--checkpoint-every', '--resume', '--quiet', '--json', '--train-limit', '--test-limit']) {
       expect(out.text).toContain(flag);
     }
-    expect(out.text).toMatch(/Advanced:/);
+    for (const section of ['Common options:', 'Newton options', 'SGD options', 'Data options:', 'Output, checkpoints and logs:']) expect(out.text).toContain(section);
+    for (const flag of ['--log', '--validation', '--early-stop', '--schedule', '--step-every', '--lr-min']) expect(out.text).toContain(flag);
     expect(out.text).toMatch(/130 interrupted/);
   });
 

@@ -28,7 +28,7 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 describe('train --save, then evaluate / predict / export', () => {
   let trainAccuracy: number;
   beforeAll(async () => {
-    const r = await run(['train', ...TINY, '--epochs', '1', '--save', 'sgd.ncnn', '--quiet']);
+    const r = await run(['train', ...TINY, '--epochs', '1', '--save', 'sgd.ncnn']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`model: ${path.join(dir, 'sgd.ncnn').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     trainAccuracy = Number(/test accuracy: ([\d.]+)/.exec(r.out)?.[1]);
@@ -92,6 +92,15 @@ describe('train --save, then evaluate / predict / export', () => {
     expect(r.code).toBe(0);
     expect(fs.statSync(path.join(dir, 'sgd.onnx')).size).toBeGreaterThan(240000);
     expect(r.out).toMatch(/opset 17/);
+  });
+
+  test('with --checkpoint run.ckpt and no --save the model goes next to it, run.ncnn', async () => {
+    const r = await run(['train', ...TINY, '--epochs', '1', '--checkpoint', 'run.ckpt']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^model: .*run\.ncnn$/m);
+    const m = await loadModel(path.join(dir, 'run.ncnn'));
+    expect(m.network.name).toBe('cnn3');
+    m.dispose();
   });
 
   test('a Newton run saves its model too', async () => {

@@ -137,7 +137,9 @@ describe('Sgd options', () => {
     [{ decay: NaN }, RangeError, /options.decay must be a non-negative finite number, got NaN/],
     [{ weightDecay: -1 }, RangeError, /options.weightDecay must be a non-negative finite number/],
     [{ nesterov: 1 }, TypeError, /options.nesterov must be a boolean/],
-    [{ schedule: { kind: 'cosine' } }, RangeError, /options.schedule.kind must be 'inverse', 'step' or 'multistep', got "cosine"/],
+    [{ schedule: { kind: 'linear' } }, RangeError, /options.schedule.kind must be 'inverse', 'step', 'multistep' or 'cosine', got "linear"/],
+    [{ schedule: { kind: 'cosine' } }, TypeError, /options.schedule.steps must be a number, got undefined/],
+    [{ schedule: { kind: 'cosine', steps: 10, minimum: 1 } }, RangeError, /options.schedule.minimum must be in \[0, learningRate = 0.003\)/],
     [{ schedule: { kind: 'step', every: 0, factor: 0.1 } }, RangeError, /options.schedule.every must be a positive integer/],
     [{ schedule: { kind: 'multistep', factor: 0.1 } }, TypeError, /options.schedule.milestones must be an array of step counts, got undefined/],
     [{ schedule: { kind: 'multistep', milestones: [0, 5], factor: 0.1 } }, RangeError, /options.schedule.milestones\[0\] must be a positive integer \(steps\), got 0/],
@@ -177,6 +179,19 @@ describe('learning-rate schedules and warm-up', () => {
     expect(at(o, 1e6)).toBe(0.1);
     expect(at({ learningRate: 0.1, schedule: { kind: 'multistep', milestones: [], factor: 0.1 } }, 500)).toBe(0.1); // no milestones: constant
     expect(at({ learningRate: 0.1, schedule: { kind: 'multistep', milestones: [2], factor: 0.1 } }, 2)).toBeCloseTo(0.01, 17);
+  });
+
+  test('cosine: η0 at t = 0, the mean halfway, the minimum from T on; warm-up on top', () => {
+    const o: SgdOptions = { learningRate: 0.5, schedule: { kind: 'cosine', steps: 10, minimum: 0.1 } };
+    expect(at(o, 0)).toBe(0.5);
+    expect(at(o, 5)).toBeCloseTo(0.3, 15);
+    expect(at(o, 10)).toBeCloseTo(0.1, 15);
+    expect(at(o, 1000)).toBeCloseTo(0.1, 15);
+    const ts = Array.from({ length: 11 }, (_, t) => at(o, t));
+    ts.slice(1).forEach((v, i) => expect(v).toBeLessThan(ts[i])); // strictly decreasing over the T steps
+    expect(at({ learningRate: 1, schedule: { kind: 'cosine', steps: 4 } }, 4)).toBeCloseTo(0, 15); // minimum 0 by default
+    expect(at({ learningRate: 1, warmup: 2, schedule: { kind: 'cosine', steps: 4 } }, 0)).toBeCloseTo(0.5, 15);
+    expect(resolveSgdOptions('t', { schedule: { kind: 'cosine', steps: 3 } }).schedule).toEqual({ kind: 'cosine', steps: 3, minimum: 0 });
   });
 
   test('resolved milestones are a frozen copy', () => {

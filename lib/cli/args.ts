@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { MODEL_NAMES } from '../nn/models';
+import { helpWidth, optionRows, paragraph } from './help-format';
+import { didYouMeanOption } from './suggest';
 import { RESNET_DEPTHS, type ResNetStem } from '../nn/resnet';
 
 /** Bad command-line usage (exit code 2). */
@@ -42,6 +44,8 @@ export const GV_MODES = ['rop', 'stored'] as const;
 export const LOSSES = ['squared', 'cross-entropy'] as const;
 /** Formats `--format` accepts. */
 export const FORMATS = ['idx', 'cifar', 'libsvm'] as const;
+/** Learning-rate schedules `--schedule` accepts (SGD). */
+export const SCHEDULES = ['inverse', 'step', 'multistep', 'cosine'] as const;
 /** Data set names `--data` accepts besides paths. */
 export const DATA_NAMES = ['fashion-mnist-small', 'fashion-mnist'] as const;
 
@@ -111,6 +115,20 @@ export interface TrainArgs {
   mFanout: (typeof M_FANOUTS)[number];
   /** SGD: linear warm-up, in epochs (≥ 0, may be fractional; default 0). */
   warmup: number;
+  /** SGD: the learning-rate schedule (default inverse, the paper's; multistep when --milestones is given). */
+  schedule: (typeof SCHEDULES)[number];
+  /** SGD, schedule step: epochs between decays by lrFactor. */
+  stepEvery?: number;
+  /** SGD, schedule cosine: the final learning rate (default 0). */
+  lrMin: number;
+  /** Fraction of the training set held out (stratified) as a validation set (0: none). */
+  validation: number;
+  /** Stop when the validation accuracy has not improved for this many evaluations (needs validation). */
+  earlyStop?: number;
+  /** Run log streamed while training (absolute; .csv: CSV, else JSON Lines). */
+  log?: string;
+  /** Profile the run (lib/profile.ts): the Chrome trace goes to this file (absolute), the per-op table to stdout. */
+  profile?: string;
   /** Regularisation C. */
   C: number;
   /** Mini-batch size. */
@@ -141,57 +159,71 @@ export interface TrainArgs {
 
 /** Whether an option takes a value ('string') or is a flag ('boolean'). */
 export type OptionKind = 'string' | 'boolean';
+/** The sections of `train --help`, in order. */
+export const HELP_SECTIONS = ['common', 'newton', 'sgd', 'data', 'output'] as const;
+/** A section of `train --help`. */
+export type HelpSection = (typeof HELP_SECTIONS)[number];
 interface OptionSpec {
   /** TrainArgs key. */
   key: keyof TrainArgs;
   kind: OptionKind;
   value?: string;
   help: string;
+  /** Listed last in its section. */
   advanced?: boolean;
+  /** Its section of the help (absent: output). */
+  section?: HelpSection;
 }
 
 // Long option name → spec. The order is the order of the help text.
 const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
-  ['model', { key: 'model', kind: 'string', value: 'NAME', help: `network: ${MODELS.filter((n) => !isCifarResNet(n)).join(' | ')} | resnet<6n+2>: ${MODELS.filter(isCifarResNet).join(', ')}, … (default cnn3)` }],
-  ['stem', { key: 'stem', kind: 'string', value: 'STEM', help: 'ResNets: imagenet (conv7×7/2 + max pool; resnet18…101 default) | cifar (conv3×3; resnet<6n+2> always)' }],
-  ['data', { key: 'data', kind: 'string', value: 'NAME|PATH', help: 'fashion-mnist-small (bundled, default) | fashion-mnist (apt-get install dataset-fashion-mnist) | a directory or file' }],
-  ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)` }],
-  ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
-  ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)' }],
-  ['classes', { key: 'classes', kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
-  ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default newton)` }],
-  ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: `newton: iterations (default ${DEFAULT_NEWTON_ITERATIONS_CLI}); sgd: steps, instead of --epochs` }],
-  ['sampling-rate', { key: 'samplingRate', kind: 'string', value: 'X', help: 'newton: subsample size |S|/l in (0, 1] for the Gauss-Newton matrix (default 0.05)' }],
-  ['cg-max', { key: 'cgMax', kind: 'string', value: 'N', help: 'newton: most CG steps per iteration, CGmax (default 250)' }],
-  ['cg-tol', { key: 'cgTol', kind: 'string', value: 'X', help: 'newton: CG stops when ‖(G+λI)d + ∇f‖ ≤ σ‖∇f‖; σ in (0, 1) (default 0.1)' }],
-  ['lambda', { key: 'lambda', kind: 'string', value: 'X', help: 'newton: initial Levenberg-Marquardt damping λ0 > 0 (default 1)' }],
-  ['gv-mode', { key: 'gvMode', kind: 'string', value: 'MODE', help: `newton: Gauss-Newton products ${GV_MODES.join(' | ')}: R-operator each CG step, or Jacobians of S stored (default rop)` }],
-  ['sampling', { key: 'sampling', kind: 'string', value: 'HOW', help: 'newton: subsamples are chunks of a fresh permutation each epoch (epoch, default) or random per iteration (random)' }],
-  ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `sgd: epochs of the whole run (default ${DEFAULT_EPOCHS})` }],
-  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003; scale-amended-sgd 0.1)' }],
-  ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'sgd: momentum μ in [0, 1) (default 0.9)' }],
-  ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'sgd: Nesterov momentum' }],
-  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6; scale-amended-sgd 0; not with --milestones)' }],
-  ['milestones', { key: 'milestones', kind: 'string', value: 'E1,E2,…', help: 'sgd: multiply the learning rate by --lr-factor after each of these epochs (strictly increasing; fractions allowed)' }],
-  ['lr-factor', { key: 'lrFactor', kind: 'string', value: 'F', help: 'sgd: the factor of --milestones, F > 0 (default 0.1)' }],
-  ['warmup', { key: 'warmup', kind: 'string', value: 'E', help: 'sgd: linear learning-rate warm-up over the first E epochs (T steps): step t < T uses η·(t+1)/T (fractions allowed; default 0)' }],
-  ['weight-decay', { key: 'weightDecay', kind: 'string', value: 'W', help: 'sgd: extra L2 weight decay: W·θ is added to each step\'s gradient (default 0; scale-amended-sgd 0.005, added before the amendment)' }],
-  ['decay-weights-only', { key: 'decayWeightsOnly', kind: 'boolean', help: 'sgd: apply --weight-decay to conv and linear weights only (not biases, batch-norm γ/β)' }],
-  ['m-fanout', { key: 'mFanout', kind: 'string', value: 'HOW', help: `scale-amended-sgd: backward factor m of a value several layers use (a shortcut): ${M_FANOUTS.join(' | ')} of theirs (default max)` }],
-  ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)' }],
-  ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (sgd: of the steps; newton: of the f/∇f passes) (default 128)' }],
-  ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)` }],
-  ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)' }],
-  ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)' }],
-  ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)' }],
-  ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end (newton: every iteration) and at the end' }],
-  ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'sgd: also write one every N steps; newton: every N iterations' }],
-  ['save', { key: 'save', kind: 'string', value: 'FILE', help: 'write the trained model (network, preprocessing, class names) to FILE.ncnn at the end, for predict/evaluate/export' }],
-  ['resume', { key: 'resume', kind: 'string', value: 'PATH', help: 'continue the run in this checkpoint (bit-for-bit); raise --epochs to extend it' }],
-  ['quiet', { key: 'quiet', kind: 'boolean', help: 'print only the final lines' }],
-  ['json', { key: 'json', kind: 'boolean', help: 'print one JSON object with the results at the end (progress stays on stderr)' }],
-  ['train-limit', { key: 'trainLimit', kind: 'string', value: 'N', help: 'use only the first N training images', advanced: true }],
-  ['test-limit', { key: 'testLimit', kind: 'string', value: 'N', help: 'use only the first N test images', advanced: true }],
+  ['model', { key: 'model', kind: 'string', value: 'NAME', help: `network: ${MODELS.filter((n) => !isCifarResNet(n)).join(' | ')} | resnet<6n+2>: ${MODELS.filter(isCifarResNet).join(', ')}, … (default cnn3)`, section: 'common' }],
+  ['stem', { key: 'stem', kind: 'string', value: 'STEM', help: 'ResNets: imagenet (conv7×7/2 + max pool; resnet18…101 default) | cifar (conv3×3; resnet<6n+2> always)', section: 'common' }],
+  ['data', { key: 'data', kind: 'string', value: 'NAME|PATH', help: 'fashion-mnist-small (bundled, default) | fashion-mnist (apt-get install dataset-fashion-mnist) | a directory or file', section: 'data' }],
+  ['format', { key: 'format', kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')} (default: guessed)`, section: 'data' }],
+  ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)', section: 'data' }],
+  ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)', section: 'data' }],
+  ['classes', { key: 'classes', kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)', section: 'data' }],
+  ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default newton)`, section: 'common' }],
+  ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: `newton: iterations (default ${DEFAULT_NEWTON_ITERATIONS_CLI}); sgd: steps, instead of --epochs`, section: 'common' }],
+  ['sampling-rate', { key: 'samplingRate', kind: 'string', value: 'X', help: 'newton: subsample size |S|/l in (0, 1] for the Gauss-Newton matrix (default 0.05)', section: 'newton' }],
+  ['cg-max', { key: 'cgMax', kind: 'string', value: 'N', help: 'newton: most CG steps per iteration, CGmax (default 250)', section: 'newton' }],
+  ['cg-tol', { key: 'cgTol', kind: 'string', value: 'X', help: 'newton: CG stops when ‖(G+λI)d + ∇f‖ ≤ σ‖∇f‖; σ in (0, 1) (default 0.1)', section: 'newton' }],
+  ['lambda', { key: 'lambda', kind: 'string', value: 'X', help: 'newton: initial Levenberg-Marquardt damping λ0 > 0 (default 1)', section: 'newton' }],
+  ['gv-mode', { key: 'gvMode', kind: 'string', value: 'MODE', help: `newton: Gauss-Newton products ${GV_MODES.join(' | ')}: R-operator each CG step, or Jacobians of S stored (default rop)`, section: 'newton' }],
+  ['sampling', { key: 'sampling', kind: 'string', value: 'HOW', help: 'newton: subsamples are chunks of a fresh permutation each epoch (epoch, default) or random per iteration (random)', section: 'newton' }],
+  ['epochs', { key: 'epochs', kind: 'string', value: 'N', help: `sgd: epochs of the whole run (default ${DEFAULT_EPOCHS})`, section: 'sgd' }],
+  ['lr', { key: 'lr', kind: 'string', value: 'X', help: 'sgd: initial learning rate η0 (default 0.003; scale-amended-sgd 0.1)', section: 'sgd' }],
+  ['momentum', { key: 'momentum', kind: 'string', value: 'X', help: 'sgd: momentum μ in [0, 1) (default 0.9)', section: 'sgd' }],
+  ['nesterov', { key: 'nesterov', kind: 'boolean', help: 'sgd: Nesterov momentum', section: 'sgd' }],
+  ['decay', { key: 'decay', kind: 'string', value: 'X', help: 'sgd: learning-rate decay γ: η = η0/(1 + tγ) (default 1e-6; scale-amended-sgd 0; not with --milestones)', section: 'sgd' }],
+  ['milestones', { key: 'milestones', kind: 'string', value: 'E1,E2,…', help: 'sgd: multiply the learning rate by --lr-factor after each of these epochs (strictly increasing; fractions allowed)', section: 'sgd' }],
+  ['lr-factor', { key: 'lrFactor', kind: 'string', value: 'F', help: 'sgd: the factor of --milestones, F > 0 (default 0.1)', section: 'sgd' }],
+  ['schedule', { key: 'schedule', kind: 'string', value: 'NAME', help: "sgd: learning-rate schedule: inverse (η0/(1 + tγ), the paper's; default) | step (× --lr-factor every --step-every epochs) | multistep (× --lr-factor at --milestones) | cosine (from η0 down to --lr-min over the run)", section: 'sgd' }],
+  ['step-every', { key: 'stepEvery', kind: 'string', value: 'E', help: 'sgd, --schedule step: epochs between decays (fractions allowed)', section: 'sgd' }],
+  ['lr-min', { key: 'lrMin', kind: 'string', value: 'X', help: 'sgd, --schedule cosine: the final learning rate, 0 ≤ X < --lr (default 0)', section: 'sgd' }],
+  ['warmup', { key: 'warmup', kind: 'string', value: 'E', help: 'sgd: linear learning-rate warm-up over the first E epochs (T steps): step t < T uses η·(t+1)/T (fractions allowed; default 0)', section: 'sgd' }],
+  ['weight-decay', { key: 'weightDecay', kind: 'string', value: 'W', help: 'sgd: extra L2 weight decay: W·θ is added to each step\'s gradient (default 0; scale-amended-sgd 0.005, added before the amendment)', section: 'sgd' }],
+  ['decay-weights-only', { key: 'decayWeightsOnly', kind: 'boolean', help: 'sgd: apply --weight-decay to conv and linear weights only (not biases, batch-norm γ/β)', section: 'sgd' }],
+  ['m-fanout', { key: 'mFanout', kind: 'string', value: 'HOW', help: `scale-amended-sgd: backward factor m of a value several layers use (a shortcut): ${M_FANOUTS.join(' | ')} of theirs (default max)`, section: 'sgd' }],
+  ['C', { key: 'C', kind: 'string', value: 'X', help: 'regularisation: f = ‖θ‖²/(2Cl) + mean loss (default 0.01)', section: 'common' }],
+  ['batch-size', { key: 'batchSize', kind: 'string', value: 'N', help: 'mini-batch size (sgd: of the steps; newton: of the f/∇f passes) (default 128)', section: 'common' }],
+  ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)`, section: 'common' }],
+  ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)', section: 'common' }],
+  ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
+  ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
+  ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set and report accuracy on it every epoch (newton: iteration)', section: 'data' }],
+  ['early-stop', { key: 'earlyStop', kind: 'string', value: 'N', help: 'stop when the validation accuracy has not improved for N evaluations (needs --validation)', section: 'data' }],
+  ['log', { key: 'log', kind: 'string', value: 'FILE', help: 'stream a run log while training, one record per iteration/epoch: FILE.jsonl (JSON Lines) or FILE.csv; draw it with newton-cnn plot', section: 'output' }],
+  ['profile', { key: 'profile', kind: 'string', value: 'FILE', help: 'profile the run: write a Chrome trace (Perfetto, chrome://tracing) of every op and phase to FILE and print the per-op table at the end', section: 'output' }],
+  ['checkpoint', { key: 'checkpoint', kind: 'string', value: 'PATH', help: 'write a checkpoint at every epoch end (newton: every iteration) and at the end', section: 'output' }],
+  ['checkpoint-every', { key: 'checkpointEvery', kind: 'string', value: 'N', help: 'sgd: also write one every N steps; newton: every N iterations', section: 'output' }],
+  ['save', { key: 'save', kind: 'string', value: 'FILE', help: 'write the trained model (network, preprocessing, class names) to FILE at the end, for predict/evaluate/export (default with --checkpoint run.ckpt: run.ncnn)', section: 'output' }],
+  ['resume', { key: 'resume', kind: 'string', value: 'PATH', help: 'continue the run in this checkpoint (bit-for-bit); raise --epochs to extend it', section: 'output' }],
+  ['quiet', { key: 'quiet', kind: 'boolean', help: 'print only the final lines', section: 'output' }],
+  ['json', { key: 'json', kind: 'boolean', help: 'print one JSON object with the results at the end (progress stays on stderr)', section: 'output' }],
+  ['train-limit', { key: 'trainLimit', kind: 'string', value: 'N', help: 'use only the first N training images', advanced: true, section: 'data' }],
+  ['test-limit', { key: 'testLimit', kind: 'string', value: 'N', help: 'use only the first N test images', advanced: true, section: 'data' }],
 ];
 
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
@@ -199,10 +231,11 @@ export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
   'model', 'stem', 'data', 'format', 'test', 'shape', 'classes', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
   'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'mFanout',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
+  'schedule', 'stepEvery', 'lrMin', 'validation',
 ];
 
 /** Options only SGD and scale-amended SGD use (refused with --optimizer newton). */
-const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup'];
+const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'schedule', 'stepEvery', 'lrMin'];
 /** Options only scale-amended SGD uses (refused with the other optimizers). */
 const SCALE_AMENDED_ONLY: readonly (keyof TrainArgs)[] = ['mFanout'];
 /** Options only the Newton method uses (refused with --optimizer sgd). */
@@ -238,10 +271,27 @@ export function defaultStem(name: string): ResNetStem | undefined {
  */
 export function checkModelOptions(args: TrainArgs): void {
   checkStem(args.model, args.stem);
-  if (args.given.has('lrFactor') && args.milestones === undefined) throw new UsageError('--lr-factor needs --milestones E1,E2,… (the epochs at which it applies)');
-  if (args.given.has('decay') && args.milestones !== undefined) {
-    throw new UsageError('--decay (γ of the schedule η0/(1 + tγ)) has no effect with --milestones; give one of them');
+  checkSchedule(args);
+}
+
+/**
+ * Refuses schedule options that the chosen --schedule does not use: --milestones outside multistep,
+ * --step-every outside step, --lr-factor outside step/multistep, --lr-min outside cosine, --decay
+ * outside inverse, and a step or multistep schedule without its epochs.
+ * @throws UsageError naming the option.
+ */
+export function checkSchedule(args: TrainArgs): void {
+  const s = args.schedule;
+  if (args.milestones !== undefined && s !== 'multistep') throw new UsageError(`--milestones is for --schedule multistep, not ${s}`);
+  if (args.given.has('stepEvery') && s !== 'step') throw new UsageError(`--step-every is for --schedule step${args.given.has('schedule') ? `, not ${s}` : ' (give --schedule step)'}`);
+  if (args.given.has('lrMin') && s !== 'cosine') throw new UsageError(`--lr-min is for --schedule cosine${args.given.has('schedule') ? `, not ${s}` : ' (give --schedule cosine)'}`);
+  if (s === 'step' && args.stepEvery === undefined) throw new UsageError('--schedule step needs --step-every E (the epochs between decays by --lr-factor)');
+  if (s === 'multistep' && args.milestones === undefined) throw new UsageError('--schedule multistep needs --milestones E1,E2,… (the epochs at which --lr-factor applies)');
+  if (args.given.has('lrFactor') && s !== 'step' && s !== 'multistep') throw new UsageError('--lr-factor needs --milestones E1,E2,… or --schedule step --step-every E (the epochs at which it applies)');
+  if (args.given.has('decay') && s !== 'inverse') {
+    throw new UsageError(`--decay (γ of the schedule η0/(1 + tγ)) has no effect with ${args.milestones !== undefined ? '--milestones' : `--schedule ${s}`}; give one of them`);
   }
+  if (s === 'cosine' && !(args.lrMin < args.lr)) throw new UsageError(`--lr-min ${args.lrMin} must be below --lr ${args.lr}`);
 }
 
 /**
@@ -281,12 +331,32 @@ export function flagOf(key: keyof TrainArgs): string {
   return optionName(key);
 }
 
-function helpRows(advanced: boolean): string {
+// The titles of the help sections (HELP_SECTIONS).
+const SECTION_TITLES: Readonly<Record<HelpSection, string>> = {
+  common: 'Common options:',
+  newton: 'Newton options (--optimizer newton, the default):',
+  sgd: 'SGD options (--optimizer sgd | scale-amended-sgd):',
+  data: 'Data options:',
+  output: 'Output, checkpoints and logs:',
+};
+
+// 'sgd: X' → 'X' and 'sgd, --schedule step: X' → '--schedule step: X' (the section already says which optimizer).
+function stripPrefix(help: string): string {
+  return help.replace(/^(newton|sgd|scale-amended-sgd)(, ([^:]+))?: /, (_m, _o, _c, cond: string | undefined) => (cond !== undefined ? `${cond}: ` : ''));
+}
+
+// The option list of `train --help`, one section after another (advanced options last in theirs).
+function helpSections(width: number): string {
   const flag = (name: string, s: OptionSpec): string => `--${name}${s.value ? ` ${s.value}` : ''}`;
-  const width = Math.max(...TRAIN_OPTIONS.map(([name, s]) => flag(name, s).length));
-  const rows = TRAIN_OPTIONS.filter(([, s]) => (s.advanced === true) === advanced).map(([name, s]) => [flag(name, s), s.help]);
-  if (!advanced) rows.push(['-h, --help', 'show this help']);
-  return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}`).join('\n');
+  const parts: string[] = [];
+  for (const section of HELP_SECTIONS) {
+    const specs = TRAIN_OPTIONS.filter(([, s]) => (s.section ?? 'output') === section);
+    const ordered = [...specs.filter(([, s]) => s.advanced !== true), ...specs.filter(([, s]) => s.advanced === true)];
+    const rows: Array<[string, string]> = ordered.map(([name, s]) => [flag(name, s), section === 'newton' || section === 'sgd' ? stripPrefix(s.help) : s.help]);
+    if (section === 'output') rows.push(['-h, --help', 'show this help']);
+    parts.push(SECTION_TITLES[section], optionRows(rows, width), '');
+  }
+  return parts.join('\n').trimEnd();
 }
 
 /** The text of `newton-cnn --help`. */
@@ -304,6 +374,8 @@ export function mainUsage(): string {
     '  info       print the version, the devices and the BLAS in use',
     '  spectrum   curvature spectrum (Hessian or Gauss-Newton) of a model or a checkpoint (newton-cnn spectrum --help)',
     '  condition  Hessian condition number against depth of n-shortcut linear networks (newton-cnn condition --help)',
+    '  plot       training curves (accuracy, objective against time) of run logs from train --log (--help)',
+    '  profile    run a short training workload under the profiler and print the per-op table (newton-cnn profile --help)',
     '',
     'Options:',
     '  -h, --help     show help',
@@ -313,6 +385,7 @@ export function mainUsage(): string {
     '  newton-cnn train                      # cnn3 + subsampled Newton on the bundled Fashion-MNIST subset',
     '  newton-cnn train --iterations 30 --sampling-rate 0.1 --checkpoint run.ckpt',
     '  newton-cnn train --resume run.ckpt --iterations 50',
+    '  newton-cnn train --log newton.jsonl && newton-cnn plot newton.jsonl sgd.jsonl -o curves.svg',
     '  newton-cnn train --optimizer sgd --epochs 20 --save model.ncnn',
     '  newton-cnn predict --model model.ncnn shirt.png boot.jpg',
     '  newton-cnn evaluate --model model.ncnn --data fashion-mnist-small',
@@ -325,50 +398,59 @@ export function mainUsage(): string {
   ].join('\n');
 }
 
-/** The text of `newton-cnn train --help`. */
-export function trainUsage(): string {
+/**
+ * The text of `newton-cnn train --help`, options grouped by optimizer (common, Newton, SGD, data,
+ * output) and every line wrapped to `columns` (the terminal's width; default 80).
+ */
+export function trainUsage(columns?: number): string {
+  const width = helpWidth(columns);
+  const p = (text: string): string => paragraph(text, width);
   return [
     'Usage: newton-cnn train [options]',
     '',
-    "Trains a CNN with the subsampled Gauss-Newton method (Algorithm 1 of Wang, Tan & Lin's",
-    "Newton-methods paper: Levenberg-Marquardt damping, CG, backtracking line search; the default) or",
-    "SGD + momentum (its Algorithm 2) on the paper's preprocessing (per-image min-max scaling, minus",
-    "the training set's pixel mean), then prints `test accuracy: 0.xxxx`, `train accuracy: …`,",
-    '`objective: …` and `time: …s`. Newton prints one line per iteration (objective, ‖∇f‖, CG steps',
-    'and relative residual, λ, ρ, step size, time split, test accuracy); dropout is the identity in',
-    "Newton's f, ∇f and Gauss-Newton products. SGD draws progress on stderr (a bar on a terminal, a",
-    'line every 10% of an epoch otherwise) and prints one line per epoch. Results go to stdout.',
+    p(
+      "Trains a CNN with the subsampled Gauss-Newton method (Algorithm 1 of Wang, Tan & Lin's Newton-methods paper: " +
+        'Levenberg-Marquardt damping, CG, backtracking line search; the default) or SGD + momentum (its Algorithm 2) ' +
+        "on the paper's preprocessing (per-image min-max scaling, minus the training set's pixel mean), then prints " +
+        '`test accuracy: 0.xxxx`, `train accuracy: …`, `objective: …` and `time: …s`.',
+    ),
     '',
-    'Scale-amended SGD (--optimizer scale-amended-sgd; Zhang, Chen & Liu, "On the Local Hessian in',
-    'Back-propagation", Algorithm 2) is SGD + momentum whose step on each conv/linear weight W is',
-    "multiplied by ‖W‖²/(#rows·m) and on the other parameters by 1/m, m the product of the layers'",
-    'out/in width ratios above it (1 at the output): the scale of the local Hessian of each layer',
-    "followed by batch norm. It takes the sgd options, with the paper's defaults: --lr 0.1 (it uses",
-    '0.005 for CIFAR-10), --momentum 0.9, --weight-decay 0.005 (before the amendment), a constant',
-    'learning rate (--decay 0); --m-fanout says how m combines at shortcuts.',
+    p(
+      'Progress (with rate and ETA) goes to stderr: a redrawn line on a terminal (Newton: the phase of the iteration — ' +
+        'gradient pass, CG steps, line search), occasional plain lines otherwise. Newton prints one line per iteration ' +
+        '(objective, ‖∇f‖, CG steps, λ, ρ, step size, time, test accuracy), SGD one line per epoch; dropout is the ' +
+        "identity in Newton's f, ∇f and Gauss-Newton products. Results go to stdout. --log streams every record to a " +
+        'file (newton-cnn plot draws it).',
+    ),
     '',
-    'Options:',
-    helpRows(false),
+    p(
+      'Scale-amended SGD (--optimizer scale-amended-sgd; Zhang, Chen & Liu, "On the Local Hessian in Back-propagation", ' +
+        'Algorithm 2) is SGD + momentum whose step on each conv/linear weight W is multiplied by ‖W‖²/(#rows·m) and on ' +
+        "the other parameters by 1/m, m the product of the layers' out/in width ratios above it. It takes the SGD options " +
+        "with the paper's defaults: --lr 0.1, --momentum 0.9, --weight-decay 0.005, --decay 0; --m-fanout says how m " +
+        'combines at shortcuts.',
+    ),
     '',
-    'Advanced:',
-    helpRows(true),
+    helpSections(width),
     '',
-    'Checkpoints (--checkpoint) hold θ, the optimizer, the RNG, the position and the options; they are',
-    'written atomically. --resume continues exactly where the run stopped (and keeps writing to the',
-    'same file unless --checkpoint says otherwise); options given with --resume must match the',
-    "checkpoint's, except --epochs / --iterations (to extend the run), the checkpoint options, --device,",
-    '--threads, --quiet and --json. Ctrl-C stops after the current batch (newton: at once, discarding the',
-    'unfinished iteration), writes a checkpoint (to --checkpoint or ./newton-cnn-interrupted.ckpt) and',
-    'exits with code 130; a second Ctrl-C exits at once.',
+    p(
+      'Checkpoints (--checkpoint) hold θ, the optimizer, the RNG, the position and the options; they are written ' +
+        'atomically. --resume continues exactly where the run stopped (and keeps writing to the same file unless ' +
+        "--checkpoint says otherwise); options given with --resume must match the checkpoint's, except --epochs / " +
+        '--iterations (to extend the run), the checkpoint options, --device, --threads, --quiet, --json and --log. ' +
+        'Ctrl-C stops after the current batch (newton: at once, discarding the unfinished iteration), writes a checkpoint ' +
+        '(to --checkpoint or ./newton-cnn-interrupted.ckpt) and exits with code 130; a second Ctrl-C exits at once. ' +
+        'SIGTERM and SIGHUP are handled as Ctrl-C is (exit codes 143 and 129).',
+    ),
     '',
-    'SIGTERM and SIGHUP are handled as Ctrl-C is (exit codes 143 and 129). A run that diverges (a loss, the',
-    'objective or θ not finite) stops at once with exit code 3, writing no checkpoint: the last one is kept.',
-    '--C must give C·l ≥ 2^-53 (l: training images; below, the loss vanishes in the rounding of ‖θ‖²/(2Cl)),',
-    'and with --optimizer sgd, --lr must be below 2(1 + μ)/(1/(C·l) + W) (Nesterov: 2(1 + μ)/((1 + 2μ)(1/(C·l) + W)),',
-    'W the --weight-decay), beyond which the regulariser alone makes SGD diverge. 1/(C·l) > 2^24 is warned about.',
+    p(
+      'A run that diverges (a loss, the objective or θ not finite) stops at once with exit code 3, writing no checkpoint: ' +
+        'the last one is kept. --C must give C·l ≥ 2^-53 (l: training images), and with --optimizer sgd, --lr must be ' +
+        'below 2(1 + μ)/(1/(C·l) + W) (Nesterov: 2(1 + μ)/((1 + 2μ)(1/(C·l) + W)), W the --weight-decay), beyond which ' +
+        'the regulariser alone makes SGD diverge. 1/(C·l) > 2^24 is warned about.',
+    ),
     '',
-    'Exit codes: 0 done, 1 error, 2 bad usage, 3 diverged, 130 interrupted (Ctrl-C, SIGINT),',
-    '143 terminated (SIGTERM), 129 hung up (SIGHUP).',
+    p('Exit codes: 0 done, 1 error, 2 bad usage, 3 diverged, 130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP).'),
   ].join('\n');
 }
 
@@ -421,13 +503,17 @@ export function parseShape(flag: string, text: string): [number, number, number]
   return [Number(parts[0]), Number(parts[1]), Number(parts[2])];
 }
 
-/** Turns an error of node:util parseArgs into a UsageError with this CLI's wording. */
-export function parseError(e: unknown): UsageError {
+/**
+ * Turns an error of node:util parseArgs into a UsageError with this CLI's wording; for an unknown
+ * option, the closest of the command's long option names `known` (did you mean --xyz?).
+ */
+export function parseError(e: unknown, known: readonly string[] = []): UsageError {
   const err = e as { code?: string; message?: string };
   const msg = String(err.message ?? e);
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const m = /Unknown option '([^']+)'/.exec(msg);
-    return new UsageError(`unknown option '${m ? m[1] : msg}'`);
+    const option = m ? m[1] : msg;
+    return new UsageError(`unknown option '${option}'${option.startsWith('--') ? didYouMeanOption(option, known) : ''}`);
   }
   if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
     const m = /Unexpected argument '([^']+)'/.exec(msg);
@@ -488,7 +574,7 @@ export function readOptions(argv: readonly string[], table: ReadonlyArray<readon
     values = parsed.values as Record<string, string | boolean | undefined>;
     tokens = parsed.tokens;
   } catch (e) {
-    throw parseError(e);
+    throw parseError(e, table.map(([n]) => n));
   }
   if (values.help === true) return null;
   // parseArgs keeps the last of a repeated option: refuse repetitions (no option is repeatable)
@@ -523,6 +609,11 @@ export function readOptions(argv: readonly string[], table: ReadonlyArray<readon
       return v === undefined ? undefined : f(`--${name}`, v);
     },
   };
+}
+
+/** The default model file of a run checkpointing to `checkpoint`: its name with `.ncnn` for `.ckpt` (or added). */
+export function modelFileNextTo(checkpoint: string): string {
+  return checkpoint.endsWith('.ckpt') ? `${checkpoint.slice(0, -'.ckpt'.length)}.ncnn` : `${checkpoint}.ncnn`;
 }
 
 /**
@@ -581,6 +672,19 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (!(lrFactor > 0)) throw new UsageError(`--lr-factor must be positive, got ${lrFactor}`);
   const warmup = opt('warmup', num) ?? 0;
   if (!(warmup >= 0)) throw new UsageError(`--warmup must be non-negative (epochs), got ${warmup}`);
+  const schedule = opt('schedule', (f, t) => choice(f, t, SCHEDULES)) ?? (milestones !== undefined ? 'multistep' : 'inverse');
+  const stepEvery = opt('step-every', num);
+  if (stepEvery !== undefined && !(stepEvery > 0)) throw new UsageError(`--step-every must be positive (epochs), got ${stepEvery}`);
+  const lrMin = opt('lr-min', num) ?? 0;
+  if (!(lrMin >= 0)) throw new UsageError(`--lr-min must be non-negative, got ${lrMin}`);
+  const validation = opt('validation', num) ?? 0;
+  if (given.has('validation') && !(validation > 0 && validation < 1)) throw new UsageError(`--validation must be a fraction in (0, 1) of the training set, e.g. 0.1, got ${validation}`);
+  const earlyStop = opt('early-stop', positiveInt);
+  if (earlyStop !== undefined && !given.has('validation')) throw new UsageError('--early-stop needs --validation F (the held-out fraction it watches), e.g. --validation 0.1 --early-stop 5');
+  const logText = str('log');
+  const log = logText === undefined ? undefined : outputFile('--log', logText, cwd);
+  const profileText = str('profile');
+  const profile = profileText === undefined ? undefined : outputFile('--profile', profileText, cwd);
   const mFanout = opt('m-fanout', (f, t) => choice(f, t, M_FANOUTS)) ?? 'max';
   const C = opt('C', num) ?? 0.01;
   if (!(C > 0)) throw new UsageError(`--C must be positive, got ${C}`);
@@ -599,7 +703,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (resume !== undefined && !fs.existsSync(resume)) throw new UsageError(`--resume: no such file '${resumeText}'`);
   const checkpoint = checkpointText === undefined ? resume : path.resolve(cwd, checkpointText);
   if (checkpointEvery !== undefined && checkpoint === undefined) throw new UsageError('--checkpoint-every needs --checkpoint PATH (or --resume PATH)');
-  const save = opt('save', (f, t) => outputFile(f, t, cwd));
+  // The model file: --save, else next to the checkpoint (run.ckpt → run.ncnn), else none.
+  const save = opt('save', (f, t) => outputFile(f, t, cwd)) ?? (checkpoint === undefined ? undefined : modelFileNextTo(checkpoint));
   if (save !== undefined && checkpoint !== undefined && save === checkpoint) throw new UsageError('--save and --checkpoint name the same file; a model file and a checkpoint are different files');
   const quiet = bool('quiet');
   const json = bool('json');
@@ -642,6 +747,13 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(milestones !== undefined ? { milestones } : {}),
     lrFactor,
     warmup,
+    schedule,
+    ...(stepEvery !== undefined ? { stepEvery } : {}),
+    lrMin,
+    validation,
+    ...(earlyStop !== undefined ? { earlyStop } : {}),
+    ...(log !== undefined ? { log } : {}),
+    ...(profile !== undefined ? { profile } : {}),
     mFanout,
     C,
     batchSize,
@@ -672,6 +784,13 @@ export function checkOptimizerOptions(args: TrainArgs): void {
   const refused = args.optimizer === 'newton' ? [...SGD_ONLY, ...SCALE_AMENDED_ONLY] : args.optimizer === 'sgd' ? [...NEWTON_ONLY, ...SCALE_AMENDED_ONLY] : NEWTON_ONLY;
   const foreign = refused.find((k) => args.given.has(k));
   if (foreign === undefined) return;
+  if (foreign === 'epochs' && args.optimizer === 'newton') {
+    // the most common first mistake: --epochs with the default optimizer
+    throw new UsageError(
+      `--epochs is an SGD option, and the default optimizer is the Newton method, which counts iterations: write --optimizer sgd --epochs ${args.epochs} ` +
+        `to train with SGD, or --iterations N to train with Newton (default ${DEFAULT_NEWTON_ITERATIONS_CLI}; one iteration takes a pass over the data and a few more for the line search)`,
+    );
+  }
   if (SCALE_AMENDED_ONLY.includes(foreign)) throw new UsageError(`${flagOf(foreign)} is a scale-amended SGD option; it needs --optimizer scale-amended-sgd`);
   throw new UsageError(
     args.optimizer === 'newton'

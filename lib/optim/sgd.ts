@@ -11,6 +11,7 @@
 //   s_t = η0 / (1 + tγ)                  (schedule 'inverse', the paper's)
 //   s_t = η0 · factor^⌊t/every⌋          (schedule 'step'; γ is then ignored)
 //   s_t = η0 · factor^|{m ∈ milestones : m ≤ t}|   (schedule 'multistep'; γ is then ignored)
+//   s_t = ηmin + (η0 − ηmin)(1 + cos(π·min(t, T)/T))/2   (schedule 'cosine' over T steps; γ ignored)
 import { axpy, mul, scale } from '../ops';
 import { Tensor } from '../tensor';
 import type { Network } from '../nn/network';
@@ -18,13 +19,16 @@ import { isFloatArray } from '../nn/shape-util';
 import { checkLearningRate, checkRegularization } from '../train/divergence';
 
 /**
- * Learning-rate schedules: the paper's η0/(1+tγ), a step decay every `every` steps, or a decay by
- * `factor` at each of the `milestones` (step counts, strictly increasing positive integers).
+ * Learning-rate schedules: the paper's η0/(1+tγ), a step decay every `every` steps, a decay by
+ * `factor` at each of the `milestones` (step counts, strictly increasing positive integers), or a
+ * cosine decay from η0 to `minimum` (default 0) over `steps` steps (SGDR without restarts; it stays
+ * at `minimum` after them).
  */
 export type SgdSchedule =
   | { kind: 'inverse' }
   | { kind: 'step'; every: number; factor: number }
-  | { kind: 'multistep'; milestones: readonly number[]; factor: number };
+  | { kind: 'multistep'; milestones: readonly number[]; factor: number }
+  | { kind: 'cosine'; steps: number; minimum?: number };
 
 /** Which parameters the extra weight decay w·θ applies to (see SgdOptions.weightDecayOn). */
 export type WeightDecayTarget = 'all' | 'weights';
@@ -130,7 +134,7 @@ export function resolveSgdOptions(fn: string, options: SgdOptions | undefined, p
   let schedule: SgdSchedule;
   if (s === null || typeof s !== 'object') {
     throw new TypeError(
-      `${fn}: ${prefix}.schedule must be { kind: 'inverse' }, { kind: 'step', every, factor } or { kind: 'multistep', milestones, factor }, got ${s === null ? 'null' : typeof s}`,
+      `${fn}: ${prefix}.schedule must be { kind: 'inverse' }, { kind: 'step', every, factor }, { kind: 'multistep', milestones, factor } or { kind: 'cosine', steps, minimum }, got ${s === null ? 'null' : typeof s}`,
     );
   } else if (s.kind === 'inverse') {
     schedule = { kind: 'inverse' };
@@ -153,8 +157,13 @@ export function resolveSgdOptions(fn: string, options: SgdOptions | undefined, p
     });
     const factor = finite(fn, `${prefix}.schedule.factor`, s.factor, (x) => x > 0, 'a positive finite number');
     schedule = { kind: 'multistep', milestones: Object.freeze(milestones), factor };
+  } else if (s.kind === 'cosine') {
+    const c = s as { steps?: unknown; minimum?: unknown };
+    const steps = finite(fn, `${prefix}.schedule.steps`, c.steps, (x) => Number.isInteger(x) && x >= 1, 'a positive integer (steps)');
+    const minimum = finite(fn, `${prefix}.schedule.minimum`, c.minimum ?? 0, (x) => x >= 0 && x < learningRate, `in [0, learningRate = ${learningRate})`);
+    schedule = { kind: 'cosine', steps, minimum };
   } else {
-    throw new RangeError(`${fn}: ${prefix}.schedule.kind must be 'inverse', 'step' or 'multistep', got ${JSON.stringify(s.kind) ?? String(s.kind)}`);
+    throw new RangeError(`${fn}: ${prefix}.schedule.kind must be 'inverse', 'step', 'multistep' or 'cosine', got ${JSON.stringify(s.kind) ?? String(s.kind)}`);
   }
   return Object.freeze({ learningRate, momentum, nesterov, decay, C, weightDecay, weightDecayOn, schedule: Object.freeze(schedule), warmup });
 }
@@ -173,6 +182,10 @@ function scheduledRate(o: ResolvedSgdOptions, t: number): number {
     let passed = 0;
     while (passed < s.milestones.length && s.milestones[passed] <= t) passed++;
     return o.learningRate * Math.pow(s.factor, passed);
+  }
+  if (s.kind === 'cosine') {
+    const low = s.minimum ?? 0;
+    return low + (o.learningRate - low) * 0.5 * (1 + Math.cos((Math.PI * Math.min(t, s.steps)) / s.steps));
   }
   return o.learningRate / (1 + t * o.decay);
 }

@@ -35,6 +35,8 @@ export {
   trainNewton,
   type NewtonIteration,
   type NewtonOptions,
+  type NewtonPhase,
+  type NewtonProgress,
   type NewtonSampling,
   type NewtonTimes,
   type NewtonTrainResult,
@@ -42,3 +44,5 @@ export {
   type TrainNewtonOptions,
 } from './newton-trainer';
 export type { EpochStats, NewtonState, SgdOptimizerName, SgdProgress, TrainResult, TrainSgdOptions, TrainState } from './types';
+export type { TrainProgress } from './progress-types';
+export { RunLog, readRunLog, RUN_LOG_COLUMNS, type RunLogFormat, type RunLogOptions, type RunRecord, type RunRecordKind } from './run-log';

@@ -28,6 +28,7 @@ import { DEFAULT_STORED_JACOBIAN_BYTES, type GaussNewtonMode } from '../nn/produ
 import type { Network } from '../nn/network';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { cgSteps, resolveCgOptions, type CgStop } from '../optim/cg';
+import { profile, type ProfileScope } from '../profile';
 import { axpy, copy, dot, scale, squaredNorm } from '../ops';
 import type { Tensor } from '../tensor';
 import type { LinearOperator } from '../optim/cg';
@@ -176,15 +177,57 @@ export interface NewtonIteration {
   elapsed: number;
 }
 
+/** The part of a Newton iteration in progress (see NewtonProgress). */
+export type NewtonPhase = 'gradient' | 'cg' | 'line-search' | 'evaluation';
+
+/**
+ * Reported during a Newton iteration (after every mini-batch of a pass over the data and every CG
+ * step), so that a display can show where the 8–30 s of an iteration go. The counterpart of
+ * trainSgd's SgdProgress; `optimizer` tells the two apart (TrainProgress).
+ */
+export interface NewtonProgress {
+  /** Always 'newton'. */
+  optimizer: 'newton';
+  /** The iteration in progress, 1-based (over the whole training, resumes included). */
+  iteration: number;
+  /** Total iterations of the run. */
+  iterations: number;
+  /** What the iteration is doing: the f/∇f pass, CG, the line search's f passes, or the test evaluation. */
+  phase: NewtonPhase;
+  /** Work done in this phase: mini-batches of the pass (gradient, line-search), CG steps (cg); 0 for evaluation. */
+  step: number;
+  /** The phase's size: mini-batches per pass, CGmax for cg (CG may stop earlier), 0 for evaluation. */
+  steps: number;
+  /** Line search: the trial step size α being evaluated (1, ½, ¼, …); absent in the other phases. */
+  stepSize?: number;
+  /** f(θ) at the start of the iteration (known after the gradient phase). */
+  objective?: number;
+  /** The damping λ this iteration uses. */
+  lambda: number;
+  /** Seconds spent in this iteration so far. */
+  iterationElapsed: number;
+  /** Mean seconds per completed iteration of this run (NaN before the first completes). */
+  secondsPerIteration: number;
+  /** Seconds of training so far (resumes included). */
+  elapsed: number;
+}
+
 /** Options of trainNewton. */
 export interface TrainNewtonOptions {
-  /** Newton iterations of the whole run (a resumed run continues up to this many) (default 100). */
+  /**
+   * Newton iterations of the whole run (a resumed run continues up to this many) (default 100, the
+   * paper's; note that `newton-cnn train` defaults to 20).
+   */
   iterations?: number;
   /** The loss ξ. */
   loss: Loss;
   /** The method's settings (defaults: the paper's, see DEFAULT_NEWTON_OPTIONS). */
   newton?: NewtonOptions;
-  /** Mini-batch size of the f/∇f evaluations over all data (default 256); S is always one batch. */
+  /**
+   * Mini-batch size of the f/∇f evaluations over all data (default 256; `newton-cnn train` uses its
+   * `--batch-size`, default 128: with batch norm the objective depends on it, so pass 128 to get the
+   * CLI's objectives); S is always one batch.
+   */
   batchSize?: number;
   /** Seed of the subsample choice (default 0). */
   seed?: number;
@@ -198,6 +241,12 @@ export interface TrainNewtonOptions {
   resume?: TrainState;
   /** Called after every iteration. */
   onIteration?: (it: NewtonIteration) => void;
+  /**
+   * Called during each iteration: after every mini-batch of the f/∇f and line-search passes, after
+   * every CG step and before the test evaluation (NewtonProgress). Keep it cheap (a display
+   * throttles itself); lib/progress's Progress draws it.
+   */
+  onProgress?: (p: NewtonProgress) => void;
   /** Called with a state every `checkpointEvery` iterations and at the end (awaited). */
   onCheckpoint?: (s: TrainState) => Promise<void> | void;
   /** Checkpoint every this many iterations (default 1). */
@@ -308,7 +357,7 @@ function resolveOptions(model: Network, train: Dataset, options: TrainNewtonOpti
   if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
     throw new TypeError(`${FN}: options.signal must be an AbortSignal`);
   }
-  for (const k of ['onIteration', 'onCheckpoint'] as const) {
+  for (const k of ['onIteration', 'onCheckpoint', 'onProgress'] as const) {
     const f: unknown = options[k];
     if (f !== undefined && typeof f !== 'function') throw new TypeError(`${FN}: options.${k} must be a function, got ${f === null ? 'null' : typeof f}`);
   }
@@ -341,6 +390,8 @@ class Aborted extends Error {}
 /**
  * Trains `model` on `train` by the subsampled Gauss-Newton method (Algorithm 1 of the Newton paper,
  * see the file comment for the exact rules) for options.iterations iterations.
+ * Defaults differ from `newton-cnn train`'s: here 100 iterations and f/∇f mini-batches of 256
+ * (the paper's), there 20 iterations and `--batch-size` 128.
  * - onIteration after every iteration (objective, ‖∇f‖, CG steps and relative residual, λ, ρ, step
  *   size, time split, test accuracy when asked); onCheckpoint every options.checkpointEvery iterations;
  * - dropout layers are the identity (inference mode) in f, ∇f and G;
@@ -445,14 +496,15 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
   const aborted = (): boolean => options.signal?.aborted === true;
   // Runs a generator to completion, giving the event loop a turn every yieldEveryMs and stopping
   // (the generator's finally blocks free its tensors) when aborted.
-  const drain = async <T>(gen: Generator<unknown, T, void>): Promise<T> => {
-    for (;;) {
+  const drain = async <T>(gen: Generator<unknown, T, void>, onStep?: (k: number) => void): Promise<T> => {
+    for (let k = 1; ; k++) {
       if (aborted()) {
         gen.return(undefined as unknown as T);
         throw new Aborted();
       }
       const step = gen.next();
       if (step.done) return step.value;
+      onStep?.(k);
       if (performance.now() - lastYield >= r.yieldEveryMs) {
         await turn();
         lastYield = performance.now();
@@ -473,8 +525,30 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       updateStatistics: gradient,
     });
 
+  // Progress: mini-batches of a pass over the data (objectiveSteps yields after each, S last as one batch).
+  const passBatches = Math.ceil((l - s) / r.batchSize) + 1;
+  let iterationStart = performance.now();
+  const report = (phase: NewtonProgress['phase'], step: number, steps: number, extra: { objective?: number; stepSize?: number } = {}): void => {
+    if (options.onProgress === undefined) return;
+    const done = iteration - startIteration;
+    options.onProgress({
+      optimizer: 'newton',
+      iteration: iteration + 1,
+      iterations: r.iterations,
+      phase,
+      step,
+      steps,
+      ...extra,
+      lambda,
+      iterationElapsed: (performance.now() - iterationStart) / 1000,
+      secondsPerIteration: done > 0 ? (iterationStart - start) / 1000 / done : NaN,
+      elapsed: elapsed(),
+    });
+  };
+
   if (aborted()) return result(iteration < r.iterations);
   while (iteration < r.iterations) {
+    iterationStart = performance.now();
     const before = snapshot();
     // 1. the subsample
     let S: Int32Array;
@@ -497,10 +571,15 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
     let rhs: Tensor | undefined;
     let theta0: Tensor | undefined;
     let it: NewtonIteration;
+    // The iteration's phase scopes, one after another inside 'newton iteration' (lib/profile.ts).
+    const iterationScope = profile.scope('newton iteration');
+    let phaseScope: ProfileScope = profile.scope('gradient');
+    const cgStepScopes = profile.steps('cg step');
     try {
       // 2. f and ∇f, S last with its cache kept
       const t0 = performance.now();
-      const fg = await drain(objective(S, true));
+      report('gradient', 0, passBatches);
+      const fg = await drain(objective(S, true), (k) => report('gradient', k, passBatches));
       gradient = fg.gradient!;
       kept = fg.kept!;
       const f0 = fg.value;
@@ -508,12 +587,20 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       if (!Number.isFinite(f0)) throw diverged('objective', f0, `the objective f is ${f0}`, iteration + 1);
       if (!Number.isFinite(gnorm)) throw diverged('gradient', gnorm, `the gradient is not finite (‖∇f‖ = ${gnorm}, f = ${f0})`, iteration + 1);
       const t1 = performance.now();
+      phaseScope.close();
+      phaseScope = profile.scope('cg');
       // 3. CG on (G_S + λI) d = −∇f
       rhs = scale(gradient, -1);
       // (G_S + λI)v on the forward cache of S (the last forward pass of the network)
       const gv = { loss: r.loss, lambda, C: o.C, trainSize: l, mode: o.gvMode };
-      const apply: LinearOperator = (v) => model.gaussNewtonProduct(v, gv);
-      const cg = await drain(cgSteps(apply, rhs, { tolerance: o.cgTolerance, maxIterations: o.cgMaxIterations }));
+      const apply: LinearOperator = (v) => {
+        cgStepScopes.next();
+        return profile.scope('Gv', () => model.gaussNewtonProduct(v, gv));
+      };
+      const cgMax = o.cgMaxIterations;
+      report('cg', 0, cgMax, { objective: f0 });
+      const cg = await drain(cgSteps(apply, rhs, { tolerance: o.cgTolerance, maxIterations: cgMax }), (k) => report('cg', k, cgMax, { objective: f0 }));
+      cgStepScopes.end();
       d = cg.x;
       residual = cg.residual;
       kept.release();
@@ -526,6 +613,8 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
         throw diverged('direction', Number.isFinite(dd) ? gs : dd, `the CG direction d is not finite (‖d‖² = ${dd}, ∇fᵀd = ${gs}: the Gauss-Newton products overflowed)`, iteration + 1);
       }
       const t2 = performance.now();
+      phaseScope.close();
+      phaseScope = profile.scope('line search');
       // 5. line search
       theta0 = model.parameters.clone();
       let alpha = 1;
@@ -536,7 +625,8 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
         for (let h = 0; h <= o.maxHalvings; h++) {
           copy(model.parameters, theta0);
           axpy(model.parameters, alpha, d);
-          const f = (await drain(objective(S, false))).value;
+          const trial = { objective: f0, stepSize: alpha };
+          const f = (await drain(objective(S, false), (k) => report('line-search', k, passBatches, trial))).value;
           evaluations++;
           if (f - f0 <= o.eta * alpha * gs) {
             accepted = true;
@@ -547,6 +637,8 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
         }
       }
       // 6. λ update
+      phaseScope.close();
+      phaseScope = profile.scope('update');
       let rho = NaN;
       const lambdaUsed = lambda;
       if (accepted) {
@@ -592,6 +684,9 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       permutation = before.permutation;
       return result(true, { ...before, elapsed: elapsed() });
     } finally {
+      cgStepScopes.end();
+      phaseScope.close();
+      iterationScope.close();
       kept?.release();
       gradient?.dispose();
       d?.dispose();
@@ -602,6 +697,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
     // test accuracy when asked
     if (options.test !== undefined && r.evaluateEvery > 0 && (iteration % r.evaluateEvery === 0 || iteration === r.iterations)) {
       const te = performance.now();
+      report('evaluation', 0, 0, { objective: it.objective });
       const t = await evaluateObjectiveAsync(model, options.test, { C: o.C, loss: r.loss, trainSize: l, batchSize: r.batchSize });
       it.testAccuracy = t.accuracy;
       it.testLoss = t.lossMean;

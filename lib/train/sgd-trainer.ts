@@ -17,6 +17,7 @@ import { DivergenceError, firstNonFinite, nonFiniteElement, short, type Diverged
 import { checkModelData, evaluateObjectiveAsync } from './objective';
 import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
+import { profile } from '../profile';
 
 const FN = 'trainSgd';
 
@@ -237,14 +238,16 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     }
     let stop = false;
     while (batch < batches) {
+      using stepScope = profile.scope('sgd step');
       const t0 = performance.now();
       const from = batch * r.batchSize;
       const to = Math.min(l, from + r.batchSize);
       const size = to - from;
       const learningRate = sgd.learningRate;
-      const b = gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device });
+      const b = profile.scope('data', () => gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device }));
       let lossSum: number;
       try {
+        using gradientScope = profile.scope('gradient');
         const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
         try {
           lossSum = r.loss.value(z, b.y);
@@ -267,12 +270,14 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
         } finally {
           z.dispose();
         }
-        sgd.step(size);
+        gradientScope.close();
+        profile.scope('update', () => sgd.step(size));
       } finally {
         model.releaseCache();
         b.x.dispose();
         b.y.dispose();
       }
+      stepScope.close();
       const now = performance.now();
       trainMs += now - t0;
       images += size;
@@ -280,6 +285,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
       epochLoss.sum += lossSum / size;
       epochLoss.batches++;
       options.onProgress?.({
+        optimizer: r.optimizer,
         epoch,
         epochs: r.epochs,
         batch,

@@ -5,8 +5,10 @@ import type { Loss } from '../nn/losses';
 import type { ScaleAmendedSgdOptions } from '../optim/scale-amended-sgd';
 import type { SgdOptions, SgdState } from '../optim/sgd';
 
-/** Reported after every mini-batch. */
+/** Reported after every mini-batch (trainSgd's onProgress; trainNewton's counterpart is NewtonProgress). */
 export interface SgdProgress {
+  /** The optimizer: tells SgdProgress from NewtonProgress in a TrainProgress. */
+  optimizer: SgdOptimizerName;
   /** Epoch in progress, 0-based. */
   epoch: number;
   /** Total epochs of the run. */

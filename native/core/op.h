@@ -40,6 +40,7 @@
 #include "backend.h"
 #include "error.h"
 #include "op_params.h"
+#include "profile.h"
 #include "registry.h"
 #include "tensor.h"
 
@@ -147,8 +148,27 @@ Backend& backend_running(const char* op, const Tensor& on) {
   if (!supported<OpT>(b, on.dtype())) {
     fail<ShapeError>(op, ": ", dtype_name(on.dtype()), " is not supported on ", on.device().name());
   }
+  if (profile::enabled()) profile::set_caller(op);
   return b;
 }
+
+namespace detail {
+// What the profiler records of a launch's arguments (note [profiler cost] in profile.h):
+// the bytes and shapes of its tensors, and its FLOPs when the op defines `flops(args...)`.
+template <typename T>
+void profile_arg(const T& arg, double& bytes, std::string& shapes) {
+  if constexpr (std::is_same_v<std::decay_t<T>, Tensor>) {
+    if (!arg.defined()) return;
+    bytes += static_cast<double>(arg.nbytes());
+    if (!shapes.empty()) shapes += ' ';
+    shapes += shape_str(arg.shape());
+  }
+}
+template <typename OpT, typename = void, typename... A>
+struct has_flops : std::false_type {};
+template <typename OpT, typename... A>
+struct has_flops<OpT, std::void_t<decltype(OpT::flops(std::declval<const A&>()...))>, A...> : std::true_type {};
+}  // namespace detail
 
 // Runs OpT's kernel for the device and dtype of `on` (checked with backend_running first,
 // under the name `op`).
@@ -158,6 +178,14 @@ decltype(auto) launch(const Tensor& on, A&&... args) {
   typename OpT::Kernel* kernel = b.kernels().find<OpT>(on.dtype());
   if (kernel == nullptr) {
     fail<ShapeError>(OpT::info.name, ": ", dtype_name(on.dtype()), " is not supported on ", on.device().name());
+  }
+  if (profile::enabled()) {  // the one branch of note [profiler cost]
+    double bytes = 0, flops = -1;
+    std::string shapes;
+    (detail::profile_arg(args, bytes, shapes), ...);
+    if constexpr (detail::has_flops<OpT, void, A...>::value) flops = OpT::flops(args...);
+    profile::OpTimer timer(b, OpT::info.name, std::move(shapes), bytes, flops);
+    return kernel(b, std::forward<A>(args)...);
   }
   return kernel(b, std::forward<A>(args)...);
 }

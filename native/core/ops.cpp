@@ -25,6 +25,7 @@ void to_host(const Tensor& t, void* dst) {
 Tensor full(const char* op, const Shape& shape, double value, DType dtype, Device device) {
   check_fill_value(op, value, dtype);
   Tensor t = empty(op, shape, dtype, device);
+  if (profile::enabled()) profile::set_caller(op);
   if (t.numel() > 0) launch<Fill>(t, t, value);
   return t;
 }
@@ -32,6 +33,7 @@ Tensor full(const char* op, const Shape& shape, double value, DType dtype, Devic
 Tensor clone(const char* op, const Tensor& x) {
   check::defined(op, "x", x);
   Tensor out = allocate_like(op, x, x.shape());
+  if (profile::enabled()) profile::set_caller(op);
   if (x.numel() > 0) launch<Copy>(x, out, x);
   return out;
 }

@@ -44,6 +44,14 @@ Backend& backend_for(Device device, const char* op) {
   fail<Error>(prefix, "device ", device.name(), " is not available");
 }
 
+std::vector<Backend*> registered_backends() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<Backend*> out;
+  for (auto& entry : r.backends) out.push_back(entry.second.get());
+  return out;
+}
+
 void register_backend(std::unique_ptr<Backend> backend) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);

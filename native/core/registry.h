@@ -24,6 +24,9 @@ struct DeviceInfo {
 // available: <why>" when none does (without the op prefix when `op` is null).
 Backend& backend_for(Device device, const char* op = nullptr);
 
+// Every registered backend (they live until the process exits), for the profiler's hooks.
+std::vector<Backend*> registered_backends();
+
 // Registers a backend; the registry owns it from then on.
 void register_backend(std::unique_ptr<Backend> backend);
 

@@ -16,10 +16,12 @@ import type { Dataset } from '../../data';
 import { lossByName, modelByName, type Network } from '../../nn';
 import { Model } from '../../model';
 import type { ScaleAmendedSgdOptions, SgdOptions, SgdSchedule } from '../../optim';
-import { Progress } from '../../progress';
+import { stratifiedSplit } from '../../data/split';
+import { fitParts, Progress } from '../../progress';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
 import {
   DivergenceError,
+  evaluateObjective,
   evaluateObjectiveAsync,
   maxStableLearningRate,
   MIN_CL,
@@ -27,14 +29,18 @@ import {
   trainSgd,
   type EpochStats,
   type NewtonIteration,
+  type NewtonProgress,
   type NewtonTrainResult,
   type TrainResult,
   type TrainState,
   WARN_INVERSE_CL,
 } from '../../train';
 import { short } from '../../train/divergence';
+import { EarlyStopping } from '../../train/early-stopping';
+import { RunLog, type RunRecord } from '../../train/run-log';
 import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, OPTIMIZERS, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { checkDevice, loadPaperData } from '../common';
+import { imageFolderMessage } from '../image-folder';
 import { EXIT, type CliIo } from '../io';
 
 /** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
@@ -67,6 +73,8 @@ export interface TrainOutcome {
   summary?: TrainSummary;
   /** The checkpoint written last, if any. */
   checkpoint?: string;
+  /** With --validation: the validation accuracy, its best and whether --early-stop ended the run. */
+  validation?: ValidationReport;
 }
 
 /**
@@ -219,6 +227,10 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     milestones: a.milestones ?? null,
     lrFactor: a.lrFactor,
     warmup: a.warmup,
+    schedule: a.schedule,
+    stepEvery: a.stepEvery ?? null,
+    lrMin: a.lrMin,
+    validation: a.validation,
     C: a.C,
     batchSize: a.batchSize,
     seed: a.seed,
@@ -281,7 +293,9 @@ export function mergeResumeArgs(args: TrainArgs, ckpt: Checkpoint, file: string)
   } else if (args.given.has('epochs')) {
     merged.iterations = undefined;
   }
-  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+  // a checkpoint from before --schedule: its --milestones meant the multistep schedule
+  if (!('schedule' in saved) && !args.given.has('schedule') && merged.milestones !== undefined && merged.milestones !== null) merged.schedule = 'multistep';
+  for (const k of Object.keys(merged)) if (merged[k] === undefined || (k === 'stepEvery' && merged[k] === null)) delete merged[k];
   return merged as unknown as TrainArgs;
 }
 
@@ -312,13 +326,6 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
   // the output paths, before any training (a directory, a missing or unwritable directory)
-  if (args.save !== undefined) {
-    try {
-      await checkWritableDestination('--save', args.save);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
   if (args.checkpoint !== undefined) {
     try {
       await checkCheckpointPath(args.checkpoint);
@@ -326,18 +333,128 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
       throw new UsageError(`--checkpoint: ${(e as Error).message.replace(/^checkpoint: /, '')}`);
     }
   }
+  // (--save after --checkpoint: by default it lies next to the checkpoint)
+  if (args.save !== undefined) {
+    try {
+      await checkWritableDestination('--save', args.save);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
 
-  const { train, test, mean, classNames } = await loadPaperData(args);
+  let loaded: Awaited<ReturnType<typeof loadPaperData>>;
+  try {
+    loaded = await loadPaperData(args);
+  } catch (e) {
+    // a folder of PNG/JPEG images: say so, rather than the reader's "not a CIFAR binary directory"
+    const hint = imageFolderMessage(args.data, path.relative(io.cwd ?? process.cwd(), args.data) || args.data);
+    if (hint !== undefined) throw new UsageError(hint);
+    throw e;
+  }
+  const { test, mean, classNames } = loaded;
+  // --validation: a stratified held-out part of the training set (the same for a resumed run: seeded)
+  let train = loaded.train;
+  let validation: Dataset | undefined;
+  if (args.validation > 0) {
+    const split = stratifiedSplit(loaded.train, args.validation, args.seed);
+    if (split.validation.length === 0 || split.train.length === 0) {
+      throw new UsageError(`--validation ${args.validation} of ${loaded.train.length} training images leaves ${split.validation.length === 0 ? 'no validation' : 'no training'} images; give a fraction in (0, 1) that leaves both`);
+    }
+    train = split.train;
+    validation = split.validation;
+  }
   checkRegularizationArgs(args, train.length, io);
   const model = modelByName(args.model, train.shape, train.classes, { seed: args.seed, device: args.device, ...(args.stem !== undefined ? { stem: args.stem } : {}) });
+  let log: RunLog | undefined;
   try {
+    if (args.log !== undefined) {
+      try {
+        // a resumed run appends to its log, so that the log holds the whole run
+        log = RunLog.open(args.log, { append: resumeFrom !== undefined });
+      } catch (e) {
+        throw new UsageError(`--log: cannot write '${args.log}': ${(e as Error).message}`);
+      }
+      if (log.format === 'jsonl') log.write({ kind: 'start', optimizer: args.optimizer, time: resumeFrom?.state.elapsed ?? 0, iteration: resumeFrom?.state.optimizer.iteration ?? 0, options: recordedOptions(args) });
+    }
+    const extras: RunExtras = {
+      ...(log !== undefined ? { log } : {}),
+      ...(validation !== undefined ? { validation } : {}),
+      ...(args.earlyStop !== undefined ? { earlyStop: new EarlyStopping(args.earlyStop) } : {}),
+    };
     const saver = modelSaver(model, args, mean, classNames);
-    if (args.optimizer === 'newton') return await trainModelNewton(model, train, test, args, resumeFrom, io, out, saver);
-    return await trainModel(model, train, test, args, resumeFrom, io, out, (p) => (progress = p), saver);
+    const setProgress = (p: Progress): void => void (progress = p);
+    const outcome =
+      args.optimizer === 'newton'
+        ? await trainModelNewton(model, train, test, args, resumeFrom, io, out, saver, setProgress, extras)
+        : await trainModel(model, train, test, args, resumeFrom, io, out, setProgress, saver, extras);
+    if (log !== undefined && outcome.summary !== undefined) {
+      log.write({ kind: 'final', optimizer: args.optimizer, time: outcome.result.state.elapsed, iteration: outcome.result.state.optimizer.iteration, ...outcome.summary, ...(outcome.validation !== undefined ? { validationAccuracy: outcome.validation.accuracy } : {}) });
+    }
+    return outcome;
   } finally {
     progress?.clear();
+    log?.close();
     model.dispose();
   }
+}
+
+/** What a run does besides training: the run log, the validation split and early stopping. */
+interface RunExtras {
+  /** --log. */
+  log?: RunLog;
+  /** --validation: the held-out images. */
+  validation?: Dataset;
+  /** --early-stop. */
+  earlyStop?: EarlyStopping;
+}
+
+/** The validation report of a run with --validation. */
+export interface ValidationReport {
+  /** Accuracy on the validation split at the end. */
+  accuracy: number;
+  /** The best validation accuracy seen during the run. */
+  best: number;
+  /** The epoch (SGD) or iteration (Newton) of the best. */
+  bestAt: number;
+  /** Whether --early-stop ended the run. */
+  stoppedEarly: boolean;
+}
+
+// Evaluates the validation split (synchronously: it runs inside the trainers' callbacks), feeds
+// early stopping and returns the record fields; `stop` ends the run when early stopping says so.
+function validationStep(extras: RunExtras, model: Network, args: TrainArgs, trainSize: number, at: number, stop: () => void): Partial<RunRecord> {
+  if (extras.validation === undefined) return {};
+  const v = evaluateObjective(model, extras.validation, { C: args.C, loss: lossByName(args.loss), trainSize });
+  tracker(extras).observe(v.accuracy, at);
+  if (extras.earlyStop?.observe(v.accuracy, at) === true) stop();
+  return { validationAccuracy: v.accuracy, validationLoss: v.lossMean };
+}
+
+// The best validation accuracy of a run (kept even without --early-stop, for the report).
+const trackers = new WeakMap<RunExtras, EarlyStopping>();
+function tracker(extras: RunExtras): EarlyStopping {
+  let t = trackers.get(extras);
+  if (t === undefined) {
+    t = new EarlyStopping(Number.MAX_SAFE_INTEGER);
+    trackers.set(extras, t);
+  }
+  return t;
+}
+
+// The validation accuracy at the end of a run and the best during it.
+function validationReport(extras: RunExtras, model: Network, args: TrainArgs, trainSize: number): ValidationReport | undefined {
+  if (extras.validation === undefined) return undefined;
+  const v = evaluateObjective(model, extras.validation, { C: args.C, loss: lossByName(args.loss), trainSize });
+  const t = tracker(extras);
+  return { accuracy: v.accuracy, best: Math.max(t.best, v.accuracy), bestAt: t.bestAt ?? 0, stoppedEarly: extras.earlyStop?.stopped === true };
+}
+
+// The line of the validation report, e.g. `validation accuracy: 0.8125 (best 0.8250 at epoch 3; stopped early: no improvement in 5 evaluations)`.
+function validationLine(r: ValidationReport, unit: string, patience: number | undefined): string {
+  return (
+    `validation accuracy: ${r.accuracy.toFixed(4)} (best ${r.best.toFixed(4)} at ${unit} ${r.bestAt}` +
+    `${r.stoppedEarly ? `; stopped early: no improvement in ${patience} evaluations` : ''})`
+  );
 }
 
 async function trainModel(
@@ -350,6 +467,7 @@ async function trainModel(
   out: (line: string) => void,
   setProgress: (p: Progress) => void,
   saveModel: ModelSaver,
+  extras: RunExtras = {},
 ): Promise<TrainOutcome> {
   const loss = lossByName(args.loss);
   const l = train.length;
@@ -397,14 +515,19 @@ async function trainModel(
   const options = recordedOptions(args);
   const checkpoints = new CheckpointWriter(modelInfo, options, args.optimizer, rt.version);
   let previousElapsed = resume?.elapsed ?? 0;
+  let learningRate = NaN;
   const epochLine = (s: EpochStats): void => {
     const seconds = s.elapsed - previousElapsed;
     previousElapsed = s.elapsed;
+    const v = validationStep(extras, model, args, l, s.epoch + 1, () => run.stop());
+    extras.log?.write(RunLog.fromEpoch(s, args.optimizer, { learningRate, ...v }));
     if (!talk) return;
     out(
       `epoch ${s.epoch + 1}/${epochs}  objective ${fmt(s.objective, 6)}  train loss ${fmt(s.trainLoss ?? s.trainLossRunning)}  ` +
-        `train accuracy ${fmt(s.trainAccuracy)}  test accuracy ${fmt(s.testAccuracy)}  time ${seconds.toFixed(1)}s`,
+        `train accuracy ${fmt(s.trainAccuracy)}  test accuracy ${fmt(s.testAccuracy)}` +
+        `${v.validationAccuracy !== undefined ? `  validation ${fmt(v.validationAccuracy)}` : ''}  time ${seconds.toFixed(1)}s`,
     );
+    if (extras.earlyStop?.stopped === true) out(`early stop: validation accuracy has not improved for ${extras.earlyStop.patience} epochs (best ${fmt(extras.earlyStop.best)} after epoch ${extras.earlyStop.bestAt})`);
   };
 
   let result: TrainResult;
@@ -422,6 +545,7 @@ async function trainModel(
       signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
       onProgress: (p) => {
+        learningRate = p.learningRate;
         if (!args.quiet) progress.update(p);
         if (args.iterations !== undefined && p.iteration >= args.iterations) run.stop();
       },
@@ -463,6 +587,7 @@ async function trainModel(
     await checkpoints.write(args.checkpoint, result.state);
   }
   const modelFile = await saveModel(options, summary);
+  const vr = validationReport(extras, model, args, l);
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     io.stdout.write(
@@ -477,15 +602,16 @@ async function trainModel(
         epoch: result.state.epoch,
         iteration: result.state.optimizer.iteration,
         time: seconds,
+        ...(vr !== undefined ? { validation: vr } : {}),
         imagesPerSecond: result.imagesPerSecond,
         ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
         ...(modelFile !== undefined ? { modelFile } : {}),
       })}\n`,
     );
   } else {
-    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, modelFile);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, talk ? modelFile : undefined, vr !== undefined ? validationLine(vr, 'epoch', args.earlyStop) : undefined);
   }
-  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
+  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}), ...(vr !== undefined ? { validation: vr } : {}) };
 }
 
 /**
@@ -506,6 +632,11 @@ export function sgdOptions(args: TrainArgs, batches: number): SgdOptions | Scale
       );
     }
     schedule = { kind: 'multistep', milestones: steps, factor: args.lrFactor };
+  } else if (args.schedule === 'step' && args.stepEvery !== undefined) {
+    schedule = { kind: 'step', every: Math.max(1, Math.round(args.stepEvery * batches)), factor: args.lrFactor };
+  } else if (args.schedule === 'cosine') {
+    // over the whole run: --iterations steps, or --epochs epochs of `batches` steps
+    schedule = { kind: 'cosine', steps: args.iterations ?? args.epochs * batches, minimum: args.lrMin };
   }
   return {
     learningRate: args.lr,
@@ -527,6 +658,10 @@ function scheduleText(args: TrainArgs, sgd: SgdOptions): string {
   const parts: string[] = [];
   if (sgd.schedule?.kind === 'multistep') {
     parts.push(`lr ×${args.lrFactor} after epochs ${args.milestones!.join(',')} (steps ${sgd.schedule.milestones.join(',')})`);
+  } else if (sgd.schedule?.kind === 'step') {
+    parts.push(`lr ×${args.lrFactor} every ${args.stepEvery} epoch${args.stepEvery === 1 ? '' : 's'} (${sgd.schedule.every} steps)`);
+  } else if (sgd.schedule?.kind === 'cosine') {
+    parts.push(`cosine schedule to ${args.lrMin} over ${sgd.schedule.steps} steps`);
   } else {
     parts.push(`decay ${args.decay}`);
   }
@@ -536,10 +671,11 @@ function scheduleText(args: TrainArgs, sgd: SgdOptions): string {
 }
 
 /** The closing lines every run prints (README: "Output"), after the checkpoint's path if any. */
-function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined, modelFile: string | undefined): void {
+function writeFinalLines(io: CliIo, summary: TrainSummary, seconds: number, checkpoint: string | undefined, modelFile: string | undefined, validation?: string): void {
   const w = (line: string): void => void io.stdout.write(`${line}\n`);
   if (checkpoint !== undefined) w(`checkpoint: ${checkpoint}`);
   if (modelFile !== undefined) w(`model: ${modelFile}`);
+  if (validation !== undefined) w(validation);
   w(`test accuracy: ${summary.testAccuracy.toFixed(4)}`);
   w(`train accuracy: ${summary.trainAccuracy.toFixed(4)}`);
   w(`objective: ${fmt(summary.objective, 6)}`);
@@ -595,17 +731,37 @@ function checkResumedModel(model: Network, train: Dataset, args: TrainArgs, ckpt
   }
 }
 
-/** One stdout line per Newton iteration. */
-export function newtonIterationLine(it: NewtonIteration): string {
+/**
+ * One stdout line per Newton iteration, at most 80 columns, e.g.
+ * `iteration 3/20  f 0.234567  |grad| 1.23e-2  CG 45  λ 0.667  ρ 0.812  α 1  9.1s  test 0.8123`.
+ * The least needed fields (‖∇f‖, then α, then ρ) are left out when the line would be longer; the
+ * CG residual and the time split are in --json's history and the --log records.
+ */
+export function newtonIterationLine(it: NewtonIteration, validationAccuracy?: number): string {
   const t = it.times;
-  const rho = Number.isNaN(it.rho) ? '-' : it.rho.toFixed(3);
-  return (
-    `iteration ${it.iteration}/${it.iterations}  objective ${fmt(it.objective, 6)}  |grad| ${it.gradientNorm.toPrecision(4)}  ` +
-    `CG ${it.cgSteps} (${it.cgRelativeResidual.toFixed(3)})  lambda ${it.lambda.toPrecision(3)}  rho ${rho}  ` +
-    `step ${it.accepted ? it.stepSize : 'none (θ kept, λ raised)'}  time grad ${t.gradient.toFixed(1)}s CG ${t.cg.toFixed(1)}s line search ${t.lineSearch.toFixed(1)}s` +
-    (it.testAccuracy !== undefined ? `  test accuracy ${it.testAccuracy.toFixed(4)}` : '')
-  );
+  const seconds = t.gradient + t.cg + t.lineSearch + t.evaluation;
+  const head = [`iteration ${it.iteration}/${it.iterations}`, `f ${fmt(it.objective, 6)}`];
+  const grad = `|grad| ${it.gradientNorm.toPrecision(3)}`;
+  const cg = `CG ${it.cgSteps}`;
+  const lambda = `λ ${it.lambda.toPrecision(3)}`;
+  const rho = it.accepted ? `ρ ${it.rho.toFixed(3)}` : '';
+  const step = it.accepted ? `α ${+it.stepSize.toPrecision(3)}` : 'no step (λ raised)';
+  const tail = [`${seconds.toFixed(1)}s`, ...(it.testAccuracy !== undefined ? [`test ${it.testAccuracy.toFixed(4)}`] : []), ...(validationAccuracy !== undefined ? [`val ${validationAccuracy.toFixed(4)}`] : [])];
+  // the fields in the order of the line; dropped in the order of `optional` until it fits
+  const build = (skip: ReadonlySet<string>): string => fitParts([...head, ...[grad, cg, lambda, rho, step].filter((x) => x !== '' && !skip.has(x)), ...tail], 1e9);
+  const optional = [grad, step === 'no step (λ raised)' ? '' : step, rho].filter((x) => x !== '');
+  const skip = new Set<string>();
+  let line = build(skip);
+  for (const o of optional) {
+    if (line.length <= NEWTON_LINE_WIDTH) break;
+    skip.add(o);
+    line = build(skip);
+  }
+  return fitParts([line], NEWTON_LINE_WIDTH);
 }
+
+/** The widest a Newton iteration line gets. */
+export const NEWTON_LINE_WIDTH = 80;
 
 // `newton-cnn train --optimizer newton`: the Newton counterpart of trainModel.
 async function trainModelNewton(
@@ -617,6 +773,8 @@ async function trainModelNewton(
   io: CliIo,
   out: (line: string) => void,
   saveModel: ModelSaver,
+  setProgress: (p: Progress) => void,
+  extras: RunExtras = {},
 ): Promise<TrainOutcome> {
   const loss = lossByName(args.loss);
   const l = train.length;
@@ -654,11 +812,24 @@ async function trainModelNewton(
   const run = new RunControl(io.signal);
   const options = recordedOptions(args);
   const checkpoints = new CheckpointWriter(modelInfo, options, 'newton', rt.version);
+  // Progress within an iteration (stderr), as SGD's: a redrawn line on a terminal, else occasional lines.
+  const progress = new Progress(io.stderr);
+  if (!args.quiet) setProgress(progress);
   // Iteration lines: stdout normally, stderr (as progress) with --json, none with --quiet.
   const iterationLine = (it: NewtonIteration): void => {
+    const v = validationStep(extras, model, args, l, it.iteration, () => run.stop());
+    extras.log?.write(RunLog.fromNewton(it, v));
     if (args.quiet) return;
-    if (args.json) io.stderr.write(`${newtonIterationLine(it)}\n`);
-    else out(newtonIterationLine(it));
+    const line = newtonIterationLine(it, v.validationAccuracy);
+    if (args.json) {
+      progress.clear();
+      io.stderr.write(`${line}\n`);
+    } else out(line);
+    if (extras.earlyStop?.stopped === true) {
+      const say = `early stop: validation accuracy has not improved for ${extras.earlyStop.patience} iterations (best ${fmt(extras.earlyStop.best)} after iteration ${extras.earlyStop.bestAt})`;
+      if (args.json) io.stderr.write(`${say}\n`);
+      else out(say);
+    }
   };
 
   let result: NewtonTrainResult;
@@ -674,6 +845,7 @@ async function trainModelNewton(
       signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
       onIteration: iterationLine,
+      ...(args.quiet ? {} : { onProgress: (p: NewtonProgress) => progress.newton(p) }),
       ...(args.checkpoint !== undefined ? { onCheckpoint: (s: TrainState) => checkpoints.write(args.checkpoint!, s) } : {}),
       ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
     });
@@ -681,6 +853,7 @@ async function trainModelNewton(
     throw divergedRun(e, args, checkpoints, 'iteration');
   } finally {
     run.detach();
+    progress.clear();
   }
 
   if (run.interrupted && result.aborted) {
@@ -703,6 +876,7 @@ async function trainModelNewton(
   const summary: TrainSummary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
   if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.iterations === 0)) await checkpoints.write(args.checkpoint, result.state);
   const modelFile = await saveModel(options, summary);
+  const vr = validationReport(extras, model, args, l);
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     io.stdout.write(
@@ -717,12 +891,13 @@ async function trainModelNewton(
         iteration: result.state.optimizer.iteration,
         lambda: result.state.newton?.lambda ?? null,
         time: seconds,
+        ...(vr !== undefined ? { validation: vr } : {}),
         ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}),
         ...(modelFile !== undefined ? { modelFile } : {}),
       })}\n`,
     );
   } else {
-    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, modelFile);
+    writeFinalLines(io, summary, seconds, talk ? checkpoints.last : undefined, talk ? modelFile : undefined, vr !== undefined ? validationLine(vr, 'iteration', args.earlyStop) : undefined);
   }
-  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}) };
+  return { exitCode: EXIT.ok, result, summary, ...(checkpoints.last !== undefined ? { checkpoint: checkpoints.last } : {}), ...(vr !== undefined ? { validation: vr } : {}) };
 }

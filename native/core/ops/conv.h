@@ -38,6 +38,10 @@ struct Conv2d {
   static constexpr std::array<const char*, 4> args{"x", "w", "b", "options"};
   // y: (N, K, P, Q) = x ⋆ w, without the bias (added by BiasAdd).
   using Kernel = void(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p);
+  // For the profiler (profile.h): 2·N·K·P·Q·C·R·S, as every pass of conv2d.
+  static double flops(const Tensor& y, const Tensor&, const Tensor& w, const Conv2dParams&) {
+    return 2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.numel() / w.dim(0));
+  }
   static Tensor run(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
     const char* op = info.name;
     check::floating(op, "x", x);
@@ -65,6 +69,9 @@ struct Conv2dBackwardData {
                                "The gradient of conv2d with respect to its input: dy (N, K, P, Q), w (K, C, R, S) -> xShape"};
   static constexpr std::array<const char*, 4> args{"dy", "w", "xShape", "options"};
   using Kernel = void(Backend&, Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p);
+  static double flops(const Tensor&, const Tensor& dy, const Tensor& w, const Conv2dParams&) {
+    return 2.0 * static_cast<double>(dy.numel()) * static_cast<double>(w.numel() / w.dim(0));
+  }
   static Tensor run(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) {
     const char* op = info.name;
     check::floating(op, "dy", dy);
@@ -84,6 +91,9 @@ struct Conv2dBackwardFilter {
                                "The gradient of conv2d with respect to its filter: dy (N, K, P, Q), x (N, C, H, W) -> wShape"};
   static constexpr std::array<const char*, 4> args{"dy", "x", "wShape", "options"};
   using Kernel = void(Backend&, Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p);
+  static double flops(const Tensor& dw, const Tensor& dy, const Tensor&, const Conv2dParams&) {
+    return 2.0 * static_cast<double>(dy.numel()) * static_cast<double>(dw.numel() / dw.dim(0));
+  }
   static Tensor run(const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) {
     const char* op = info.name;
     check::floating(op, "dy", dy);

@@ -29,6 +29,10 @@ struct Gemm {
   static constexpr std::array<const char*, 3> args{"a", "b", "options"};
   // c: (M, N) = alpha·op(a)·op(b) + beta·c, row-major; c holds the addend when beta ≠ 0.
   using Kernel = void(Backend&, Tensor& c, const Tensor& a, const Tensor& b, const GemmParams& p);
+  // For the profiler (profile.h): 2·M·N·K multiply-adds of the kernel's arguments.
+  static double flops(const Tensor& c, const Tensor& a, const Tensor&, const GemmParams& p) {
+    return 2.0 * static_cast<double>(c.numel()) * static_cast<double>(p.trans_a ? a.dim(0) : a.dim(1));
+  }
   static Tensor run(const Tensor& a, const Tensor& b, const GemmOptions& o) {
     const char* op = info.name;
     check::floating(op, "a", a);

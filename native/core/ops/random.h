@@ -36,6 +36,8 @@ Tensor random_fill(const Shape& shape, const RandomOptions& o) {
   if (!is_floating(o.dtype) || !supported<OpT>(b, o.dtype)) {
     fail<ShapeError>(op, ": ", dtype_name(o.dtype), " is not supported on ", o.device.name());
   }
+  // no backend_running here (the shape is not a tensor's): name the caller for the profiler
+  if (profile::enabled()) profile::set_caller(op);
   Tensor t = allocate(op, shape, o.dtype, o.device);
   if (t.numel() > 0) launch<OpT>(t, t, o.seed, o.offset, o.a, o.b);
   return t;
