@@ -197,6 +197,28 @@ export interface NativeAddon extends NativeOps {
    * (row-major), through LAPACK's dsyevd, synchronously; Error when the build has no LAPACK.
    */
   symmetricEigen(a: Float64Array, n: number, options?: NativeSymmetricEigenOptions): NativeSymmetricEigenResult;
+
+  // --- host batch assembly (native/core/augment.h; lib/data/loader.ts) ---
+  /** Writes the augmented batch of positions [start, start + order.length) into x, y (one-hot) and labelsOut. */
+  augmentBatch(images: Float32Array, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): void;
+  /** The same on a worker thread; resolves when the arrays are written. */
+  augmentBatchAsync(images: Float32Array, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): Promise<void>;
+  /** The draws [dy, dx, flip] of positions [start, start + count) (for tests). */
+  augmentDraws(options: Omit<NativeAugmentOptions, 'classes' | 'start'>, start: number, count: number): Int32Array;
+}
+
+/** The options of augmentBatch: note [batch augmentation] in native/core/augment.h. */
+export interface NativeAugmentOptions {
+  shape: number[];
+  classes: number;
+  /** Position in the epoch of order[0]. */
+  start: number;
+  seed: number;
+  epoch: number;
+  crop?: { size: [number, number]; padding: number };
+  flip?: boolean;
+  mean?: Float32Array;
+  std?: Float32Array;
 }
 
 let cached: NativeAddon | undefined;

@@ -39,6 +39,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Profiler overhead on the cnn3 SGD step (profiling off vs on, target ≤ 3%) and its per-op table',
     load: async () => (await import('./bench/profile')).suite,
   },
+  data: {
+    description: 'Data loader: CIFAR crop-flip batches images/s on 2 threads (target ≥ 50,000), and the time a trainSgd step waits for data (≈ 0)',
+    load: async () => (await import('./bench/data')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

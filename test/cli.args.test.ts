@@ -134,6 +134,14 @@ describe('parseTrainArgs', () => {
     expect(sgdOptions(close, 20)).toMatchObject({ schedule: { milestones: [2, 4] } });
   });
 
+  test('data options: --format svhn, --svhn-extra, --cifar-labels', () => {
+    expect(parseTrainArgs(['--data', '.', '--format', 'svhn', '--svhn-extra'], dir)).toMatchObject({ data: dir, format: 'svhn', svhnExtra: true });
+    expect(parseTrainArgs(['--data', '.', '--cifar-labels', 'coarse'], dir)).toMatchObject({ cifarLabels: 'coarse' });
+    const plain = parseTrainArgs([], dir)!;
+    expect(plain.svhnExtra).toBeUndefined();
+    expect(plain.cifarLabels).toBeUndefined();
+  });
+
   test('--resume alone keeps writing checkpoints to the resumed file', () => {
     const f = path.join(dir, 'r.ckpt');
     fs.writeFileSync(f, '');
@@ -203,7 +211,8 @@ describe('parseTrainArgs', () => {
     [['--gv-mode', 'exact'], /--gv-mode must be one of: rop, stored/],
     [['--sampling', 'all'], /--sampling must be one of: epoch, random/],
     [['--loss', 'hinge'], /--loss must be one of: squared, cross-entropy/],
-    [['--format', 'csv'], /--format must be one of: idx, cifar, libsvm/],
+    [['--format', 'csv'], /--format must be one of: idx, cifar, libsvm, svhn/],
+    [['--cifar-labels', 'super'], /--cifar-labels must be one of: fine, coarse/],
     [['--data', 'no-such-data'], /--data: 'no-such-data' is neither a data set name \(fashion-mnist-small, fashion-mnist\) nor an existing file or directory/],
     [['--test', 'missing.t'], /--test: no such file 'missing.t'/],
     [['--resume', 'missing.ckpt'], /--resume: no such file 'missing.ckpt'/],

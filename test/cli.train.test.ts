@@ -180,6 +180,27 @@ test('--milestones that round to the same step are refused once the batches per 
   expect(f.err.text).toMatch(/--milestones 0\.1,0\.2: with 4 batches per epoch they fall at steps 0,1, which must be strictly increasing and positive/);
 });
 
+test('--augment crop-flip trains on augmented batches, is recorded and refused with Newton', async () => {
+  const file = path.join(dir, 'aug.ckpt');
+  const r = await train(['--epochs', '1', '--augment', 'crop-flip', '--checkpoint', file, '--json']);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.out) as { testAccuracy: number };
+  expect(out.testAccuracy).toBeGreaterThan(0);
+  expect((await loadCheckpoint(file)).options.augment).toBe('crop-flip');
+  // the same run without augmentation ends at another θ
+  const plain = await train(['--epochs', '1', '--checkpoint', path.join(dir, 'plain.ckpt'), '--json']);
+  expect(plain.code).toBe(0);
+  const a = (await loadCheckpoint(file)).state.parameters;
+  const b = (await loadCheckpoint(path.join(dir, 'plain.ckpt'))).state.parameters;
+  expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(false);
+  const f = fakeIo(dir);
+  expect(await main(['train', '--augment', 'crop-flip', '--iterations', '1'], f.io)).toBe(2); // Newton, the default
+  expect(f.err.text).toMatch(/--augment/);
+  const bad = await train(['--augment', 'mirror']);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(/--augment/);
+});
+
 describe('ResNets', () => {
   // ResNet-20 (272k parameters) on 32 bundled images, 2 batches per epoch: about a second per run on 2 cores
   const RESNET_SGD = ['--optimizer', 'sgd', '--model', 'resnet20', '--train-limit', '32', '--test-limit', '16', '--batch-size', '16', '--loss', 'cross-entropy', '--lr', '0.05',

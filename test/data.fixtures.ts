@@ -85,3 +85,109 @@ export function bars(n: number, seed: number): Dataset {
   }
   return createDataset({ name: `bars-${seed}`, images, labels, shape: [1, 8, 8], classes: 3 });
 }
+
+/** A variable for matFile: name, MATLAB class (6 double, 9 uint8, …), dimensions, and the real part's data type (miUINT8 2, miDOUBLE 9, …) and values. */
+export interface MatVar {
+  name: string;
+  classId: number;
+  dims: readonly number[];
+  type: number;
+  values: ArrayLike<number>;
+}
+
+const MAT_TYPE_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8 };
+
+/** A little-endian MAT-5 data element: tag (small format for ≤ 4 bytes unless `big`) + data padded to 8. */
+export function matElement(type: number, data: Buffer, big = false): Buffer {
+  if (data.length <= 4 && !big) {
+    const el = Buffer.alloc(8);
+    el.writeUInt32LE(((data.length << 16) | type) >>> 0, 0);
+    data.copy(el, 4);
+    return el;
+  }
+  const el = Buffer.alloc(8 + data.length + ((8 - (data.length % 8)) % 8));
+  el.writeUInt32LE(type, 0);
+  el.writeUInt32LE(data.length, 4);
+  data.copy(el, 8);
+  return el;
+}
+
+/** The numbers `values` as `type` (a MAT data type), little-endian. */
+function matData(type: number, values: ArrayLike<number>): Buffer {
+  const bytes = MAT_TYPE_BYTES[type];
+  const buf = Buffer.alloc(values.length * bytes);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (type === 1) buf.writeInt8(v, i);
+    else if (type === 2) buf.writeUInt8(v, i);
+    else if (type === 3) buf.writeInt16LE(v, 2 * i);
+    else if (type === 4) buf.writeUInt16LE(v, 2 * i);
+    else if (type === 5) buf.writeInt32LE(v, 4 * i);
+    else if (type === 6) buf.writeUInt32LE(v, 4 * i);
+    else if (type === 7) buf.writeFloatLE(v, 4 * i);
+    else buf.writeDoubleLE(v, 8 * i);
+  }
+  return buf;
+}
+
+/** The miMATRIX element (14) of a variable: array flags, dimensions, name, real part. */
+export function matMatrix(v: MatVar): Buffer {
+  const flags = Buffer.alloc(8);
+  flags.writeUInt32LE(v.classId, 0);
+  const body = Buffer.concat([
+    matElement(6, flags),
+    matElement(5, matData(5, v.dims)),
+    matElement(1, Buffer.from(v.name, 'latin1')),
+    matElement(v.type, matData(v.type, v.values)),
+  ]);
+  return matElement(14, body, true);
+}
+
+/** The 128-byte header of a little-endian level-5 MAT file. */
+export function matHeader(): Buffer {
+  const h = Buffer.alloc(128, 0x20);
+  h.write('MATLAB 5.0 MAT-file, Platform: GLNXA64, Created by: newton-cnn tests', 0, 'latin1');
+  h.fill(0, 116, 124);
+  h.writeUInt16LE(0x0100, 124);
+  h.write('IM', 126, 'latin1');
+  return h;
+}
+
+/** A level-5 MAT file holding `vars`, each in a miCOMPRESSED element (15) when `compressed` (save -v7) or plain (save -v6). */
+export function matFile(vars: readonly MatVar[], compressed: boolean): Buffer {
+  const els = vars.map((v) => {
+    const m = matMatrix(v);
+    if (!compressed) return m;
+    const z = zlib.deflateSync(m);
+    const tag = Buffer.alloc(8);
+    tag.writeUInt32LE(15, 0);
+    tag.writeUInt32LE(z.length, 4);
+    return Buffer.concat([tag, z]);
+  });
+  return Buffer.concat([matHeader(), ...els]);
+}
+
+/** Pixel (h, w, c) of SVHN-like image i: (i·13 + h·5 + w·3 + c·70) mod 256. */
+export function svhnPixel(i: number, c: number, h: number, w: number): number {
+  return (i * 13 + h * 5 + w * 3 + c * 70) % 256;
+}
+
+/**
+ * An SVHN-like MAT file: X [size×size×3×N] uint8 (column-major, pixels svhnPixel) and y [N×1]
+ * double labels 1..10, stored as miDOUBLE or (as MATLAB does for small integers) miUINT8.
+ */
+export function svhnMat(labels: readonly number[], options: { compressed?: boolean; size?: number; yType?: 2 | 9; xDims?: readonly number[]; yDims?: readonly number[] } = {}): Buffer {
+  const s = options.size ?? 32;
+  const n = labels.length;
+  const x = new Uint8Array(s * s * 3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) for (let w = 0; w < s; w++) for (let h = 0; h < s; h++) x[h + s * (w + s * (c + 3 * i))] = svhnPixel(i, c, h, w);
+  }
+  return matFile(
+    [
+      { name: 'X', classId: 9, dims: options.xDims ?? [s, s, 3, n], type: 2, values: x },
+      { name: 'y', classId: 6, dims: options.yDims ?? [n, 1], type: options.yType ?? 9, values: labels },
+    ],
+    options.compressed ?? false,
+  );
+}

@@ -148,7 +148,7 @@ describe('paths', () => {
     const f = writeFile(dir, 'plain', '1 1:1\n');
     await expect(loadDataset(f, { format: 'idx' })).rejects.toThrow(/plain: is a file, but idx data sets are directories/);
     await expect(loadDataset('', {})).rejects.toThrow(TypeError);
-    await expect(loadDataset(f, { format: 'csv' as 'idx' })).rejects.toThrow(/options.format must be 'idx', 'cifar' or 'libsvm', got csv/);
+    await expect(loadDataset(f, { format: 'csv' as 'idx' })).rejects.toThrow(/options.format must be 'idx', 'cifar', 'libsvm' or 'svhn', got csv/);
     await expect(loadDataset(f, { shape: [0, 1, 1] })).rejects.toThrow(RangeError);
   });
 });

@@ -1,5 +1,7 @@
 // IDX, CIFAR and LIBSVM readers on small files written in a temporary directory: contents,
 // gzip detection by magic bytes, and every error path (class, file name and problem in the message).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
   DataFileError,
@@ -9,6 +11,7 @@ import {
   readIdxAsync,
   readLibsvm,
   readLibsvmAsync,
+  loadDataset,
 } from '../lib/data';
 import { cifarRecords, idxImages, idxLabels, makeTempDir, re, removeDir, writeFile } from './data.fixtures';
 
@@ -206,6 +209,43 @@ describe('readCifar', () => {
     expect(() => readCifar('x' as unknown as string[])).toThrow(/readCifar: paths must be an array/);
     expect(() => readCifar(['x'], { variant: 12 as 10 })).toThrow(/readCifar: options.variant must be 10 or 100, got 12/);
     expect(() => readCifar(['x'], { labels: 'coarse' })).toThrow(/labels applies only to variant 100/);
+  });
+});
+
+describe('loadDataset: CIFAR-100 coarse labels (cifarLabels, --cifar-labels)', () => {
+  test('coarse: 20 classes from the first label byte, names from coarse_label_names.txt; fine stays the default', async () => {
+    const d = path.join(dir, 'cifar-100-coarse');
+    fs.mkdirSync(d);
+    writeFile(d, 'train.bin', cifarRecords([[19, 77], [3, 5], [0, 99]]));
+    writeFile(d, 'test.bin', cifarRecords([[7, 1]]));
+    const names = Array.from({ length: 20 }, (_, i) => `super${i}`);
+    writeFile(d, 'coarse_label_names.txt', `${names.join('\n')}\n\n`);
+    const coarse = await loadDataset(d, { cifarLabels: 'coarse' });
+    expect(coarse.train.classes).toBe(20);
+    expect(Array.from(coarse.train.labels)).toEqual([19, 3, 0]);
+    expect(Array.from(coarse.test.labels)).toEqual([7]);
+    expect(coarse.classNames).toEqual(names);
+    expect(Array.from(coarse.train.images.subarray(0, 4))).toEqual([0, 1, 2, 3]); // pixels after the 2 label bytes
+    const fine = await loadDataset(d, { cifarLabels: 'fine' });
+    expect(fine.train.classes).toBe(100);
+    expect(Array.from(fine.train.labels)).toEqual([77, 5, 99]);
+    expect(fine.classNames).toBeUndefined();
+    await expect(loadDataset(d, { cifarLabels: 'coarse', classes: 100 })).rejects.toThrow(/options.classes is 100 but CIFAR-100 \(coarse labels\) has 20 classes/);
+    await expect(loadDataset(d, { cifarLabels: 'middle' as 'fine' })).rejects.toThrow(/options.cifarLabels must be 'fine' or 'coarse', got middle/);
+  });
+
+  test('a coarse label ≥ 20 names the file; coarse labels on CIFAR-10 or another format are refused', async () => {
+    const d = path.join(dir, 'cifar-100-bad-coarse');
+    fs.mkdirSync(d);
+    const train = writeFile(d, 'train.bin', cifarRecords([[2, 1], [20, 1]]));
+    writeFile(d, 'test.bin', cifarRecords([[1, 1]]));
+    await expect(loadDataset(d, { cifarLabels: 'coarse' })).rejects.toThrow(new RegExp(`readCifar: ${re(train)}: label 20 of record 1 out of range \\[0, 20\\)`));
+    const c10 = path.join(dir, 'cifar-10-coarse');
+    fs.mkdirSync(c10);
+    for (let i = 1; i <= 5; i++) writeFile(c10, `data_batch_${i}.bin`, cifarRecords([1]));
+    writeFile(c10, 'test_batch.bin', cifarRecords([1]));
+    await expect(loadDataset(c10, { cifarLabels: 'coarse' })).rejects.toThrow(/cifarLabels \(--cifar-labels\) applies to CIFAR-100 only, and this is a CIFAR-10 directory/);
+    await expect(loadDataset('fashion-mnist-small', { cifarLabels: 'coarse' })).rejects.toThrow(/loadDataset: options.cifarLabels \(--cifar-labels\) does not apply to fashion-mnist-small/);
   });
 });
 

@@ -13,6 +13,7 @@ import { MODEL_NAMES } from '../nn/models';
 import { helpWidth, optionRows, paragraph } from './help-format';
 import { didYouMeanOption } from './suggest';
 import { RESNET_DEPTHS, type ResNetStem } from '../nn/resnet';
+import { AUGMENT_PRESETS, type AugmentPreset } from '../data/loader';
 
 /** Bad command-line usage (exit code 2). */
 export class UsageError extends Error {
@@ -43,7 +44,9 @@ export const GV_MODES = ['rop', 'stored'] as const;
 /** Losses `--loss` accepts. */
 export const LOSSES = ['squared', 'cross-entropy'] as const;
 /** Formats `--format` accepts. */
-export const FORMATS = ['idx', 'cifar', 'libsvm'] as const;
+export const FORMATS = ['idx', 'cifar', 'libsvm', 'svhn'] as const;
+/** Label sets `--cifar-labels` accepts (CIFAR-100). */
+export const CIFAR_LABELS = ['fine', 'coarse'] as const;
 /** Learning-rate schedules `--schedule` accepts (SGD). */
 export const SCHEDULES = ['inverse', 'step', 'multistep', 'cosine'] as const;
 /** Data set names `--data` accepts besides paths. */
@@ -73,6 +76,10 @@ export interface TrainArgs {
   shape?: [number, number, number];
   /** Number of classes, for data whose format does not say. */
   classes?: number;
+  /** SVHN: train on extra_32x32.mat too. */
+  svhnExtra?: boolean;
+  /** CIFAR-100: fine (100) or coarse (20) labels. */
+  cifarLabels?: (typeof CIFAR_LABELS)[number];
   /** Use only the first N training images. */
   trainLimit?: number;
   /** Use only the first N test images. */
@@ -125,6 +132,8 @@ export interface TrainArgs {
   validation: number;
   /** Stop when the validation accuracy has not improved for this many evaluations (needs validation). */
   earlyStop?: number;
+  /** SGD: augment each training batch ('crop-flip': pad 4, random crop to the image size, horizontal flip), in native code with prefetching. */
+  augment?: AugmentPreset;
   /** Run log streamed while training (absolute; .csv: CSV, else JSON Lines). */
   log?: string;
   /** Profile the run (lib/profile.ts): the Chrome trace goes to this file (absolute), the per-op table to stdout. */
@@ -184,6 +193,8 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['test', { key: 'test', kind: 'string', value: 'PATH', help: 'test file of a LIBSVM data path (default: PATH.t)', section: 'data' }],
   ['shape', { key: 'shape', kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM; checked otherwise)', section: 'data' }],
   ['classes', { key: 'classes', kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)', section: 'data' }],
+  ['svhn-extra', { key: 'svhnExtra', kind: 'boolean', help: 'SVHN: train on extra_32x32.mat (531,131 images) as well as train_32x32.mat', section: 'data' }],
+  ['cifar-labels', { key: 'cifarLabels', kind: 'string', value: 'WHICH', help: `CIFAR-100: ${CIFAR_LABELS.join(' | ')} labels: 100 classes (default) or the 20 superclasses`, section: 'data' }],
   ['optimizer', { key: 'optimizer', kind: 'string', value: 'NAME', help: `optimizer: ${OPTIMIZERS.join(' | ')} (default newton)`, section: 'common' }],
   ['iterations', { key: 'iterations', kind: 'string', value: 'N', help: `newton: iterations (default ${DEFAULT_NEWTON_ITERATIONS_CLI}); sgd: steps, instead of --epochs`, section: 'common' }],
   ['sampling-rate', { key: 'samplingRate', kind: 'string', value: 'X', help: 'newton: subsample size |S|/l in (0, 1] for the Gauss-Newton matrix (default 0.05)', section: 'newton' }],
@@ -213,6 +224,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
   ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set and report accuracy on it every epoch (newton: iteration)', section: 'data' }],
+  ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (pad 4, random crop, horizontal flip; off the JS thread, prefetched)`, section: 'data' }],
   ['early-stop', { key: 'earlyStop', kind: 'string', value: 'N', help: 'stop when the validation accuracy has not improved for N evaluations (needs --validation)', section: 'data' }],
   ['log', { key: 'log', kind: 'string', value: 'FILE', help: 'stream a run log while training, one record per iteration/epoch: FILE.jsonl (JSON Lines) or FILE.csv; draw it with newton-cnn plot', section: 'output' }],
   ['profile', { key: 'profile', kind: 'string', value: 'FILE', help: 'profile the run: write a Chrome trace (Perfetto, chrome://tracing) of every op and phase to FILE and print the per-op table at the end', section: 'output' }],
@@ -228,14 +240,14 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
 
 /** Options of `newton-cnn train` whose values must equal the checkpoint's when resuming. */
 export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
-  'model', 'stem', 'data', 'format', 'test', 'shape', 'classes', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
+  'model', 'stem', 'data', 'format', 'test', 'shape', 'classes', 'svhnExtra', 'cifarLabels', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
   'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'mFanout',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
-  'schedule', 'stepEvery', 'lrMin', 'validation',
+  'schedule', 'stepEvery', 'lrMin', 'validation', 'augment',
 ];
 
 /** Options only SGD and scale-amended SGD use (refused with --optimizer newton). */
-const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'schedule', 'stepEvery', 'lrMin'];
+const SGD_ONLY: readonly (keyof TrainArgs)[] = ['epochs', 'lr', 'momentum', 'nesterov', 'decay', 'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'schedule', 'stepEvery', 'lrMin', 'augment'];
 /** Options only scale-amended SGD uses (refused with the other optimizers). */
 const SCALE_AMENDED_ONLY: readonly (keyof TrainArgs)[] = ['mFanout'];
 /** Options only the Newton method uses (refused with --optimizer sgd). */
@@ -652,6 +664,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
   const shape = opt('shape', parseShape);
   const classes = opt('classes', positiveInt);
+  const svhnExtra = bool('svhn-extra');
+  const cifarLabels = opt('cifar-labels', (f, t) => choice(f, t, CIFAR_LABELS));
   const optimizer = opt('optimizer', (f, t) => choice(f, t, OPTIMIZERS)) ?? 'newton';
   const epochsGiven = opt('epochs', positiveInt);
   const iterations = opt('iterations', positiveInt);
@@ -680,6 +694,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const validation = opt('validation', num) ?? 0;
   if (given.has('validation') && !(validation > 0 && validation < 1)) throw new UsageError(`--validation must be a fraction in (0, 1) of the training set, e.g. 0.1, got ${validation}`);
   const earlyStop = opt('early-stop', positiveInt);
+  const augment = opt('augment', (f, t) => choice(f, t, AUGMENT_PRESETS));
   if (earlyStop !== undefined && !given.has('validation')) throw new UsageError('--early-stop needs --validation F (the held-out fraction it watches), e.g. --validation 0.1 --early-stop 5');
   const logText = str('log');
   const log = logText === undefined ? undefined : outputFile('--log', logText, cwd);
@@ -727,6 +742,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(test !== undefined ? { test } : {}),
     ...(shape !== undefined ? { shape } : {}),
     ...(classes !== undefined ? { classes } : {}),
+    ...(svhnExtra ? { svhnExtra } : {}),
+    ...(cifarLabels !== undefined ? { cifarLabels } : {}),
     ...(trainLimit !== undefined ? { trainLimit } : {}),
     ...(testLimit !== undefined ? { testLimit } : {}),
     optimizer,
@@ -752,6 +769,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     lrMin,
     validation,
     ...(earlyStop !== undefined ? { earlyStop } : {}),
+    ...(augment !== undefined ? { augment } : {}),
     ...(log !== undefined ? { log } : {}),
     ...(profile !== undefined ? { profile } : {}),
     mFanout,

@@ -13,13 +13,17 @@ export interface DataOptions {
   /** Data set name or absolute path. */
   data: string;
   /** Format of a data path. */
-  format?: 'idx' | 'cifar' | 'libsvm';
+  format?: 'idx' | 'cifar' | 'libsvm' | 'svhn';
   /** Per-image shape [C, H, W]. */
   shape?: readonly [number, number, number];
   /** Test file of a LIBSVM data path (absolute). */
   test?: string;
   /** Number of classes, for data whose format does not say (lib/data/load.ts). */
   classes?: number;
+  /** SVHN: train on extra_32x32.mat too. */
+  svhnExtra?: boolean;
+  /** CIFAR-100: fine (100) or coarse (20) labels. */
+  cifarLabels?: 'fine' | 'coarse';
   /** Use only the first N training images. */
   trainLimit?: number;
   /** Use only the first N test images. */
@@ -41,6 +45,8 @@ export async function loadRawData(a: DataOptions): Promise<LoadedData> {
     ...(a.shape !== undefined ? { shape: [...a.shape] as [number, number, number] } : {}),
     ...(a.test !== undefined ? { testPath: a.test } : {}),
     ...(a.classes !== undefined ? { classes: a.classes } : {}),
+    ...(a.svhnExtra === true ? { svhnExtra: true } : {}),
+    ...(a.cifarLabels !== undefined ? { cifarLabels: a.cifarLabels } : {}),
   });
 }
 

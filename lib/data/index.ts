@@ -1,5 +1,5 @@
 /**
- * Data sets: readers (IDX, CIFAR binary, LIBSVM), named data sets, preprocessing, splitting, a seeded
+ * Data sets: readers (IDX, CIFAR binary, LIBSVM, SVHN .mat), named data sets, preprocessing, splitting, a seeded
  * RNG for data order, and mini-batch assembly.
  *
  * @packageDocumentation
@@ -11,6 +11,10 @@ export type { ReadIdxOptions } from './idx';
 export { readIdx, readIdxAsync, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx';
 export type { ReadCifarOptions } from './cifar';
 export { readCifar, readCifarAsync } from './cifar';
+export type { ReadSvhnOptions } from './svhn';
+export { readSvhn, readSvhnAsync, SVHN_CLASSES } from './svhn';
+export type { MatArray, MatValues } from './mat';
+export { parseMat, parseMatAsync } from './mat';
 export type { ReadLibsvmOptions } from './libsvm';
 export { readLibsvm, readLibsvmAsync } from './libsvm';
 export type { ChannelStats } from './preprocess';
@@ -21,3 +25,5 @@ export type { GatherBatchOptions, Batch } from './batch';
 export { gatherBatch } from './batch';
 export type { LoadDatasetOptions, LoadedData, DataFormat } from './load';
 export { loadDataset, DEFAULT_DATASET, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, bundledDataDir, packageRoot } from './load';
+export type { AugmentOptions, AugmentPreset, DataLoaderOptions, LoaderBatch } from './loader';
+export { DataLoader, AUGMENT_PRESETS, resolveAugment } from './loader';

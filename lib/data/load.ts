@@ -11,6 +11,7 @@ import { readCifarAsync } from './cifar';
 import { checkShape, Dataset } from './dataset';
 import { readIdxAsync } from './idx';
 import { readLibsvmAsync } from './libsvm';
+import { readSvhnAsync, SVHN_CLASSES } from './svhn';
 
 /** The data set used when none is named: 10,000/2,000 Fashion-MNIST images shipped in the package. */
 export const DEFAULT_DATASET = 'fashion-mnist-small';
@@ -19,11 +20,11 @@ export const DEFAULT_DATASET = 'fashion-mnist-small';
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** File formats loadDataset understands. */
-export type DataFormat = 'idx' | 'cifar' | 'libsvm';
+export type DataFormat = 'idx' | 'cifar' | 'libsvm' | 'svhn';
 
 /** Options of loadDataset. */
 export interface LoadDatasetOptions {
-  /** Format of a path (default: guessed: IDX or CIFAR directory by its file names, else a LIBSVM file). */
+  /** Format of a path (default: guessed: IDX, SVHN or CIFAR directory by its file names, else a LIBSVM file). */
   format?: DataFormat;
   /** Per-image shape [C, H, W]: required for LIBSVM; checked against the data for the other formats. */
   shape?: readonly [number, number, number];
@@ -36,6 +37,10 @@ export interface LoadDatasetOptions {
    * distinct labels. A label ≥ classes is a DataFileError naming the file, the item and the value.
    */
   classes?: number;
+  /** SVHN: also train on extra_32x32.mat (531,131 more images; default false). */
+  svhnExtra?: boolean;
+  /** CIFAR-100: 'fine' (100 classes, default) or 'coarse' (the 20 superclasses). */
+  cifarLabels?: 'fine' | 'coarse';
 }
 
 /** A training and a test set. */
@@ -144,8 +149,9 @@ async function loadIdxDir(dir: string, name: string, classes?: number): Promise<
 
 const CIFAR10_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 
-async function loadCifarDir(dir: string, name: string, classes: number | undefined): Promise<LoadedData> {
+async function loadCifarDir(dir: string, name: string, classes: number | undefined, labels?: 'fine' | 'coarse'): Promise<LoadedData> {
   if (await exists(path.join(dir, CIFAR10_TRAIN[0]))) {
+    if (labels !== undefined) throw new Error(`${FN}: ${dir}: options.cifarLabels (--cifar-labels) applies to CIFAR-100 only, and this is a CIFAR-10 directory`);
     checkKnownClasses('CIFAR-10', 10, classes);
     const train = await readCifarAsync(
       CIFAR10_TRAIN.map((f) => path.join(dir, f)),
@@ -153,6 +159,13 @@ async function loadCifarDir(dir: string, name: string, classes: number | undefin
     );
     const test = await readCifarAsync([path.join(dir, 'test_batch.bin')], { variant: 10, name: `${name}/test` });
     const classNames = await labelNameFile(path.join(dir, 'batches.meta.txt'), 10);
+    return { train, test, ...(classNames !== undefined ? { classNames } : {}) };
+  }
+  if (await exists(path.join(dir, 'train.bin')) && labels === 'coarse') {
+    checkKnownClasses('CIFAR-100 (coarse labels)', 20, classes);
+    const train = await readCifarAsync([path.join(dir, 'train.bin')], { variant: 100, labels, name: `${name}/train` });
+    const test = await readCifarAsync([path.join(dir, 'test.bin')], { variant: 100, labels, name: `${name}/test` });
+    const classNames = await labelNameFile(path.join(dir, 'coarse_label_names.txt'), 20);
     return { train, test, ...(classNames !== undefined ? { classNames } : {}) };
   }
   if (await exists(path.join(dir, 'train.bin'))) {
@@ -166,6 +179,25 @@ async function loadCifarDir(dir: string, name: string, classes: number | undefin
     `${FN}: ${dir}: not a CIFAR binary directory (expected data_batch_1..5.bin and test_batch.bin for CIFAR-10, ` +
       'or train.bin and test.bin for CIFAR-100)',
   );
+}
+
+/** The file names of SVHN's cropped-digits distribution. */
+const SVHN_TRAIN = 'train_32x32.mat';
+const SVHN_EXTRA = 'extra_32x32.mat';
+const SVHN_TEST = 'test_32x32.mat';
+
+/** An SVHN directory: train_32x32.mat (+ extra_32x32.mat with options.svhnExtra) and test_32x32.mat. */
+async function loadSvhnDir(dir: string, name: string, options: LoadDatasetOptions): Promise<LoadedData> {
+  checkKnownClasses('SVHN', 10, options.classes);
+  const wanted = [SVHN_TRAIN, ...(options.svhnExtra === true ? [SVHN_EXTRA] : []), SVHN_TEST];
+  for (const f of wanted) {
+    if (!(await exists(path.join(dir, f)))) {
+      throw new Error(`${FN}: ${dir}: no ${f} (an SVHN directory holds ${SVHN_TRAIN}, ${SVHN_TEST} and, for --svhn-extra, ${SVHN_EXTRA})`);
+    }
+  }
+  const train = await readSvhnAsync(wanted.slice(0, -1).map((f) => path.join(dir, f)), { name: `${name}/train` });
+  const test = await readSvhnAsync([path.join(dir, SVHN_TEST)], { name: `${name}/test` });
+  return { train, test, classNames: SVHN_CLASSES };
 }
 
 async function loadLibsvm(file: string, options: LoadDatasetOptions): Promise<LoadedData> {
@@ -199,8 +231,14 @@ function checkOptions(options: unknown): LoadDatasetOptions {
     throw new TypeError(`${FN}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
   const o = options as LoadDatasetOptions;
-  if (o.format !== undefined && !['idx', 'cifar', 'libsvm'].includes(o.format)) {
-    throw new RangeError(`${FN}: options.format must be 'idx', 'cifar' or 'libsvm', got ${String(o.format)}`);
+  if (o.format !== undefined && !['idx', 'cifar', 'libsvm', 'svhn'].includes(o.format)) {
+    throw new RangeError(`${FN}: options.format must be 'idx', 'cifar', 'libsvm' or 'svhn', got ${String(o.format)}`);
+  }
+  if (o.svhnExtra !== undefined && typeof o.svhnExtra !== 'boolean') {
+    throw new TypeError(`${FN}: options.svhnExtra must be a boolean, got ${typeof o.svhnExtra}`);
+  }
+  if (o.cifarLabels !== undefined && o.cifarLabels !== 'fine' && o.cifarLabels !== 'coarse') {
+    throw new RangeError(`${FN}: options.cifarLabels must be 'fine' or 'coarse', got ${String(o.cifarLabels)}`);
   }
   if (o.shape !== undefined) checkShape(FN, 'options.shape', o.shape);
   if (o.testPath !== undefined && typeof o.testPath !== 'string') {
@@ -233,7 +271,9 @@ function checkLoaded(data: LoadedData, options: LoadDatasetOptions, spec: string
  * `spec` is 'fashion-mnist-small' (the default: bundled with the package), 'fashion-mnist' (the full
  * 60,000/10,000 set from the Debian package dataset-fashion-mnist), or a path: a directory of IDX files
  * (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...), a CIFAR-10/100 binary
- * directory, or a LIBSVM training file (with options.shape and options.testPath). Pixel values are raw;
+ * directory (CIFAR-100 with options.cifarLabels 'coarse': 20 classes), an SVHN directory of `.mat`
+ * files (train_32x32.mat, test_32x32.mat; extra_32x32.mat joins the training set with
+ * options.svhnExtra), or a LIBSVM training file (with options.shape and options.testPath). Pixel values are raw;
  * apply {@link paperPreprocess} (or another preprocessing) afterwards.
  * @throws Error naming the data set or path when it is missing or unrecognised; DataFileError from the readers.
  */
@@ -242,6 +282,9 @@ export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadD
     throw new TypeError(`${FN}: spec must be a data set name or a path, got ${typeof spec === 'string' ? "''" : typeof spec}`);
   }
   const o = checkOptions(options);
+  if ((spec === DEFAULT_DATASET || spec === 'fashion-mnist') && (o.svhnExtra === true || o.cifarLabels !== undefined)) {
+    throw new Error(`${FN}: options.${o.svhnExtra === true ? 'svhnExtra (--svhn-extra)' : 'cifarLabels (--cifar-labels)'} does not apply to ${spec}`);
+  }
   if (spec === DEFAULT_DATASET) {
     checkKnownClasses(spec, NAMED_CLASSES, o.classes);
     return { ...checkLoaded(await loadIdxDir(bundledDataDir(), DEFAULT_DATASET, NAMED_CLASSES), o, spec), classNames: FASHION_MNIST_CLASSES };
@@ -268,11 +311,14 @@ export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadD
   let format = o.format;
   if (format === undefined) {
     if (stat.isDirectory()) {
-      format = (await findFirst(spec, idxNames('train', 'images-idx3'))) !== undefined ? 'idx' : 'cifar';
+      format =
+        (await findFirst(spec, idxNames('train', 'images-idx3'))) !== undefined ? 'idx' : (await exists(path.join(spec, SVHN_TRAIN))) ? 'svhn' : 'cifar';
     } else {
       format = 'libsvm';
     }
   }
+  if (o.svhnExtra === true && format !== 'svhn') throw new Error(`${FN}: ${spec}: options.svhnExtra (--svhn-extra) applies to SVHN data only, not ${format}`);
+  if (o.cifarLabels !== undefined && format !== 'cifar') throw new Error(`${FN}: ${spec}: options.cifarLabels (--cifar-labels) applies to CIFAR-100 only, not ${format}`);
   if (format === 'libsvm') {
     if (stat.isDirectory()) throw new Error(`${FN}: ${spec}: is a directory, but a LIBSVM data set is a file`);
     return checkLoaded(await loadLibsvm(spec, o), o, spec);
@@ -280,5 +326,6 @@ export async function loadDataset(spec: string = DEFAULT_DATASET, options: LoadD
   if (!stat.isDirectory()) {
     throw new Error(`${FN}: ${spec}: is a file, but ${format} data sets are directories`);
   }
-  return checkLoaded(format === 'idx' ? await loadIdxDir(spec, name, o.classes) : await loadCifarDir(spec, name, o.classes), o, spec);
+  if (format === 'svhn') return checkLoaded(await loadSvhnDir(spec, name, o), o, spec);
+  return checkLoaded(format === 'idx' ? await loadIdxDir(spec, name, o.classes) : await loadCifarDir(spec, name, o.classes, o.cifarLabels), o, spec);
 }

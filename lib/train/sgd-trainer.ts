@@ -6,8 +6,11 @@
 // Determinism: the data order comes from a seeded lib/data Rng (one permutation drawn at the start
 // of each epoch); dropout noise seeds are mixSeed(seed, step); everything else is deterministic
 // native arithmetic. A TrainState taken at any batch boundary therefore continues exactly as the
-// uninterrupted run would have.
+// uninterrupted run would have. With options.augment the batches come from a DataLoader over the
+// same permutation, augmented by draws keyed by (seed, epoch, position): a resume at any batch
+// redraws them exactly, so the state needs nothing more.
 import { Rng, gatherBatch, subset, validateDataset, type Dataset } from '../data';
+import { DataLoader, resolveAugment, type LoaderBatch } from '../data/loader';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
 import type { Network } from '../nn/network';
@@ -42,6 +45,7 @@ interface Resolved {
   evaluationBatchSize: number;
   checkpointEvery: number;
   yieldEveryMs: number;
+  prefetch: number;
 }
 
 function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions): Resolved {
@@ -83,10 +87,21 @@ function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions
   if (options.signal !== undefined && (options.signal === null || typeof options.signal !== 'object' || typeof options.signal.aborted !== 'boolean')) {
     throw new TypeError(`${FN}: options.signal must be an AbortSignal`);
   }
+  if (options.augment !== undefined) {
+    const a = resolveAugment(FN, 'options.augment', options.augment, train.shape);
+    // epoch-end evaluations see the data set's own images, so the network's input must be theirs
+    if (a.outShape.some((d, i) => d !== train.shape[i])) {
+      throw new RangeError(`${FN}: options.augment.crop.size must be the images' size ${train.shape[1]}×${train.shape[2]} (crops of another size would not fit the network), got ${a.outShape[1]}×${a.outShape[2]}`);
+    }
+  }
+  const prefetch = options.prefetch ?? 2;
+  if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 0 || prefetch > 1024) {
+    throw new RangeError(`${FN}: options.prefetch must be an integer in [0, 1024], got ${String(prefetch)}`);
+  }
   checkFunction('options.onProgress', options.onProgress);
   checkFunction('options.onEpoch', options.onEpoch);
   checkFunction('options.onCheckpoint', options.onCheckpoint);
-  return { optimizer, epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs };
+  return { optimizer, epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs, prefetch };
 }
 
 function checkResume(model: Network, r: Resolved, l: number, s: TrainState): void {
@@ -171,6 +186,12 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     rng = new Rng(r.seed);
   }
   const trainEval = r.evaluate ? evaluationSubset(train, r.trainEvaluationSize) : null;
+  // without options.augment, batches are gathered on this thread exactly as before (golden runs)
+  const loader =
+    options.augment === undefined
+      ? null
+      : new DataLoader(train, { batchSize: r.batchSize, seed: r.seed, prefetch: r.prefetch, augment: options.augment, dtype: model.dtype, device: model.device });
+  let dataWaitMs = 0;
   const C = sgd.options.C;
   const start = performance.now();
   let trainMs = 0;
@@ -227,8 +248,22 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     iterations: sgd.iteration - startIteration,
     seconds: (performance.now() - start) / 1000,
     imagesPerSecond: trainMs > 0 ? images / (trainMs / 1000) : 0,
+    ...(loader !== null ? { dataWaitSeconds: dataWaitMs / 1000 } : {}),
   });
   const aborted = (): boolean => options.signal?.aborted === true;
+  // the time a step waits for its batch: ≈ 0 when the loader keeps ahead
+  const nextLoaded = async (it: AsyncIterator<LoaderBatch>): Promise<LoaderBatch> => {
+    const scope = profile.scope('data');
+    const w0 = performance.now();
+    try {
+      const n = await it.next();
+      if (n.done === true) throw new Error(`${FN}: the data loader ended before batch ${batch + 1}/${batches} of epoch ${epoch + 1}`);
+      return n.value;
+    } finally {
+      dataWaitMs += performance.now() - w0;
+      scope.close();
+    }
+  };
 
   if (aborted()) return result(epoch < r.epochs);
   while (epoch < r.epochs) {
@@ -237,6 +272,8 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
       epochLoss = { sum: 0, batches: 0 };
     }
     let stop = false;
+    // the loader starts assembling this epoch's next batches now, and keeps ahead of the steps
+    const loaded = loader?.epoch(epoch, { order: permutation, from: batch });
     while (batch < batches) {
       using stepScope = profile.scope('sgd step');
       const t0 = performance.now();
@@ -244,7 +281,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
       const to = Math.min(l, from + r.batchSize);
       const size = to - from;
       const learningRate = sgd.learningRate;
-      const b = profile.scope('data', () => gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device }));
+      const b = loaded === undefined ? profile.scope('data', () => gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device })) : await nextLoaded(loaded);
       let lossSum: number;
       try {
         using gradientScope = profile.scope('gradient');

@@ -1,6 +1,6 @@
 // Types of the training loops: options, progress reports, per-epoch statistics and the
 // resumable training state.
-import type { Dataset } from '../data';
+import type { AugmentOptions, AugmentPreset, Dataset } from '../data';
 import type { Loss } from '../nn/losses';
 import type { ScaleAmendedSgdOptions } from '../optim/scale-amended-sgd';
 import type { SgdOptions, SgdState } from '../optim/sgd';
@@ -150,6 +150,15 @@ export interface TrainSgdOptions {
   checkpointEvery?: number;
   /** Give the event loop a turn at least this often, in milliseconds (default 50). */
   yieldEveryMs?: number;
+  /**
+   * Augment every training batch (random crop with zero padding, flip, normalisation: see
+   * AugmentOptions; 'crop-flip': pad 4, crop to the image size, flip). The batches are then
+   * assembled in native code off the JS thread, options.prefetch batches ahead, with draws keyed
+   * by (seed, epoch, position), so resuming stays bit-for-bit. Default: none (batches gathered as is).
+   */
+  augment?: AugmentOptions | AugmentPreset;
+  /** With options.augment: batches assembled ahead of the step (default 2). */
+  prefetch?: number;
 }
 
 /** What trainSgd returns. */
@@ -168,6 +177,8 @@ export interface TrainResult {
   seconds: number;
   /** Training throughput of this run (evaluation excluded). */
   imagesPerSecond: number;
+  /** With options.augment: seconds the steps of this run waited for their batches (≈ 0 when the loader keeps ahead). */
+  dataWaitSeconds?: number;
 }
 
 /** Throws (through `bad`) unless `state`'s buffers fit `model` (a network without buffers takes a state without them). */

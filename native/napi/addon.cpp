@@ -77,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_runtime(env, exports);
   register_async(env, exports);
   register_linalg(env, exports);
+  register_augment(env, exports);
   register_profile(env, exports);
   return exports;
 }

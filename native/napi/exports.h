@@ -18,6 +18,8 @@ void register_runtime(Napi::Env env, Napi::Object exports);
 void register_async(Napi::Env env, Napi::Object exports);
 // linalg.cpp: host linear algebra on Float64Arrays (lapackAvailable, symmetricEigen).
 void register_linalg(Napi::Env env, Napi::Object exports);
+// augment.cpp: host batch assembly with augmentation (core/augment.h), sync and async.
+void register_augment(Napi::Env env, Napi::Object exports);
 void register_profile(Napi::Env env, Napi::Object exports);
 
 // The absolute path of the loaded .node file ("" when unknown).

@@ -213,6 +213,9 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     test: a.test ?? null,
     shape: a.shape ?? null,
     classes: a.classes ?? null,
+    svhnExtra: a.svhnExtra ?? false,
+    cifarLabels: a.cifarLabels ?? null,
+    augment: a.augment ?? null,
     trainLimit: a.trainLimit ?? null,
     testLimit: a.testLimit ?? null,
     preprocess: 'paper',
@@ -544,6 +547,7 @@ async function trainModel(
       trainEvaluationSize: EPOCH_EVALUATION_SIZE,
       signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
+      ...(args.augment !== undefined ? { augment: args.augment } : {}),
       onProgress: (p) => {
         learningRate = p.learningRate;
         if (!args.quiet) progress.update(p);
