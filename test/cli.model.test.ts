@@ -6,6 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { main } from '../lib/cli';
+import { parseConditionArgs } from '../lib/cli/condition-args';
+import { parseEvaluateArgs, parsePredictArgs } from '../lib/cli/model-args';
+import { parseSpectrumArgs } from '../lib/cli/spectrum-args';
 import { loadDataset } from '../lib/data';
 import { imageDecodingAvailable } from '../lib/data/image-files';
 import { loadModel } from '../lib/model';
@@ -138,5 +141,20 @@ describe('bad usage of the model commands', () => {
     fs.writeFileSync(path.join(dir, 'any.ncnn'), 'x');
     expect((await run(['evaluate', '--model', 'any.ncnn'])).err).toMatch(/--data is required/);
     expect((await run(['predict', '--model', 'any.ncnn'])).err).toMatch(/give image files \(PNG\/JPEG\) to predict on, or --data/);
+  });
+});
+
+describe('the data options of SVHN and CIFAR-100 reach every command that reads data', () => {
+  test('predict, evaluate, spectrum and condition pass --svhn-extra / --cifar-labels to the loader', () => {
+    fs.writeFileSync(path.join(dir, 'm.ncnn'), 'x');
+    const e = parseEvaluateArgs(['--model', 'm.ncnn', '--data', dir, '--format', 'svhn', '--svhn-extra'], dir);
+    expect(e?.data).toMatchObject({ format: 'svhn', svhnExtra: true });
+    const p = parsePredictArgs(['--model', 'm.ncnn', '--data', dir, '--cifar-labels', 'coarse'], dir);
+    expect(p?.data).toMatchObject({ cifarLabels: 'coarse' });
+    fs.writeFileSync(path.join(dir, 'x.png'), '');
+    expect(() => parsePredictArgs(['--model', 'm.ncnn', 'x.png', '--svhn-extra'], dir)).toThrow(/--svhn-extra describes --data, which is not given/);
+    expect(() => parseEvaluateArgs(['--model', 'm.ncnn', '--data', dir, '--cifar-labels', 'medium'], dir)).toThrow(/--cifar-labels/);
+    expect(parseSpectrumArgs(['--model', 'cnn3', '--top', '1', '--data', dir, '--svhn-extra', '--cifar-labels', 'coarse'], dir)).toMatchObject({ svhnExtra: true, cifarLabels: 'coarse' });
+    expect(parseConditionArgs(['--data', dir, '--cifar-labels', 'coarse'], dir)).toMatchObject({ cifarLabels: 'coarse' });
   });
 });

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { LINEAR_NETWORK_INITIALIZATIONS, type LinearNetworkInitialization } from '../nn/linear-networks';
-import { choice, FORMATS, outputFile, parseNumber, parseShape, positiveInt, readOptions, resolveDataOption, UsageError, type OptionKind } from './args';
+import { choice, CIFAR_LABELS, FORMATS, outputFile, parseNumber, parseShape, positiveInt, readOptions, resolveDataOption, UsageError, type OptionKind } from './args';
 
 /** The validated options of `newton-cnn condition`. */
 export interface ConditionArgs {
@@ -27,6 +27,8 @@ export interface ConditionArgs {
   shape?: [number, number, number];
   /** Number of classes, for data whose format does not say. */
   classes?: number;
+  /** CIFAR-100's label set. */
+  cifarLabels?: (typeof CIFAR_LABELS)[number];
   /** The first N training images. */
   examples: number;
   /** Largest network (parameters) whose dense Hessian is built. */
@@ -49,6 +51,7 @@ const CONDITION_OPTIONS: ReadonlyArray<[string, { kind: OptionKind; value?: stri
   ['data', { kind: 'string', value: 'NAME|PATH', help: 'as for train (default fashion-mnist-small)' }],
   ['format', { kind: 'string', value: 'FMT', help: `format of a data path: ${FORMATS.join(' | ')}` }],
   ['shape', { kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM)' }],
+  ['cifar-labels', { kind: 'string', value: 'WHICH', help: `CIFAR-100: ${CIFAR_LABELS.join(' | ')} labels (default fine)` }],
   ['classes', { kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
   ['train-limit', { kind: 'string', value: 'N', help: 'the first N training images (default 1000)' }],
   ['max-parameters', { kind: 'string', value: 'N', help: 'largest network whose dense Hessian is built (default 4096)' }],
@@ -125,6 +128,7 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
   const format = opt('format', (f, t) => choice(f, t, FORMATS));
   const shape = opt('shape', parseShape);
   const classes = opt('classes', positiveInt);
+  const cifarLabels = opt('cifar-labels', (f, t) => choice(f, t, CIFAR_LABELS));
   const json = opt('json', (f, t) => (t === '-' ? '-' : file(f, t)));
   const plot = opt('plot', file);
   return {
@@ -138,6 +142,7 @@ export function parseConditionArgs(argv: readonly string[], cwd: string = proces
     ...(format !== undefined ? { format } : {}),
     ...(shape !== undefined ? { shape } : {}),
     ...(classes !== undefined ? { classes } : {}),
+    ...(cifarLabels !== undefined ? { cifarLabels } : {}),
     examples,
     maxParameters,
     ...(json !== undefined ? { json } : {}),

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { choice, FORMATS, outputFile, parseShape, positiveInt, readOptions, resolveDataOption, UsageError, type OptionKind } from './args';
+import { choice, CIFAR_LABELS, FORMATS, outputFile, parseShape, positiveInt, readOptions, resolveDataOption, UsageError, type OptionKind } from './args';
 import type { DataOptions } from './common';
 
 type OptionTable = ReadonlyArray<readonly [string, { readonly kind: OptionKind; readonly value?: string; readonly help: string }]>;
@@ -58,6 +58,8 @@ const DATA_OPTIONS: OptionTable = [
   ['shape', { kind: 'string', value: 'C,H,W', help: 'image shape (required for LIBSVM)' }],
   ['test', { kind: 'string', value: 'FILE', help: 'the test file of a LIBSVM data path' }],
   ['classes', { kind: 'string', value: 'K', help: 'number of classes, for data whose format does not say' }],
+  ['svhn-extra', { kind: 'boolean', help: 'SVHN: the training split includes extra_32x32.mat' }],
+  ['cifar-labels', { kind: 'string', value: 'WHICH', help: `CIFAR-100: ${CIFAR_LABELS.join(' | ')} labels (default fine)` }],
   ['split', { kind: 'string', value: 'SPLIT', help: 'test | train: which part of the data (default test)' }],
   ['limit', { kind: 'string', value: 'N', help: 'only the first N images of the split' }],
 ];
@@ -182,8 +184,10 @@ function dataOptions(r: Reader, cwd: string): DataOptions | undefined {
   const test = r.opt('test', (f, t) => existingFile(f, t, cwd));
   const limit = r.opt('limit', positiveInt);
   const classes = r.opt('classes', positiveInt);
+  const svhnExtra = r.bool('svhn-extra');
+  const cifarLabels = r.opt('cifar-labels', (f, t) => choice(f, t, CIFAR_LABELS));
   if (data === undefined) {
-    const stray = ['format', 'shape', 'test', 'limit', 'split', 'classes'].find((k) => r.given.has(k));
+    const stray = ['format', 'shape', 'test', 'limit', 'split', 'classes', 'svhn-extra', 'cifar-labels'].find((k) => r.given.has(k));
     if (stray !== undefined) throw new UsageError(`--${stray} describes --data, which is not given`);
     return undefined;
   }
@@ -193,6 +197,8 @@ function dataOptions(r: Reader, cwd: string): DataOptions | undefined {
     ...(shape !== undefined ? { shape } : {}),
     ...(test !== undefined ? { test } : {}),
     ...(classes !== undefined ? { classes } : {}),
+    ...(svhnExtra ? { svhnExtra } : {}),
+    ...(cifarLabels !== undefined ? { cifarLabels } : {}),
     ...(limit !== undefined ? { trainLimit: limit, testLimit: limit } : {}),
   };
 }

@@ -12,6 +12,7 @@ import type { ResNetStem } from '../nn/resnet';
 import {
   checkStem,
   choice,
+  CIFAR_LABELS,
   FORMATS,
   isModelName,
   LOSSES,
@@ -62,6 +63,10 @@ export interface SpectrumArgs {
   shape?: [number, number, number];
   /** Number of classes, for data whose format does not say. */
   classes?: number;
+  /** SVHN: train on extra_32x32.mat too. */
+  svhnExtra?: boolean;
+  /** CIFAR-100's label set. */
+  cifarLabels?: (typeof CIFAR_LABELS)[number];
   /** The operator averages over the first N training images. */
   trainLimit: number;
   /** Seed of the model's initialisation (--model) and of every random vector. */
@@ -139,6 +144,8 @@ const SPECTRUM_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['format', { kind: 'string', value: 'FMT', section: 'data', help: `format of a data path: ${FORMATS.join(' | ')} (default: the checkpoint's, else guessed)` }],
   ['test', { kind: 'string', value: 'PATH', section: 'data', help: 'test file of a LIBSVM data path (default: PATH.t)' }],
   ['shape', { kind: 'string', value: 'C,H,W', section: 'data', help: 'image shape (required for LIBSVM; checked otherwise)' }],
+  ['svhn-extra', { kind: 'boolean', section: 'data', help: 'SVHN: the training split includes extra_32x32.mat' }],
+  ['cifar-labels', { kind: 'string', value: 'WHICH', section: 'data', help: `CIFAR-100: ${CIFAR_LABELS.join(' | ')} labels (default fine)` }],
   ['classes', { kind: 'string', value: 'K', section: 'data', help: 'number of classes, for data whose format does not say (an IDX directory of unknown name, LIBSVM)' }],
   ['train-limit', { kind: 'string', value: 'N', section: 'data', help: `the operator averages over the first N training images (default ${DEFAULT_SPECTRUM_EXAMPLES})` }],
   ['matrix', { kind: 'string', value: 'KIND', section: 'operator', help: 'hessian (default) | gauss-newton' }],
@@ -271,6 +278,8 @@ export function parseSpectrumArgs(argv: readonly string[], cwd: string = process
   if (test !== undefined && !fs.existsSync(test)) throw new UsageError(`--test: no such file '${testText}'`);
   const shape = opt('shape', parseShape);
   const classes = opt('classes', positiveInt);
+  const svhnExtra = bool('svhn-extra');
+  const cifarLabels = opt('cifar-labels', (f, t) => choice(f, t, CIFAR_LABELS));
   const trainLimit = opt('train-limit', positiveInt) ?? DEFAULT_SPECTRUM_EXAMPLES;
 
   // The operator.
@@ -322,6 +331,8 @@ export function parseSpectrumArgs(argv: readonly string[], cwd: string = process
     ...(test !== undefined ? { test } : {}),
     ...(shape !== undefined ? { shape } : {}),
     ...(classes !== undefined ? { classes } : {}),
+    ...(svhnExtra ? { svhnExtra } : {}),
+    ...(cifarLabels !== undefined ? { cifarLabels } : {}),
     trainLimit,
     seed,
     device,

@@ -50,7 +50,7 @@ export async function runCondition(args: ConditionArgs, io: CliIo): Promise<numb
   if (!lapackAvailable()) throw new UsageError('newton-cnn condition needs LAPACK for the dense Hessians, and this build has none (install libopenblas-dev and rebuild: npm run build:native -- --clean)');
   if (args.plot !== undefined && !plottingAvailable()) throw new UsageError(`--plot: ${PLOTTING_MISSING}`);
   if (args.threads !== undefined) setNumThreads(args.threads);
-  const raw = await loadRawData({ data: args.data, ...(args.format !== undefined ? { format: args.format } : {}), ...(args.shape !== undefined ? { shape: args.shape } : {}), ...(args.classes !== undefined ? { classes: args.classes } : {}) });
+  const raw = await loadRawData({ data: args.data, ...(args.format !== undefined ? { format: args.format } : {}), ...(args.shape !== undefined ? { shape: args.shape } : {}), ...(args.classes !== undefined ? { classes: args.classes } : {}), ...(args.cifarLabels !== undefined ? { cifarLabels: args.cifarLabels } : {}) });
   const train = firstN(raw.train, args.examples);
   if (train.classes !== args.width) {
     throw new UsageError(`--width ${args.width}: the targets are one-hot labels, so the width must be the number of classes of the data, ${train.classes}`);

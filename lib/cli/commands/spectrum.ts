@@ -312,6 +312,8 @@ function pick(args: SpectrumArgs): Partial<DataOptions> {
     ...(args.shape !== undefined ? { shape: args.shape } : {}),
     ...(args.test !== undefined ? { test: args.test } : {}),
     ...(args.classes !== undefined ? { classes: args.classes } : {}),
+    ...(args.svhnExtra === true ? { svhnExtra: true } : {}),
+    ...(args.cifarLabels !== undefined ? { cifarLabels: args.cifarLabels } : {}),
   };
 }
 
