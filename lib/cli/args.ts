@@ -60,14 +60,8 @@ export const DEFAULT_EPOCHS = 10;
  */
 export const DEFAULT_NEWTON_ITERATIONS_CLI = 20;
 
-/** The validated options of `newton-cnn train`. */
-export interface TrainArgs {
-  /** Network builder: a name modelByName accepts (see isModelName). */
-  model: string;
-  /** The ResNet stem (ResNets only; absent: the model's default, see defaultStem). */
-  stem?: ResNetStem;
-  /** Data set name or path (paths are absolute). */
-  data: string;
+/** How a data path is read: the options of the commands that read data, besides --data. */
+export interface DataFileArgs {
   /** Format of a data path. */
   format?: (typeof FORMATS)[number];
   /** Test file of a LIBSVM data path (absolute). */
@@ -80,6 +74,16 @@ export interface TrainArgs {
   svhnExtra?: boolean;
   /** CIFAR-100: fine (100) or coarse (20) labels. */
   cifarLabels?: (typeof CIFAR_LABELS)[number];
+}
+
+/** The validated options of `newton-cnn train`. */
+export interface TrainArgs extends DataFileArgs {
+  /** Network builder: a name modelByName accepts (see isModelName). */
+  model: string;
+  /** The ResNet stem (ResNets only; absent: the model's default, see defaultStem). */
+  stem?: ResNetStem;
+  /** Data set name or path (paths are absolute). */
+  data: string;
   /** Use only the first N training images. */
   trainLimit?: number;
   /** Use only the first N test images. */

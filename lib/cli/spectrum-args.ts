@@ -18,6 +18,7 @@ import {
   LOSSES,
   MODELS,
   outputFile,
+  type DataFileArgs,
   type OptionKind,
   parseNumber,
   parseShape,
@@ -50,23 +51,11 @@ export const DEFAULT_MAX_DIMENSION = 4096;
 export type SpectrumSource = { readonly kind: 'model'; readonly model: string; readonly stem?: ResNetStem } | { readonly kind: 'checkpoint'; readonly checkpoint: string };
 
 /** The validated options of `newton-cnn spectrum`. */
-export interface SpectrumArgs {
+export interface SpectrumArgs extends DataFileArgs {
   /** The network and its point θ. */
   source: SpectrumSource;
   /** Data set name or absolute path (absent: the checkpoint's, else fashion-mnist-small). */
   data?: string;
-  /** Format of a data path (absent: the checkpoint's, else guessed). */
-  format?: (typeof FORMATS)[number];
-  /** Test file of a LIBSVM data path (absolute). */
-  test?: string;
-  /** Per-image shape [C, H, W]. */
-  shape?: [number, number, number];
-  /** Number of classes, for data whose format does not say. */
-  classes?: number;
-  /** SVHN: train on extra_32x32.mat too. */
-  svhnExtra?: boolean;
-  /** CIFAR-100's label set. */
-  cifarLabels?: (typeof CIFAR_LABELS)[number];
   /** The operator averages over the first N training images. */
   trainLimit: number;
   /** Seed of the model's initialisation (--model) and of every random vector. */

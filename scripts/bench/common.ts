@@ -93,6 +93,34 @@ export function measure(fn: () => void, o: TimingOptions): Timing {
   return { medianMs: median(samples), minMs: Math.min(...samples), samplesMs: samples, innerIterations: inner };
 }
 
+/** A timing of work that runs asynchronously (a GPU stream): medians of synchronised samples. */
+export interface SyncedTiming {
+  medianMs: number;
+  minMs: number;
+  samples: number;
+  inner: number; // calls per sample
+}
+
+// Times fn closed by sync() (a read that waits for the device): warm-up, one calibration call,
+// then `repeats` samples of `inner` calls, each sample ending with sync().
+export function measureSynced(fn: () => void, sync: () => void, o: TimingOptions): SyncedTiming {
+  for (let i = 0; i < o.warmup; i++) fn();
+  sync();
+  const t0 = nowMs();
+  fn();
+  sync();
+  const one = Math.max(nowMs() - t0, 1e-3);
+  const inner = Math.min(1000, Math.max(1, Math.ceil(o.minSampleMs / one)));
+  const samples: number[] = [];
+  for (let r = 0; r < o.repeats; r++) {
+    const s0 = nowMs();
+    for (let i = 0; i < inner; i++) fn();
+    sync();
+    samples.push((nowMs() - s0) / inner);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, inner };
+}
+
 // --- output -----------------------------------------------------------------------------------
 export type Align = 'left' | 'right';
 export interface Column {

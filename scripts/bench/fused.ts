@@ -49,48 +49,13 @@ import {
   formatTable,
   loadAverage,
   machineInfo,
-  median,
+  measureSynced,
   parseOptions,
   positiveInt,
   resolveDevice,
   writeJson,
+  type TimingOptions,
 } from './common';
-
-interface Timing {
-  medianMs: number;
-  minMs: number;
-  samples: number;
-  inner: number;
-}
-
-interface TimingOptions {
-  repeats: number;
-  warmup: number;
-  minSampleMs: number;
-}
-
-function nowMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-// fn timed with a synchronising read closing the calibration call and every sample.
-function timeSynced(fn: () => void, sync: () => void, o: TimingOptions): Timing {
-  for (let i = 0; i < o.warmup; i++) fn();
-  sync();
-  const t0 = nowMs();
-  fn();
-  sync();
-  const one = Math.max(nowMs() - t0, 1e-3);
-  const inner = Math.min(1000, Math.max(1, Math.ceil(o.minSampleMs / one)));
-  const samples: number[] = [];
-  for (let r = 0; r < o.repeats; r++) {
-    const s0 = nowMs();
-    for (let i = 0; i < inner; i++) fn();
-    sync();
-    samples.push((nowMs() - s0) / inner);
-  }
-  return { medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, inner };
-}
 
 // What one path computes: named tensors (disposed by the caller) and host numbers.
 type Result = Record<string, Tensor | number | null>;
@@ -351,7 +316,7 @@ async function run(argv: readonly string[]): Promise<number> {
     const src = randomUniform(shape, { seed: 1, device: dev.name });
     const dst = Tensor.zeros(shape, { device: dev.name });
     keep.push(src, dst);
-    const copyTiming = timeSynced(() => copy(dst, src), sync, timing);
+    const copyTiming = measureSynced(() => copy(dst, src), sync, timing);
     const copyGbPerS = (8 * n) / (copyTiming.medianMs * 1e6);
     console.log(`copy of (${shape.join(', ')}) float32: ${fmt(copyTiming.medianMs, 3)} ms, ${fmt(copyGbPerS)} GB/s (read + write)\n`);
 
@@ -362,8 +327,8 @@ async function run(argv: readonly string[]): Promise<number> {
       const agree = agreement(f, u);
       disposeResult(f);
       disposeResult(u);
-      const fusedMs = timeSynced(() => disposeResult(o.fused()), sync, timing).medianMs;
-      const unfusedMs = timeSynced(() => disposeResult(o.unfused()), sync, timing).medianMs;
+      const fusedMs = measureSynced(() => disposeResult(o.fused()), sync, timing).medianMs;
+      const unfusedMs = measureSynced(() => disposeResult(o.unfused()), sync, timing).medianMs;
       const bytes = 4 * o.tensors * n;
       const gbPerS = bytes / (fusedMs * 1e6);
       rows.push({ op: o.op, fusedMs, unfusedMs, speedup: unfusedMs / fusedMs, bytes, gbPerS, fractionOfCopy: gbPerS / copyGbPerS, agreement: agree });

@@ -23,7 +23,7 @@
 import { Tensor, conv2d, conv2dBackwardData, conv2dBackwardFilter, devices, gemm, info, memoryStats, randomUniform } from '../../lib';
 import { cnn3 as cnn3Model, squaredLoss } from '../../lib/nn';
 import { Sgd } from '../../lib/optim';
-import { BenchSuite, Column, UsageError, fmt, formatTable, machineInfo, median, parseOptions, positiveInt, writeJson } from './common';
+import { BenchSuite, Column, UsageError, fmt, formatTable, machineInfo, measureSynced, parseOptions, positiveInt, writeJson } from './common';
 import { cnn3 as cnn3Shapes } from './ops';
 import { cnn3StepFlops } from './train';
 
@@ -31,36 +31,6 @@ const CLASSES = 10;
 const PARTS = ['sgemm', 'conv', 'train', 'gv'] as const;
 type Part = (typeof PARTS)[number];
 
-interface GpuTiming {
-  medianMs: number;
-  minMs: number;
-  samples: number;
-  inner: number;
-}
-
-function nowMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-// Times fn on the device: warm-up, calibration, then `repeats` samples of `inner` calls, each
-// sample closed by sync() (a read that waits for the stream).
-function timeGpu(fn: () => void, sync: () => void, o: { repeats: number; warmup: number; minSampleMs: number }): GpuTiming {
-  for (let i = 0; i < o.warmup; i++) fn();
-  sync();
-  const t0 = nowMs();
-  fn();
-  sync();
-  const one = Math.max(nowMs() - t0, 1e-3);
-  const inner = Math.min(1000, Math.max(1, Math.ceil(o.minSampleMs / one)));
-  const samples: number[] = [];
-  for (let r = 0; r < o.repeats; r++) {
-    const s0 = nowMs();
-    for (let i = 0; i < inner; i++) fn();
-    sync();
-    samples.push((nowMs() - s0) / inner);
-  }
-  return { medianMs: median(samples), minMs: Math.min(...samples), samples: samples.length, inner };
-}
 
 interface Row {
   part: Part;
@@ -80,7 +50,7 @@ function sgemmRows(dev: string, sync: () => void, t: { repeats: number; warmup: 
   for (const n of quick ? [1024, 4096] : [1024, 4096, 8192]) {
     const a = randomUniform([n, n], { seed: 1, low: -1, high: 1, device: dev });
     const b = randomUniform([n, n], { seed: 2, low: -1, high: 1, device: dev });
-    const tm = timeGpu(() => gemm(a, b).dispose(), sync, t);
+    const tm = measureSynced(() => gemm(a, b).dispose(), sync, t);
     a.dispose();
     b.dispose();
     const flops = 2 * n ** 3;
@@ -110,7 +80,7 @@ function convRows(dev: string, sync: () => void, batches: number[], t: { repeats
           ['backward-filter', () => conv2dBackwardFilter(dy, x, layer.w, opts)],
         ];
         for (const [pass, fn] of passes) {
-          const tm = timeGpu(() => fn().dispose(), sync, t);
+          const tm = measureSynced(() => fn().dispose(), sync, t);
           rows.push({
             part: 'conv', name: `${layer.name} ${pass}`, input: ds.name, batch, shape: `x(${layer.x.join(',')}) w(${layer.w.join(',')})`,
             flops, ms: tm.medianMs, minMs: tm.minMs, tflops: flops / (tm.medianMs * 1e9), imagesPerSecond: null,
@@ -145,7 +115,7 @@ function trainRows(dev: string, sync: () => void, batches: number[], t: { repeat
         dz.dispose();
         z.dispose();
       };
-      const tm = timeGpu(step, sync, { ...t, minSampleMs: 0 });
+      const tm = measureSynced(step, sync, { ...t, minSampleMs: 0 });
       model.releaseCache();
       for (const tt of [x, y]) tt.dispose();
       sgd.dispose();
@@ -183,7 +153,7 @@ function gvRatio(dev: string, sync: () => void, n: number, t: { repeats: number;
   const y = Tensor.from(oneHot, { shape: [n, CLASSES], device: dev });
   const v = randomUniform([model.numParameters], { seed: 4, low: -1, high: 1, device: dev });
   try {
-    const fb = timeGpu(() => {
+    const fb = measureSynced(() => {
       const z = model.forward(x);
       const dz = squaredLoss.gradient(z, y);
       model.backward(dz);
@@ -192,7 +162,7 @@ function gvRatio(dev: string, sync: () => void, n: number, t: { repeats: number;
     }, sync, { ...t, minSampleMs: 0 });
     const z = model.forward(x); // the products run on the cache of one forward pass, as in CG
     const opts = { loss: squaredLoss, lambda: 1, C: 0.01, trainSize: 60000, mode: 'rop' as const };
-    const gv = timeGpu(() => model.gaussNewtonProduct(v, opts).dispose(), sync, { ...t, minSampleMs: 0 });
+    const gv = measureSynced(() => model.gaussNewtonProduct(v, opts).dispose(), sync, { ...t, minSampleMs: 0 });
     z.dispose();
     console.log(`  Gv / (forward+backward) at |S| = ${n}: ${fmt(gv.medianMs / fb.medianMs, 2)}`);
     return { samples: n, forwardBackwardMs: fb.medianMs, gvMs: gv.medianMs, ratio: gv.medianMs / fb.medianMs };
