@@ -161,8 +161,14 @@ function quadraticModel(): { net: nn.Network; data: analysis.ExampleBatch; eigen
   return { net, data: { x: t64(x, [l, l, 1, 1]), y }, eigenvalues };
 }
 
+// The dense spectra these tests compare with need LAPACK; a build without it skips them with the
+// reason in the title (test/linalg.test.ts checks that an OpenBLAS build, CI's, has LAPACK).
 const lapack = lapackAvailable();
-const withLapack = lapack ? test : test.skip;
+const NO_LAPACK = ' [skipped: this build has no LAPACK (lapackAvailable() is false)]';
+const withLapack = Object.assign((title: string, fn: () => void) => (lapack ? test(title, fn) : test.skip(title + NO_LAPACK, fn)), {
+  each: <T extends unknown[]>(table: readonly T[]) => (title: string, fn: (...args: T) => void) =>
+    lapack ? test.each(table)(title, fn) : test.skip.each(table)(title + NO_LAPACK, fn),
+});
 
 describe('the curvature operator of networks', () => {
   withLapack('a quadratic model: Hessian and Gauss-Newton spectra are the closed form (dense and Lanczos)', () => {
