@@ -16,9 +16,18 @@
 #              /usr/lib/x86_64-linux-gnu, /usr/lib/aarch64-linux-gnu, /usr/lib64, /usr/lib or
 #              /usr/local/lib names dsyevd_ (Debian's libopenblas-dev does; an OpenBLAS built
 #              with NO_LAPACK does not).
+#   use_turbojpeg  'true' decodes JPEG images with libjpeg-turbo's TurboJPEG (-lturbojpeg) and
+#              defines NEWTON_HAVE_TURBOJPEG; 'false' leaves JPEG decoding out (decoding one then
+#              throws an Error naming the package). Default: 'true' when turbojpeg.h is in
+#              /usr/include or /usr/local/include (libturbojpeg0-dev).
+#   use_png    'true' decodes PNG images with libpng (-lpng, which brings zlib) and defines
+#              NEWTON_HAVE_PNG. Default: 'true' when png.h is in /usr/include or
+#              /usr/local/include (libpng-dev).
 {
   'variables': {
     'use_blas%': '<!(node -p "[\'/usr/include/x86_64-linux-gnu/cblas.h\',\'/usr/include/aarch64-linux-gnu/cblas.h\',\'/usr/include/cblas.h\',\'/usr/include/openblas/cblas.h\'].some(f => require(\'fs\').existsSync(f))")',
+    'use_turbojpeg%': '<!(node -p "[\'/usr/include/turbojpeg.h\',\'/usr/local/include/turbojpeg.h\'].some(f => require(\'fs\').existsSync(f))")',
+    'use_png%': '<!(node -p "[\'/usr/include/png.h\',\'/usr/local/include/png.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_lapack%': '<!(node -p "[\'/usr/lib/x86_64-linux-gnu\',\'/usr/lib/aarch64-linux-gnu\',\'/usr/lib64\',\'/usr/lib\',\'/usr/local/lib\'].some(d => { try { return require(\'fs\').readFileSync(d + \'/libopenblas.so\').includes(\'dsyevd_\'); } catch (e) { return false; } })")',
   },
   'targets': [
@@ -72,6 +81,14 @@
         }],
         ['use_blas=="true" and use_lapack=="true"', {
           'defines': ['NEWTON_HAVE_LAPACK=1'],
+        }],
+        ['use_turbojpeg=="true"', {
+          'defines': ['NEWTON_HAVE_TURBOJPEG=1'],
+          'libraries': ['-lturbojpeg'],
+        }],
+        ['use_png=="true"', {
+          'defines': ['NEWTON_HAVE_PNG=1'],
+          'libraries': ['-lpng'],
         }],
       ],
     },

@@ -205,6 +205,119 @@ export interface NativeAddon extends NativeOps {
   augmentBatchAsync(images: Float32Array, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): Promise<void>;
   /** The draws [dy, dx, flip] of positions [start, start + count) (for tests). */
   augmentDraws(options: Omit<NativeAugmentOptions, 'classes' | 'start'>, start: number, count: number): Int32Array;
+
+  // --- image files (native/core/image_codec.h, image_transform.h, image_batch.h; lib/data/image-folder.ts) ---
+  /** The JPEG and PNG decoders this build linked (libjpeg-turbo's TurboJPEG, libpng), or why not. */
+  imageCodecs(): NativeImageCodecs;
+  /**
+   * Decodes one JPEG or PNG held in `bytes` to interleaved (HWC) 8-bit pixels with `channels`
+   * channels (1: luminance, 3: RGB; alpha dropped, palettes and 16-bit samples reduced to 8 bits).
+   * @throws Error "decodeImage: <what is wrong>" for a corrupt, truncated or unsupported image.
+   */
+  decodeImage(bytes: Uint8Array, channels: 1 | 3): NativeDecodedImage;
+  /**
+   * Reads, decodes and transforms the images files[order[i]] of positions [start, start +
+   * order.length) into the rows of x (CHW float32, pixel values 0..255 before normalisation), y
+   * (one-hot) and labelsOut, on the core's thread pool. An image that cannot be read or decoded
+   * does not stop the batch: it is left out, the rows after it move up, and it is reported in
+   * `failed`; `count` is the number of rows written (the rows after them are 0 in x and y, −1 in
+   * labelsOut). A bad call (options, labels, order, sizes) throws before anything is written.
+   */
+  imageBatch(files: string[], labels: Int32Array, order: Int32Array, options: NativeImageBatchOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): NativeImageBatchResult;
+  /** The same on a worker thread; a bad call rejects the promise (with the same TypeError / RangeError), never throws. */
+  imageBatchAsync(files: string[], labels: Int32Array, order: Int32Array, options: NativeImageBatchOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): Promise<NativeImageBatchResult>;
+  /**
+   * The crop windows of positions [start, start + count) for a source image of width × height:
+   * Int32Array [top, left, height, width, flip] × count (for the tests' reference). The window is
+   * in source pixels, except for 'center-crop', which cuts after resizing: its window is in the
+   * resized image (shorter side resizeTo).
+   */
+  imageCropDraws(options: NativeImageBatchOptions, width: number, height: number, start: number, count: number): Int32Array;
+
+  // --- fixed-size records streamed from files (native/core/record_batch.h; lib/data/records.ts) ---
+  /**
+   * augmentBatch for images read from disk: image order[i] of the source (its records counted
+   * across source.files in order) is read with pread, its bytes converted to float (0..255),
+   * then cropped, flipped and normalised exactly as augmentBatch does, into row i of x.
+   * @throws Error "recordBatch: FILE: …" naming the file for a short read or an unreadable file.
+   */
+  recordBatch(source: NativeRecordSource, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): void;
+  /** The same on a worker thread. */
+  recordBatchAsync(source: NativeRecordSource, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): Promise<void>;
+}
+
+/**
+ * Where the images of a record data set lie on disk: file k holds counts[k] records of
+ * recordBytes bytes from byte offsets[k] on; a record's image is C·H·W bytes from imageOffset
+ * within it, in `layout`: 'chw' (CIFAR, IDX: channel planes of rows) or 'hwc-columns' (MATLAB's
+ * column-major H×W×C: byte (y, x, c) at c·H·W + x·H + y, SVHN's .mat).
+ */
+export interface NativeRecordSource {
+  files: string[];
+  offsets: number[];
+  counts: number[];
+  recordBytes: number;
+  imageOffset: number;
+  layout: 'chw' | 'hwc-columns';
+  /**
+   * The Newton paper's preprocessing before augmentation (lib/data/preprocess.ts
+   * paperPreprocess): each image min-max scaled to [0, 1], then this C·H·W pixel mean subtracted.
+   */
+  paperMean?: Float32Array;
+}
+
+/** The decoders of the build: for each, the library and version, or null and why not. */
+export interface NativeImageCodecs {
+  jpeg: { library: string } | { library: null; reason: string };
+  png: { library: string } | { library: null; reason: string };
+}
+
+/** One decoded image: HWC bytes. */
+export interface NativeDecodedImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * How imageBatch turns a file into a C×H×W input (note [image transforms] in
+ * native/core/image_transform.h):
+ *  - 'random-resized-crop': a window of area scale·(source area), scale uniform in `scale`, aspect
+ *    ratio log-uniform in `ratio` (10 tries, then the central window of the clamped ratio),
+ *    resized to size (the ImageNet training transform);
+ *  - 'center-crop': the shorter side resized to `resizeTo`, then the central size window (the
+ *    ImageNet evaluation transform: resizeTo 256, size 224);
+ *  - 'stretch': the whole image resized to exactly size (nothing happens when it already is).
+ * Resizing is bilinear, antialiased when shrinking (the triangle filter widened by the factor).
+ */
+export interface NativeImageBatchOptions {
+  /** Channels of the output: 1 (luminance) or 3 (RGB). */
+  channels: number;
+  /** Output [height, width]. */
+  size: [number, number];
+  classes: number;
+  /** Position in the epoch of order[0]. */
+  start: number;
+  seed: number;
+  epoch: number;
+  transform: 'random-resized-crop' | 'center-crop' | 'stretch';
+  /** 'random-resized-crop': the area fraction range (default [0.08, 1]). */
+  scale?: [number, number];
+  /** 'random-resized-crop': the aspect ratio (w/h) range (default [3/4, 4/3]). */
+  ratio?: [number, number];
+  /** 'center-crop': the length of the shorter side before the crop. */
+  resizeTo?: number;
+  /** Horizontal flip with probability 1/2. */
+  flip?: boolean;
+  mean?: Float32Array;
+  std?: Float32Array;
+}
+
+/** What imageBatch wrote, and the images it left out. */
+export interface NativeImageBatchResult {
+  count: number;
+  failed: { position: number; file: string; message: string }[];
 }
 
 /** The options of augmentBatch: note [batch augmentation] in native/core/augment.h. */

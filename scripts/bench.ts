@@ -40,7 +40,7 @@ const SUITES: Record<string, SuiteEntry> = {
     load: async () => (await import('./bench/profile')).suite,
   },
   data: {
-    description: 'Data loader: CIFAR crop-flip batches images/s on 2 threads (target ≥ 50,000), and the time a trainSgd step waits for data (≈ 0)',
+    description: 'Data loader: CIFAR crop-flip batches images/s on 2 threads (target ≥ 50,000), the time a trainSgd step waits for data (≈ 0), JPEG decoding (libjpeg-turbo vs sharp) and the image-folder pipeline per core (target ≥ 300)',
     load: async () => (await import('./bench/data')).suite,
   },
   gpu: {

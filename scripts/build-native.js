@@ -89,13 +89,15 @@ function installHint(what) {
     lines.push('  xcode-select --install      # C++ compiler (clang++)');
     lines.push('  brew install cmake          # CMake >= 3.18');
     lines.push('  brew install openblas       # optional: fast GEMM');
+    lines.push('  brew install jpeg-turbo libpng   # optional: JPEG / PNG decoding (image folders)');
   } else if (process.platform === 'win32') {
     lines.push('  Visual Studio 2019+ with the "Desktop development with C++" workload');
     lines.push('  CMake >= 3.18 from https://cmake.org/download/ (on PATH)');
   } else {
-    lines.push('  Debian/Ubuntu:  sudo apt-get install cmake g++ libopenblas-dev');
-    lines.push('  Fedora/RHEL:    sudo dnf install cmake gcc-c++ openblas-devel');
-    lines.push('  (libopenblas-dev is optional but makes GEMM and convolutions much faster)');
+    lines.push('  Debian/Ubuntu:  sudo apt-get install cmake g++ libopenblas-dev libturbojpeg0-dev libpng-dev');
+    lines.push('  Fedora/RHEL:    sudo dnf install cmake gcc-c++ openblas-devel libjpeg-turbo-devel libpng-devel');
+    lines.push('  (libopenblas-dev is optional but makes GEMM and convolutions much faster; libturbojpeg0-dev');
+    lines.push('   and libpng-dev are optional and decode JPEG / PNG images for image-folder data sets)');
   }
   lines.push('Or set NEWTON_SKIP_NATIVE_BUILD=1 to skip building the addon.');
   return lines.join('\n');

@@ -20,6 +20,11 @@
 //     no static library without gfortran, so the script compiles a compatible implementation
 //     (10 lines, scripts/prebuild-gfortran-shim.c) into the addon. OpenBLAS is BSD-3-Clause:
 //     its copyright file is copied next to the addon (OPENBLAS-COPYRIGHT);
+//   - the image decoders not linked at all (NEWTON_IMAGE_PORTABLE=ON): Debian's libturbojpeg.a
+//     and libpng.a cannot go into a shared object, so the addon opens libturbojpeg.so.0 and
+//     libpng16.so.16 at run time (packages libturbojpeg0, libpng16-16); where one is missing,
+//     that format alone is unavailable and imageCodecs() says why. Building needs only
+//     turbojpeg.h and png.h (libturbojpeg0-dev, libpng-dev);
 //   - libstdc++ and libgcc_s stay shared (Node.js itself links them): linking them statically
 //     would pull in glibc 2.35/2.36 symbols (arc4random, _dl_find_object) and shut out
 //     Ubuntu 22.04. The oldest glibc and libstdc++ it runs on are printed below and written to
@@ -63,6 +68,9 @@ function main() {
   }
   const staticBlas = ['/usr/lib/x86_64-linux-gnu/libopenblas.a', '/usr/lib/libopenblas.a'].find((p) => fs.existsSync(p));
   if (!staticBlas) fail('no static OpenBLAS (libopenblas.a): install libopenblas-dev');
+  for (const [header, pkg] of [['/usr/include/turbojpeg.h', 'libturbojpeg0-dev'], ['/usr/include/png.h', 'libpng-dev']]) {
+    if (!fs.existsSync(header)) fail(`no ${header} (the prebuilt decodes JPEG and PNG images): install ${pkg}`);
+  }
 
   // libgfortran's concat_string, for OpenBLAS's LAPACK (see above).
   const shim = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'newton-prebuild-')), 'gfortran-shim.o');
@@ -76,6 +84,7 @@ function main() {
     cmakeJs, 'rebuild', '--directory', ROOT, '--out', BUILD_DIR, '--parallel', String(jobs),
     '--CDNEWTON_CUDA=OFF',
     '--CDBLA_STATIC=ON',
+    '--CDNEWTON_IMAGE_PORTABLE=ON',
     `--CDCMAKE_SHARED_LINKER_FLAGS=-Wl,--exclude-libs,ALL ${shim}`,
   ];
   log(`running: node ${args.map((a) => path.relative(ROOT, a) && !a.startsWith('-') && a.includes('/') ? path.relative(ROOT, a) : a).join(' ')}`);
@@ -120,10 +129,12 @@ function main() {
   const probe = spawnSync(process.execPath, ['-e',
     'const a = require(process.argv[1]);' +
     'const e = a.lapackAvailable() ? a.symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2, { vectors: true }).values : null;' +
-    'console.log(JSON.stringify({ blas: a.blasName(), lapack: a.lapackAvailable(), eigen: e && Array.from(e) }))', ADDON],
+    'const c = a.imageCodecs();' +
+    'console.log(JSON.stringify({ blas: a.blasName(), lapack: a.lapackAvailable(), eigen: e && Array.from(e), jpeg: c.jpeg.library, png: c.png.library }))', ADDON],
   { encoding: 'utf8' });
   if (probe.status !== 0) fail(`the prebuilt does not load:\n${probe.stderr}`);
   const loaded = JSON.parse(probe.stdout.trim());
+  if (!loaded.jpeg || !loaded.png) fail(`the prebuilt lacks an image decoder: JPEG ${loaded.jpeg}, PNG ${loaded.png}`);
   if (loaded.lapack && !(Math.abs(loaded.eigen[0] - 1) < 1e-12 && Math.abs(loaded.eigen[1] - 3) < 1e-12)) {
     fail(`symmetricEigen in the prebuilt gave ${JSON.stringify(loaded.eigen)}, not [1, 3]`);
   }
@@ -133,6 +144,8 @@ function main() {
     backends: ['cpu'],
     blas: loaded.blas,
     lapack: loaded.lapack,
+    jpeg: loaded.jpeg,
+    png: loaded.png,
     minGlibc: glibc,
     minGlibcxx: glibcxx,
     node: process.version,
@@ -145,7 +158,7 @@ function main() {
   fs.copyFileSync(copyright, path.join(OUT_DIR, 'OPENBLAS-COPYRIGHT'));
   fs.writeFileSync(path.join(OUT_DIR, 'newton_cnn.json'), `${JSON.stringify(meta, null, 2)}\n`);
   log(`${path.relative(ROOT, ADDON)}: ${(fs.statSync(ADDON).size / 2 ** 20).toFixed(1)} MiB, BLAS ${loaded.blas}, ` +
-    `LAPACK ${loaded.lapack ? 'yes' : 'no'}, needs glibc >= ${glibc} and GLIBCXX_${glibcxx}; built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    `LAPACK ${loaded.lapack ? 'yes' : 'no'}, ${loaded.jpeg}, ${loaded.png}, needs glibc >= ${glibc} and GLIBCXX_${glibcxx}; built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 main();

@@ -35,6 +35,17 @@ test('Newton --log run.jsonl: a start record, one per iteration (objective, λ, 
   expect(f.err.text.endsWith('\r\x1b[K')).toBe(true);
 });
 
+test('--validation N holds out N images (the papers: 5,000 of CIFAR), stratified', async () => {
+  const f = fakeIo(dir);
+  expect(await main(['train', ...TINY, '--epochs', '1', '--validation', '40', '--json', '--quiet'], f.io)).toBe(0);
+  const j = JSON.parse(f.out.text) as { validation: { accuracy: number }; data: { train: number } };
+  expect(j.data.train).toBe(216);
+  expect(j.validation.accuracy).toBeGreaterThanOrEqual(0);
+  const g = fakeIo(dir);
+  expect(await main(['train', ...TINY, '--epochs', '1', '--validation', '256'], g.io)).toBe(2);
+  expect(g.err.text).toMatch(/--validation 256 of 256 training images leaves no training images/);
+});
+
 test('SGD --log run.csv with --validation and --early-stop; plot both logs as SVG and PNG', async () => {
   const f = fakeIo(dir);
   const code = await main(['train', ...TINY, '--epochs', '3', '--validation', '0.25', '--early-stop', '1', '--schedule', 'cosine', '--log', 'sgd.csv', '--json'], f.io);
@@ -105,7 +116,7 @@ test('did you mean, --epochs with Newton, image folders', async () => {
   fs.writeFileSync(path.join(photos, 'cat', 'b.JPG'), 'x');
   const f = fakeIo(dir);
   expect(await main(['train', '--data', 'photos'], f.io)).toBe(2);
-  expect(f.err.text).toMatch(/--data: 'photos' is a folder of 2 PNG\/JPEG images; image folders are not supported for training yet\. newton-cnn train reads an IDX directory .*CIFAR-10\/100 binary directory.*LIBSVM file/);
+  expect(f.err.text).toMatch(/--data: 'photos' is a folder of 2 PNG\/JPEG images, but not an image-folder data set: newton-cnn train reads one as photos\/train\/CLASS\/\*\.jpg .*photos\/val\/CLASS.*It reads an IDX directory .*CIFAR-10\/100 binary directory.*image folder.*LIBSVM file/);
 });
 
 test('schedules and validation options: parsed, checked, turned into Sgd schedules', () => {
@@ -122,7 +133,9 @@ test('schedules and validation options: parsed, checked, turned into Sgd schedul
   expect(() => p(['--schedule', 'cosine', '--lr-min', '1'])).toThrow(/--lr-min 1 must be below --lr 0.003/);
   expect(() => p(['--schedule', 'linear'])).toThrow(/--schedule must be one of: inverse, step, multistep, cosine/);
   expect(() => parseTrainArgs(['--schedule', 'cosine'], dir)).toThrow(/--schedule is an SGD option/);
-  expect(() => p(['--validation', '1'])).toThrow(/--validation must be a fraction in \(0, 1\)/);
+  expect(() => p(['--validation', '1.5'])).toThrow(/--validation must be a fraction in \(0, 1\) of the training set \(e.g. 0.1\) or a whole number of images \(e.g. 5000\), got 1.5/);
+  expect(() => p(['--validation', '0'])).toThrow(/--validation must be a fraction/);
+  expect(p(['--validation', '5000'])).toMatchObject({ validation: 5000 });
   expect(() => p(['--early-stop', '3'])).toThrow(/--early-stop needs --validation F/);
   expect(p(['--validation', '0.1', '--early-stop', '3'])).toMatchObject({ validation: 0.1, earlyStop: 3 });
   expect(() => p(['--log', path.join(dir, 'nowhere', 'x.jsonl')])).toThrow(/--log: no such directory/);

@@ -5,12 +5,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
-import { createDataset, type Dataset } from '../lib/data';
+import { createDataset, gatherBatch, type AnyDataset, type Dataset } from '../lib/data';
 import { prng } from './helpers';
 
 /** A fresh temporary directory (removed by removeDir). */
 export function makeTempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'newton-cnn-data-'));
+}
+
+/** The values of the batch of `order` from `ds` (gatherBatch), as plain arrays to compare. */
+export function batchValues(ds: AnyDataset, order: Int32Array): { x: number[]; y: number[]; labels: number[] } {
+  const b = gatherBatch(ds, order, 0, order.length);
+  try {
+    return { x: Array.from(b.x.toArray()), y: Array.from(b.y.toArray()), labels: Array.from(b.labels) };
+  } finally {
+    b.x.dispose();
+    b.y.dispose();
+  }
 }
 
 /** Removes a directory made by makeTempDir. */
@@ -173,15 +184,17 @@ export function svhnPixel(i: number, c: number, h: number, w: number): number {
 }
 
 /**
- * An SVHN-like MAT file: X [size×size×3×N] uint8 (column-major, pixels svhnPixel) and y [N×1]
- * double labels 1..10, stored as miDOUBLE or (as MATLAB does for small integers) miUINT8.
+ * An SVHN-like MAT file: X [size×size×3×N] uint8 (column-major, pixels svhnPixel of images
+ * first..first+N−1, first default 0) and y [N×1] double labels 1..10, stored as miDOUBLE or (as
+ * MATLAB does for small integers) miUINT8.
  */
-export function svhnMat(labels: readonly number[], options: { compressed?: boolean; size?: number; yType?: 2 | 9; xDims?: readonly number[]; yDims?: readonly number[] } = {}): Buffer {
+export function svhnMat(labels: readonly number[], options: { compressed?: boolean; size?: number; yType?: 2 | 9; xDims?: readonly number[]; yDims?: readonly number[]; first?: number } = {}): Buffer {
   const s = options.size ?? 32;
   const n = labels.length;
+  const first = options.first ?? 0;
   const x = new Uint8Array(s * s * 3 * n);
   for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) for (let w = 0; w < s; w++) for (let h = 0; h < s; h++) x[h + s * (w + s * (c + 3 * i))] = svhnPixel(i, c, h, w);
+    for (let c = 0; c < 3; c++) for (let w = 0; w < s; w++) for (let h = 0; h < s; h++) x[h + s * (w + s * (c + 3 * i))] = svhnPixel(first + i, c, h, w);
   }
   return matFile(
     [

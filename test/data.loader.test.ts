@@ -9,29 +9,13 @@ import { native } from '../lib/native';
 import { cnn3, squaredLoss } from '../lib/nn';
 import { evaluateObjective, trainSgd, type TrainSgdOptions } from '../lib/train';
 import { bars } from './data.fixtures';
+import { philox } from './philox';
 
 // --- reference: Philox4x32-10 with a 64-bit key (native/core/random.h) and the draws of note
 // [batch augmentation] (key = seed ^ 0x9E3779B97F4A7C15, block = epoch·2^32 + position)
-function mulhilo(a: number, b: number): [number, number] {
-  const p = BigInt(a) * BigInt(b);
-  return [Number(p & 0xffffffffn), Number(p >> 32n)];
-}
-function philox(k0: number, k1: number, c0: number, c1: number): number[] {
-  let c2 = 0, c3 = 0;
-  for (let round = 0; round < 10; round++) {
-    const [lo0, hi0] = mulhilo(0xd2511f53, c0);
-    const [lo1, hi1] = mulhilo(0xcd9e8d57, c2);
-    const n0 = (hi1 ^ c1 ^ k0) >>> 0;
-    const n2 = (hi0 ^ c3 ^ k1) >>> 0;
-    [c0, c1, c2, c3] = [n0, lo1, n2, lo0];
-    k0 = (k0 + 0x9e3779b9) >>> 0;
-    k1 = (k1 + 0xbb67ae85) >>> 0;
-  }
-  return [c0, c1, c2, c3];
-}
 function refDraw(seed: number, epoch: number, position: number, range: [number, number], flip: boolean): [number, number, number] {
   const key = BigInt(seed) ^ 0x9e3779b97f4a7c15n;
-  const w = philox(Number(key & 0xffffffffn), Number(key >> 32n), position >>> 0, epoch >>> 0);
+  const w = philox(key, position >>> 0, epoch >>> 0);
   const below = (x: number, r: number) => Math.floor((x * r) / 4294967296);
   return [below(w[0], range[0]), below(w[1], range[1]), flip && w[2] >>> 31 === 1 ? 1 : 0];
 }

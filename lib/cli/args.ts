@@ -44,7 +44,7 @@ export const GV_MODES = ['rop', 'stored'] as const;
 /** Losses `--loss` accepts. */
 export const LOSSES = ['squared', 'cross-entropy'] as const;
 /** Formats `--format` accepts. */
-export const FORMATS = ['idx', 'cifar', 'libsvm', 'svhn'] as const;
+export const FORMATS = ['idx', 'cifar', 'libsvm', 'svhn', 'imagefolder'] as const;
 /** Label sets `--cifar-labels` accepts (CIFAR-100). */
 export const CIFAR_LABELS = ['fine', 'coarse'] as const;
 /** Learning-rate schedules `--schedule` accepts (SGD). */
@@ -132,12 +132,22 @@ export interface TrainArgs extends DataFileArgs {
   stepEvery?: number;
   /** SGD, schedule cosine: the final learning rate (default 0). */
   lrMin: number;
-  /** Fraction of the training set held out (stratified) as a validation set (0: none). */
+  /** Held out of the training set (stratified) as a validation set: a fraction in (0, 1), or a number of images ≥ 1 (0: none). */
   validation: number;
   /** Stop when the validation accuracy has not improved for this many evaluations (needs validation). */
   earlyStop?: number;
-  /** SGD: augment each training batch ('crop-flip': pad 4, random crop to the image size, horizontal flip), in native code with prefetching. */
+  /** SGD: augment each training batch ('crop-flip': pad 4, random crop to the image size, horizontal flip; 'random-resized-crop': ImageNet's, for image folders), in native code with prefetching. */
   augment?: AugmentPreset;
+  /** Image folders: the crop size H = W (default 224). */
+  imageSize?: number;
+  /** Image folders: the smallest area fraction of --augment random-resized-crop (default 0.08; the Newton-ResNet paper's ImageNet runs: 0.05). */
+  cropScale?: number;
+  /** Image folders: a flat validation folder's label file. */
+  valLabels?: string;
+  /** Image folders: leave out unreadable images and count them instead of stopping. */
+  skipCorrupt?: boolean;
+  /** CIFAR / uncompressed IDX directories: stream the images from disk instead of reading them into memory. */
+  stream?: boolean;
   /** Run log streamed while training (absolute; .csv: CSV, else JSON Lines). */
   log?: string;
   /** Profile the run (lib/profile.ts): the Chrome trace goes to this file (absolute), the per-op table to stdout. */
@@ -227,8 +237,13 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)', section: 'common' }],
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
-  ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set and report accuracy on it every epoch (newton: iteration)', section: 'data' }],
-  ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (pad 4, random crop, horizontal flip; off the JS thread, prefetched)`, section: 'data' }],
+  ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set, or F images (the papers: 5000 of CIFAR, 6000 of SVHN), and report accuracy on them every epoch (newton: iteration)', section: 'data' }],
+  ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (crop-flip: pad 4, random crop, horizontal flip; random-resized-crop: ImageNet's, for image folders; off the JS thread, prefetched)`, section: 'data' }],
+  ['image-size', { key: 'imageSize', kind: 'string', value: 'N', help: 'image folders: crop size N×N (default 224; evaluation resizes the shorter side to round(N·256/224) first)', section: 'data' }],
+  ['crop-scale', { key: 'cropScale', kind: 'string', value: 'X', help: 'image folders, --augment random-resized-crop: smallest area fraction in (0, 1] (default 0.08; the Newton-ResNet paper: 0.05)', section: 'data' }],
+  ['val-labels', { key: 'valLabels', kind: 'string', value: 'FILE', help: "image folders: labels of a flat DIR/val folder (ILSVRC's LOC_val_solution.csv, or lines 'FILE CLASS')", section: 'data' }],
+  ['skip-corrupt', { key: 'skipCorrupt', kind: 'boolean', help: 'image folders: leave out images that cannot be read or decoded, and count them (default: stop at the first)', section: 'data' }],
+  ['stream', { key: 'stream', kind: 'boolean', help: 'CIFAR or uncompressed IDX directory: read each batch\'s images from disk when it is made (data larger than memory; the same preprocessing and results)', section: 'data' }],
   ['early-stop', { key: 'earlyStop', kind: 'string', value: 'N', help: 'stop when the validation accuracy has not improved for N evaluations (needs --validation)', section: 'data' }],
   ['log', { key: 'log', kind: 'string', value: 'FILE', help: 'stream a run log while training, one record per iteration/epoch: FILE.jsonl (JSON Lines) or FILE.csv; draw it with newton-cnn plot', section: 'output' }],
   ['profile', { key: 'profile', kind: 'string', value: 'FILE', help: 'profile the run: write a Chrome trace (Perfetto, chrome://tracing) of every op and phase to FILE and print the per-op table at the end', section: 'output' }],
@@ -247,7 +262,7 @@ export const RUN_DEFINING_OPTIONS: readonly (keyof TrainArgs)[] = [
   'model', 'stem', 'data', 'format', 'test', 'shape', 'classes', 'svhnExtra', 'cifarLabels', 'trainLimit', 'testLimit', 'optimizer', 'lr', 'momentum', 'nesterov', 'decay', 'C', 'batchSize', 'loss', 'seed',
   'weightDecay', 'decayWeightsOnly', 'milestones', 'lrFactor', 'warmup', 'mFanout',
   'samplingRate', 'sampling', 'cgMax', 'cgTol', 'lambda', 'gvMode',
-  'schedule', 'stepEvery', 'lrMin', 'validation', 'augment',
+  'schedule', 'stepEvery', 'lrMin', 'validation', 'augment', 'imageSize', 'cropScale', 'valLabels', 'stream',
 ];
 
 /** Options only SGD and scale-amended SGD use (refused with --optimizer newton). */
@@ -696,9 +711,21 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const lrMin = opt('lr-min', num) ?? 0;
   if (!(lrMin >= 0)) throw new UsageError(`--lr-min must be non-negative, got ${lrMin}`);
   const validation = opt('validation', num) ?? 0;
-  if (given.has('validation') && !(validation > 0 && validation < 1)) throw new UsageError(`--validation must be a fraction in (0, 1) of the training set, e.g. 0.1, got ${validation}`);
+  if (given.has('validation') && !((validation > 0 && validation < 1) || (Number.isSafeInteger(validation) && validation >= 1))) {
+    throw new UsageError(`--validation must be a fraction in (0, 1) of the training set (e.g. 0.1) or a whole number of images (e.g. 5000), got ${validation}`);
+  }
   const earlyStop = opt('early-stop', positiveInt);
   const augment = opt('augment', (f, t) => choice(f, t, AUGMENT_PRESETS));
+  const imageSize = opt('image-size', positiveInt);
+  if (imageSize !== undefined && imageSize > 32768) throw new UsageError(`--image-size must be at most 32768, got ${imageSize}`);
+  const cropScale = opt('crop-scale', num);
+  if (cropScale !== undefined && !(cropScale > 0 && cropScale <= 1)) throw new UsageError(`--crop-scale must be an area fraction in (0, 1], got ${cropScale}`);
+  if (cropScale !== undefined && augment !== 'random-resized-crop') throw new UsageError('--crop-scale applies to --augment random-resized-crop');
+  const valLabelsText = str('val-labels');
+  const valLabels = valLabelsText === undefined ? undefined : path.resolve(cwd, valLabelsText);
+  if (valLabels !== undefined && !fs.existsSync(valLabels)) throw new UsageError(`--val-labels: no such file '${valLabelsText}'`);
+  const skipCorrupt = bool('skip-corrupt');
+  const stream = bool('stream');
   if (earlyStop !== undefined && !given.has('validation')) throw new UsageError('--early-stop needs --validation F (the held-out fraction it watches), e.g. --validation 0.1 --early-stop 5');
   const logText = str('log');
   const log = logText === undefined ? undefined : outputFile('--log', logText, cwd);
@@ -774,6 +801,11 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     validation,
     ...(earlyStop !== undefined ? { earlyStop } : {}),
     ...(augment !== undefined ? { augment } : {}),
+    ...(imageSize !== undefined ? { imageSize } : {}),
+    ...(cropScale !== undefined ? { cropScale } : {}),
+    ...(valLabels !== undefined ? { valLabels } : {}),
+    ...(skipCorrupt ? { skipCorrupt } : {}),
+    ...(stream ? { stream } : {}),
     ...(log !== undefined ? { log } : {}),
     ...(profile !== undefined ? { profile } : {}),
     mFanout,

@@ -13,7 +13,7 @@ export interface DataOptions {
   /** Data set name or absolute path. */
   data: string;
   /** Format of a data path. */
-  format?: 'idx' | 'cifar' | 'libsvm' | 'svhn';
+  format?: 'idx' | 'cifar' | 'libsvm' | 'svhn' | 'imagefolder';
   /** Per-image shape [C, H, W]. */
   shape?: readonly [number, number, number];
   /** Test file of a LIBSVM data path (absolute). */
@@ -40,6 +40,9 @@ export function firstN(ds: Dataset, n: number | undefined): Dataset {
 
 /** Reads the data set the options name. */
 export async function loadRawData(a: DataOptions): Promise<LoadedData> {
+  if (a.format === 'imagefolder') {
+    throw new UsageError('--format imagefolder: image folders stream from disk and are read by `newton-cnn train` only; this command reads data held in memory (IDX, CIFAR, SVHN, LIBSVM)');
+  }
   return loadDataset(a.data, {
     ...(a.format !== undefined ? { format: a.format } : {}),
     ...(a.shape !== undefined ? { shape: [...a.shape] as [number, number, number] } : {}),

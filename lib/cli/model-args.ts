@@ -114,7 +114,7 @@ export function predictUsage(): string {
   return usage(
     'newton-cnn predict --model FILE [IMAGE…] [--data …] [options]',
     [
-      'The top classes of each PNG/JPEG image (decoded with sharp) or of the records of a data file: with',
+      'The top classes of each PNG/JPEG image (decoded by libjpeg-turbo / libpng) or of the records of a data file: with',
       "their probabilities (softmax of the outputs) for a cross-entropy model, with the outputs themselves",
       "for a squared-loss model (the paper's; JSON has both). Images get the preprocessing stored in the model.",
     ],

@@ -32,6 +32,129 @@ export interface Dataset {
   readonly labelValues?: readonly number[];
 }
 
+/**
+ * A labelled data set of PNG/JPEG files on disk, one folder per class (lib/data/image-folder.ts
+ * openImageFolder): only the file names and labels are held in memory; images are read, decoded
+ * and transformed by native code when a batch needs them, so the set may be far larger than RAM.
+ *
+ * `shape` is what batches hold: [C, H, W] after the evaluation transform (shorter side resized to
+ * `resizeTo`, central H×W window) or, in a DataLoader with augmentation, the training transform.
+ */
+export interface ImageFolder {
+  readonly kind: 'image-folder';
+  /** See {@link Dataset.name}. */
+  readonly name: string;
+  /** The folder the files came from. */
+  readonly root: string;
+  /** Absolute paths of the images, in the data set's order. */
+  readonly files: readonly string[];
+  /** Class indices in [0, classes), one per file. */
+  readonly labels: Int32Array;
+  /** Shape [C, H, W] of a batch's images (C = 1: luminance, 3: RGB). */
+  readonly shape: readonly [number, number, number];
+  /** Number of classes. */
+  readonly classes: number;
+  /** Number of images. */
+  readonly length: number;
+  /** One name per class: the sorted class folder names. */
+  readonly classNames: readonly string[];
+  /** The evaluation transform's shorter side before the central crop (ImageNet: 256 for 224). */
+  readonly resizeTo: number;
+  /** Per-channel (x − mean[c]) / std[c] on 0..255 pixel values, applied when batches are made. */
+  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  /**
+   * Where images that cannot be read or decoded go: undefined: such an image is an error naming
+   * the file; a SkippedImages: it is left out of its batch and recorded there.
+   */
+  readonly skipped?: SkippedImages;
+}
+
+/**
+ * A labelled data set of fixed-size binary records on disk (CIFAR batches, uncompressed IDX;
+ * lib/data/records.ts openCifarRecords / openIdxRecords): the labels are in memory, each batch's
+ * images are read from the files by native code when the batch is made.
+ */
+export interface RecordFile {
+  readonly kind: 'records';
+  /** See {@link Dataset.name}. */
+  readonly name: string;
+  /** Where the records lie (lib/native.ts NativeRecordSource). */
+  readonly source: {
+    readonly files: readonly string[];
+    readonly offsets: readonly number[];
+    readonly counts: readonly number[];
+    readonly recordBytes: number;
+    readonly imageOffset: number;
+    readonly layout: 'chw' | 'hwc-columns';
+  };
+  /** Class indices in [0, classes), one per example of the set. */
+  readonly labels: Int32Array;
+  /** Per-image shape [C, H, W]; pixel values 0..255. */
+  readonly shape: readonly [number, number, number];
+  /** Number of classes. */
+  readonly classes: number;
+  /** Number of examples. */
+  readonly length: number;
+  /** Per-channel (x − mean[c]) / std[c] applied when batches are made. */
+  readonly normalize?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  /** The Newton paper's preprocessing applied when batches are made: each image min-max scaled to [0, 1], then this C·H·W pixel mean subtracted. */
+  readonly paperMean?: Float32Array;
+  /** A subset: example i is record indices[i] of the files (absent: example i is record i). */
+  readonly indices?: Int32Array;
+  /** A subset: the labels of every record of the files. */
+  readonly recordLabels?: Int32Array;
+}
+
+/** Every data set a trainer, an objective or a loader takes: in memory, an image folder or records on disk. */
+export type AnyDataset = Dataset | ImageFolder | RecordFile;
+
+/** Whether `ds` is an {@link ImageFolder}. */
+export function isImageFolder(ds: AnyDataset): ds is ImageFolder {
+  return (ds as { kind?: unknown }).kind === 'image-folder';
+}
+
+/** Whether `ds` is a {@link RecordFile}. */
+export function isRecordFile(ds: AnyDataset): ds is RecordFile {
+  return (ds as { kind?: unknown }).kind === 'records';
+}
+
+/** Whether `ds` streams from disk (an image folder or records), rather than being held in memory. */
+export function isStreamed(ds: AnyDataset): ds is ImageFolder | RecordFile {
+  return isImageFolder(ds) || isRecordFile(ds);
+}
+
+/**
+ * The images of an {@link ImageFolder} left out of batches because they could not be read or
+ * decoded: each file once, with the first message, in the order they were met. Shared by the
+ * copies of a folder (subsets, normalised versions), so that one count covers a whole run.
+ */
+export class SkippedImages {
+  private readonly byFile = new Map<string, string>();
+  private readonly listeners: ((file: string, message: string) => void)[] = [];
+
+  /** Number of distinct files skipped so far. */
+  get count(): number {
+    return this.byFile.size;
+  }
+
+  /** The skipped files and why, in the order they were first met. */
+  entries(): { file: string; message: string }[] {
+    return [...this.byFile].map(([file, message]) => ({ file, message }));
+  }
+
+  /** Records a skipped file (once); listeners hear of each new file. */
+  record(file: string, message: string): void {
+    if (this.byFile.has(file)) return;
+    this.byFile.set(file, message);
+    for (const l of this.listeners) l(file, message);
+  }
+
+  /** Calls `listener` for each file skipped from now on. */
+  onSkip(listener: (file: string, message: string) => void): void {
+    this.listeners.push(listener);
+  }
+}
+
 /** The fields needed to build a Dataset (length is derived from labels). */
 export interface DatasetFields {
   /** See {@link Dataset.name}. */
@@ -162,9 +285,17 @@ function arrayType(v: unknown): string {
  * labels.length and images.length agree. `where` starts every message ("trainSgd: train").
  * @throws TypeError for a field of the wrong type; RangeError for sizes that disagree.
  */
-function checkStructure(where: string, ds: unknown): asserts ds is Dataset {
+function checkStructure(where: string, ds: unknown): asserts ds is AnyDataset {
   if (ds === null || typeof ds !== 'object') throw new TypeError(`${where} must be a Dataset, got ${describe(ds)}`);
   const d = ds as Record<string, unknown>;
+  if (d.kind === 'image-folder') {
+    checkFolderStructure(where, d);
+    return;
+  }
+  if (d.kind === 'records') {
+    checkRecordStructure(where, d);
+    return;
+  }
   if (typeof d.name !== 'string') throw new TypeError(`${where} must be a Dataset (name must be a string, got ${describe(d.name)})`);
   const at = `${where}: data set '${d.name}'`;
   if (!(d.images instanceof Float32Array)) throw new TypeError(`${at}: images must be a Float32Array, got ${arrayType(d.images)}`);
@@ -187,8 +318,46 @@ function checkStructure(where: string, ds: unknown): asserts ds is Dataset {
   }
 }
 
+/** checkStructure for an {@link ImageFolder}: its fields' types and that their sizes agree. */
+function checkFolderStructure(where: string, d: Record<string, unknown>): void {
+  if (typeof d.name !== 'string') throw new TypeError(`${where} must be an ImageFolder (name must be a string, got ${describe(d.name)})`);
+  const at = `${where}: image folder '${d.name}'`;
+  if (!Array.isArray(d.files) || !d.files.every((f) => typeof f === 'string')) throw new TypeError(`${at}: files must be an array of file paths, got ${describe(d.files)}`);
+  if (!(d.labels instanceof Int32Array)) throw new TypeError(`${at}: labels must be an Int32Array, got ${arrayType(d.labels)}`);
+  const shape = checkShape(at, 'shape', d.shape);
+  if (shape[0] !== 1 && shape[0] !== 3) throw new RangeError(`${at}: shape[0] must be 1 (luminance) or 3 (RGB) channels, got ${shape[0]}`);
+  if (typeof d.classes !== 'number' || !isPositiveInteger(d.classes)) throw new RangeError(`${at}: classes must be a positive integer, got ${String(d.classes)}`);
+  if (d.length !== d.files.length || d.length !== d.labels.length) {
+    throw new RangeError(`${at}: length is ${String(d.length)} but files has ${d.files.length} entries and labels ${d.labels.length}`);
+  }
+  if (typeof d.resizeTo !== 'number' || !Number.isInteger(d.resizeTo) || d.resizeTo < Math.max(shape[1], shape[2])) {
+    throw new RangeError(`${at}: resizeTo must be an integer ≥ the crop's longer side ${Math.max(shape[1], shape[2])}, got ${String(d.resizeTo)}`);
+  }
+  if (d.skipped !== undefined && !(d.skipped instanceof SkippedImages)) throw new TypeError(`${at}: skipped must be a SkippedImages or undefined, got ${describe(d.skipped)}`);
+}
+
+/** checkStructure for a {@link RecordFile}. */
+function checkRecordStructure(where: string, d: Record<string, unknown>): void {
+  if (typeof d.name !== 'string') throw new TypeError(`${where} must be a RecordFile (name must be a string, got ${describe(d.name)})`);
+  const at = `${where}: record set '${d.name}'`;
+  const s = d.source as Record<string, unknown> | null;
+  if (s === null || typeof s !== 'object' || !Array.isArray(s.files) || !Array.isArray(s.counts) || !Array.isArray(s.offsets)) throw new TypeError(`${at}: source must be { files, offsets, counts, recordBytes, imageOffset, layout }`);
+  if (!(d.labels instanceof Int32Array)) throw new TypeError(`${at}: labels must be an Int32Array, got ${arrayType(d.labels)}`);
+  checkShape(at, 'shape', d.shape);
+  if (typeof d.classes !== 'number' || !isPositiveInteger(d.classes)) throw new RangeError(`${at}: classes must be a positive integer, got ${String(d.classes)}`);
+  if (d.length !== d.labels.length) throw new RangeError(`${at}: length is ${String(d.length)} but labels has ${d.labels.length} entries`);
+  const records = (s.counts as number[]).reduce((a, b) => a + b, 0);
+  if (d.indices !== undefined) {
+    if (!(d.indices instanceof Int32Array) || d.indices.length !== d.length || !(d.recordLabels instanceof Int32Array) || d.recordLabels.length !== records) {
+      throw new RangeError(`${at}: a subset needs indices (one per example) and recordLabels (one per record: ${records})`);
+    }
+  } else if (d.length !== records) {
+    throw new RangeError(`${at}: length is ${String(d.length)} but the files hold ${records} records`);
+  }
+}
+
 /** The RangeError for labels[i] outside [0, classes) (shared by validateDataset and gatherBatch). */
-export function labelRangeError(where: string, ds: Dataset, i: number): RangeError {
+export function labelRangeError(where: string, ds: AnyDataset, i: number): RangeError {
   return new RangeError(
     `${where}: data set '${ds.name}': labels[${i}] = ${ds.labels[i]} is outside [0, ${ds.classes}) (classes = ${ds.classes})`,
   );
@@ -201,6 +370,12 @@ export function labelRangeError(where: string, ds: Dataset, i: number): RangeErr
  * @throws TypeError / RangeError starting `${fn}: ${name}`.
  */
 export function checkDataset(fn: string, name: string, ds: unknown): asserts ds is Dataset {
+  checkStructure(`${fn}: ${name}`, ds);
+  if (isStreamed(ds as AnyDataset)) throw new TypeError(`${fn}: ${name} must be a Dataset held in memory; '${(ds as ImageFolder).name}' streams from disk (its images are read when batches are made)`);
+}
+
+/** {@link checkDataset} for the functions that take image folders too. */
+export function checkAnyDataset(fn: string, name: string, ds: unknown): asserts ds is AnyDataset {
   checkStructure(`${fn}: ${name}`, ds);
 }
 
@@ -217,13 +392,16 @@ export function checkDataset(fn: string, name: string, ds: unknown): asserts ds 
  * [0, classes) (index and value), the first non-finite pixel (index and image).
  * @example validateDataset(train, 'trainNewton: train');
  */
-export function validateDataset(ds: Dataset, where: string): void {
+export function validateDataset(ds: AnyDataset, where: string): void {
   checkStructure(where, ds);
-  const { labels, images, classes } = ds;
+  const { labels, classes } = ds;
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if (l < 0 || l >= classes) throw labelRangeError(where, ds, i);
   }
+  // streamed pixels are bytes read when batches are made: finite by construction
+  if (isStreamed(ds)) return;
+  const images = ds.images;
   let bad = 0;
   for (let i = 0; i < images.length; i++) bad += images[i] * 0; // stays 0 unless a value is NaN or ±Infinity
   if (bad !== 0) {
@@ -237,23 +415,40 @@ export function validateDataset(ds: Dataset, where: string): void {
  * The images at `indices` (in that order, repeats allowed) as a new data set with copied arrays.
  * @throws RangeError when an index is not an integer in [0, ds.length).
  */
-export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
+export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset;
+/** The same for an image folder: a folder of the files at `indices` (nothing is read). */
+export function subset(ds: ImageFolder, indices: ArrayLike<number>): ImageFolder;
+/** The same for records on disk: a set of the records at `indices` (nothing is read). */
+export function subset(ds: RecordFile, indices: ArrayLike<number>): RecordFile;
+export function subset(ds: AnyDataset, indices: ArrayLike<number>): AnyDataset;
+export function subset(ds: AnyDataset, indices: ArrayLike<number>): AnyDataset {
   const fn = 'subset';
-  checkDataset(fn, 'ds', ds);
+  checkAnyDataset(fn, 'ds', ds);
   if (indices === null || typeof indices !== 'object' || typeof indices.length !== 'number') {
     throw new TypeError(`${fn}: indices must be an array of integers, got ${describe(indices)}`);
   }
-  const size = imageSize(ds.shape);
   const n = indices.length;
-  const images = new Float32Array(n * size);
-  const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const j = indices[i];
     if (!Number.isInteger(j) || j < 0 || j >= ds.length) {
       throw new RangeError(`${fn}: indices[${i}] = ${j} is not an integer in [0, ${ds.length})`);
     }
+  }
+  const labels = Int32Array.from({ length: n }, (_, i) => ds.labels[indices[i]]);
+  if (isImageFolder(ds)) {
+    const files = Object.freeze(Array.from({ length: n }, (_, i) => ds.files[indices[i]]));
+    return Object.freeze({ ...ds, files, labels, length: n });
+  }
+  if (isRecordFile(ds)) {
+    const base = ds.indices;
+    const records = Int32Array.from({ length: n }, (_, i) => (base === undefined ? indices[i] : base[indices[i]]));
+    return Object.freeze({ ...ds, labels, length: n, indices: records, recordLabels: ds.recordLabels ?? ds.labels });
+  }
+  const size = imageSize(ds.shape);
+  const images = new Float32Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
     images.set(ds.images.subarray(j * size, (j + 1) * size), i * size);
-    labels[i] = ds.labels[j];
   }
   return createDataset({
     name: ds.name,

@@ -18,7 +18,8 @@ export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
-function readError(fn: string, file: string, err: unknown): DataFileError {
+/** The DataFileError of a file that cannot be opened or read: not found, a directory, permission denied, or the system's message. */
+export function readError(fn: string, file: string, err: unknown): DataFileError {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOENT') return new DataFileError(`${fn}: ${file}: file not found`, file);
   if (code === 'EISDIR') return new DataFileError(`${fn}: ${file}: is a directory, expected a file`, file);

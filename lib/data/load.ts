@@ -60,7 +60,7 @@ export interface LoadedData {
 export const FASHION_MNIST_CLASSES = Object.freeze(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
 
 /** The non-empty lines of a CIFAR label-name file, when it exists and names `count` classes. */
-async function labelNameFile(file: string, count: number): Promise<readonly string[] | undefined> {
+export async function labelNameFile(file: string, count: number): Promise<readonly string[] | undefined> {
   const text = await fs.promises.readFile(file, 'utf8').catch(() => undefined);
   const names = text?.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
   return names !== undefined && names.length === count ? names : undefined;
@@ -94,7 +94,8 @@ export function bundledDataDir(): string {
   return path.join(packageRoot(), 'lib', 'data', 'bundled', DEFAULT_DATASET);
 }
 
-async function exists(p: string): Promise<boolean> {
+/** Whether `p` exists (any kind of file). */
+export async function exists(p: string): Promise<boolean> {
   try {
     await fs.promises.access(p);
     return true;
@@ -147,7 +148,7 @@ async function loadIdxDir(dir: string, name: string, classes?: number): Promise<
   return { train, test };
 }
 
-const CIFAR10_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
+export const CIFAR10_TRAIN = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 
 async function loadCifarDir(dir: string, name: string, classes: number | undefined, labels?: 'fine' | 'coarse'): Promise<LoadedData> {
   if (await exists(path.join(dir, CIFAR10_TRAIN[0]))) {

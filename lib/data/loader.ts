@@ -13,26 +13,42 @@
  */
 import { native, type NativeAugmentOptions } from '../native';
 import { mixSeed } from '../nn/seed';
-import { Tensor } from '../tensor';
+import { hostBatch } from './host-batch';
 import type { Batch } from './batch';
-import { checkDataset, imageSize, type Dataset } from './dataset';
+import { checkAnyDataset, imageSize, isImageFolder, isRecordFile, type AnyDataset, type ImageFolder } from './dataset';
+import { imageBatchOptions, settleImageFailures } from './image-folder';
+import { nativeSource, recordLabels, recordOrder } from './records';
 import { Rng } from './rng';
 
 /** Augmentation and normalisation of each training image, applied in this order. */
 export interface AugmentOptions {
-  /** Random crop of size×size (or [h, w]) from the image zero-padded by `padding` on each side (CIFAR: { size: 32, padding: 4 }). */
+  /** Random crop of size×size (or [h, w]) from the image zero-padded by `padding` on each side (CIFAR: { size: 32, padding: 4 }). In-memory data sets. */
   crop?: { size: number | readonly [number, number]; padding: number };
+  /**
+   * Image folders: the ImageNet training transform, a random window of area scale·(image area)
+   * and aspect ratio w/h in `ratio` resized to the folder's size (default scale [0.08, 1]; the
+   * Newton-ResNet paper's ImageNet runs use [0.05, 1]; ratio [3/4, 4/3]).
+   */
+  randomResizedCrop?: { scale?: readonly [number, number]; ratio?: readonly [number, number] };
   /** Horizontal flip with probability 1/2. */
   flip?: boolean;
-  /** Per-channel (x − mean[c]) / std[c], after the crop (padded pixels are 0 before it). */
+  /** Per-channel (x − mean[c]) / std[c], after the crop (padded pixels are 0 before it). In-memory data sets (an image folder normalises with normalizeImageFolder). */
   normalize?: { mean: ArrayLike<number>; std: ArrayLike<number> };
 }
 
-/** Named augmentations: 'crop-flip' is the papers' "C10+" (pad 4, crop to the image size, flip). */
-export type AugmentPreset = 'crop-flip';
+/**
+ * Named augmentations: 'crop-flip' is the papers' "C10+" (pad 4, crop to the image size, flip);
+ * 'random-resized-crop' is ImageNet's (scale 0.08–1, ratio 3/4–4/3, flip), for image folders.
+ */
+export type AugmentPreset = 'crop-flip' | 'random-resized-crop';
 
 /** The augment presets, for option parsers. */
-export const AUGMENT_PRESETS: readonly AugmentPreset[] = ['crop-flip'];
+export const AUGMENT_PRESETS: readonly AugmentPreset[] = ['crop-flip', 'random-resized-crop'];
+
+/** The default area range of {@link AugmentOptions.randomResizedCrop} (torchvision's). */
+export const RANDOM_RESIZED_CROP_SCALE: readonly [number, number] = [0.08, 1];
+/** The default aspect-ratio range of {@link AugmentOptions.randomResizedCrop}. */
+export const RANDOM_RESIZED_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions {
@@ -46,7 +62,7 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Batches assembled ahead of the consumer (default 2; 0: each on demand, still off the JS thread). */
   prefetch?: number;
-  /** Augmentation (default none: the images as they are). */
+  /** Augmentation (default none: the images as they are; an image folder's evaluation transform). */
   augment?: AugmentOptions | AugmentPreset;
   /** Element type of x and y (default 'float32'). */
   dtype?: 'float32' | 'float64';
@@ -64,9 +80,10 @@ export interface LoaderBatch extends Batch {
   end: number;
 }
 
-/** The native options of one call (lib/native.ts, augmentBatch). */
+/** The native options of one call (lib/native.ts, augmentBatch / imageBatch). */
 interface ResolvedAugment {
   crop?: { size: [number, number]; padding: number };
+  randomResizedCrop?: { scale: [number, number]; ratio: [number, number] };
   flip: boolean;
   mean?: Float32Array;
   std?: Float32Array;
@@ -100,25 +117,52 @@ function channelValues(fn: string, name: string, v: unknown, channels: number, p
   return out;
 }
 
+function rangeOption(fn: string, name: string, v: unknown, fallback: readonly [number, number], max: number): [number, number] {
+  if (v === undefined) return [fallback[0], fallback[1]];
+  if (!Array.isArray(v) || v.length !== 2) throw new TypeError(`${fn}: ${name} must be [low, high], got ${kind(v)}`);
+  const [lo, hi] = v as unknown[];
+  if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo > 0) || !(lo <= hi) || !(hi <= max) || !Number.isFinite(hi)) {
+    throw new RangeError(`${fn}: ${name} must be [low, high] with 0 < low ≤ high ≤ ${max === Infinity ? '∞ (finite)' : max}, got [${String(lo)}, ${String(hi)}]`);
+  }
+  return [lo, hi];
+}
+
 /**
  * Checks an augment option (`name` as the caller calls it, e.g. 'options.augment') against the
  * image shape and resolves presets. Exported for trainSgd, which checks before training.
+ * `folder`: whether the data set is an image folder (its options differ: see AugmentOptions).
  * @throws TypeError / RangeError naming `fn`, the option and what is wrong.
  */
-export function resolveAugment(fn: string, name: string, augment: unknown, shape: readonly [number, number, number]): ResolvedAugment {
+export function resolveAugment(fn: string, name: string, augment: unknown, shape: readonly [number, number, number], folder = false): ResolvedAugment {
   const [c, h, w] = shape;
   let a: AugmentOptions;
   if (typeof augment === 'string') {
-    if (augment !== 'crop-flip') throw new RangeError(`${fn}: ${name} must be ${AUGMENT_PRESETS.map((p) => `'${p}'`).join(' or ')} or an object, got '${augment}'`);
-    a = { crop: { size: [h, w], padding: 4 }, flip: true };
+    if (!(AUGMENT_PRESETS as readonly string[]).includes(augment)) throw new RangeError(`${fn}: ${name} must be '${folder ? 'random-resized-crop' : 'crop-flip'}' or an object, got '${augment}'`);
+    if (folder !== (augment === 'random-resized-crop')) {
+      throw new RangeError(`${fn}: ${name} '${augment}' is for ${folder ? 'data sets held in memory; an image folder takes ' : 'image folders; a data set held in memory takes '}'${folder ? 'random-resized-crop' : 'crop-flip'}'`);
+    }
+    a = folder ? { randomResizedCrop: {}, flip: true } : { crop: { size: [h, w], padding: 4 }, flip: true };
   } else if (augment === null || typeof augment !== 'object' || Array.isArray(augment)) {
-    throw new TypeError(`${fn}: ${name} must be an object { crop, flip, normalize } or 'crop-flip', got ${kind(augment)}`);
+    throw new TypeError(`${fn}: ${name} must be an object { ${folder ? 'randomResizedCrop, flip' : 'crop, flip, normalize'} } or a preset (${AUGMENT_PRESETS.join(', ')}), got ${kind(augment)}`);
   } else {
     a = augment as AugmentOptions;
-    const unknown = Object.keys(a).filter((k) => k !== 'crop' && k !== 'flip' && k !== 'normalize');
-    if (unknown.length > 0) throw new RangeError(`${fn}: ${name} has unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: crop, flip, normalize)`);
+    const known = folder ? ['randomResizedCrop', 'flip'] : ['crop', 'flip', 'normalize'];
+    const unknown = Object.keys(a).filter((k) => !known.includes(k));
+    if (unknown.length > 0) {
+      const why = folder ? ' for an image folder (it normalises through normalizeImageFolder and crops through randomResizedCrop)' : ' for a data set held in memory';
+      throw new RangeError(`${fn}: ${name} has unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}${why} (known: ${known.join(', ')})`);
+    }
   }
   const r: ResolvedAugment = { flip: false, outShape: [c, h, w] };
+  if (a.randomResizedCrop !== undefined) {
+    const rrc = a.randomResizedCrop as unknown;
+    if (rrc === null || typeof rrc !== 'object' || Array.isArray(rrc)) throw new TypeError(`${fn}: ${name}.randomResizedCrop must be an object { scale, ratio }, got ${kind(rrc)}`);
+    const { scale, ratio } = rrc as { scale?: unknown; ratio?: unknown };
+    r.randomResizedCrop = {
+      scale: rangeOption(fn, `${name}.randomResizedCrop.scale`, scale, RANDOM_RESIZED_CROP_SCALE, 1),
+      ratio: rangeOption(fn, `${name}.randomResizedCrop.ratio`, ratio, RANDOM_RESIZED_CROP_RATIO, Infinity),
+    };
+  }
   if (a.crop !== undefined) {
     const crop = a.crop as unknown;
     if (crop === null || typeof crop !== 'object' || Array.isArray(crop)) throw new TypeError(`${fn}: ${name}.crop must be an object { size, padding }, got ${kind(crop)}`);
@@ -154,6 +198,8 @@ interface HostBatch {
   labels: Int32Array;
   start: number;
   end: number;
+  /** Rows written: end − start, less the images an image folder skipped. */
+  count: number;
 }
 
 const FN = 'DataLoader';
@@ -168,10 +214,15 @@ const FN = 'DataLoader';
  * }
  * ```
  * The consumer disposes each batch's x and y. Leaving a `for await` early stops the prefetching.
+ *
+ * An image folder (lib/data/image-folder.ts) streams: each batch's files are read and decoded when
+ * it is assembled, with the evaluation transform or, with augment 'random-resized-crop', the
+ * ImageNet training transform. With the folder's skipCorrupt, a batch that met an unreadable
+ * image is one row shorter per such image (they are counted in `dataset.skipped`).
  */
 export class DataLoader {
   /** The data set. */
-  readonly dataset: Dataset;
+  readonly dataset: AnyDataset;
   readonly batchSize: number;
   readonly seed: number;
   readonly shuffle: boolean;
@@ -184,8 +235,8 @@ export class DataLoader {
   private readonly augment: ResolvedAugment;
 
   /** @throws TypeError / RangeError for a bad data set or option, naming the option. */
-  constructor(dataset: Dataset, options: DataLoaderOptions) {
-    checkDataset(FN, 'dataset', dataset);
+  constructor(dataset: AnyDataset, options: DataLoaderOptions) {
+    checkAnyDataset(FN, 'dataset', dataset);
     if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options must be an object with batchSize, got ${kind(options)}`);
     const positive = (name: string, v: unknown, min: number): number => {
       if (typeof v !== 'number') throw new TypeError(`${FN}: options.${name} must be a number, got ${kind(v)}`);
@@ -207,8 +258,11 @@ export class DataLoader {
     if (dtype !== 'float32' && dtype !== 'float64') throw new RangeError(`${FN}: options.dtype must be 'float32' or 'float64', got ${String(dtype)}`);
     this.dtype = dtype;
     this.device = options.device;
-    this.augment = options.augment === undefined ? { flip: false, outShape: [...dataset.shape] } : resolveAugment(FN, 'options.augment', options.augment, dataset.shape);
+    this.augment = options.augment === undefined ? { flip: false, outShape: [...dataset.shape] } : resolveAugment(FN, 'options.augment', options.augment, dataset.shape, isImageFolder(dataset));
     this.outputShape = this.augment.outShape;
+    if (isRecordFile(dataset) && dataset.normalize !== undefined && this.augment.mean !== undefined) {
+      throw new RangeError(`${FN}: options.augment.normalize: record set '${dataset.name}' is normalised already (normalizeRecords)`);
+    }
     if (this.dropLast && dataset.length < this.batchSize) {
       throw new RangeError(`${FN}: options.dropLast with batchSize ${this.batchSize} leaves no batch of the ${dataset.length} examples`);
     }
@@ -274,7 +328,21 @@ export class DataLoader {
     const start = index * this.batchSize;
     const end = Math.min(ds.length, start + this.batchSize);
     const b = end - start;
-    const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end };
+    const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end, count: b };
+    if (isImageFolder(ds)) {
+      return native()
+        .imageBatchAsync(ds.files as string[], ds.labels, order.subarray(start, end), this.imageOptions(ds, epoch, start), h.x, h.y, h.labels)
+        .then((r) => {
+          settleImageFailures(FN, ds, r);
+          h.count = r.count;
+          return h;
+        });
+    }
+    if (isRecordFile(ds)) {
+      return native()
+        .recordBatchAsync(nativeSource(ds), recordLabels(ds), recordOrder(ds, order.subarray(start, end)), this.nativeOptions(epoch, start), h.x, h.y, h.labels)
+        .then(() => h);
+    }
     return native()
       .augmentBatchAsync(ds.images, ds.labels, order.subarray(start, end), this.nativeOptions(epoch, start), h.x, h.y, h.labels)
       .then(() => h);
@@ -287,27 +355,37 @@ export class DataLoader {
     const end = Math.min(ds.length, start + this.batchSize);
     if (!Number.isInteger(index) || index < 0 || start >= end) throw new RangeError(`${FN}.batchSync: index must be a batch of the epoch, in [0, ${this.batchesPerEpoch}), got ${index}`);
     const b = end - start;
-    const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end };
-    native().augmentBatch(ds.images, ds.labels, order.subarray(start, end), this.nativeOptions(epoch, start), h.x, h.y, h.labels);
+    const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end, count: b };
+    if (isImageFolder(ds)) {
+      const r = native().imageBatch(ds.files as string[], ds.labels, order.subarray(start, end), this.imageOptions(ds, epoch, start), h.x, h.y, h.labels);
+      settleImageFailures(`${FN}.batchSync`, ds, r);
+      h.count = r.count;
+    } else if (isRecordFile(ds)) {
+      native().recordBatch(nativeSource(ds), recordLabels(ds), recordOrder(ds, order.subarray(start, end)), this.nativeOptions(epoch, start), h.x, h.y, h.labels);
+    } else {
+      native().augmentBatch(ds.images, ds.labels, order.subarray(start, end), this.nativeOptions(epoch, start), h.x, h.y, h.labels);
+    }
     return this.toBatch(h, epoch, index);
   }
 
   private nativeOptions(epoch: number, start: number): NativeAugmentOptions {
     const a = this.augment;
-    return { shape: [...this.dataset.shape], classes: this.dataset.classes, start, seed: this.seed, epoch, crop: a.crop, flip: a.flip, mean: a.mean, std: a.std };
+    const ds = this.dataset;
+    // a record set's own normalisation (its evaluation batches have it too)
+    const n = isRecordFile(ds) && ds.normalize !== undefined ? { mean: Float32Array.from(ds.normalize.mean), std: Float32Array.from(ds.normalize.std) } : { mean: a.mean, std: a.std };
+    return { shape: [...ds.shape], classes: ds.classes, start, seed: this.seed, epoch, crop: a.crop, flip: a.flip, ...n };
+  }
+
+  private imageOptions(ds: ImageFolder, epoch: number, start: number): ReturnType<typeof imageBatchOptions> {
+    const a = this.augment;
+    const train = a.randomResizedCrop !== undefined ? { ...a.randomResizedCrop, flip: a.flip } : undefined;
+    const o = imageBatchOptions(ds, { start, seed: this.seed, epoch }, train);
+    // a flip without a random crop: the evaluation transform, flipped
+    return train === undefined && a.flip ? { ...o, flip: true } : o;
   }
 
   private toBatch(h: HostBatch, epoch: number, index: number): LoaderBatch {
-    const b = h.end - h.start;
-    const [c, hh, w] = this.outputShape;
-    const x = Tensor.from(h.x, { shape: [b, c, hh, w], dtype: this.dtype, device: this.device });
-    let y: Tensor;
-    try {
-      y = Tensor.from(h.y, { shape: [b, this.dataset.classes], dtype: this.dtype, device: this.device });
-    } catch (err) {
-      x.dispose();
-      throw err;
-    }
-    return { x, y, labels: h.labels, epoch, index, start: h.start, end: h.end };
+    const b = hostBatch(h.x, h.y, h.labels, h.count, this.outputShape, this.dataset.classes, { dtype: this.dtype, device: this.device });
+    return { ...b, epoch, index, start: h.start, end: h.end };
   }
 }

@@ -76,6 +76,11 @@ const NUMERIC_TYPES: Readonly<Record<number, { bytes: number; name: string }>> =
   [MI.DOUBLE]: { bytes: 8, name: 'miDOUBLE' },
 };
 
+/** The name of data type `type` ('miUINT8', …; 'type N' for one this reader does not know). */
+export function matTypeName(type: number): string {
+  return NUMERIC_TYPES[type]?.name ?? (type === MI.MATRIX ? 'miMATRIX' : `type ${type}`);
+}
+
 /** Values of a real part, in the type they are stored as (MATLAB may store a double array's integers as miUINT8). */
 export type MatValues = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
@@ -92,26 +97,31 @@ export interface MatArray {
 }
 
 /** The byte order of a MAT file, from its endian indicator. */
-type Endian = 'LE' | 'BE';
+export type MatEndian = 'LE' | 'BE';
+type Endian = MatEndian;
 
 /** A data element: its tag type, its data, and where its tag starts (for messages). */
-interface MatElement {
+export interface MatElement {
   type: number;
   data: Buffer;
   offset: number;
 }
 
 /** Where element offsets in messages are counted from: the file, or a compressed element's inflated data. */
-interface Place {
+export interface MatPlace {
   fn: string;
   file: string;
   /** ' in the compressed element at byte N' or ''. */
   where: string;
 }
 
-function fail(p: Place, problem: string): DataFileError {
+type Place = MatPlace;
+
+/** The DataFileError "FN: FILE: PROBLEM" (+ where, for an element inside compressed data). */
+export function matError(p: MatPlace, problem: string): DataFileError {
   return new DataFileError(`${p.fn}: ${p.file}: ${problem}${p.where}`, p.file);
 }
+const fail = matError;
 
 function u32(buf: Buffer, offset: number, endian: Endian): number {
   return endian === 'LE' ? buf.readUInt32LE(offset) : buf.readUInt32BE(offset);
@@ -145,33 +155,53 @@ export function matEndian(fn: string, file: string, buf: Buffer): Endian {
   return endian;
 }
 
+/** A data element's tag, read where the element lies (in a buffer or a file). */
+export interface MatTag {
+  /** Its data type (MI). */
+  type: number;
+  /** Where its data starts: 8 bytes after the tag, or 4 for a small data element. */
+  start: number;
+  /** Its data's byte count. */
+  size: number;
+  /** Where the next element starts: after the data and, except for miCOMPRESSED, the padding to 8 bytes (at most `end`). */
+  next: number;
+}
+
 /**
- * The data elements of buf[start, end): each tag, in the normal (8-byte) or the small-element
- * format, and its data, checked to lie inside the range. Elements other than miCOMPRESSED are
- * padded to 8 bytes; the padding of the last one may be missing.
+ * The tag of the data element at byte `at` of a range that ends at `end`, in the normal (8-byte)
+ * or the small-element format; `head` holds the bytes from `at` on (at least 8 when 8 remain).
+ * The padding of the range's last element may be missing.
+ * @throws DataFileError for a tag or an element that runs past `end` (truncated).
+ */
+export function matTag(p: MatPlace, head: Buffer, endian: MatEndian, at: number, end: number): MatTag {
+  if (end - at < 8) throw fail(p, `truncated: ${end - at} bytes at byte ${at}, too few for a data element tag (8)`);
+  const first = u32(head, 0, endian);
+  const small = first >>> 16;
+  if (small !== 0) {
+    // Small data element: 2 bytes count, 2 bytes type, the data in the next 4 bytes.
+    if (small > 4) throw fail(p, `small data element at byte ${at} announces ${small} bytes, more than the 4 it can hold`);
+    return { type: first & 0xffff, start: at + 4, size: small, next: at + 8 };
+  }
+  const size = u32(head, 4, endian);
+  if (size > end - at - 8) {
+    throw fail(p, `truncated: the data element at byte ${at} (type ${first}) announces ${size} bytes but only ${end - at - 8} follow`);
+  }
+  const next = at + 8 + size;
+  return { type: first, start: at + 8, size, next: first === MI.COMPRESSED ? next : Math.min(end, next + ((8 - (size % 8)) % 8)) };
+}
+
+/**
+ * The data elements of buf[start, end): each tag ({@link matTag}) and its data, checked to lie
+ * inside the range.
  * @throws DataFileError for an element that runs past the end (truncated).
  */
 function matElements(p: Place, buf: Buffer, endian: Endian, start: number, end: number): MatElement[] {
   const out: MatElement[] = [];
   let at = start;
   while (at < end) {
-    if (end - at < 8) throw fail(p, `truncated: ${end - at} bytes at byte ${at}, too few for a data element tag (8)`);
-    const first = u32(buf, at, endian);
-    const small = first >>> 16;
-    if (small !== 0) {
-      // Small data element: 2 bytes count, 2 bytes type, the data in the next 4 bytes.
-      if (small > 4) throw fail(p, `small data element at byte ${at} announces ${small} bytes, more than the 4 it can hold`);
-      out.push({ type: first & 0xffff, data: buf.subarray(at + 4, at + 4 + small), offset: at });
-      at += 8;
-      continue;
-    }
-    const size = u32(buf, at + 4, endian);
-    if (size > end - at - 8) {
-      throw fail(p, `truncated: the data element at byte ${at} (type ${first}) announces ${size} bytes but only ${end - at - 8} follow`);
-    }
-    out.push({ type: first, data: buf.subarray(at + 8, at + 8 + size), offset: at });
-    at += 8 + size;
-    if (first !== MI.COMPRESSED) at = Math.min(end, at + ((8 - (size % 8)) % 8));
+    const t = matTag(p, buf.subarray(at, at + 8), endian, at, end);
+    out.push({ type: t.type, data: buf.subarray(t.start, t.start + t.size), offset: at });
+    at = t.next;
   }
   return out;
 }
@@ -186,7 +216,7 @@ function matElements(p: Place, buf: Buffer, endian: Endian, start: number, end: 
  */
 
 /** The most output deflate produces per input byte (a 258-byte match per 2 bits, plus slack). */
-const DEFLATE_MAX_RATIO = 1032;
+export const DEFLATE_MAX_RATIO = 1032;
 
 /**
  * The first 8 inflated bytes (the tag) of zlib data `z`, inflating growing prefixes of it with
@@ -237,8 +267,9 @@ function checkInflated(p: Place, out: Buffer, announced: number): Buffer {
   return out;
 }
 
-function compressedPlace(p: Place, e: MatElement): Place {
-  return { ...p, where: ` (in the compressed element at byte ${e.offset})` };
+/** The place of messages about the data of the miCOMPRESSED element whose tag is at byte `offset` of the file. */
+export function compressedPlace(p: MatPlace, offset: number): MatPlace {
+  return { ...p, where: ` (in the compressed element at byte ${offset})` };
 }
 
 /** Inflates a miCOMPRESSED element synchronously within its bound (Note [bounded inflation]). */
@@ -300,18 +331,23 @@ function numericValues(p: Place, e: MatElement, endian: Endian, what: string): M
   }
 }
 
+/** What the array flags, dimensions and name sub-elements of a real numeric array say. */
+interface MatrixInfo {
+  name: string;
+  className: string;
+  dims: number[];
+  /** The product of the dimensions. */
+  count: number;
+}
+
 /**
- * Parses the data of a miMATRIX element: array flags, dimensions, name, real part. Returns
- * undefined for arrays that are not real full numeric ones (cell, struct, char, sparse, …), which
- * a numeric data set never needs.
- * @throws DataFileError for missing or malformed sub-elements, complex data, or a real part whose
- *   length is not the product of the dimensions.
+ * Checks the first three sub-elements of the miMATRIX element at byte `offset` (array flags,
+ * dimensions, name) and returns what they say, or undefined for arrays that are not real full
+ * numeric ones (cell, struct, char, sparse, …), which a numeric data set never needs.
+ * @throws DataFileError for missing or malformed sub-elements, complex data, 64-bit integers.
  */
-function parseMatrix(p: Place, e: MatElement, endian: Endian): MatArray | undefined {
-  const subs = matElements(p, e.data, endian, 0, e.data.length);
-  const at = `the miMATRIX element at byte ${e.offset}`;
-  if (subs.length === 0) return undefined; // an empty array
-  const [flags, dimsEl, nameEl, real] = subs;
+function matrixInfo(p: Place, offset: number, endian: Endian, flags: MatElement, dimsEl: MatElement | undefined, nameEl: MatElement | undefined): MatrixInfo | undefined {
+  const at = `the miMATRIX element at byte ${offset}`;
   if (flags.type !== MI.UINT32 || flags.data.length !== 8) {
     throw fail(p, `${at}: its first sub-element is not array flags (miUINT32, 8 bytes) but type ${flags.type}, ${flags.data.length} bytes`);
   }
@@ -330,16 +366,86 @@ function parseMatrix(p: Place, e: MatElement, endian: Endian): MatArray | undefi
   const name = nameEl.data.toString('latin1');
   if ((word & 0x0800) !== 0) throw fail(p, `variable '${name}' is complex; only real arrays are supported`);
   if (classId === MX.INT64 || classId === MX.UINT64) throw fail(p, `variable '${name}' is of class ${className}, which this reader does not support`);
-  const count = dims.reduce((a, b) => a * b, 1);
+  return { name, className, dims, count: dims.reduce((a, b) => a * b, 1) };
+}
+
+function noRealPart(p: Place, info: MatrixInfo): DataFileError {
+  return fail(p, `variable '${info.name}' [${info.dims.join('×')}] has no real part sub-element`);
+}
+
+/**
+ * Parses the data of a miMATRIX element: array flags, dimensions, name, real part. Returns
+ * undefined for arrays that are not real full numeric ones (cell, struct, char, sparse, …), which
+ * a numeric data set never needs.
+ * @throws DataFileError for missing or malformed sub-elements, complex data, or a real part whose
+ *   length is not the product of the dimensions.
+ */
+function parseMatrix(p: Place, e: MatElement, endian: Endian): MatArray | undefined {
+  const subs = matElements(p, e.data, endian, 0, e.data.length);
+  if (subs.length === 0) return undefined; // an empty array
+  const [flags, dimsEl, nameEl, real] = subs;
+  const info = matrixInfo(p, e.offset, endian, flags, dimsEl, nameEl);
+  if (info === undefined) return undefined;
+  const { name, className, dims, count } = info;
   if (real === undefined) {
     if (count === 0) return { name, className, dims, values: new Float64Array(0) };
-    throw fail(p, `variable '${name}' [${dims.join('×')}] has no real part sub-element`);
+    throw noRealPart(p, info);
   }
   const values = numericValues(p, real, endian, `the real part of variable '${name}'`);
   if (values.length !== count) {
     throw fail(p, `variable '${name}' has dimensions [${dims.join('×')}] = ${count} values but its real part holds ${values.length}`);
   }
   return { name, className, dims, values };
+}
+
+/** What the start of a miMATRIX element says of a real numeric array: enough to find its real part without reading it. */
+export interface MatMatrixHeader {
+  name: string;
+  className: string;
+  dims: readonly number[];
+  /** The real part's tag, positions counted from the start of the miMATRIX element's data; absent for an empty array stored without one. */
+  real?: MatTag;
+}
+
+/**
+ * The array flags, dimensions, name and real part tag of a miMATRIX element from the first bytes
+ * of its data, `head`, of `size` in all (the element's tag is at byte `offset`, for messages):
+ * for an array whose data need not be read (a large one in a file, or in compressed data being
+ * inflated). Gives 'more' when `head` ends before them, 'skip' for an array that is not a real full
+ * numeric one (as {@link parseMat} skips it), and checks what {@link parseMat} checks of them, with
+ * the same messages.
+ * @throws DataFileError for missing, malformed or truncated sub-elements, complex data, 64-bit
+ *   integers, a non-empty array without a real part.
+ */
+export function matrixHeader(p: MatPlace, head: Buffer, endian: MatEndian, offset: number, size: number): MatMatrixHeader | 'more' | 'skip' {
+  let at = 0;
+  // The tag of the next sub-element: undefined after the last, 'more' when head ends first.
+  const nextTag = (): MatTag | undefined | 'more' => {
+    if (at >= size) return undefined;
+    if (head.length < Math.min(size, at + 8)) return 'more';
+    return matTag(p, head.subarray(at, at + 8), endian, at, size);
+  };
+  const subs: MatElement[] = [];
+  while (subs.length < 3) {
+    const t = nextTag();
+    if (t === 'more') return 'more';
+    if (t === undefined) break;
+    if (head.length < t.start + t.size) return 'more';
+    subs.push({ type: t.type, data: head.subarray(t.start, t.start + t.size), offset: at });
+    at = t.next;
+  }
+  if (subs.length === 0) return 'skip'; // an empty array
+  const [flags, dimsEl, nameEl] = subs;
+  const info = matrixInfo(p, offset, endian, flags, dimsEl, nameEl);
+  if (info === undefined) return 'skip';
+  const real = nextTag();
+  if (real === 'more') return 'more';
+  const { name, className, dims, count } = info;
+  if (real === undefined) {
+    if (count === 0) return { name, className, dims };
+    throw noRealPart(p, info);
+  }
+  return { name, className, dims, real };
 }
 
 /** The top-level elements of a MAT file, after its header. */
@@ -362,6 +468,18 @@ function inflatedElement(p: Place, out: Buffer, endian: Endian): MatElement {
 }
 
 /**
+ * The variable that top-level element `e` (miMATRIX, or miCOMPRESSED holding one) of a MAT file
+ * holds, if it is a real numeric array; compressed data are inflated on the libuv thread pool
+ * within the size they announce (Note [bounded inflation]). `p` names the function and the file.
+ * @throws DataFileError as {@link parseMat} does for the element.
+ */
+export async function matVariableAsync(p: MatPlace, e: MatElement, endian: MatEndian): Promise<MatArray | undefined> {
+  if (e.type !== MI.COMPRESSED) return variableOf(p, e, endian);
+  const q = compressedPlace(p, e.offset);
+  return variableOf(q, inflatedElement(q, await inflateElement(q, e, endian), endian), endian);
+}
+
+/**
  * The real numeric variables of the level-5 MAT file contents `buf`, by name; other variables
  * (cells, structs, chars, sparse) are skipped. Compressed elements are inflated within the size
  * they announce (Note [bounded inflation]).
@@ -372,7 +490,7 @@ export function parseMat(fn: string, file: string, buf: Buffer): Map<string, Mat
   const { endian, elements, p } = topElements(fn, file, buf);
   const vars = new Map<string, MatArray>();
   for (const e of elements) {
-    const q = e.type === MI.COMPRESSED ? compressedPlace(p, e) : p;
+    const q = e.type === MI.COMPRESSED ? compressedPlace(p, e.offset) : p;
     const el = e.type === MI.COMPRESSED ? inflatedElement(q, inflateElementSync(q, e, endian), endian) : e;
     const v = variableOf(q, el, endian);
     if (v !== undefined) vars.set(v.name, v);
@@ -385,9 +503,7 @@ export async function parseMatAsync(fn: string, file: string, buf: Buffer): Prom
   const { endian, elements, p } = topElements(fn, file, buf);
   const vars = new Map<string, MatArray>();
   for (const e of elements) {
-    const q = e.type === MI.COMPRESSED ? compressedPlace(p, e) : p;
-    const el = e.type === MI.COMPRESSED ? inflatedElement(q, await inflateElement(q, e, endian), endian) : e;
-    const v = variableOf(q, el, endian);
+    const v = await matVariableAsync(p, e, endian);
     if (v !== undefined) vars.set(v.name, v);
   }
   return vars;

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { checkDataset, Dataset, subset } from './dataset';
+import { checkAnyDataset, subset, type AnyDataset, type Dataset, type ImageFolder } from './dataset';
 import { Rng } from './rng';
 
 /**
@@ -13,13 +13,13 @@ import { Rng } from './rng';
  * validation is decided by a permutation from Rng(seed); both parts keep the original order.
  * @throws RangeError unless validationFraction is in [0, 1] and seed a safe integer.
  */
-export function stratifiedSplit(
-  ds: Dataset,
-  validationFraction: number,
-  seed: number,
-): { train: Dataset; validation: Dataset } {
+export function stratifiedSplit(ds: Dataset, validationFraction: number, seed: number): { train: Dataset; validation: Dataset };
+/** The same for an image folder (nothing is read: the parts are folders of the chosen files). */
+export function stratifiedSplit(ds: ImageFolder, validationFraction: number, seed: number): { train: ImageFolder; validation: ImageFolder };
+export function stratifiedSplit(ds: AnyDataset, validationFraction: number, seed: number): { train: AnyDataset; validation: AnyDataset };
+export function stratifiedSplit(ds: AnyDataset, validationFraction: number, seed: number): { train: AnyDataset; validation: AnyDataset } {
   const fn = 'stratifiedSplit';
-  checkDataset(fn, 'ds', ds);
+  checkAnyDataset(fn, 'ds', ds);
   if (typeof validationFraction !== 'number' || !(validationFraction >= 0 && validationFraction <= 1)) {
     throw new RangeError(`${fn}: validationFraction must be a number in [0, 1], got ${String(validationFraction)}`);
   }

@@ -40,33 +40,53 @@ function checkPaths(fn: string, paths: unknown): asserts paths is readonly strin
   });
 }
 
+/** The DataFileError of a file without X or y; `names` are the numeric variables it holds. */
+export function svhnMissingVariable(fn: string, file: string, missing: 'X' | 'y', names: Iterable<string>): DataFileError {
+  const found = [...names].map((n) => `'${n}'`).join(', ') || 'none';
+  return new DataFileError(`${fn}: ${file}: no numeric variable '${missing}' (an SVHN file holds X and y; found ${found})`, file);
+}
+
 /**
- * Checks a file's variables: X numeric with dimensions [H, W, C, N] (or [H, W, C] for one
- * image), y numeric with N values as an N×1 or 1×N array.
- * @throws DataFileError naming the file and the variable for a missing one or wrong dimensions.
+ * The image shape [C, H, W] and the image count of X's dimensions [H, W, C, N] (or [H, W, C] for
+ * one image).
+ * @throws DataFileError naming the file for other dimensions or an empty image dimension.
  */
-function svhnFile(fn: string, file: string, vars: Map<string, MatArray>): SvhnFile {
-  const x = vars.get('X');
-  const y = vars.get('y');
-  if (x === undefined || y === undefined) {
-    const names = [...vars.keys()].map((n) => `'${n}'`).join(', ') || 'none';
-    throw new DataFileError(`${fn}: ${file}: no numeric variable '${x === undefined ? 'X' : 'y'}' (an SVHN file holds X and y; found ${names})`, file);
+export function svhnImages(fn: string, file: string, dims: readonly number[]): { shape: [number, number, number]; count: number } {
+  if (dims.length !== 3 && dims.length !== 4) {
+    throw new DataFileError(`${fn}: ${file}: X has dimensions [${dims.join('×')}], not height×width×channels×images (e.g. 32×32×3×N)`, file);
   }
-  if (x.dims.length !== 3 && x.dims.length !== 4) {
-    throw new DataFileError(`${fn}: ${file}: X has dimensions [${x.dims.join('×')}], not height×width×channels×images (e.g. 32×32×3×N)`, file);
-  }
-  const [h, w, c] = x.dims;
-  const count = x.dims.length === 4 ? x.dims[3] : 1;
-  if (h === 0 || w === 0 || c === 0) throw new DataFileError(`${fn}: ${file}: X has an empty image dimension in [${x.dims.join('×')}]`, file);
+  const [h, w, c] = dims;
+  if (h === 0 || w === 0 || c === 0) throw new DataFileError(`${fn}: ${file}: X has an empty image dimension in [${dims.join('×')}]`, file);
+  return { shape: [c, h, w], count: dims.length === 4 ? dims[3] : 1 };
+}
+
+/**
+ * Checks that y holds `count` values as an N×1 or 1×N array.
+ * @throws DataFileError naming the file otherwise.
+ */
+export function checkSvhnLabels(fn: string, file: string, y: MatArray, count: number): void {
   const yVector = y.dims.length === 2 && (y.dims[1] === 1 || y.dims[0] === 1);
   if (!yVector || y.values.length !== count) {
     throw new DataFileError(`${fn}: ${file}: y has dimensions [${y.dims.join('×')}] but X holds ${count} images (y must be ${count}×1)`, file);
   }
-  return { file, x, y, shape: [c, h, w], count };
 }
 
-/** Builds a Dataset from the checked contents of SVHN files; see Note [stepwise parsing] in files.ts. */
-function* svhnDataset(fn: string, files: readonly SvhnFile[], options: ReadSvhnOptions): Steps<Dataset> {
+/**
+ * The class of SVHN label `label` of image `i`: 1..9 for the digits 1..9, 10 → 0.
+ * @throws DataFileError naming the file for a value that is not an integer in 1..10.
+ */
+export function svhnClass(fn: string, file: string, label: number, i: number): number {
+  if (!Number.isInteger(label) || label < 1 || label > 10) {
+    throw new DataFileError(`${fn}: ${file}: label ${label} of image ${i} is not an integer in 1..10 (10 stands for the digit 0)`, file);
+  }
+  return label === 10 ? 0 : label;
+}
+
+/**
+ * Checks that the images of every file have the shape of the first file's.
+ * @throws DataFileError naming the first file whose images differ.
+ */
+export function checkSvhnShapes(fn: string, files: readonly { file: string; shape: readonly [number, number, number] }[]): void {
   const shape = files[0].shape;
   for (const f of files) {
     if (f.shape.some((d, i) => d !== shape[i])) {
@@ -76,6 +96,26 @@ function* svhnDataset(fn: string, files: readonly SvhnFile[], options: ReadSvhnO
       );
     }
   }
+}
+
+/**
+ * Checks a file's variables: X numeric with dimensions [H, W, C, N] (or [H, W, C] for one
+ * image), y numeric with N values as an N×1 or 1×N array.
+ * @throws DataFileError naming the file and the variable for a missing one or wrong dimensions.
+ */
+function svhnFile(fn: string, file: string, vars: Map<string, MatArray>): SvhnFile {
+  const x = vars.get('X');
+  const y = vars.get('y');
+  if (x === undefined || y === undefined) throw svhnMissingVariable(fn, file, x === undefined ? 'X' : 'y', vars.keys());
+  const { shape, count } = svhnImages(fn, file, x.dims);
+  checkSvhnLabels(fn, file, y, count);
+  return { file, x, y, shape, count };
+}
+
+/** Builds a Dataset from the checked contents of SVHN files; see Note [stepwise parsing] in files.ts. */
+function* svhnDataset(fn: string, files: readonly SvhnFile[], options: ReadSvhnOptions): Steps<Dataset> {
+  checkSvhnShapes(fn, files);
+  const shape = files[0].shape;
   const [c, h, w] = shape;
   const size = c * h * w;
   const total = files.reduce((a, f) => a + f.count, 0);
@@ -90,11 +130,7 @@ function* svhnDataset(fn: string, files: readonly SvhnFile[], options: ReadSvhnO
     const y = f.y.values;
     for (let i = 0; i < f.count; i++, n++) {
       if (n > 0 && n % imagesPerStep === 0) yield;
-      const label = y[i];
-      if (!Number.isInteger(label) || label < 1 || label > 10) {
-        throw new DataFileError(`${fn}: ${f.file}: label ${label} of image ${i} is not an integer in 1..10 (10 stands for the digit 0)`, f.file);
-      }
-      labels[n] = label === 10 ? 0 : label;
+      labels[n] = svhnClass(fn, f.file, y[i], i);
       // Column-major X[hh, ww, cc, i] is at hh + h·(ww + w·(cc + c·i)); NCHW wants ((n·c + cc)·h + hh)·w + ww.
       const src = i * size;
       const dst = n * size;

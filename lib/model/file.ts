@@ -51,7 +51,7 @@ export function modelFromBytes(buf: Buffer, source: string, options: LoadModelOp
     }
     net.setParameters(m.parameters);
     net.setBuffers(m.buffers);
-    return new Model(net, { preprocessing: m.preprocessing, classNames: m.classNames, loss: m.loss, provenance: m.provenance, ownsNetwork: true });
+    return new Model(net, { preprocessing: m.preprocessing, classNames: m.classNames, loss: m.loss, provenance: m.provenance, ...(m.imageResize !== undefined ? { imageResize: m.imageResize } : {}), ownsNetwork: true });
   } catch (e) {
     net.dispose();
     if (e instanceof Error && !e.message.startsWith(fn)) throw new Error(`${fn}: ${source}: ${e.message}`, { cause: e });

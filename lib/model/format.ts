@@ -50,6 +50,8 @@ export interface ModelFileContents {
   loss: 'squared' | 'cross-entropy';
   /** How raw images become inputs. */
   preprocessing: Preprocessing;
+  /** Image files: the evaluation transform's shorter side (models trained on image folders). */
+  imageResize?: number;
   /** Where it came from. */
   provenance: Provenance;
 }
@@ -73,6 +75,7 @@ export function encodeModel(m: ModelFileContents): Buffer {
     classNames: m.classNames,
     loss: m.loss,
     preprocessing: { kind: m.preprocessing.kind },
+    ...(m.imageResize !== undefined ? { imageResize: m.imageResize } : {}),
     provenance: m.provenance,
   };
   return encodeContainer(MODEL_MAGIC, MODEL_FORMAT_VERSION, header, sections);
@@ -127,5 +130,7 @@ export function decodeModel(buf: Buffer): ModelFileContents {
     preprocessing = { kind: 'channels', mean: c.section('preprocessing.mean', ['float32']) as Float32Array, std: c.section('preprocessing.std', ['float32']) as Float32Array };
   } else throw new ContainerError(`unknown preprocessing kind ${JSON.stringify(p.kind)}`);
   const provenance = isObject(h.provenance) ? (h.provenance as Provenance & { [key: string]: JsonValue }) : {};
-  return { name: h.name, dtype, graph, parameters, buffers, classNames: names as string[], loss, preprocessing, provenance };
+  const imageResize = h.imageResize;
+  if (imageResize !== undefined && (typeof imageResize !== 'number' || !Number.isInteger(imageResize) || imageResize < 1)) throw new ContainerError(`imageResize must be a positive integer, got ${JSON.stringify(imageResize)}`);
+  return { name: h.name, dtype, graph, parameters, buffers, classNames: names as string[], loss, preprocessing, ...(imageResize !== undefined ? { imageResize } : {}), provenance };
 }

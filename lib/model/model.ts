@@ -48,6 +48,12 @@ export interface ModelOptions {
   /** Provenance to record. */
   provenance?: Provenance;
   /**
+   * For a model trained on an image folder: an image file's shorter side is resized to this, then
+   * the central crop of the input size is taken (the folder's evaluation transform), whatever
+   * the file's size. Absent: files must have the input size (or are stretched to it on request).
+   */
+  imageResize?: number;
+  /**
    * Whether the Model owns the network: dispose() disposes it (default false; loadModel's models
    * own theirs).
    */
@@ -95,6 +101,8 @@ export class Model {
   readonly loss: LossName;
   /** Where it came from. */
   readonly provenance: Provenance;
+  /** See {@link ModelOptions.imageResize}. */
+  readonly imageResize: number | undefined;
   private readonly ownsNetwork: boolean;
 
   /**
@@ -120,6 +128,11 @@ export class Model {
     if (loss !== 'squared' && loss !== 'cross-entropy') throw new RangeError(`${fn}: loss must be 'squared' or 'cross-entropy', got ${JSON.stringify(loss) ?? String(loss)}`);
     this.loss = loss;
     this.provenance = { ...(options.provenance ?? {}) };
+    const [, h, w] = network.inputShape;
+    if (options.imageResize !== undefined && (!Number.isInteger(options.imageResize) || options.imageResize < Math.max(h, w) || options.imageResize > 32768)) {
+      throw new RangeError(`${fn}: imageResize must be an integer from ${Math.max(h, w)} (the input's longer side) to 32768, got ${String(options.imageResize)}`);
+    }
+    this.imageResize = options.imageResize;
     this.ownsNetwork = options.ownsNetwork ?? false;
   }
 
@@ -244,6 +257,7 @@ export class Model {
       classNames: this.classNames,
       loss: this.loss,
       preprocessing: this.preprocessing,
+      ...(this.imageResize !== undefined ? { imageResize: this.imageResize } : {}),
       provenance: { ...this.provenance, library: info().version, createdAt: new Date().toISOString() },
     };
   }

@@ -22,7 +22,7 @@
 // else is deterministic native arithmetic, so a state taken between iterations resumes bit-for-bit.
 // When aborted in the middle of an iteration, the iteration is discarded: θ, λ and the subsample
 // position return to the iteration's start, and the resumed run repeats it exactly.
-import { Rng, validateDataset, type Dataset } from '../data';
+import { Rng, validateDataset, type AnyDataset } from '../data';
 import { checkLoss, type Loss } from '../nn/losses';
 import { DEFAULT_STORED_JACOBIAN_BYTES, type GaussNewtonMode } from '../nn/products';
 import type { Network } from '../nn/network';
@@ -232,7 +232,7 @@ export interface TrainNewtonOptions {
   /** Seed of the subsample choice (default 0). */
   seed?: number;
   /** Test set: its accuracy is reported every `evaluateEvery` iterations. */
-  test?: Dataset;
+  test?: AnyDataset;
   /** Evaluate the test set every this many iterations (default 1; 0 = never). */
   evaluateEvery?: number;
   /** Stop when aborted (at the next mini-batch or CG step; the unfinished iteration is discarded). */
@@ -337,7 +337,7 @@ interface Resolved {
   yieldEveryMs: number;
 }
 
-function resolveOptions(model: Network, train: Dataset, options: TrainNewtonOptions): Resolved {
+function resolveOptions(model: Network, train: AnyDataset, options: TrainNewtonOptions): Resolved {
   checkModelData(FN, 'train', model, train);
   validateDataset(train, `${FN}: train`);
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options must be an object with loss, got ${options === null ? 'null' : typeof options}`);
@@ -403,7 +403,7 @@ class Aborted extends Error {}
  * @throws DivergenceError when f, ∇f, the CG direction or θ is not finite (naming the iteration;
  *   θ is then the one after the previous iteration, and no non-finite state reaches onCheckpoint).
  */
-export async function trainNewton(model: Network, train: Dataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
+export async function trainNewton(model: Network, train: AnyDataset, options: TrainNewtonOptions): Promise<NewtonTrainResult> {
   const r = resolveOptions(model, train, options);
   const l = train.length;
   const s = subsampleSize(r.newton.samplingRate, l);
@@ -421,7 +421,7 @@ export async function trainNewton(model: Network, train: Dataset, options: Train
   return run(model, train, options, r, s);
 }
 
-async function run(model: Network, train: Dataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
+async function run(model: Network, train: AnyDataset, options: TrainNewtonOptions, r: Resolved, s: number): Promise<NewtonTrainResult> {
   const l = train.length;
   const o = r.newton;
   const chunks = Math.ceil(l / s);
@@ -504,6 +504,12 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       }
       const step = gen.next();
       if (step.done) return step.value;
+      if (step.value instanceof Promise) {
+        // a mini-batch of streamed data being read ahead (objectiveSteps' prefetch): not a step
+        await step.value;
+        k--;
+        continue;
+      }
       onStep?.(k);
       if (performance.now() - lastYield >= r.yieldEveryMs) {
         await turn();
@@ -511,7 +517,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       }
     }
   };
-  const objective = (S: Int32Array, gradient: boolean): Generator<void, ObjectiveResult, void> =>
+  const objective = (S: Int32Array, gradient: boolean): Generator<Promise<void> | void, ObjectiveResult, void> =>
     objectiveSteps(model, train, {
       C: o.C,
       loss: r.loss,
@@ -523,6 +529,7 @@ async function run(model: Network, train: Dataset, options: TrainNewtonOptions, 
       // batch norm in training mode on a fixed partition (S last); running statistics from the gradient pass only
       batchStatistics: true,
       updateStatistics: gradient,
+      prefetch: true,
     });
 
   // Progress: mini-batches of a pass over the data (objectiveSteps yields after each, S last as one batch).

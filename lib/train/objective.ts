@@ -2,8 +2,8 @@
 //   f(θ) = ‖θ‖²/(2·Cl) + (1/l) Σ_{i=1..l} ξ(z_i; y_i),     Cl = C·l
 //   ∇f(θ) = θ/Cl + (1/l) Σ_i ∇_θ ξ_i
 // evaluated over a data set in mini-batches (the network's caches are released after each).
-import { gatherBatch, type Dataset } from '../data';
-import { checkDataset } from '../data/dataset';
+import { gatherBatch, gatherBatchAsync, type AnyDataset, type Batch } from '../data';
+import { checkAnyDataset, isStreamed } from '../data/dataset';
 import { checkLoss, type Loss } from '../nn/losses';
 import { correctCount } from '../nn/metrics';
 import { Network } from '../nn/network';
@@ -46,6 +46,13 @@ export interface ObjectiveOptions {
    * needs options.subsample).
    */
   keepSubsample?: boolean;
+  /**
+   * Data streamed from disk (an image folder, a record set): read the next mini-batch on a
+   * worker thread while this one is computed. objectiveSteps then yields the read's Promise
+   * before it needs the batch, and its driver must await what it yields. evaluateObjectiveAsync
+   * and the trainers do so (their default); evaluateObjective reads each batch when it needs it.
+   */
+  prefetch?: boolean;
 }
 
 /**
@@ -98,9 +105,9 @@ function positiveInteger(fn: string, name: string, v: unknown): number {
  * Checks that `data` fits `model`: same per-image shape, classes = output size, not empty.
  * @throws TypeError / RangeError naming `fn`, the data set and both shapes.
  */
-export function checkModelData(fn: string, name: string, model: unknown, data: unknown): asserts data is Dataset {
+export function checkModelData(fn: string, name: string, model: unknown, data: unknown): asserts data is AnyDataset {
   if (!(model instanceof Network)) throw new TypeError(`${fn}: model must be a Network (a Sequential, a ResNet or a GraphBuilder's network), got ${model === null ? 'null' : typeof model}`);
-  checkDataset(fn, name, data);
+  checkAnyDataset(fn, name, data);
   const [c, h, w] = data.shape;
   const [mc, mh, mw] = model.inputShape;
   if (c !== mc || h !== mh || w !== mw) {
@@ -136,11 +143,20 @@ function subsampleLastOrder(fn: string, n: number, s: unknown): Int32Array {
   return order;
 }
 
+/** A mini-batch being read ahead: `done` settles when `batch` (or `error`) is there. */
+interface ReadAhead {
+  done: Promise<void>;
+  batch?: Batch;
+  error?: unknown;
+}
+
 /**
  * The objective as a generator: yields after each mini-batch (so an async caller can give the
- * event loop a turn) and returns the result. evaluateObjective drains it synchronously.
+ * event loop a turn) and returns the result. evaluateObjective drains it synchronously. With
+ * options.prefetch on streamed data it also yields, before a mini-batch, the Promise of its read
+ * (started during the previous one), which the driver awaits.
  */
-export function* objectiveSteps(model: Network, data: Dataset, options: ObjectiveOptions): Generator<void, ObjectiveResult, void> {
+export function* objectiveSteps(model: Network, data: AnyDataset, options: ObjectiveOptions): Generator<Promise<void> | void, ObjectiveResult, void> {
   const fn = 'evaluateObjective';
   checkModelData(fn, 'data', model, data);
   if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: options must be an object with C and loss`);
@@ -169,11 +185,43 @@ export function* objectiveSteps(model: Network, data: Dataset, options: Objectiv
   let lossSum = 0;
   let correct = 0;
   let kept: KeptBatch | undefined;
+  // streamed data: batch k + 1 is read on a worker thread while batch k is computed
+  let finished = false;
+  const readAhead = (k: number): ReadAhead => {
+    const [s0, e0] = bounds[k];
+    const cell: ReadAhead = { done: Promise.resolve() };
+    cell.done = gatherBatchAsync(data, order, s0, e0, { dtype: model.dtype, device: model.device }).then(
+      (b) => {
+        if (!finished) {
+          cell.batch = b;
+          return;
+        }
+        b.x.dispose(); // the evaluation ended (aborted, failed) while it was read
+        b.y.dispose();
+      },
+      (e: unknown) => {
+        cell.error = e;
+      },
+    );
+    return cell;
+  };
+  let ahead: ReadAhead | null = options.prefetch === true && isStreamed(data) ? readAhead(0) : null;
   try {
     for (let k = 0; k < bounds.length; k++) {
       const [start, end] = bounds[k];
       const keepThis = keep && k === bounds.length - 1;
-      const batch = gatherBatch(data, order, start, end, { dtype: model.dtype, device: model.device });
+      let batch: Batch;
+      if (ahead !== null) {
+        const cell = ahead;
+        if (cell.batch === undefined && cell.error === undefined) yield cell.done;
+        if (cell.error !== undefined) throw cell.error;
+        if (cell.batch === undefined) throw new Error(`${fn}: options.prefetch needs a driver that awaits the Promises the steps yield (evaluateObjectiveAsync does)`);
+        batch = cell.batch;
+        cell.batch = undefined;
+        ahead = k + 1 < bounds.length ? readAhead(k + 1) : null;
+      } else {
+        batch = gatherBatch(data, order, start, end, { dtype: model.dtype, device: model.device });
+      }
       let z: Tensor | null = null;
       let handedOver = false;
       try {
@@ -215,6 +263,11 @@ export function* objectiveSteps(model: Network, data: Dataset, options: Objectiv
     kept = undefined;
     return result;
   } finally {
+    finished = true;
+    if (ahead?.batch !== undefined) {
+      ahead.batch.x.dispose();
+      ahead.batch.y.dispose();
+    }
     acc?.dispose();
     kept?.release(); // only when the evaluation did not complete
   }
@@ -245,26 +298,30 @@ function keptBatch(model: Network, x: Tensor, y: Tensor, z: Tensor, labels: Int3
  * options.subsample the subsample S is the last mini-batch, and with options.keepSubsample its
  * forward cache stays for Gauss-Newton products (result.kept; release it when done).
  */
-export function evaluateObjective(model: Network, data: Dataset, options: ObjectiveOptions): ObjectiveResult {
-  const steps = objectiveSteps(model, data, options);
+export function evaluateObjective(model: Network, data: AnyDataset, options: ObjectiveOptions): ObjectiveResult {
+  const steps = objectiveSteps(model, data, { ...options, prefetch: false });
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
   }
 }
 
-/** evaluateObjective giving the event loop a turn between mini-batches. */
-export async function evaluateObjectiveAsync(model: Network, data: Dataset, options: ObjectiveOptions): Promise<ObjectiveResult> {
-  const steps = objectiveSteps(model, data, options);
+/**
+ * evaluateObjective giving the event loop a turn between mini-batches, and reading streamed data
+ * a mini-batch ahead (options.prefetch, default true here).
+ */
+export async function evaluateObjectiveAsync(model: Network, data: AnyDataset, options: ObjectiveOptions): Promise<ObjectiveResult> {
+  const steps = objectiveSteps(model, data, { ...options, prefetch: options.prefetch ?? true });
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (r.value instanceof Promise) await r.value;
+    else await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 
 /** Fraction of `data` the network classifies correctly (argmax of the output), in mini-batches. */
-export function evaluateAccuracy(model: Network, data: Dataset, options?: AccuracyOptions): number {
+export function evaluateAccuracy(model: Network, data: AnyDataset, options?: AccuracyOptions): number {
   const fn = 'evaluateAccuracy';
   checkModelData(fn, 'data', model, data);
   const batchSize = positiveInteger(fn, 'options.batchSize', options?.batchSize ?? 256);

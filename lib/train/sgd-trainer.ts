@@ -6,10 +6,11 @@
 // Determinism: the data order comes from a seeded lib/data Rng (one permutation drawn at the start
 // of each epoch); dropout noise seeds are mixSeed(seed, step); everything else is deterministic
 // native arithmetic. A TrainState taken at any batch boundary therefore continues exactly as the
-// uninterrupted run would have. With options.augment the batches come from a DataLoader over the
-// same permutation, augmented by draws keyed by (seed, epoch, position): a resume at any batch
-// redraws them exactly, so the state needs nothing more.
-import { Rng, gatherBatch, subset, validateDataset, type Dataset } from '../data';
+// uninterrupted run would have. The batches come from a DataLoader over that permutation,
+// assembled off the JS thread a few batches ahead (the same values gatherBatch gives: copies of
+// the images, or their augmentation by draws keyed by (seed, epoch, position)); a resume at any
+// batch reassembles them exactly, so the state needs nothing more.
+import { Rng, isImageFolder, subset, validateDataset, type AnyDataset } from '../data';
 import { DataLoader, resolveAugment, type LoaderBatch } from '../data/loader';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
@@ -48,7 +49,7 @@ interface Resolved {
   prefetch: number;
 }
 
-function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions): Resolved {
+function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOptions): Resolved {
   checkModelData(FN, 'train', model, train);
   validateDataset(train, `${FN}: train`);
   if (options === null || typeof options !== 'object') {
@@ -88,7 +89,7 @@ function resolveOptions(model: Network, train: Dataset, options: TrainSgdOptions
     throw new TypeError(`${FN}: options.signal must be an AbortSignal`);
   }
   if (options.augment !== undefined) {
-    const a = resolveAugment(FN, 'options.augment', options.augment, train.shape);
+    const a = resolveAugment(FN, 'options.augment', options.augment, train.shape, isImageFolder(train));
     // epoch-end evaluations see the data set's own images, so the network's input must be theirs
     if (a.outShape.some((d, i) => d !== train.shape[i])) {
       throw new RangeError(`${FN}: options.augment.crop.size must be the images' size ${train.shape[1]}×${train.shape[2]} (crops of another size would not fit the network), got ${a.outShape[1]}×${a.outShape[2]}`);
@@ -123,7 +124,7 @@ function checkResume(model: Network, r: Resolved, l: number, s: TrainState): voi
   if (!Array.isArray(s.rngState)) bad('rngState must be an array');
 }
 
-function evaluationSubset(train: Dataset, n: number): Dataset {
+function evaluationSubset(train: AnyDataset, n: number): AnyDataset {
   if (n >= train.length) return train;
   const idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = Math.floor((i * train.length) / n);
@@ -150,7 +151,7 @@ const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(re
  *   at which the regulariser alone diverges: see Sgd), mismatched shapes or an incompatible resume state.
  * @throws DivergenceError when the run diverges.
  */
-export async function trainSgd(model: Network, train: Dataset, options: TrainSgdOptions): Promise<TrainResult> {
+export async function trainSgd(model: Network, train: AnyDataset, options: TrainSgdOptions): Promise<TrainResult> {
   const r = resolveOptions(model, train, options);
   const l = train.length;
   const batches = Math.ceil(l / r.batchSize);
@@ -163,7 +164,7 @@ export async function trainSgd(model: Network, train: Dataset, options: TrainSgd
   }
 }
 
-async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: Resolved, sgd: MinibatchOptimizer, batches: number): Promise<TrainResult> {
+async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, r: Resolved, sgd: MinibatchOptimizer, batches: number): Promise<TrainResult> {
   const l = train.length;
   const resume = options.resume;
   let rng: Rng;
@@ -186,11 +187,8 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     rng = new Rng(r.seed);
   }
   const trainEval = r.evaluate ? evaluationSubset(train, r.trainEvaluationSize) : null;
-  // without options.augment, batches are gathered on this thread exactly as before (golden runs)
-  const loader =
-    options.augment === undefined
-      ? null
-      : new DataLoader(train, { batchSize: r.batchSize, seed: r.seed, prefetch: r.prefetch, augment: options.augment, dtype: model.dtype, device: model.device });
+  // every batch comes through the loader (without augmentation its values are gatherBatch's)
+  const loader = new DataLoader(train, { batchSize: r.batchSize, seed: r.seed, prefetch: r.prefetch, ...(options.augment !== undefined ? { augment: options.augment } : {}), dtype: model.dtype, device: model.device });
   let dataWaitMs = 0;
   const C = sgd.options.C;
   const start = performance.now();
@@ -248,7 +246,7 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     iterations: sgd.iteration - startIteration,
     seconds: (performance.now() - start) / 1000,
     imagesPerSecond: trainMs > 0 ? images / (trainMs / 1000) : 0,
-    ...(loader !== null ? { dataWaitSeconds: dataWaitMs / 1000 } : {}),
+    dataWaitSeconds: dataWaitMs / 1000,
   });
   const aborted = (): boolean => options.signal?.aborted === true;
   // the time a step waits for its batch: ≈ 0 when the loader keeps ahead
@@ -273,15 +271,14 @@ async function run(model: Network, train: Dataset, options: TrainSgdOptions, r: 
     }
     let stop = false;
     // the loader starts assembling this epoch's next batches now, and keeps ahead of the steps
-    const loaded = loader?.epoch(epoch, { order: permutation, from: batch });
+    const loaded = loader.epoch(epoch, { order: permutation, from: batch });
     while (batch < batches) {
       using stepScope = profile.scope('sgd step');
       const t0 = performance.now();
-      const from = batch * r.batchSize;
-      const to = Math.min(l, from + r.batchSize);
-      const size = to - from;
       const learningRate = sgd.learningRate;
-      const b = loaded === undefined ? profile.scope('data', () => gatherBatch(train, permutation, from, to, { dtype: model.dtype, device: model.device })) : await nextLoaded(loaded);
+      const b = await nextLoaded(loaded);
+      // the batch size, less the images an image folder skipped (unreadable files)
+      const size = b.labels.length;
       let lossSum: number;
       try {
         using gradientScope = profile.scope('gradient');

@@ -1,6 +1,6 @@
 // Types of the training loops: options, progress reports, per-epoch statistics and the
 // resumable training state.
-import type { AugmentOptions, AugmentPreset, Dataset } from '../data';
+import type { AnyDataset, AugmentOptions, AugmentPreset } from '../data';
 import type { Loss } from '../nn/losses';
 import type { ScaleAmendedSgdOptions } from '../optim/scale-amended-sgd';
 import type { SgdOptions, SgdState } from '../optim/sgd';
@@ -126,7 +126,7 @@ export interface TrainSgdOptions {
   /** The loss ξ. */
   loss: Loss;
   /** Test set, evaluated at epoch ends. */
-  test?: Dataset;
+  test?: AnyDataset;
   /** 'epoch' (default): objective and accuracies at each epoch end; 'never'. */
   evaluateEvery?: 'epoch' | 'never';
   /**
@@ -177,8 +177,8 @@ export interface TrainResult {
   seconds: number;
   /** Training throughput of this run (evaluation excluded). */
   imagesPerSecond: number;
-  /** With options.augment: seconds the steps of this run waited for their batches (≈ 0 when the loader keeps ahead). */
-  dataWaitSeconds?: number;
+  /** Seconds the steps of this run waited for their batches (≈ 0 when the loader keeps ahead). */
+  dataWaitSeconds: number;
 }
 
 /** Throws (through `bad`) unless `state`'s buffers fit `model` (a network without buffers takes a state without them). */

@@ -68,9 +68,10 @@ AugmentDraw augment_draw(const AugmentSpec& s, uint64_t position) {
   return d;
 }
 
-void augment_batch(const AugmentSpec& s, const float* images, int64_t num_images, const int32_t* labels,
-                   const int32_t* order, int64_t start, int64_t count, float* x, float* y, int32_t* labels_out,
-                   const char* fn) {
+int64_t augment_row_size(const AugmentSpec& s) { return s.channels * out_h(s) * out_w(s); }
+
+void check_augment_batch(const AugmentSpec& s, int64_t num_examples, const int32_t* labels, const int32_t* order,
+                         int64_t start, int64_t count, const char* fn) {
   check_augment_spec(s, fn);
   if (start < 0 || count < 0 || start + count > (int64_t{1} << 32)) {
     fail<ValueError>(fn, ": positions [", start, ", ", start + count, ") must lie in [0, 2^32)");
@@ -79,46 +80,55 @@ void augment_batch(const AugmentSpec& s, const float* images, int64_t num_images
   // every index and label before any write: a bad batch leaves the outputs untouched
   for (int64_t i = 0; i < count; ++i) {
     const int64_t j = order[i];
-    if (j < 0 || j >= num_images) {
-      fail<ValueError>(fn, ": order[", start + i, "] = ", j, " is outside [0, ", num_images, ")");
+    if (j < 0 || j >= num_examples) {
+      fail<ValueError>(fn, ": order[", start + i, "] = ", j, " is outside [0, ", num_examples, ")");
     }
     if (labels[j] < 0 || labels[j] >= s.classes) {
       fail<ValueError>(fn, ": label ", labels[j], " of example ", j, " is outside [0, ", s.classes, ")");
     }
   }
+}
+
+void augment_example(const AugmentSpec& s, const float* image, int32_t label, uint64_t position, float* x_row,
+                     float* y_row, int32_t* label_out) {
+  const AugmentDraw d = augment_draw(s, position);
   const int64_t C = s.channels, H = s.height, W = s.width, OH = out_h(s), OW = out_w(s);
-  const int64_t in_size = C * H * W, out_size = C * OH * OW;
   const bool normalize = !s.mean.empty();
+  // output pixel (oy, ox) reads padded pixel (oy + dy, ox' + dx) with ox' the flipped column
+  for (int64_t c = 0; c < C; ++c) {
+    const float m = normalize ? s.mean[c] : 0.0f;
+    const float sd = normalize ? s.std[c] : 1.0f;
+    const float zero = normalize ? (0.0f - m) / sd : 0.0f;
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      float* row = x_row + (c * OH + oy) * OW;
+      const int64_t iy = oy + d.dy - s.padding;
+      if (iy < 0 || iy >= H) {
+        std::fill(row, row + OW, zero);
+        continue;
+      }
+      const float* srow = image + (c * H + iy) * W;
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        const int64_t sx = (d.flip ? OW - 1 - ox : ox) + d.dx - s.padding;
+        const float v = sx >= 0 && sx < W ? srow[sx] : 0.0f;
+        row[ox] = normalize ? (v - m) / sd : v;
+      }
+    }
+  }
+  std::fill(y_row, y_row + s.classes, 0.0f);
+  y_row[label] = 1.0f;
+  *label_out = label;
+}
+
+void augment_batch(const AugmentSpec& s, const float* images, int64_t num_images, const int32_t* labels,
+                   const int32_t* order, int64_t start, int64_t count, float* x, float* y, int32_t* labels_out,
+                   const char* fn) {
+  check_augment_batch(s, num_images, labels, order, start, count, fn);
+  const int64_t in_size = s.channels * s.height * s.width, out_size = augment_row_size(s);
   parallel_for(count, 8, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const AugmentDraw d = augment_draw(s, static_cast<uint64_t>(start + i));
       const int64_t j = order[i];
-      const float* src = images + j * in_size;
-      float* dst = x + i * out_size;
-      // output pixel (oy, ox) reads padded pixel (oy + dy, ox' + dx) with ox' the flipped column
-      for (int64_t c = 0; c < C; ++c) {
-        const float m = normalize ? s.mean[c] : 0.0f;
-        const float sd = normalize ? s.std[c] : 1.0f;
-        const float zero = normalize ? (0.0f - m) / sd : 0.0f;
-        for (int64_t oy = 0; oy < OH; ++oy) {
-          float* row = dst + (c * OH + oy) * OW;
-          const int64_t iy = oy + d.dy - s.padding;
-          if (iy < 0 || iy >= H) {
-            std::fill(row, row + OW, zero);
-            continue;
-          }
-          const float* srow = src + (c * H + iy) * W;
-          for (int64_t ox = 0; ox < OW; ++ox) {
-            const int64_t sx = (d.flip ? OW - 1 - ox : ox) + d.dx - s.padding;
-            const float v = sx >= 0 && sx < W ? srow[sx] : 0.0f;
-            row[ox] = normalize ? (v - m) / sd : v;
-          }
-        }
-      }
-      float* t = y + i * s.classes;
-      std::fill(t, t + s.classes, 0.0f);
-      t[labels[j]] = 1.0f;
-      labels_out[i] = labels[j];
+      augment_example(s, images + j * in_size, labels[j], static_cast<uint64_t>(start + i), x + i * out_size,
+                      y + i * s.classes, labels_out + i);
     }
   });
 }

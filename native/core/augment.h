@@ -14,7 +14,9 @@
 // dy, word 1 dx, word 2's top bit the flip; an offset in [0, r) is (w·r) >> 32. So an example's
 // augmentation depends only on (seed, epoch, p), never on the thread count, the batch size or
 // how an epoch is split into batches: a resumed run redraws exactly what it would have drawn.
-// Images are independent, so the work is a parallel_for over them (core's thread pool).
+// Images are independent, so the work is a parallel_for over them (core's thread pool); the
+// work of one image is augment_example, which record_batch (note [record batches]) calls too
+// for images read from files, so that both give the same bits for the same pixels.
 // It is a host utility, not a tensor op: its input is a host data set and its output feeds
 // Tensor creation on any device.
 #pragma once
@@ -48,6 +50,23 @@ AugmentDraw augment_draw(const AugmentSpec& spec, uint64_t position);
 // Checks `spec` (sizes, padding, mean/std lengths, std > 0 and finite); errors name `fn` and
 // the option. Call before touching any buffer.
 void check_augment_spec(const AugmentSpec& spec, const char* fn);
+
+// The values in one output row of x: C · crop_h · crop_w (the source size where no crop).
+int64_t augment_row_size(const AugmentSpec& spec);
+
+// What every batch of note [batch augmentation] checks before touching a buffer, whatever
+// holds its images (augment_batch: an array; record_batch: files): the spec, the positions
+// [start, start + count) and the epoch, then every index order[i] in [0, num_examples) and
+// its label in [0, classes) — ValueErrors naming fn, the position and the value.
+void check_augment_batch(const AugmentSpec& spec, int64_t num_examples, const int32_t* labels, const int32_t* order,
+                         int64_t start, int64_t count, const char* fn);
+
+// The work of one example, shared by every source of images: `image` (C, H, W) at position
+// `position` of the epoch is cropped, flipped and normalised into x_row (C, crop_h, crop_w);
+// y_row (classes) gets the one-hot target of `label` and *label_out the label. Checks nothing
+// (the caller has run check_augment_batch); touches no other memory.
+void augment_example(const AugmentSpec& spec, const float* image, int32_t label, uint64_t position, float* x_row,
+                     float* y_row, int32_t* label_out);
 
 // Writes count examples: x (count, C, crop_h, crop_w), y (count, classes) one-hot, labels_out
 // (count). `order` holds the data set indices of positions [start, start + count), i.e.

@@ -32,10 +32,13 @@ NEWTON_HD uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t* hi) {
   return static_cast<uint32_t>(p);
 }
 
-// The 128-bit output for counter `block` under key `seed`.
-NEWTON_HD Block generate(uint64_t seed, uint64_t block) {
+// The 128-bit output for the 128-bit counter (block, lane) under key `seed`. `lane` is the
+// counter's upper half: a caller that needs several independent blocks for one (seed, block)
+// takes lanes 0, 1, 2, ... (note [image transforms] in image_transform.h) rather than
+// perturbing the key, which would make (seed, lane 1) collide with (seed ^ 1, lane 0).
+NEWTON_HD Block generate(uint64_t seed, uint64_t block, uint64_t lane) {
   uint32_t c0 = static_cast<uint32_t>(block), c1 = static_cast<uint32_t>(block >> 32);
-  uint32_t c2 = 0, c3 = 0;
+  uint32_t c2 = static_cast<uint32_t>(lane), c3 = static_cast<uint32_t>(lane >> 32);
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
     uint32_t hi0, hi1;
@@ -52,6 +55,9 @@ NEWTON_HD Block generate(uint64_t seed, uint64_t block) {
   }
   return Block{{c0, c1, c2, c3}};
 }
+
+// Lane 0: the stream every fill of note [random numbers] uses.
+NEWTON_HD Block generate(uint64_t seed, uint64_t block) { return generate(seed, block, 0); }
 
 NEWTON_HD double unit24(uint32_t w) { return static_cast<double>(w >> 8) * (1.0 / 16777216.0); }
 

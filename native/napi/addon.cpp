@@ -78,6 +78,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_async(env, exports);
   register_linalg(env, exports);
   register_augment(env, exports);
+  register_images(env, exports);
+  register_records(env, exports);
   register_profile(env, exports);
   return exports;
 }

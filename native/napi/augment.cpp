@@ -6,41 +6,26 @@
 // padding }, flip?, mean?, std? }; order holds the indices of positions [start, start +
 // order.length). The sync one is for tests; the async one runs on a libuv worker thread
 // (whose work then spreads over the core's pool) and resolves a Promise, holding references to
-// every array so that none is collected while it runs.
+// every array so that none is collected while it runs. The reader of the arguments after the
+// images (augment_batch_args, augment_args.h) is recordBatch's too (records.cpp).
 #include <napi.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "augment_args.h"
 #include "convert.h"
 #include "core/augment.h"
 #include "core/error.h"
 #include "errors.h"
 #include "exports.h"
+#include "promise_work.h"
 
 namespace newton {
 namespace napi {
+
 namespace {
-
-// The arrays of one call, checked for type and length.
-struct AugmentArgs {
-  AugmentSpec spec;
-  const float* images = nullptr;
-  int64_t num_images = 0;
-  const int32_t* labels = nullptr;
-  const int32_t* order = nullptr;
-  int64_t start = 0, count = 0;
-  float* x = nullptr;
-  float* y = nullptr;
-  int32_t* labels_out = nullptr;
-};
-
-HostData typed(const Napi::Value& v, const char* op, const char* name, DType want, const char* want_name) {
-  const HostData d = typed_array_arg(v, op, name);
-  if (d.dtype != want) fail<ArgumentTypeError>(op, ": ", name, " must be a ", want_name, ", got ", dtype_name(d.dtype), " data");
-  return d;
-}
 
 std::vector<float> float_list(const Napi::Object& options, const char* key, const char* op, const char* name) {
   const Napi::Value v = options.Get(key);
@@ -87,15 +72,22 @@ void read_geometry(const Napi::Object& options, const char* op, bool crop_size_r
   s.flip = optional_bool_arg(options.Get("flip"), op, "options.flip", false);
 }
 
-AugmentArgs augment_args(const Napi::CallbackInfo& info, const char* op) {
-  AugmentArgs a;
-  const HostData images = typed(info[0], op, "images", DType::F32, "Float32Array");
-  const HostData labels = typed(info[1], op, "labels", DType::I32, "Int32Array");
-  const HostData order = typed(info[2], op, "order", DType::I32, "Int32Array");
+}  // namespace
+
+HostData typed_arg(const Napi::Value& v, const char* op, const char* name, DType want, const char* want_name) {
+  const HostData d = typed_array_arg(v, op, name);
+  if (d.dtype != want) fail<ArgumentTypeError>(op, ": ", name, " must be a ", want_name, ", got ", dtype_name(d.dtype), " data");
+  return d;
+}
+
+AugmentBatchArgs augment_batch_args(const Napi::CallbackInfo& info, const char* op) {
+  AugmentBatchArgs a;
+  const HostData labels = typed_arg(info[1], op, "labels", DType::I32, "Int32Array");
+  const HostData order = typed_arg(info[2], op, "order", DType::I32, "Int32Array");
   const Napi::Object options = options_arg(info[3], op, true);
-  const HostData x = typed(info[4], op, "x", DType::F32, "Float32Array");
-  const HostData y = typed(info[5], op, "y", DType::F32, "Float32Array");
-  const HostData out_labels = typed(info[6], op, "labelsOut", DType::I32, "Int32Array");
+  const HostData x = typed_arg(info[4], op, "x", DType::F32, "Float32Array");
+  const HostData y = typed_arg(info[5], op, "y", DType::F32, "Float32Array");
+  const HostData out_labels = typed_arg(info[6], op, "labelsOut", DType::I32, "Int32Array");
 
   AugmentSpec& s = a.spec;
   read_geometry(options, op, /*crop_size_required=*/true, s);
@@ -104,13 +96,8 @@ AugmentArgs augment_args(const Napi::CallbackInfo& info, const char* op) {
   s.std = float_list(options, "std", op, "options.std");
   check_augment_spec(s, op);
 
-  const int64_t in_size = s.channels * s.height * s.width;
   const int64_t oh = s.crop_h > 0 ? s.crop_h : s.height, ow = s.crop_w > 0 ? s.crop_w : s.width;
-  a.num_images = static_cast<int64_t>(labels.length);
-  if (static_cast<int64_t>(images.length) != a.num_images * in_size) {
-    fail<ShapeError>(op, ": images has ", images.length, " values but ", a.num_images, " labels of shape ", fmt(Shape{s.channels, s.height, s.width}), " need ",
-                     a.num_images * in_size);
-  }
+  a.num_labels = static_cast<int64_t>(labels.length);
   a.start = int_option(options, "start", op, "options.start");
   a.count = static_cast<int64_t>(order.length);
   if (static_cast<int64_t>(x.length) != a.count * s.channels * oh * ow) {
@@ -123,7 +110,6 @@ AugmentArgs augment_args(const Napi::CallbackInfo& info, const char* op) {
   if (static_cast<int64_t>(out_labels.length) != a.count) {
     fail<ShapeError>(op, ": labelsOut has ", out_labels.length, " values, expected ", a.count);
   }
-  a.images = static_cast<const float*>(images.data);
   a.labels = static_cast<const int32_t*>(labels.data);
   a.order = static_cast<const int32_t*>(order.data);
   a.x = static_cast<float*>(const_cast<void*>(x.data));
@@ -132,8 +118,32 @@ AugmentArgs augment_args(const Napi::CallbackInfo& info, const char* op) {
   return a;
 }
 
+namespace {
+
+// augmentBatch's arrays: the images in memory and the rest.
+struct AugmentArgs {
+  const float* images = nullptr;
+  AugmentBatchArgs batch;
+};
+
+AugmentArgs augment_args(const Napi::CallbackInfo& info, const char* op) {
+  AugmentArgs a;
+  const HostData images = typed_arg(info[0], op, "images", DType::F32, "Float32Array");
+  a.batch = augment_batch_args(info, op);
+  const AugmentSpec& s = a.batch.spec;
+  const int64_t in_size = s.channels * s.height * s.width;
+  const int64_t n = a.batch.num_labels;
+  if (static_cast<int64_t>(images.length) != n * in_size) {
+    fail<ShapeError>(op, ": images has ", images.length, " values but ", n, " labels of shape ",
+                     fmt(Shape{s.channels, s.height, s.width}), " need ", n * in_size);
+  }
+  a.images = static_cast<const float*>(images.data);
+  return a;
+}
+
 void run(const AugmentArgs& a, const char* op) {
-  augment_batch(a.spec, a.images, a.num_images, a.labels, a.order, a.start, a.count, a.x, a.y, a.labels_out, op);
+  const AugmentBatchArgs& b = a.batch;
+  augment_batch(b.spec, a.images, b.num_labels, b.labels, b.order, b.start, b.count, b.x, b.y, b.labels_out, op);
 }
 
 Napi::Value AugmentBatch(const Napi::CallbackInfo& info) {
@@ -144,53 +154,18 @@ Napi::Value AugmentBatch(const Napi::CallbackInfo& info) {
   });
 }
 
-class AugmentWorker final : public Napi::AsyncWorker {
- public:
-  AugmentWorker(const Napi::CallbackInfo& info, AugmentArgs args)
-      : Napi::AsyncWorker(info.Env(), "newton-cnn:augmentBatchAsync"),
-        deferred_(Napi::Promise::Deferred::New(info.Env())),
-        args_(std::move(args)) {
-    for (int i : {0, 1, 2, 4, 5, 6}) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-  }
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      run(args_, "augmentBatchAsync");
-    } catch (const std::exception& e) {
-      SetError(e.what());  // already "augmentBatchAsync: ..."
-    } catch (...) {
-      SetError("augmentBatchAsync: unknown native error");
-    }
-  }
-  // As in async_read.cpp: settling fails only while the environment is being torn down.
-  void OnOK() override {
-    try {
-      deferred_.Resolve(Env().Undefined());
-    } catch (...) {
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    try {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-    }
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  AugmentArgs args_;
-  std::vector<Napi::ObjectReference> refs_;
-};
-
+// augmentBatchAsync: augmentBatch on a libuv thread (note [promise work]); holds the images,
+// labels, order and the outputs.
 Napi::Value AugmentBatchAsync(const Napi::CallbackInfo& info) {
   static constexpr const char* op = "augmentBatchAsync";
   return guard(info, op, [&]() -> Napi::Value {
-    auto* worker = new AugmentWorker(info, augment_args(info, op));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();  // deletes itself after OnOK / OnError
-    return promise;
+    return queue_promise_work<AugmentArgs, Nothing>(
+        info, op, {0, 1, 2, 4, 5, 6}, [&] { return augment_args(info, op); },
+        [](const AugmentArgs& a) {
+          run(a, op);
+          return Nothing{};
+        },
+        [](Napi::Env env, Nothing&) -> Napi::Value { return env.Undefined(); });
   });
 }
 

@@ -20,6 +20,10 @@ void register_async(Napi::Env env, Napi::Object exports);
 void register_linalg(Napi::Env env, Napi::Object exports);
 // augment.cpp: host batch assembly with augmentation (core/augment.h), sync and async.
 void register_augment(Napi::Env env, Napi::Object exports);
+// images.cpp: image decoding and image-file batches (core/image_codec.h, image_batch.h).
+void register_images(Napi::Env env, Napi::Object exports);
+// records.cpp: batches of fixed-size records read from files (core/record_batch.h).
+void register_records(Napi::Env env, Napi::Object exports);
 void register_profile(Napi::Env env, Napi::Object exports);
 
 // The absolute path of the loaded .node file ("" when unknown).

@@ -42,7 +42,7 @@ export async function runPredict(args: PredictArgs, io: CliIo): Promise<number> 
   const model = await openModel(args.model, args.device);
   try {
     const items: { source: string; pixels: Float32Array }[] = [];
-    for (const file of args.images) items.push({ source: file, pixels: await readImageFile(file, model.inputShape, { resize: args.resize }) });
+    for (const file of args.images) items.push({ source: file, pixels: await readImageFile(file, model.inputShape, { resize: args.resize, ...(model.imageResize !== undefined ? { centerCrop: { resizeTo: model.imageResize } } : {}) }) });
     const size = model.inputShape[0] * model.inputShape[1] * model.inputShape[2];
     if (args.data !== undefined) {
       const ds = await modelData(args, model);

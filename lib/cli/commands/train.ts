@@ -12,10 +12,12 @@ import * as path from 'node:path';
 
 import { checkWritableDestination } from '../../atomic-file';
 import { checkCheckpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
-import type { Dataset } from '../../data';
+import type { AnyDataset, SkippedImages } from '../../data';
+import type { Preprocessing } from '../../model/preprocessing';
 import { lossByName, modelByName, type Network } from '../../nn';
 import { Model } from '../../model';
 import type { ScaleAmendedSgdOptions, SgdOptions, SgdSchedule } from '../../optim';
+import { subset } from '../../data/dataset';
 import { stratifiedSplit } from '../../data/split';
 import { fitParts, Progress } from '../../progress';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
@@ -41,6 +43,7 @@ import { RunLog, type RunRecord } from '../../train/run-log';
 import { checkModelOptions, checkOptimizerOptions, defaultStem, flagOf, OPTIMIZERS, parseTrainArgs, RUN_DEFINING_OPTIONS, UsageError, type TrainArgs } from '../args';
 import { checkDevice, loadPaperData } from '../common';
 import { imageFolderMessage } from '../image-folder';
+import { IMAGE_FOLDER_OPTIONS, isImageFolderLayout, loadImageFolderData, loadRecordData } from '../streamed-data';
 import { EXIT, type CliIo } from '../io';
 
 /** Where Ctrl-C writes its checkpoint when no --checkpoint is given (in the working directory). */
@@ -216,9 +219,15 @@ function recordedOptions(a: TrainArgs): { [key: string]: JsonValue } {
     svhnExtra: a.svhnExtra ?? false,
     cifarLabels: a.cifarLabels ?? null,
     augment: a.augment ?? null,
+    // image folders only (absent otherwise, as in checkpoints from before they existed)
+    ...(a.imageSize !== undefined ? { imageSize: a.imageSize } : {}),
+    ...(a.cropScale !== undefined ? { cropScale: a.cropScale } : {}),
+    ...(a.valLabels !== undefined ? { valLabels: a.valLabels } : {}),
+    ...(a.skipCorrupt === true ? { skipCorrupt: true } : {}),
+    ...(a.stream === true ? { stream: true } : {}),
     trainLimit: a.trainLimit ?? null,
     testLimit: a.testLimit ?? null,
-    preprocess: 'paper',
+    preprocess: a.format === 'imagefolder' ? 'channels' : 'paper',
     optimizer: a.optimizer,
     loss: a.loss,
     lr: a.lr,
@@ -306,6 +315,51 @@ function fmt(x: number | undefined, digits = 4): string {
   return x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
+/** The data of a run: in memory with the paper's preprocessing, or an image folder normalised per channel. */
+interface TrainingData {
+  train: AnyDataset;
+  test: AnyDataset;
+  preprocessing: Preprocessing;
+  classNames?: readonly string[];
+  /** --skip-corrupt: the images left out. */
+  skipped?: SkippedImages;
+  /** An image folder's evaluation transform (shorter side before the central crop), for the model file. */
+  imageResize?: number;
+}
+
+// Reads --data: an image folder (DIR/train/CLASS/…, --format imagefolder or guessed) streams from
+// disk; everything else is read into memory and preprocessed as the paper does.
+async function loadTrainingData(args: TrainArgs, io: CliIo): Promise<TrainingData> {
+  if (args.format === 'imagefolder') {
+    const d = await loadImageFolderData(args, (line) => io.stderr.write(`warning: ${line}\n`));
+    return {
+      train: d.train,
+      test: d.test,
+      classNames: d.classNames,
+      preprocessing: { kind: 'channels', mean: Float32Array.from(d.stats.mean), std: Float32Array.from(d.stats.std) },
+      imageResize: d.train.resizeTo,
+      ...(d.skipped !== undefined ? { skipped: d.skipped } : {}),
+    };
+  }
+  for (const [key, flag] of IMAGE_FOLDER_OPTIONS) {
+    if (args[key] !== undefined && args[key] !== false) throw new UsageError(`${flag} applies to image folders (--data DIR with DIR/train/CLASS/*.jpg), not to ${args.data}`);
+  }
+  if (args.augment === 'random-resized-crop') throw new UsageError(`--augment random-resized-crop is for image folders; ${args.data} takes --augment crop-flip`);
+  if (args.stream === true) {
+    const d = await loadRecordData(args);
+    return { train: d.train, test: d.test, preprocessing: { kind: 'paper', mean: d.mean }, ...(d.classNames !== undefined ? { classNames: d.classNames } : {}) };
+  }
+  try {
+    const d = await loadPaperData(args);
+    return { train: d.train, test: d.test, preprocessing: { kind: 'paper', mean: d.mean }, ...(d.classNames !== undefined ? { classNames: d.classNames } : {}) };
+  } catch (e) {
+    // a folder of PNG/JPEG images not laid out as train/CLASS: say how, rather than the reader's "not a CIFAR binary directory"
+    const hint = imageFolderMessage(args.data, path.relative(io.cwd ?? process.cwd(), args.data) || args.data);
+    if (hint !== undefined) throw new UsageError(hint);
+    throw e;
+  }
+}
+
 /**
  * Runs `newton-cnn train` with parsed arguments.
  * @throws UsageError for options inconsistent with a resumed checkpoint or an unavailable device;
@@ -326,6 +380,8 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
     checkOptimizerOptions(args);
     checkModelOptions(args);
   }
+  // an image folder is recognised by its layout (and so recorded in checkpoints and logs)
+  if (args.format === undefined && isImageFolderLayout(args.data)) args = { ...args, format: 'imagefolder' };
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
   // the output paths, before any training (a directory, a missing or unwritable directory)
@@ -345,23 +401,17 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
     }
   }
 
-  let loaded: Awaited<ReturnType<typeof loadPaperData>>;
-  try {
-    loaded = await loadPaperData(args);
-  } catch (e) {
-    // a folder of PNG/JPEG images: say so, rather than the reader's "not a CIFAR binary directory"
-    const hint = imageFolderMessage(args.data, path.relative(io.cwd ?? process.cwd(), args.data) || args.data);
-    if (hint !== undefined) throw new UsageError(hint);
-    throw e;
-  }
-  const { test, mean, classNames } = loaded;
+  const loaded = await loadTrainingData(args, io);
+  const { test } = loaded;
   // --validation: a stratified held-out part of the training set (the same for a resumed run: seeded)
   let train = loaded.train;
-  let validation: Dataset | undefined;
+  let validation: AnyDataset | undefined;
   if (args.validation > 0) {
-    const split = stratifiedSplit(loaded.train, args.validation, args.seed);
+    // a number of images (≥ 1) or a fraction
+    const fraction = args.validation >= 1 ? args.validation / loaded.train.length : args.validation;
+    const split = fraction < 1 ? stratifiedSplit(loaded.train, fraction, args.seed) : { train: subset(loaded.train, []), validation: loaded.train };
     if (split.validation.length === 0 || split.train.length === 0) {
-      throw new UsageError(`--validation ${args.validation} of ${loaded.train.length} training images leaves ${split.validation.length === 0 ? 'no validation' : 'no training'} images; give a fraction in (0, 1) that leaves both`);
+      throw new UsageError(`--validation ${args.validation} of ${loaded.train.length} training images leaves ${split.validation.length === 0 ? 'no validation' : 'no training'} images; give a fraction in (0, 1) or a number of images that leaves both`);
     }
     train = split.train;
     validation = split.validation;
@@ -384,7 +434,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
       ...(validation !== undefined ? { validation } : {}),
       ...(args.earlyStop !== undefined ? { earlyStop: new EarlyStopping(args.earlyStop) } : {}),
     };
-    const saver = modelSaver(model, args, mean, classNames);
+    const saver = modelSaver(model, args, loaded);
     const setProgress = (p: Progress): void => void (progress = p);
     const outcome =
       args.optimizer === 'newton'
@@ -392,6 +442,11 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
         : await trainModel(model, train, test, args, resumeFrom, io, out, setProgress, saver, extras);
     if (log !== undefined && outcome.summary !== undefined) {
       log.write({ kind: 'final', optimizer: args.optimizer, time: outcome.result.state.elapsed, iteration: outcome.result.state.optimizer.iteration, ...outcome.summary, ...(outcome.validation !== undefined ? { validationAccuracy: outcome.validation.accuracy } : {}) });
+    }
+    const skipped = loaded.skipped;
+    if (skipped !== undefined && skipped.count > 0) {
+      const first = skipped.entries()[0];
+      io.stderr.write(`skipped ${skipped.count} unreadable image${skipped.count === 1 ? '' : 's'} (--skip-corrupt), e.g. ${first.file}: ${first.message}\n`);
     }
     return outcome;
   } finally {
@@ -406,7 +461,7 @@ interface RunExtras {
   /** --log. */
   log?: RunLog;
   /** --validation: the held-out images. */
-  validation?: Dataset;
+  validation?: AnyDataset;
   /** --early-stop. */
   earlyStop?: EarlyStopping;
 }
@@ -462,8 +517,8 @@ function validationLine(r: ValidationReport, unit: string, patience: number | un
 
 async function trainModel(
   model: Network,
-  train: Dataset,
-  test: Dataset,
+  train: AnyDataset,
+  test: AnyDataset,
   args: TrainArgs,
   resumeFrom: Checkpoint | undefined,
   io: CliIo,
@@ -547,7 +602,7 @@ async function trainModel(
       trainEvaluationSize: EPOCH_EVALUATION_SIZE,
       signal: run.signal,
       ...(resume !== undefined ? { resume } : {}),
-      ...(args.augment !== undefined ? { augment: args.augment } : {}),
+      ...(args.augment !== undefined ? { augment: args.cropScale !== undefined ? { randomResizedCrop: { scale: [args.cropScale, 1] as const }, flip: true } : args.augment } : {}),
       onProgress: (p) => {
         learningRate = p.learningRate;
         if (!args.quiet) progress.update(p);
@@ -691,11 +746,13 @@ type ModelSaver = (options: { [key: string]: JsonValue }, summary: TrainSummary)
 
 // --save: the network with the paper's preprocessing (the training mean), the data's class names,
 // the loss, the run's options and final metrics (lib/model).
-function modelSaver(model: Network, args: TrainArgs, mean: Float32Array, classNames: readonly string[] | undefined): ModelSaver {
+function modelSaver(model: Network, args: TrainArgs, data: TrainingData): ModelSaver {
+  const { preprocessing, classNames, imageResize } = data;
   return async (options, summary) => {
     if (args.save === undefined) return undefined;
     const trained = new Model(model, {
-      preprocessing: { kind: 'paper', mean },
+      preprocessing,
+      ...(imageResize !== undefined ? { imageResize } : {}),
       ...(classNames !== undefined && classNames.length === model.outputSize ? { classNames } : {}),
       loss: args.loss,
       provenance: { training: options, metrics: { ...summary } },
@@ -706,7 +763,7 @@ function modelSaver(model: Network, args: TrainArgs, mean: Float32Array, classNa
 }
 
 // The checkpoint's description of the network (with the stem of a ResNet).
-function checkpointModel(model: Network, train: Dataset, args: TrainArgs): CheckpointModel {
+function checkpointModel(model: Network, train: AnyDataset, args: TrainArgs): CheckpointModel {
   const stem = args.stem ?? defaultStem(args.model);
   return {
     name: args.model,
@@ -718,7 +775,7 @@ function checkpointModel(model: Network, train: Dataset, args: TrainArgs): Check
   };
 }
 
-function checkResumedModel(model: Network, train: Dataset, args: TrainArgs, ckpt: Checkpoint): void {
+function checkResumedModel(model: Network, train: AnyDataset, args: TrainArgs, ckpt: Checkpoint): void {
   const m = ckpt.model;
   const stem = args.stem ?? defaultStem(args.model);
   if (m.stem !== undefined && m.stem !== stem) {
@@ -770,8 +827,8 @@ export const NEWTON_LINE_WIDTH = 80;
 // `newton-cnn train --optimizer newton`: the Newton counterpart of trainModel.
 async function trainModelNewton(
   model: Network,
-  train: Dataset,
-  test: Dataset,
+  train: AnyDataset,
+  test: AnyDataset,
   args: TrainArgs,
   resumeFrom: Checkpoint | undefined,
   io: CliIo,
