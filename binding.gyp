@@ -23,11 +23,17 @@
 #   use_png    'true' decodes PNG images with libpng (-lpng, which brings zlib) and defines
 #              NEWTON_HAVE_PNG. Default: 'true' when png.h is in /usr/include or
 #              /usr/local/include (libpng-dev).
+#   use_mpi    'true' links MPI for the collectives between processes (native/core/comm.h) with
+#              the flags of the MPI compiler wrapper (`mpicc --showme:compile` and
+#              `--showme:link`: Open MPI's) and defines NEWTON_HAVE_MPI; 'false' leaves it out
+#              (mpiInfo() then says why). Default: 'true' when `mpicc --showme:compile` runs, i.e.
+#              an Open MPI mpicc is on PATH (libopenmpi-dev).
 {
   'variables': {
     'use_blas%': '<!(node -p "[\'/usr/include/x86_64-linux-gnu/cblas.h\',\'/usr/include/aarch64-linux-gnu/cblas.h\',\'/usr/include/cblas.h\',\'/usr/include/openblas/cblas.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_turbojpeg%': '<!(node -p "[\'/usr/include/turbojpeg.h\',\'/usr/local/include/turbojpeg.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_png%': '<!(node -p "[\'/usr/include/png.h\',\'/usr/local/include/png.h\'].some(f => require(\'fs\').existsSync(f))")',
+    'use_mpi%': '<!(node -p "require(\'child_process\').spawnSync(\'mpicc\', [\'--showme:compile\']).status === 0")',
     'use_lapack%': '<!(node -p "[\'/usr/lib/x86_64-linux-gnu\',\'/usr/lib/aarch64-linux-gnu\',\'/usr/lib64\',\'/usr/lib\',\'/usr/local/lib\'].some(d => { try { return require(\'fs\').readFileSync(d + \'/libopenblas.so\').includes(\'dsyevd_\'); } catch (e) { return false; } })")',
   },
   'targets': [
@@ -89,6 +95,11 @@
         ['use_png=="true"', {
           'defines': ['NEWTON_HAVE_PNG=1'],
           'libraries': ['-lpng'],
+        }],
+        ['use_mpi=="true"', {
+          'defines': ['NEWTON_HAVE_MPI=1'],
+          'cflags_cc': ['<!@(mpicc --showme:compile)'],
+          'libraries': ['<!@(mpicc --showme:link)'],
         }],
       ],
     },

@@ -244,6 +244,25 @@ export interface NativeAddon extends NativeOps {
   recordBatch(source: NativeRecordSource, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): void;
   /** The same on a worker thread. */
   recordBatchAsync(source: NativeRecordSource, labels: Int32Array, order: Int32Array, options: NativeAugmentOptions, x: Float32Array, y: Float32Array, labelsOut: Int32Array): Promise<void>;
+
+  // --- collectives between processes (native/core/comm.h; lib/distributed.ts) ---
+  /** The MPI library this build linked (e.g. "Open MPI 4.1.4"), or null and why not. */
+  mpiInfo(): { library: string } | { library: null; reason: string };
+  /**
+   * Joins the MPI job this process was started in (MPI_Init_thread; once per process: later
+   * calls return the same). Outside mpirun it is a job of one. `timeoutSeconds`: a collective
+   * that waits longer (a rank died or hangs) ends the whole job with a message naming the rank,
+   * the collective and the wait (MPI_Abort).
+   */
+  mpiInit(timeoutSeconds: number): { rank: number; size: number; localRank: number; localSize: number; library: string };
+  /** Sums a contiguous CPU float32/float64 tensor over the ranks, in place (MPI_Allreduce). */
+  commAllReduceSum(t: NativeTensor): void;
+  /** Sums a Float64Array over the ranks, in place (for scalars: losses, counts). */
+  commAllReduceSumArray(a: Float64Array): void;
+  /** Copies root's contiguous CPU tensor into every rank's (MPI_Bcast); shapes and dtypes must agree. */
+  commBroadcast(t: NativeTensor, root: number): void;
+  /** Waits for every rank (MPI_Barrier). */
+  commBarrier(): void;
 }
 
 /**

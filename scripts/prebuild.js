@@ -25,6 +25,10 @@
 //     libpng16.so.16 at run time (packages libturbojpeg0, libpng16-16); where one is missing,
 //     that format alone is unavailable and imageCodecs() says why. Building needs only
 //     turbojpeg.h and png.h (libturbojpeg0-dev, libpng-dev);
+//   - MPI left out (NEWTON_USE_MPI=OFF): libmpi cannot be linked statically into an addon and
+//     must match the mpirun that starts the job, so the prebuilt has no collectives between
+//     processes (mpiInfo() says why); data-parallel jobs need an addon compiled where MPI is
+//     installed (libopenmpi-dev: NEWTON_BUILD_FROM_SOURCE=1 npm rebuild newton-cnn);
 //   - libstdc++ and libgcc_s stay shared (Node.js itself links them): linking them statically
 //     would pull in glibc 2.35/2.36 symbols (arc4random, _dl_find_object) and shut out
 //     Ubuntu 22.04. The oldest glibc and libstdc++ it runs on are printed below and written to
@@ -85,6 +89,7 @@ function main() {
     '--CDNEWTON_CUDA=OFF',
     '--CDBLA_STATIC=ON',
     '--CDNEWTON_IMAGE_PORTABLE=ON',
+    '--CDNEWTON_USE_MPI=OFF',
     `--CDCMAKE_SHARED_LINKER_FLAGS=-Wl,--exclude-libs,ALL ${shim}`,
   ];
   log(`running: node ${args.map((a) => path.relative(ROOT, a) && !a.startsWith('-') && a.includes('/') ? path.relative(ROOT, a) : a).join(' ')}`);

@@ -212,6 +212,13 @@ describe('decodeImage', () => {
     expect(native().decodeImage(bytes, 1).data[3 * w + 28]).toBeGreaterThan(200);
   });
 
+  withImages('padding between the last scan and the EOI marker (a warning that leaves the image whole) decodes as the clean file', async () => {
+    const jpeg = Buffer.from(fx.bigJpeg);
+    const eoi = jpeg.length - 2;
+    const padded = Buffer.concat([jpeg.subarray(0, eoi), Buffer.alloc(240), jpeg.subarray(eoi)]);
+    expect(maxDiff(native().decodeImage(padded, 3).data, native().decodeImage(jpeg, 3).data)).toBe(0);
+  });
+
   withImages('damaged data is an Error naming what is wrong, never a partial image', async () => {
     const jpeg = fx.bigJpeg, png = fx.bigPng;
     const bad: [string, Uint8Array, RegExp][] = [

@@ -199,6 +199,21 @@ describe('DataLoader', () => {
     expect(new DataLoader(ds, { batchSize: 7, seed: 1, shuffle: false }).order(1)).toEqual(Int32Array.from({ length: 203 }, (_, i) => i));
   });
 
+  test('shards of a data-parallel job: each batch split among the processes, together the batch of one process', async () => {
+    // 203 examples in batches of 16: the last holds 11, shared by 3 processes as 3 + 4 + 4
+    const whole = await collect(new DataLoader(ds, { batchSize: 16, seed: 6, augment: cropFlip }), 1);
+    const parts = await Promise.all([0, 1, 2].map((index) => collect(new DataLoader(ds, { batchSize: 16, seed: 6, augment: cropFlip, shard: { index, count: 3 } }), 1)));
+    whole.x.forEach((x, b) => {
+      expect(parts.flatMap((p) => p.x[b])).toEqual(x);
+      expect(parts.flatMap((p) => p.labels[b])).toEqual(whole.labels[b]);
+    });
+    expect(parts.map((p) => p.labels[12].length)).toEqual([3, 4, 4]);
+    expect(parts[1].starts[12]).toBe(192 + 3);
+    expect(() => new DataLoader(ds, { batchSize: 2, dropLast: true, shard: { index: 0, count: 3 } })).toThrow(/a batch of 2 examples cannot be shared among 3 processes \(every process needs one\): use a batch size of at least 3$/);
+    expect(() => new DataLoader(ds, { batchSize: 100, shard: { index: 0, count: 4 } })).toThrow(/a batch of 3 examples cannot be shared among 4 processes .*whose last batch \(203 mod batchSize\) is 0 or at least 4, or dropLast/);
+    expect(() => new DataLoader(ds, { batchSize: 16, shard: { index: 3, count: 3 } })).toThrow(/options.shard.index must be below shard.count 3, got 3/);
+  });
+
   test('drop-last leaves out the partial batch', async () => {
     const loader = new DataLoader(ds, { batchSize: 16, dropLast: true });
     expect(loader.batchesPerEpoch).toBe(12);

@@ -150,7 +150,7 @@ test('malformed files are DataFileErrors naming them', async () => {
   const e = await openCifarRecords([badLabel]).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(DataFileError);
   expect((e as DataFileError).message).toMatch(/label.bin: record 1 has label 12, outside \[0, 10\)/);
-  await expect(openCifarRecords([path.join(dir, 'missing.bin')])).rejects.toThrow(/missing.bin: no such file/);
+  await expect(openCifarRecords([path.join(dir, 'missing.bin')])).rejects.toThrow(/missing.bin: file not found/);
   const images = writeFile(dir, 'i-idx3', idxImages(4, 3, 3));
   const cut = writeFile(dir, 'cut-idx3', idxImages(4, 3, 3).subarray(0, 30));
   const lab = writeFile(dir, 'l-idx1', idxLabels([0, 1, 0, 1]));

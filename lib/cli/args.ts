@@ -148,6 +148,10 @@ export interface TrainArgs extends DataFileArgs {
   skipCorrupt?: boolean;
   /** CIFAR / uncompressed IDX directories: stream the images from disk instead of reading them into memory. */
   stream?: boolean;
+  /** Data-parallel training over the processes of an `mpirun` job. */
+  distributed?: 'mpi';
+  /** Set by runTrain on the ranks other than 0 of a --distributed job: they neither print nor write files. */
+  follower?: boolean;
   /** Run log streamed while training (absolute; .csv: CSV, else JSON Lines). */
   log?: string;
   /** Profile the run (lib/profile.ts): the Chrome trace goes to this file (absolute), the per-op table to stdout. */
@@ -236,6 +240,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)`, section: 'common' }],
   ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)', section: 'common' }],
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
+  ['distributed', { key: 'distributed', kind: 'string', value: 'BACKEND', help: 'sgd: data-parallel training over the processes of `mpirun -np N newton-cnn train …`: mpi (rank 0 prints and writes the files)', section: 'common' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
   ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set, or F images (the papers: 5000 of CIFAR, 6000 of SVHN), and report accuracy on them every epoch (newton: iteration)', section: 'data' }],
   ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (crop-flip: pad 4, random crop, horizontal flip; random-resized-crop: ImageNet's, for image folders; off the JS thread, prefetched)`, section: 'data' }],
@@ -726,6 +731,8 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (valLabels !== undefined && !fs.existsSync(valLabels)) throw new UsageError(`--val-labels: no such file '${valLabelsText}'`);
   const skipCorrupt = bool('skip-corrupt');
   const stream = bool('stream');
+  const distributed = opt('distributed', (f, t) => choice(f, t, ['mpi'] as const));
+  if (distributed !== undefined && optimizer !== 'sgd') throw new UsageError(`--distributed: data-parallel ${optimizer} is not in this build yet; it trains --optimizer sgd`);
   if (earlyStop !== undefined && !given.has('validation')) throw new UsageError('--early-stop needs --validation F (the held-out fraction it watches), e.g. --validation 0.1 --early-stop 5');
   const logText = str('log');
   const log = logText === undefined ? undefined : outputFile('--log', logText, cwd);
@@ -806,6 +813,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(valLabels !== undefined ? { valLabels } : {}),
     ...(skipCorrupt ? { skipCorrupt } : {}),
     ...(stream ? { stream } : {}),
+    ...(distributed !== undefined ? { distributed } : {}),
     ...(log !== undefined ? { log } : {}),
     ...(profile !== undefined ? { profile } : {}),
     mFanout,

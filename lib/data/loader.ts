@@ -68,6 +68,14 @@ export interface DataLoaderOptions {
   dtype?: 'float32' | 'float64';
   /** Device of x and y (default 'cpu'). */
   device?: string;
+  /**
+   * Data-parallel training: this process's share of every batch. Of a batch holding positions
+   * [s, s + b) of the epoch, shard `index` of `count` takes [s + ⌊b·index/count⌋,
+   * s + ⌊b·(index + 1)/count⌋) — each example in one shard, with the augmentation draws of its
+   * position, so the shards together are the batch of one process. Every batch must hold at
+   * least `count` examples.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** A loader batch: the Batch of gatherBatch plus where it lies in its epoch. */
@@ -232,6 +240,8 @@ export class DataLoader {
   readonly device: string | undefined;
   /** Shape [C, H, W] of the images the loader hands out (the crop size when cropping). */
   readonly outputShape: readonly [number, number, number];
+  /** This process's share of every batch (options.shard; absent: the whole batch). */
+  readonly shard: { readonly index: number; readonly count: number } | undefined;
   private readonly augment: ResolvedAugment;
 
   /** @throws TypeError / RangeError for a bad data set or option, naming the option. */
@@ -265,6 +275,24 @@ export class DataLoader {
     }
     if (this.dropLast && dataset.length < this.batchSize) {
       throw new RangeError(`${FN}: options.dropLast with batchSize ${this.batchSize} leaves no batch of the ${dataset.length} examples`);
+    }
+    if (options.shard !== undefined) {
+      const sh = options.shard as unknown;
+      if (sh === null || typeof sh !== 'object') throw new TypeError(`${FN}: options.shard must be { index, count }, got ${kind(sh)}`);
+      const count = positive('shard.count', (sh as { count: unknown }).count, 1);
+      const index = positive('shard.index', (sh as { index: unknown }).index, 0);
+      if (index >= count) throw new RangeError(`${FN}: options.shard.index must be below shard.count ${count}, got ${index}`);
+      const last = dataset.length % this.batchSize;
+      const smallest = this.dropLast || last === 0 ? this.batchSize : Math.min(this.batchSize, last);
+      if (smallest < count) {
+        throw new RangeError(
+          `${FN}: a batch of ${smallest} examples cannot be shared among ${count} processes (every process needs one): ` +
+            `use a batch size of at least ${count}${last !== 0 && !this.dropLast ? ` whose last batch (${dataset.length} mod batchSize) is 0 or at least ${count}, or dropLast` : ''}`,
+        );
+      }
+      this.shard = Object.freeze({ index, count });
+    } else {
+      this.shard = undefined;
     }
   }
 
@@ -323,10 +351,19 @@ export class DataLoader {
   }
 
   /** Assembles batch `index` of an order on a native worker thread. */
+  /** Positions [start, end) of batch `index` that this loader assembles (its shard of them). */
+  private range(index: number): { start: number; end: number } {
+    const first = index * this.batchSize;
+    const last = Math.min(this.dataset.length, first + this.batchSize);
+    if (this.shard === undefined) return { start: first, end: last };
+    const b = last - first;
+    const { index: i, count: c } = this.shard;
+    return { start: first + Math.floor((b * i) / c), end: first + Math.floor((b * (i + 1)) / c) };
+  }
+
   private assemble(epoch: number, order: Int32Array, index: number): Promise<HostBatch> {
     const ds = this.dataset;
-    const start = index * this.batchSize;
-    const end = Math.min(ds.length, start + this.batchSize);
+    const { start, end } = this.range(index);
     const b = end - start;
     const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end, count: b };
     if (isImageFolder(ds)) {
@@ -351,9 +388,8 @@ export class DataLoader {
   /** Assembles batch `index` of an order on the JS thread (tests, and callers without an event loop to spare). */
   batchSync(epoch: number, order: Int32Array, index: number): LoaderBatch {
     const ds = this.dataset;
-    const start = index * this.batchSize;
-    const end = Math.min(ds.length, start + this.batchSize);
-    if (!Number.isInteger(index) || index < 0 || start >= end) throw new RangeError(`${FN}.batchSync: index must be a batch of the epoch, in [0, ${this.batchesPerEpoch}), got ${index}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.batchesPerEpoch) throw new RangeError(`${FN}.batchSync: index must be a batch of the epoch, in [0, ${this.batchesPerEpoch}), got ${index}`);
+    const { start, end } = this.range(index);
     const b = end - start;
     const h: HostBatch = { x: new Float32Array(b * imageSize(this.outputShape)), y: new Float32Array(b * ds.classes), labels: new Int32Array(b), start, end, count: b };
     if (isImageFolder(ds)) {

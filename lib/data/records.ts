@@ -19,6 +19,7 @@ import { native, type NativeRecordSource } from '../native';
 import { hostBatch } from './host-batch';
 import type { Batch, GatherBatchOptions } from './batch';
 import { checkAnyDataset, DataFileError, describe, imageSize, type RecordFile } from './dataset';
+import { isGzip, readError } from './files';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx';
 import { CIFAR10_TRAIN, exists, labelNameFile } from './load';
 import { Rng } from './rng';
@@ -33,13 +34,8 @@ async function openFile(fn: string, file: string): Promise<{ fd: fs.promises.Fil
     const fd = await fs.promises.open(file, 'r');
     return { fd, size: (await fd.stat()).size };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new DataFileError(`${fn}: ${file}: ${err.code === 'ENOENT' ? 'no such file' : `cannot read it (${err.message})`}`, file);
+    throw readError(fn, file, e);
   }
-}
-
-function isGzip(head: Buffer): boolean {
-  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
 /** The label bytes at `labelOffset` of each of `count` records of `recordBytes` from `offset` on. */

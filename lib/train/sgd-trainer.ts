@@ -22,6 +22,7 @@ import { checkModelData, evaluateObjectiveAsync } from './objective';
 import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { profile } from '../profile';
+import type { Distributed } from '../distributed';
 
 const FN = 'trainSgd';
 
@@ -47,6 +48,8 @@ interface Resolved {
   checkpointEvery: number;
   yieldEveryMs: number;
   prefetch: number;
+  /** A data-parallel job of more than one process (absent: this process alone). */
+  distributed?: Distributed;
 }
 
 function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOptions): Resolved {
@@ -102,7 +105,32 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
   checkFunction('options.onProgress', options.onProgress);
   checkFunction('options.onEpoch', options.onEpoch);
   checkFunction('options.onCheckpoint', options.onCheckpoint);
-  return { optimizer, epochs, batchSize, seed, loss, evaluate: every === 'epoch', trainEvaluationSize, evaluationBatchSize, checkpointEvery, yieldEveryMs, prefetch };
+  const dist = options.distributed;
+  if (dist !== undefined) {
+    if (dist === null || typeof dist !== 'object' || typeof dist.allReduceSum !== 'function' || !Number.isInteger(dist.size)) {
+      throw new TypeError(`${FN}: options.distributed must be the Distributed of initDistributed(), got ${dist === null ? 'null' : typeof dist}`);
+    }
+    if (dist.size > 1 && optimizer === 'scale-amended-sgd') {
+      throw new RangeError(`${FN}: options.distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use optimizer 'sgd'`);
+    }
+    if (dist.size > 1 && model.device !== 'cpu') {
+      throw new RangeError(`${FN}: options.distributed: the ${dist.backend} backend sums CPU tensors; a network on ${model.device} needs the NCCL backend, not in this build yet`);
+    }
+  }
+  return {
+    optimizer,
+    epochs,
+    batchSize,
+    seed,
+    loss,
+    evaluate: every === 'epoch',
+    trainEvaluationSize,
+    evaluationBatchSize,
+    checkpointEvery,
+    yieldEveryMs,
+    prefetch,
+    ...(dist !== undefined && dist.size > 1 ? { distributed: dist } : {}),
+  };
 }
 
 function checkResume(model: Network, r: Resolved, l: number, s: TrainState): void {
@@ -187,8 +215,23 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
     rng = new Rng(r.seed);
   }
   const trainEval = r.evaluate ? evaluationSubset(train, r.trainEvaluationSize) : null;
-  // every batch comes through the loader (without augmentation its values are gatherBatch's)
-  const loader = new DataLoader(train, { batchSize: r.batchSize, seed: r.seed, prefetch: r.prefetch, ...(options.augment !== undefined ? { augment: options.augment } : {}), dtype: model.dtype, device: model.device });
+  // every batch comes through the loader (without augmentation its values are gatherBatch's);
+  // in a data-parallel job each rank assembles its shard of every batch
+  const dist = r.distributed;
+  const loader = new DataLoader(train, {
+    batchSize: r.batchSize,
+    seed: r.seed,
+    prefetch: r.prefetch,
+    ...(options.augment !== undefined ? { augment: options.augment } : {}),
+    dtype: model.dtype,
+    device: model.device,
+    ...(dist !== undefined ? { shard: { index: dist.rank, count: dist.size } } : {}),
+  });
+  if (dist !== undefined) {
+    // every rank starts from rank 0's θ and batch-norm statistics (a resumed run too)
+    dist.broadcast(model.parameters, 0);
+    if (model.buffers.size > 0) dist.broadcast(model.buffers, 0);
+  }
   let dataWaitMs = 0;
   const C = sgd.options.C;
   const start = performance.now();
@@ -248,7 +291,10 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
     imagesPerSecond: trainMs > 0 ? images / (trainMs / 1000) : 0,
     dataWaitSeconds: dataWaitMs / 1000,
   });
-  const aborted = (): boolean => options.signal?.aborted === true;
+  // In a data-parallel job the ranks stop together: a rank's request travels with the step's
+  // all-reduce, and every rank then stops after that same step.
+  let jobAborted = false;
+  const aborted = (): boolean => (dist !== undefined ? jobAborted : options.signal?.aborted === true);
   // the time a step waits for its batch: ≈ 0 when the loader keeps ahead
   const nextLoaded = async (it: AsyncIterator<LoaderBatch>): Promise<LoaderBatch> => {
     const scope = profile.scope('data');
@@ -278,13 +324,20 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
       const learningRate = sgd.learningRate;
       const b = await nextLoaded(loaded);
       // the batch size, less the images an image folder skipped (unreadable files)
-      const size = b.labels.length;
+      let size = b.labels.length;
       let lossSum: number;
       try {
         using gradientScope = profile.scope('gradient');
         const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
         try {
           lossSum = r.loss.value(z, b.y);
+          if (dist !== undefined) {
+            // the job's batch: every rank holds one shard; all of them check the same total
+            const totals = Float64Array.of(lossSum, size, options.signal?.aborted === true ? 1 : 0);
+            profile.scope('all-reduce', () => dist.allReduceScalars(totals));
+            [lossSum, size] = totals;
+            jobAborted = totals[2] > 0;
+          }
           // the one check of every step: the batch loss, a number already here
           if (!Number.isFinite(lossSum)) {
             const bad = nonFiniteElement(model.parameters);
@@ -305,6 +358,8 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
           z.dispose();
         }
         gradientScope.close();
+        // the gradient of the job's batch: the sum of the ranks' sums
+        if (dist !== undefined) profile.scope('all-reduce', () => dist.allReduceSum(model.gradient));
         profile.scope('update', () => sgd.step(size));
       } finally {
         model.releaseCache();

@@ -1,6 +1,7 @@
 // Types of the training loops: options, progress reports, per-epoch statistics and the
 // resumable training state.
 import type { AnyDataset, AugmentOptions, AugmentPreset } from '../data';
+import type { Distributed } from '../distributed';
 import type { Loss } from '../nn/losses';
 import type { ScaleAmendedSgdOptions } from '../optim/scale-amended-sgd';
 import type { SgdOptions, SgdState } from '../optim/sgd';
@@ -157,8 +158,14 @@ export interface TrainSgdOptions {
    * by (seed, epoch, position), so resuming stays bit-for-bit. Default: none (batches gathered as is).
    */
   augment?: AugmentOptions | AugmentPreset;
-  /** With options.augment: batches assembled ahead of the step (default 2). */
+  /** Batches assembled ahead of the step (default 2). */
   prefetch?: number;
+  /**
+   * A data-parallel job (lib/distributed.ts initDistributed, under `mpirun`): each rank trains on
+   * its shard of every batch of the same permutation, the losses and gradients are summed over
+   * the ranks before each step, and θ starts from rank 0's. Every rank returns the same state.
+   */
+  distributed?: Distributed;
 }
 
 /** What trainSgd returns. */

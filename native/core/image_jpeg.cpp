@@ -140,12 +140,17 @@ void decode_jpeg(const uint8_t* data, std::size_t size, int channels, DecodedIma
   if (width == 0 || height == 0) fail<Error>("truncated or corrupt JPEG data: no frame header before the data ends");
   check_image_size("JPEG", width, height);
   const int64_t pixels = static_cast<int64_t>(width) * height;
-  // Warnings (truncated or damaged entropy-coded data) end the decode as errors; more than
-  // 500 progressive scans is a known decompression bomb, not an image.
-  const int flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
+  // A warning about the entropy-coded data (truncated, damaged) fails the decode: the image would
+  // be partly grey. The one warning that leaves the image whole is padding after the last scan
+  // ("Corrupt JPEG data: N extraneous bytes before marker 0xd9"; a few ImageNet files have it, and
+  // PIL reads them), so the decode runs to the end and only that warning, when it is the last
+  // word, is let through. More than 500 progressive scans is a known decompression bomb.
+  const int flags = TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS;
   auto fail_decode = [&]() {
     const bool warning = api.error_code(tj.get()) == TJERR_WARNING;
-    fail<Error>(warning ? "truncated or corrupt JPEG data: " : "cannot decode JPEG: ", api.error_text(tj.get()));
+    const std::string text = api.error_text(tj.get());
+    if (warning && text.find("extraneous bytes before marker 0xd9") != std::string::npos) return;
+    fail<Error>(warning ? "truncated or corrupt JPEG data: " : "cannot decode JPEG: ", text);
   };
   out.width = width;
   out.height = height;

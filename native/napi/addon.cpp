@@ -81,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_images(env, exports);
   register_records(env, exports);
   register_profile(env, exports);
+  register_comm(env, exports);
   return exports;
 }
 

@@ -25,6 +25,8 @@ void register_images(Napi::Env env, Napi::Object exports);
 // records.cpp: batches of fixed-size records read from files (core/record_batch.h).
 void register_records(Napi::Env env, Napi::Object exports);
 void register_profile(Napi::Env env, Napi::Object exports);
+// comm.cpp: collectives between processes over MPI (core/comm.h).
+void register_comm(Napi::Env env, Napi::Object exports);
 
 // The absolute path of the loaded .node file ("" when unknown).
 const std::string& addon_path();

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { checkWritableDestination } from '../../atomic-file';
 import { checkCheckpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointModel, type JsonValue } from '../../checkpoint';
 import type { AnyDataset, SkippedImages } from '../../data';
+import { initDistributed, type Distributed } from '../../distributed';
 import type { Preprocessing } from '../../model/preprocessing';
 import { lossByName, modelByName, type Network } from '../../nn';
 import { Model } from '../../model';
@@ -365,7 +366,8 @@ async function loadTrainingData(args: TrainArgs, io: CliIo): Promise<TrainingDat
  * @throws UsageError for options inconsistent with a resumed checkpoint or an unavailable device;
  *   Error for unreadable data or checkpoints.
  */
-export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutcome> {
+export async function runTrain(parsed: TrainArgs, cliIo: CliIo): Promise<TrainOutcome> {
+  let io = cliIo;
   const out = (line: string): void => {
     progress?.clear();
     io.stdout.write(`${line}\n`);
@@ -382,6 +384,19 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
   }
   // an image folder is recognised by its layout (and so recorded in checkpoints and logs)
   if (args.format === undefined && isImageFolderLayout(args.data)) args = { ...args, format: 'imagefolder' };
+  // --distributed: every rank trains; rank 0 alone prints and writes files
+  let distributed: Distributed | undefined;
+  if (args.distributed !== undefined) {
+    try {
+      distributed = initDistributed(args.distributed);
+    } catch (e) {
+      throw new UsageError(`--distributed ${args.distributed}: ${(e as Error).message.replace(/^initDistributed: /, '')}`);
+    }
+    if (distributed.rank !== 0) {
+      io = { ...io, stdout: { write: () => true } };
+      args = { ...args, quiet: true, json: false, checkpoint: undefined, save: undefined, log: undefined, profile: undefined, follower: true };
+    }
+  }
   if (args.threads !== undefined) setNumThreads(args.threads);
   checkDevice(args.device);
   // the output paths, before any training (a directory, a missing or unwritable directory)
@@ -433,6 +448,7 @@ export async function runTrain(parsed: TrainArgs, io: CliIo): Promise<TrainOutco
       ...(log !== undefined ? { log } : {}),
       ...(validation !== undefined ? { validation } : {}),
       ...(args.earlyStop !== undefined ? { earlyStop: new EarlyStopping(args.earlyStop) } : {}),
+      ...(distributed !== undefined ? { distributed } : {}),
     };
     const saver = modelSaver(model, args, loaded);
     const setProgress = (p: Progress): void => void (progress = p);
@@ -464,6 +480,8 @@ interface RunExtras {
   validation?: AnyDataset;
   /** --early-stop. */
   earlyStop?: EarlyStopping;
+  /** --distributed: the job this process is a rank of. */
+  distributed?: Distributed;
 }
 
 /** The validation report of a run with --validation. */
@@ -592,6 +610,7 @@ async function trainModel(
   const t0 = performance.now();
   try {
     result = await trainSgd(model, train, {
+      ...(extras.distributed !== undefined ? { distributed: extras.distributed } : {}),
       ...(args.optimizer === 'scale-amended-sgd' ? { optimizer: 'scale-amended-sgd' as const } : {}),
       epochs,
       batchSize: args.batchSize,
@@ -621,6 +640,8 @@ async function trainModel(
 
   const done = args.iterations !== undefined ? result.state.optimizer.iteration >= args.iterations : !result.aborted;
   if (run.interrupted && !done) {
+    // a --distributed rank other than 0 stops with the others; rank 0 writes the checkpoint
+    if (args.follower === true) return { exitCode: EXIT.interrupted, result };
     const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
     await checkpoints.write(file, result.state);
     const s = result.state;
