@@ -43,6 +43,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Data loader: CIFAR crop-flip batches images/s on 2 threads (target ≥ 50,000), the time a trainSgd step waits for data (≈ 0), JPEG decoding (libjpeg-turbo vs sharp) and the image-folder pipeline per core (target ≥ 300)',
     load: async () => (await import('./bench/data')).suite,
   },
+  distributed: {
+    description: 'Data-parallel SGD over MPI: all-reduce GB/s over 2 ranks, cnn3 SGD images/s with 1 and 2 ranks, scaling efficiency (needs MPI and mpirun)',
+    load: async () => (await import('./bench/distributed')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 
 import { distributedInfo } from '../lib';
+import { mpirunEnv } from '../scripts/mpi-env';
 
 /** Why MPI jobs cannot run here, or null when they can. */
 export function mpiUnavailable(): string | null {
@@ -14,20 +15,9 @@ export function mpiUnavailable(): string | null {
   return null;
 }
 
-/**
- * The environment of an mpirun child: root allowed, more ranks than cores, one host without ssh
- * (Open MPI looks for ssh even for a job on one host unless plm=isolated), and single-copy shared
- * memory off (containers without CAP_SYS_PTRACE forbid process_vm_readv).
- */
+/** The environment of an mpirun child (scripts/mpi-env.ts). */
 export function mpiEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    OMPI_ALLOW_RUN_AS_ROOT: '1',
-    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
-    OMPI_MCA_plm: process.env.OMPI_MCA_plm ?? 'isolated',
-    OMPI_MCA_btl_vader_single_copy_mechanism: process.env.OMPI_MCA_btl_vader_single_copy_mechanism ?? 'none',
-    OMPI_MCA_rmaps_base_oversubscribe: '1',
-  };
+  return mpirunEnv();
 }
 
 /** Runs `mpirun -np n node args…` to completion (at most timeoutMs). */

@@ -1,0 +1,102 @@
+// `npm run bench -- distributed`: data-parallel SGD over MPI (lib/distributed.ts) under mpirun:
+//   1. all-reduce bandwidth: a 4 MiB float32 tensor summed over 2 ranks (median of the calls);
+//   2. cnn3 SGD images/s on synthetic 28×28×1 data, global batch 128: 1 rank × 1 thread,
+//      1 rank × 2 threads, 2 ranks × 1 thread each; scaling efficiency = (2 ranks) / (2 × 1 rank),
+//      one core per rank. On a 2-core machine both runs share the same cores, so the figure is
+//      bounded by them; on a machine with more cores (or GPUs, with NCCL) the same bench runs as is.
+// The parent runs each configuration as `mpirun -np R node dist/scripts/bench.js distributed
+// --worker …`; rank 0 of a worker prints one JSON line.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+import { distributedInfo, initDistributed, setNumThreads, Tensor } from '../../lib';
+import { createDataset } from '../../lib/data';
+import { cnn3, squaredLoss } from '../../lib/nn';
+import { trainSgd } from '../../lib/train';
+import { mpirunEnv } from '../mpi-env';
+import { BenchSuite, fmt, loadAverage, machineInfo, median, parseOptions, positiveInt, writeJson } from './common';
+
+interface WorkerResult {
+  ranks: number;
+  threads: number;
+  allReduceMs?: number;
+  imagesPerSecond: number;
+}
+
+async function worker(images: number, epochs: number, threads: number): Promise<number> {
+  setNumThreads(threads);
+  const dist = initDistributed('mpi', { timeoutSeconds: 120 });
+  let allReduceMs: number | undefined;
+  if (dist.size > 1) {
+    const t = Tensor.zeros([2 ** 20], { dtype: 'float32' }); // 4 MiB
+    const times: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      dist.barrier();
+      const t0 = performance.now();
+      dist.allReduceSum(t);
+      if (i >= 10) times.push(performance.now() - t0);
+    }
+    t.dispose();
+    allReduceMs = median(times);
+  }
+  const x = new Float32Array(images * 784);
+  let s = 3;
+  for (let i = 0; i < x.length; i++) x[i] = ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24) / 255;
+  const train = createDataset({ name: 'synthetic', images: x, labels: Int32Array.from({ length: images }, (_, i) => i % 10), shape: [1, 28, 28], classes: 10 });
+  const model = cnn3([1, 28, 28], 10, { seed: 1 });
+  const r = await trainSgd(model, train, { epochs, batchSize: 128, loss: squaredLoss, evaluateEvery: 'never', distributed: dist });
+  model.dispose();
+  if (dist.rank === 0) {
+    const out: WorkerResult = { ranks: dist.size, threads, imagesPerSecond: r.imagesPerSecond, ...(allReduceMs !== undefined ? { allReduceMs } : {}) };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  }
+  return 0;
+}
+
+function launch(ranks: number, threads: number, images: number, epochs: number): WorkerResult {
+  const script = path.join(__dirname, '..', 'bench.js');
+  const r = spawnSync('mpirun', ['-np', String(ranks), process.execPath, script, 'distributed', '--worker', '--images', String(images), '--epochs', String(epochs), '--threads', String(threads)], {
+    encoding: 'utf8',
+    env: mpirunEnv({ NEWTON_NUM_THREADS: String(threads) }),
+    timeout: 600_000,
+  });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || line === undefined) throw new Error(`mpirun -np ${ranks} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(line) as WorkerResult;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const opts = parseOptions(argv, { flags: ['--quick', '--worker'], values: ['--json', '--images', '--epochs', '--threads'] });
+  const quick = opts.get('--quick') === true;
+  const images = positiveInt(opts, '--images', quick ? 1024 : 8192);
+  const epochs = positiveInt(opts, '--epochs', quick ? 1 : 2);
+  if (opts.get('--worker') === true) return worker(images, epochs, positiveInt(opts, '--threads', 1));
+  const mpi = distributedInfo().mpi;
+  if (mpi.library === null) {
+    console.log(`distributed: skipped (${mpi.reason})`);
+    return 0;
+  }
+  if (spawnSync('mpirun', ['--version']).status !== 0) {
+    console.log('distributed: skipped (mpirun is not on PATH: apt-get install openmpi-bin)');
+    return 0;
+  }
+  console.log(`newton-cnn data-parallel SGD over ${mpi.library}: cnn3, 28×28×1, global batch 128, ${images} images × ${epochs} epoch(s); load average ${fmt(loadAverage(), 2)}`);
+  const one = launch(1, 1, images, epochs);
+  const oneTwo = launch(1, 2, images, epochs);
+  const two = launch(2, 1, images, epochs);
+  const gbs = two.allReduceMs !== undefined ? (4 * 2 ** 20) / (two.allReduceMs / 1000) / 1e9 : NaN;
+  console.log(`all-reduce of 4 MiB float32 over 2 ranks: ${fmt(two.allReduceMs, 3)} ms (median), ${fmt(gbs, 2)} GB/s`);
+  console.log(`SGD images/s: 1 rank × 1 thread ${fmt(one.imagesPerSecond, 0)}; 1 rank × 2 threads ${fmt(oneTwo.imagesPerSecond, 0)}; 2 ranks × 1 thread ${fmt(two.imagesPerSecond, 0)}`);
+  const efficiency = two.imagesPerSecond / (2 * one.imagesPerSecond);
+  console.log(`scaling efficiency, 2 ranks vs 1 (one core each): ${fmt(100 * efficiency, 1)}%; 2 ranks vs 1 rank on the same 2 cores: ${fmt(two.imagesPerSecond / oneTwo.imagesPerSecond, 2)}×`);
+  const json = opts.get('--json');
+  if (typeof json === 'string') writeJson(json, { machine: machineInfo(), library: mpi.library, images, epochs, oneRankOneThread: one, oneRankTwoThreads: oneTwo, twoRanks: two, allReduceGBs: gbs, efficiency });
+  return 0;
+}
+
+export const suite: BenchSuite = {
+  name: 'distributed',
+  description: 'Data-parallel SGD over MPI: all-reduce GB/s of 4 MiB over 2 ranks, cnn3 SGD images/s with 1 and 2 ranks, scaling efficiency (needs MPI and mpirun)',
+  usage: ['  --images N   synthetic training images (default 8192; --quick: 1024)', '  --epochs N   epochs per run (default 2; --quick: 1)', '  --quick      a short smoke run', '  --json FILE  write the figures as JSON'].join('\n'),
+  run,
+};
