@@ -36,8 +36,8 @@ const sharp = loadSharp();
 const codecs = native().imageCodecs();
 const ready = sharp !== null && codecs.jpeg.library !== null && codecs.png.library !== null;
 const why = sharp === null ? 'sharp (an optional dependency) is not installed, so no test images can be written' : `this build lacks a decoder (${JSON.stringify(codecs)})`;
-if (!ready) test.skip(`image folders: skipped because ${why}`, () => {});
-const withImages = ready ? describe : describe.skip;
+// Without sharp or a decoder every group below is skipped, the reason in its title.
+const withImages = (title: string, fn: () => void): void => (ready ? describe(title, fn) : describe.skip(`${title} [skipped: ${why}]`, fn));
 
 let seed = 1;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;

@@ -9,8 +9,8 @@ import { distCli, ensureDist } from './fixtures/dist';
 import { mpiEnv, mpirun, mpiUnavailable } from './mpi';
 
 const why = mpiUnavailable();
-const withMpi = why === null ? describe : describe.skip;
-if (why !== null) test.skip(`data-parallel training: skipped because ${why}`, () => {});
+// Without MPI in the build or mpirun on PATH the group is skipped, the reason in its title.
+const withMpi = (title: string, fn: () => void): void => (why === null ? describe(title, fn) : describe.skip(`${title} [skipped: ${why}]`, fn));
 
 const script = path.join(__dirname, 'fixtures', 'distributed-sgd.js');
 
