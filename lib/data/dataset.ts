@@ -459,3 +459,20 @@ export function subset(ds: AnyDataset, indices: ArrayLike<number>): AnyDataset {
     ...(ds.labelValues !== undefined ? { labelValues: ds.labelValues } : {}),
   });
 }
+
+/**
+ * Per-channel statistics for the normalisation a streamed data set applies when its batches are
+ * made: one finite mean and one positive finite std per channel, frozen.
+ * @throws RangeError naming `fn`, the field and the value.
+ */
+export function checkChannelStats(fn: string, stats: { mean: ArrayLike<number>; std: ArrayLike<number> }, channels: number): { readonly mean: readonly number[]; readonly std: readonly number[] } {
+  const values = (name: string, v: ArrayLike<number> | undefined, positive: boolean): readonly number[] => {
+    if (v === null || typeof v !== 'object' || v.length !== channels) throw new RangeError(`${fn}: ${name} must hold one number per channel (${channels}), got ${describe(v)}`);
+    const a = Array.from(v);
+    a.forEach((x, i) => {
+      if (typeof x !== 'number' || !Number.isFinite(x) || (positive && !(x > 0))) throw new RangeError(`${fn}: ${name}[${i}] must be a ${positive ? 'positive ' : ''}finite number, got ${String(x)}`);
+    });
+    return Object.freeze(a);
+  };
+  return Object.freeze({ mean: values('stats.mean', stats.mean, false), std: values('stats.std', stats.std, true) });
+}

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { native, type NativeImageBatchOptions, type NativeImageBatchResult } from '../native';
 import { hostBatch } from './host-batch';
 import type { Batch, GatherBatchOptions } from './batch';
-import { checkAnyDataset, DataFileError, describe, imageSize, SkippedImages, type ImageFolder } from './dataset';
+import { checkAnyDataset, checkChannelStats, DataFileError, describe, imageSize, SkippedImages, type ImageFolder } from './dataset';
 import { Rng } from './rng';
 
 /** File names an image folder takes (case-insensitive), as torchvision's ImageFolder does for these formats. */
@@ -258,15 +258,7 @@ export function normalizeImageFolder(ds: ImageFolder, stats: { mean: ArrayLike<n
   const fn = 'normalizeImageFolder';
   checkAnyDataset(fn, 'ds', ds);
   const c = ds.shape[0];
-  const values = (name: string, v: ArrayLike<number> | undefined, positive: boolean): number[] => {
-    if (v === null || typeof v !== 'object' || v.length !== c) throw new RangeError(`${fn}: ${name} must hold one number per channel (${c}), got ${describe(v)}`);
-    const a = Array.from(v);
-    a.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x) || (positive && !(x > 0))) throw new RangeError(`${fn}: ${name}[${i}] must be a ${positive ? 'positive ' : ''}finite number, got ${String(x)}`);
-    });
-    return a;
-  };
-  const normalize = Object.freeze({ mean: Object.freeze(values('stats.mean', stats.mean, false)), std: Object.freeze(values('stats.std', stats.std, true)) });
+  const normalize = checkChannelStats(fn, stats, c);
   return Object.freeze({ ...ds, normalize });
 }
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { native, type NativeRecordSource } from '../native';
 import { hostBatch } from './host-batch';
 import type { Batch, GatherBatchOptions } from './batch';
-import { checkAnyDataset, DataFileError, describe, imageSize, type RecordFile } from './dataset';
+import { checkAnyDataset, checkChannelStats, DataFileError, describe, imageSize, type RecordFile } from './dataset';
 import { isGzip, readError } from './files';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx';
 import { CIFAR10_TRAIN, exists, labelNameFile } from './load';
@@ -197,15 +197,7 @@ export function normalizeRecords(ds: RecordFile, stats: { mean: ArrayLike<number
   checkAnyDataset(fn, 'ds', ds);
   if (ds.paperMean !== undefined) throw new RangeError(`${fn}: '${ds.name}' has the paper's preprocessing already`);
   const c = ds.shape[0];
-  const values = (name: string, v: ArrayLike<number>, positive: boolean): number[] => {
-    if (v === null || typeof v !== 'object' || v.length !== c) throw new RangeError(`${fn}: ${name} must hold one number per channel (${c}), got ${describe(v)}`);
-    const a = Array.from(v);
-    a.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x) || (positive && !(x > 0))) throw new RangeError(`${fn}: ${name}[${i}] must be a ${positive ? 'positive ' : ''}finite number, got ${String(x)}`);
-    });
-    return a;
-  };
-  return freeze({ ...ds, normalize: Object.freeze({ mean: Object.freeze(values('stats.mean', stats.mean, false)), std: Object.freeze(values('stats.std', stats.std, true)) }) });
+  return freeze({ ...ds, normalize: checkChannelStats(fn, stats, c) });
 }
 
 /** The native description of `ds`'s records, with its paper preprocessing. */
