@@ -101,3 +101,20 @@ export function initDistributed(backend: DistributedBackend = 'mpi', options: In
     },
   });
 }
+
+/**
+ * Checks that `dist` is a Distributed of initDistributed() whose backend sums tensors of
+ * `device`, and returns it.
+ * @throws TypeError naming `fn` and `name` for anything else; RangeError for a network on a
+ *   device the backend cannot sum (CUDA tensors need NCCL).
+ */
+export function checkDistributed(fn: string, name: string, dist: unknown, device: string): Distributed {
+  const d = dist as Partial<Distributed> | null;
+  if (d === null || typeof d !== 'object' || typeof d.allReduceSum !== 'function' || typeof d.allReduceScalars !== 'function' || !Number.isInteger(d.size) || !Number.isInteger(d.rank)) {
+    throw new TypeError(`${fn}: ${name} must be the Distributed of initDistributed(), got ${d === null ? 'null' : typeof d}`);
+  }
+  if (d.backend === 'mpi' && device !== 'cpu' && d.size! > 1) {
+    throw new RangeError(`${fn}: ${name}: the MPI backend sums CPU tensors; a network on ${device} needs the NCCL backend`);
+  }
+  return d as Distributed;
+}

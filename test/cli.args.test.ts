@@ -94,6 +94,15 @@ describe('parseTrainArgs', () => {
     expect(parseTrainArgs(['--resume', 's.ckpt', '--stem', 'cifar'], dir)).toMatchObject({ stem: 'cifar' });
   });
 
+  test('--distributed: newton and sgd; --local-batch-norm only with it and sgd', () => {
+    expect(parseTrainArgs(['--distributed', 'mpi'], dir)).toMatchObject({ optimizer: 'newton', distributed: 'mpi' });
+    expect(parseTrainArgs(['--optimizer', 'sgd', '--distributed', 'mpi', '--local-batch-norm'], dir)).toMatchObject({ distributed: 'mpi', localBatchNorm: true });
+    expect(() => parseTrainArgs(['--distributed', 'tcp'], dir)).toThrow(/--distributed/);
+    expect(() => parseTrainArgs(['--optimizer', 'scale-amended-sgd', '--distributed', 'mpi'], dir)).toThrow(/--distributed: scale-amended SGD .* not data-parallel yet/);
+    expect(() => parseTrainArgs(['--optimizer', 'sgd', '--local-batch-norm'], dir)).toThrow(/--local-batch-norm: only with --distributed and --optimizer sgd/);
+    expect(() => parseTrainArgs(['--distributed', 'mpi', '--local-batch-norm'], dir)).toThrow(/--local-batch-norm: only with --distributed and --optimizer sgd/);
+  });
+
   test('SGD schedule and weight-decay options are read', () => {
     const a = parseTrainArgs(
       ['--optimizer', 'sgd', '--model', 'resnet56', '--weight-decay', '5e-4', '--decay-weights-only', '--milestones', '80, 120.5', '--lr-factor', '0.2', '--warmup', '1.5'],

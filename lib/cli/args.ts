@@ -146,6 +146,8 @@ export interface TrainArgs extends DataFileArgs {
   valLabels?: string;
   /** Image folders: leave out unreadable images and count them instead of stopping. */
   skipCorrupt?: boolean;
+  /** --local-batch-norm: with --distributed sgd, each rank's batch norm on its own shard. */
+  localBatchNorm?: boolean;
   /** CIFAR / uncompressed IDX directories: stream the images from disk instead of reading them into memory. */
   stream?: boolean;
   /** Data-parallel training over the processes of an `mpirun` job. */
@@ -240,13 +242,14 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)`, section: 'common' }],
   ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)', section: 'common' }],
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
-  ['distributed', { key: 'distributed', kind: 'string', value: 'BACKEND', help: 'sgd: data-parallel training over the processes of `mpirun -np N newton-cnn train …`: mpi (rank 0 prints and writes the files)', section: 'common' }],
+  ['distributed', { key: 'distributed', kind: 'string', value: 'BACKEND', help: 'data-parallel training (newton, sgd) over the processes of `mpirun -np N newton-cnn train …`: mpi (rank 0 prints and writes the files)', section: 'common' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
   ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set, or F images (the papers: 5000 of CIFAR, 6000 of SVHN), and report accuracy on them every epoch (newton: iteration)', section: 'data' }],
   ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (crop-flip: pad 4, random crop, horizontal flip; random-resized-crop: ImageNet's, for image folders; off the JS thread, prefetched)`, section: 'data' }],
   ['image-size', { key: 'imageSize', kind: 'string', value: 'N', help: 'image folders: crop size N×N (default 224; evaluation resizes the shorter side to round(N·256/224) first)', section: 'data' }],
   ['crop-scale', { key: 'cropScale', kind: 'string', value: 'X', help: 'image folders, --augment random-resized-crop: smallest area fraction in (0, 1] (default 0.08; the Newton-ResNet paper: 0.05)', section: 'data' }],
   ['val-labels', { key: 'valLabels', kind: 'string', value: 'FILE', help: "image folders: labels of a flat DIR/val folder (ILSVRC's LOC_val_solution.csv, or lines 'FILE CLASS')", section: 'data' }],
+  ['local-batch-norm', { key: 'localBatchNorm', kind: 'boolean', help: 'with --distributed and sgd: batch norm on each rank\'s shard of the batch, running statistics averaged (default: synchronised over the whole batch)', section: 'common' }],
   ['skip-corrupt', { key: 'skipCorrupt', kind: 'boolean', help: 'image folders: leave out images that cannot be read or decoded, and count them (default: stop at the first)', section: 'data' }],
   ['stream', { key: 'stream', kind: 'boolean', help: 'CIFAR or uncompressed IDX directory: read each batch\'s images from disk when it is made (data larger than memory; the same preprocessing and results)', section: 'data' }],
   ['early-stop', { key: 'earlyStop', kind: 'string', value: 'N', help: 'stop when the validation accuracy has not improved for N evaluations (needs --validation)', section: 'data' }],
@@ -732,7 +735,13 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const skipCorrupt = bool('skip-corrupt');
   const stream = bool('stream');
   const distributed = opt('distributed', (f, t) => choice(f, t, ['mpi'] as const));
-  if (distributed !== undefined && optimizer !== 'sgd') throw new UsageError(`--distributed: data-parallel ${optimizer} is not in this build yet; it trains --optimizer sgd`);
+  if (distributed !== undefined && optimizer === 'scale-amended-sgd') {
+    throw new UsageError('--distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use --optimizer newton or sgd');
+  }
+  const localBatchNorm = bool('local-batch-norm');
+  if (localBatchNorm && (distributed === undefined || optimizer !== 'sgd')) {
+    throw new UsageError('--local-batch-norm: only with --distributed and --optimizer sgd (the Newton method keeps S one batch: batch norm is synchronised)');
+  }
   if (earlyStop !== undefined && !given.has('validation')) throw new UsageError('--early-stop needs --validation F (the held-out fraction it watches), e.g. --validation 0.1 --early-stop 5');
   const logText = str('log');
   const log = logText === undefined ? undefined : outputFile('--log', logText, cwd);
@@ -812,6 +821,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
     ...(cropScale !== undefined ? { cropScale } : {}),
     ...(valLabels !== undefined ? { valLabels } : {}),
     ...(skipCorrupt ? { skipCorrupt } : {}),
+    ...(localBatchNorm ? { localBatchNorm } : {}),
     ...(stream ? { stream } : {}),
     ...(distributed !== undefined ? { distributed } : {}),
     ...(log !== undefined ? { log } : {}),

@@ -17,6 +17,7 @@ export type {
   ModuleInfo,
   ParameterSlot,
   ParameterViews,
+  StatisticsSync,
   VjpJvpResult,
 } from './module';
 export {

@@ -85,6 +85,24 @@ export interface ForwardContext {
    * is true: on the passes a trainer says are steps (never during Gv, Hv or a line search).
    */
   readonly updateStatistics: boolean;
+  /**
+   * Batch statistics of a batch split among the processes of a data-parallel job (synchronised
+   * batch norm), or null: each process's own batch. With it, batch norm in training mode
+   * normalises over the whole batch, and its backward and R-operator passes of this forward
+   * pass sum their per-channel reductions over the processes too.
+   */
+  readonly statisticsSync?: StatisticsSync | null;
+}
+
+/**
+ * The processes holding one batch between them (Network.forward's options.statisticsSync): every
+ * process runs the same passes on its share, and calls sum() in the same order.
+ */
+export interface StatisticsSync {
+  /** The whole batch: the examples of every process together. */
+  readonly batchSize: number;
+  /** Sums a per-channel tensor over the processes, in place (Distributed.allReduceSum). */
+  sum(t: Tensor): void;
 }
 
 /** Views of a θ-shaped vector at one module's parameters, by name. */
@@ -144,6 +162,12 @@ export interface Module {
    * with parameters; absent where not implemented (the stored mode then refuses the network).
    */
   sampleParameterGradient?(xs: readonly Tensor[], dy: Tensor | readonly (Tensor | null)[], out: ParameterViews): void;
+  /**
+   * Running statistics (buffers) ← their decay over one update skipped: r ← (1 − momentum)·r,
+   * as if a batch contributing zero had been seen. A data-parallel pass uses it for the batches
+   * another process updates from (Network.decayStatistics). Absent on modules without buffers.
+   */
+  decayStatistics?(): void;
   /** Drops the cache (disposes owned cached tensors; borrowed ones are only forgotten). */
   releaseCache(): void;
   /** Releases the cache and the views. */

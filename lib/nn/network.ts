@@ -15,7 +15,7 @@ import { Executor, type GraphNodes } from './executor';
 import { checkInit, drawParameter, type Initializer, type InitOptions } from './init';
 import type { GraphSpec } from './graph';
 import type { ModuleSpec } from './layers';
-import type { Module, ModuleInfo, ParameterSlot, ParameterViews } from './module';
+import type { Module, ModuleInfo, ParameterSlot, ParameterViews, StatisticsSync } from './module';
 import {
   disposeStoredJacobian,
   gaussNewtonProduct,
@@ -60,6 +60,13 @@ export interface ForwardOptions {
    * only with batch statistics). Trainers set it on the passes that are steps.
    */
   updateStatistics?: boolean;
+  /**
+   * Synchronised batch norm (with batch statistics): this batch is one process's share of a
+   * batch split among the processes of a data-parallel job, and batch norm normalises over the
+   * whole of it, in this forward pass and in the backward and R-operator passes that follow.
+   * Default null: this batch alone.
+   */
+  statisticsSync?: StatisticsSync | null;
 }
 
 /** Options of backward. */
@@ -205,6 +212,18 @@ export class Network {
     return this.built.every((m) => m.perSample());
   }
 
+  /**
+   * Every running statistic decays as over one skipped update, r ← (1 − momentum)·r (buffers
+   * only; a no-op without batch norm). The running statistics are a sum of each update's
+   * contribution, so the processes of a data-parallel pass over the data keep exactly the
+   * single-process result between them: each applies the updates of its own batches and decays
+   * over the others', and the sum of their buffers (one process starting from the old values,
+   * the others from zero) is the single process's sequence of updates (lib/train/objective.ts).
+   */
+  decayStatistics(): void {
+    for (const m of this.built) m.decayStatistics?.();
+  }
+
   /** Every buffer back to its initial value (running means 0, variances 1). */
   resetBuffers(): void {
     for (const m of this.built) {
@@ -267,9 +286,18 @@ export class Network {
     if (!Number.isSafeInteger(noiseSeed) || noiseSeed < 0) {
       throw new RangeError(`${fn}: options.noiseSeed must be a non-negative safe integer, got ${String(noiseSeed)}`);
     }
+    const statisticsSync = options?.statisticsSync ?? null;
+    if (statisticsSync !== null) {
+      if (typeof statisticsSync !== 'object' || typeof statisticsSync.sum !== 'function') {
+        throw new TypeError(`${fn}: options.statisticsSync must be { batchSize, sum(t) } or null, got ${describe(statisticsSync)}`);
+      }
+      if (!Number.isSafeInteger(statisticsSync.batchSize) || statisticsSync.batchSize < x.shape[0]) {
+        throw new RangeError(`${fn}: options.statisticsSync.batchSize must be an integer ≥ this batch's ${x.shape[0]} examples, got ${String(statisticsSync.batchSize)}`);
+      }
+    }
     this.passes++;
     disposeStoredJacobian(this);
-    const z = this.executor.forward(x, { training, batchStatistics, noiseSeed, updateStatistics: batchStatistics && updateStatistics });
+    const z = this.executor.forward(x, { training, batchStatistics, noiseSeed, updateStatistics: batchStatistics && updateStatistics, statisticsSync: batchStatistics ? statisticsSync : null });
     this.batchSize = x.shape[0];
     return z;
   }

@@ -46,6 +46,16 @@ export interface GaussNewtonOptions {
   mode?: GaussNewtonMode;
   /** For mode 'stored': the memory limit of the stored Jacobian in bytes (default 2 GiB). */
   maxBytes?: number;
+  /**
+   * |S|, what JᵀBJv is divided by (default: the batch of the last forward pass). A data-parallel
+   * job passes the whole subsample's size: each process holds its share of S.
+   */
+  subsampleSize?: number;
+  /**
+   * Sums the data term JᵀBJv/|S| over the processes of a data-parallel job, in place, before
+   * the damping (1/Cl + λ)v is added (Distributed.allReduceSum); default: this process only.
+   */
+  reduce?: (t: Tensor) => void;
 }
 
 /** Options of Network.hessianProduct. */
@@ -198,14 +208,25 @@ export function gaussNewtonProduct(net: Network, v: Tensor, options: GaussNewton
   const maxBytes = checkMaxBytes(fn, o.maxBytes);
   const st = stateOf(net, fn);
   checkParameterVector(net, fn, v);
-  const n = st.batchSize;
+  const n = o.subsampleSize ?? st.batchSize;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < st.batchSize) {
+    throw new RangeError(`${fn}: options.subsampleSize must be an integer ≥ the batch of the last forward pass (${st.batchSize}), got ${describe(o.subsampleSize)}`);
+  }
+  const reduce = o.reduce;
+  if (reduce !== undefined && typeof reduce !== 'function') throw new TypeError(`${fn}: options.reduce must be a function (t: Tensor) => void, got ${describe(reduce)}`);
 
   let out: Tensor;
   if (mode === 'stored') {
     const stored = ensureStored(net, st, fn, maxBytes);
-    out = storedProduct(net, stored, st, loss, v);
+    out = storedProduct(net, stored, st, loss, v, n);
   } else {
     out = gaussNewtonRop(net, st, loss, v, n);
+  }
+  try {
+    (reduce as ((t: Tensor) => void) | undefined)?.(out);
+  } catch (e) {
+    out.dispose();
+    throw e;
   }
   axpy(out, 1 / Cl + lambda, v);
   return out;
@@ -380,7 +401,7 @@ function perSampleGradients(net: Network, xs: readonly Tensor[], dys: readonly (
 }
 
 /** (1/|S|) Jᵀ B J v with the stored J: two GEMMs per module with parameters. */
-function storedProduct(net: Network, s: Stored, st: ForwardState, loss: Loss, v: Tensor): Tensor {
+function storedProduct(net: Network, s: Stored, st: ForwardState, loss: Loss, v: Tensor, subsampleSize: number): Tensor {
   const { n, k: K } = s;
   // u = Jv as (K·N, 1), row k·N + i.
   let acc: Tensor | null = null;
@@ -401,7 +422,7 @@ function storedProduct(net: Network, s: Stored, st: ForwardState, loss: Loss, v:
   uKN.dispose();
   const bu = loss.hessianProduct(st.output, u);
   u.dispose();
-  const qKN = gemm(s.identity, bu, { transB: true, alpha: 1 / n }); // (K, N) = Bᵀu/|S| transposed
+  const qKN = gemm(s.identity, bu, { transB: true, alpha: 1 / subsampleSize }); // (K, N) = Bᵀu/|S| transposed
   bu.dispose();
   const q = qKN.reshape([K * n, 1]);
   qKN.dispose();

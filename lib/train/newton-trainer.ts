@@ -35,6 +35,7 @@ import type { LinearOperator } from '../optim/cg';
 import { checkRegularization, DivergenceError, firstNonFinite, type DivergedQuantity } from './divergence';
 import { checkModelData, evaluateObjectiveAsync, objectiveSteps, type KeptBatch, type ObjectiveResult } from './objective';
 import { checkResumeBuffers, type TrainState } from './types';
+import { checkDistributed, type Distributed } from '../distributed';
 
 const FN = 'trainNewton';
 
@@ -253,6 +254,17 @@ export interface TrainNewtonOptions {
   checkpointEvery?: number;
   /** Give the event loop a turn at least this often, in milliseconds (default 50). */
   yieldEveryMs?: number;
+  /**
+   * A data-parallel job (initDistributed, under `mpirun`), every rank calling trainNewton with
+   * the same arguments: the passes over the data share their mini-batches among the ranks, S is
+   * split into one share per rank (batch norm synchronised over the shares), and f, ∇f and every
+   * Gauss-Newton product are summed over the ranks, so CG, the line search and λ run in lockstep
+   * with identical scalars: every rank takes the single process's steps, to rounding. θ and the
+   * buffers start from rank 0's (a resumed run too). The signal stops the job after the
+   * iteration in progress (every rank's request is summed at the end of each iteration). Needs
+   * |S| ≥ the number of ranks.
+   */
+  distributed?: Distributed;
 }
 
 /** What trainNewton returns. */
@@ -335,6 +347,8 @@ interface Resolved {
   evaluateEvery: number;
   checkpointEvery: number;
   yieldEveryMs: number;
+  /** A data-parallel job of more than one process (absent: this process alone). */
+  distributed?: Distributed;
 }
 
 function resolveOptions(model: Network, train: AnyDataset, options: TrainNewtonOptions): Resolved {
@@ -361,7 +375,12 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainNewtonO
     const f: unknown = options[k];
     if (f !== undefined && typeof f !== 'function') throw new TypeError(`${FN}: options.${k} must be a function, got ${f === null ? 'null' : typeof f}`);
   }
-  return { iterations, loss, newton, batchSize, seed, evaluateEvery, checkpointEvery, yieldEveryMs };
+  const dist = options.distributed === undefined ? undefined : checkDistributed(FN, 'options.distributed', options.distributed, model.device);
+  if (dist !== undefined && dist.size > 1) {
+    const s = subsampleSize(newton.samplingRate, train.length);
+    if (s < dist.size) throw new RangeError(`${FN}: options.distributed: |S| = ${s} is smaller than the ${dist.size} ranks (each takes a share of S); raise the sampling rate`);
+  }
+  return { iterations, loss, newton, batchSize, seed, evaluateEvery, checkpointEvery, yieldEveryMs, ...(dist !== undefined && dist.size > 1 ? { distributed: dist } : {}) };
 }
 
 function checkResume(model: Network, l: number, s: number, sampling: NewtonSampling, state: TrainState): void {
@@ -446,6 +465,12 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
   } else {
     rng = new Rng(r.seed);
   }
+  const dist = r.distributed;
+  if (dist !== undefined) {
+    // every rank starts from rank 0's θ and batch-norm statistics (a resumed run too)
+    dist.broadcast(model.parameters, 0);
+    if (model.buffers.size > 0) dist.broadcast(model.buffers, 0);
+  }
   const start = performance.now();
   let lastYield = start;
   const startIteration = iteration;
@@ -493,7 +518,17 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
     iterations: iteration - startIteration,
     seconds: (performance.now() - start) / 1000,
   });
-  const aborted = (): boolean => options.signal?.aborted === true;
+  // In a data-parallel job the ranks stop together, after the same iteration: every rank's
+  // request is summed at the start and after each iteration (syncAbort), between which the
+  // ranks run the same collectives.
+  let jobAborted = false;
+  const syncAbort = (): void => {
+    if (dist === undefined) return;
+    const flag = Float64Array.of(options.signal?.aborted === true ? 1 : 0);
+    dist.allReduceScalars(flag);
+    jobAborted = flag[0] > 0;
+  };
+  const aborted = (): boolean => (dist !== undefined ? jobAborted : options.signal?.aborted === true);
   // Runs a generator to completion, giving the event loop a turn every yieldEveryMs and stopping
   // (the generator's finally blocks free its tensors) when aborted.
   const drain = async <T>(gen: Generator<unknown, T, void>, onStep?: (k: number) => void): Promise<T> => {
@@ -530,6 +565,7 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
       batchStatistics: true,
       updateStatistics: gradient,
       prefetch: true,
+      ...(dist !== undefined ? { distributed: dist } : {}),
     });
 
   // Progress: mini-batches of a pass over the data (objectiveSteps yields after each, S last as one batch).
@@ -553,6 +589,7 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
     });
   };
 
+  syncAbort();
   if (aborted()) return result(iteration < r.iterations);
   while (iteration < r.iterations) {
     iterationStart = performance.now();
@@ -599,7 +636,15 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
       // 3. CG on (G_S + λI) d = −∇f
       rhs = scale(gradient, -1);
       // (G_S + λI)v on the forward cache of S (the last forward pass of the network)
-      const gv = { loss: r.loss, lambda, C: o.C, trainSize: l, mode: o.gvMode };
+      // in a data-parallel job each rank holds its share of S: JᵀBJv/|S| summed over the ranks
+      const gv = {
+        loss: r.loss,
+        lambda,
+        C: o.C,
+        trainSize: l,
+        mode: o.gvMode,
+        ...(dist !== undefined ? { subsampleSize: s, reduce: (t: Tensor): void => profile.scope('all-reduce', () => dist.allReduceSum(t)) } : {}),
+      };
       const apply: LinearOperator = (v) => {
         cgStepScopes.next();
         return profile.scope('Gv', () => model.gaussNewtonProduct(v, gv));
@@ -705,7 +750,7 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
     if (options.test !== undefined && r.evaluateEvery > 0 && (iteration % r.evaluateEvery === 0 || iteration === r.iterations)) {
       const te = performance.now();
       report('evaluation', 0, 0, { objective: it.objective });
-      const t = await evaluateObjectiveAsync(model, options.test, { C: o.C, loss: r.loss, trainSize: l, batchSize: r.batchSize });
+      const t = await evaluateObjectiveAsync(model, options.test, { C: o.C, loss: r.loss, trainSize: l, batchSize: r.batchSize, ...(dist !== undefined ? { distributed: dist } : {}) });
       it.testAccuracy = t.accuracy;
       it.testLoss = t.lossMean;
       it.times.evaluation = (performance.now() - te) / 1000;
@@ -716,6 +761,7 @@ async function run(model: Network, train: AnyDataset, options: TrainNewtonOption
     if (options.onCheckpoint && (iteration % r.checkpointEvery === 0 || iteration === r.iterations)) await options.onCheckpoint(snapshot());
     lastYield = performance.now();
     await turn();
+    syncAbort();
     if (aborted()) return result(iteration < r.iterations);
   }
   return result(false);

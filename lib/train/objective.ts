@@ -7,8 +7,9 @@ import { checkAnyDataset, isStreamed } from '../data/dataset';
 import { checkLoss, type Loss } from '../nn/losses';
 import { correctCount } from '../nn/metrics';
 import { Network } from '../nn/network';
-import { axpy, scale, squaredNorm } from '../ops';
+import { axpy, fill, scale, squaredNorm } from '../ops';
 import { Tensor } from '../tensor';
+import { checkDistributed, type Distributed } from '../distributed';
 
 /** Options of evaluateObjective. */
 export interface ObjectiveOptions {
@@ -53,6 +54,17 @@ export interface ObjectiveOptions {
    * and the trainers do so (their default); evaluateObjective reads each batch when it needs it.
    */
   prefetch?: boolean;
+  /**
+   * A data-parallel job (initDistributed) of `size` processes, every one making this same call:
+   * the mini-batches before S go to the processes in turn (batch k to rank k mod size), S is
+   * split into one contiguous share per process (batch norm synchronised over the shares, so S
+   * is still one batch), and the sums — losses, correct counts, ∇f and, with updateStatistics,
+   * batch norm's running statistics — are added over the processes. Every process returns the
+   * single-process result, to rounding; `kept` holds this process's share of S. Needs |S| ≥
+   * size. With updateStatistics, a pass that throws leaves the running statistics of ranks
+   * other than 0 partial (the trainers restore them).
+   */
+  distributed?: Distributed;
 }
 
 /**
@@ -176,11 +188,22 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
   if (typeof keep !== 'boolean') throw new TypeError(`${fn}: options.keepSubsample must be a boolean, got ${typeof keep}`);
   if (keep && options.subsample === undefined) throw new RangeError(`${fn}: options.keepSubsample needs options.subsample`);
   const order = options.subsample === undefined ? identityOrder(l) : subsampleLastOrder(fn, l, options.subsample);
-  // Mini-batch boundaries: [0, rest) in batchSize pieces, then S as one batch.
+  const dist = options.distributed === undefined ? undefined : checkDistributed(fn, 'options.distributed', options.distributed, model.device);
+  const rank = dist?.rank ?? 0;
+  const size = dist?.size ?? 1;
+  if (size > 1 && options.subsample !== undefined && options.subsample.length < size) {
+    throw new RangeError(`${fn}: options.subsample has ${options.subsample.length} examples, fewer than the ${size} processes of options.distributed (each takes a share of S)`);
+  }
+  // Mini-batch boundaries: [0, rest) in batchSize pieces, then S as one batch; in a data-parallel
+  // job this process's pieces (with the decays of the running statistics over the others'
+  // batches before each, Network.decayStatistics) and its share of S.
   const rest = options.subsample === undefined ? l : l - options.subsample.length;
-  const bounds: Array<[number, number]> = [];
-  for (let start = 0; start < rest; start += batchSize) bounds.push([start, Math.min(rest, start + batchSize)]);
-  if (rest < l) bounds.push([rest, l]);
+  const plan = batchPlan(rest, l, batchSize, rank, size);
+  const bounds = plan.batches.map((b): [number, number] => [b.start, b.end]);
+  const updatesHere = updateStatistics && model.buffers.size > 0;
+  const syncOfS = dist !== undefined && rest < l ? { batchSize: l - rest, sum: (t: Tensor): void => dist.allReduceSum(t) } : null;
+  // the running statistics as a sum over the processes: rank 0 starts from the current values, the others from 0
+  if (updatesHere && size > 1 && rank !== 0) fill(model.buffers, 0);
   const acc = wantGradient ? Tensor.zeros([model.numParameters], { dtype: model.dtype, device: model.device }) : null;
   let lossSum = 0;
   let correct = 0;
@@ -224,8 +247,13 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
       }
       let z: Tensor | null = null;
       let handedOver = false;
+      const isS = plan.batches[k].isS;
+      // S's update of the running statistics is the same on every process: rank 0 applies it
+      const applyUpdate = updateStatistics && (size === 1 || !isS || rank === 0);
+      if (updatesHere) for (let i = 0; i < plan.batches[k].decaysBefore; i++) model.decayStatistics();
       try {
-        z = model.forward(batch.x, { batchStatistics, updateStatistics });
+        z = model.forward(batch.x, { batchStatistics, updateStatistics: applyUpdate, statisticsSync: isS ? syncOfS : null });
+        if (updatesHere && !applyUpdate) model.decayStatistics();
         lossSum += loss.value(z, batch.y);
         correct += correctCount(z, batch.labels);
         if (acc !== null) {
@@ -251,6 +279,14 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
       }
       yield;
     }
+    if (updatesHere) for (let i = 0; i < plan.decaysAfter; i++) model.decayStatistics();
+    if (dist !== undefined && size > 1) {
+      const sums = Float64Array.of(lossSum, correct);
+      dist.allReduceScalars(sums);
+      [lossSum, correct] = sums;
+      if (acc !== null) dist.allReduceSum(acc);
+      if (updatesHere) dist.allReduceSum(model.buffers);
+    }
     const regularization = squaredNorm(model.parameters) / (2 * Cl);
     const lossMean = lossSum / l;
     const result: ObjectiveResult = { value: regularization + lossMean, lossMean, regularization, accuracy: correct / l };
@@ -271,6 +307,40 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
     acc?.dispose();
     kept?.release(); // only when the evaluation did not complete
   }
+}
+
+/** One mini-batch of a process's share of a pass: positions [start, end) of the traversal order. */
+interface PlannedBatch {
+  readonly start: number;
+  readonly end: number;
+  /** The subsample S (or this process's share of it). */
+  readonly isS: boolean;
+  /** Batches of other processes before this one (their running-statistics updates this process decays over). */
+  readonly decaysBefore: number;
+}
+
+/**
+ * The mini-batches of process `rank` of `size` in a pass over positions [0, l) with S at
+ * [rest, l): [0, rest) in pieces of batchSize, piece k to rank k mod size, then S split into
+ * `size` contiguous shares (one process: every piece, then S whole).
+ */
+function batchPlan(rest: number, l: number, batchSize: number, rank: number, size: number): { batches: PlannedBatch[]; decaysAfter: number } {
+  const batches: PlannedBatch[] = [];
+  let skipped = 0;
+  for (let start = 0, k = 0; start < rest; start += batchSize, k++) {
+    if (k % size !== rank) {
+      skipped++;
+      continue;
+    }
+    batches.push({ start, end: Math.min(rest, start + batchSize), isS: false, decaysBefore: skipped });
+    skipped = 0;
+  }
+  if (rest < l) {
+    const s = l - rest;
+    batches.push({ start: rest + Math.floor((rank * s) / size), end: rest + Math.floor(((rank + 1) * s) / size), isS: true, decaysBefore: skipped });
+    skipped = 0;
+  }
+  return { batches, decaysAfter: skipped };
 }
 
 function keptBatch(model: Network, x: Tensor, y: Tensor, z: Tensor, labels: Int32Array): KeptBatch {

@@ -15,6 +15,8 @@ import { DataLoader, resolveAugment, type LoaderBatch } from '../data/loader';
 import { checkLoss, type Loss } from '../nn/losses';
 import { mixSeed } from '../nn/seed';
 import type { Network } from '../nn/network';
+import type { StatisticsSync } from '../nn/module';
+import { copy, scale } from '../ops';
 import { ScaleAmendedSgd } from '../optim/scale-amended-sgd';
 import { Sgd, type MinibatchOptimizer } from '../optim/sgd';
 import { DivergenceError, firstNonFinite, nonFiniteElement, short, type DivergedQuantity } from './divergence';
@@ -22,7 +24,7 @@ import { checkModelData, evaluateObjectiveAsync } from './objective';
 import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainResult, type TrainSgdOptions, type TrainState } from './types';
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { profile } from '../profile';
-import type { Distributed } from '../distributed';
+import { checkDistributed, type Distributed } from '../distributed';
 
 const FN = 'trainSgd';
 
@@ -50,6 +52,8 @@ interface Resolved {
   prefetch: number;
   /** A data-parallel job of more than one process (absent: this process alone). */
   distributed?: Distributed;
+  /** Synchronised batch norm in a data-parallel job. */
+  syncBatchNorm: boolean;
 }
 
 function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOptions): Resolved {
@@ -105,18 +109,12 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
   checkFunction('options.onProgress', options.onProgress);
   checkFunction('options.onEpoch', options.onEpoch);
   checkFunction('options.onCheckpoint', options.onCheckpoint);
-  const dist = options.distributed;
-  if (dist !== undefined) {
-    if (dist === null || typeof dist !== 'object' || typeof dist.allReduceSum !== 'function' || !Number.isInteger(dist.size)) {
-      throw new TypeError(`${FN}: options.distributed must be the Distributed of initDistributed(), got ${dist === null ? 'null' : typeof dist}`);
-    }
-    if (dist.size > 1 && optimizer === 'scale-amended-sgd') {
-      throw new RangeError(`${FN}: options.distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use optimizer 'sgd'`);
-    }
-    if (dist.size > 1 && model.device !== 'cpu') {
-      throw new RangeError(`${FN}: options.distributed: the ${dist.backend} backend sums CPU tensors; a network on ${model.device} needs the NCCL backend, not in this build yet`);
-    }
+  const dist = options.distributed === undefined ? undefined : checkDistributed(FN, 'options.distributed', options.distributed, model.device);
+  if (dist !== undefined && dist.size > 1 && optimizer === 'scale-amended-sgd') {
+    throw new RangeError(`${FN}: options.distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use optimizer 'sgd'`);
   }
+  const syncBatchNorm = options.syncBatchNorm ?? true;
+  if (typeof syncBatchNorm !== 'boolean') throw new TypeError(`${FN}: options.syncBatchNorm must be a boolean, got ${typeof syncBatchNorm}`);
   return {
     optimizer,
     epochs,
@@ -130,6 +128,7 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
     yieldEveryMs,
     prefetch,
     ...(dist !== undefined && dist.size > 1 ? { distributed: dist } : {}),
+    syncBatchNorm,
   };
 }
 
@@ -232,6 +231,23 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
     dist.broadcast(model.parameters, 0);
     if (model.buffers.size > 0) dist.broadcast(model.buffers, 0);
   }
+  // Batch norm across the ranks: synchronised (its sums over the job's batch, whose size the ranks
+  // add up first: an image folder may skip unreadable files) or each rank's shard alone.
+  const withBatchNorm = model.buffers.size > 0;
+  const statisticsSync = (shardSize: number): StatisticsSync | null => {
+    if (dist === undefined || !r.syncBatchNorm || !withBatchNorm) return null;
+    const total = Float64Array.of(shardSize);
+    dist.allReduceScalars(total);
+    return { batchSize: total[0], sum: (t) => dist.allReduceSum(t) };
+  };
+  const averageBuffers = (d: Distributed): void => {
+    d.allReduceSum(model.buffers);
+    const mean = scale(model.buffers, 1 / d.size);
+    copy(model.buffers, mean);
+    mean.dispose();
+  };
+  // the ranks share the epoch-end evaluations' batches (each rank a part, the sums added)
+  const shareEvaluation = dist !== undefined ? { distributed: dist } : {};
   let dataWaitMs = 0;
   const C = sgd.options.C;
   const start = performance.now();
@@ -328,7 +344,7 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
       let lossSum: number;
       try {
         using gradientScope = profile.scope('gradient');
-        const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration) });
+        const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration), statisticsSync: statisticsSync(size) });
         try {
           lossSum = r.loss.value(z, b.y);
           if (dist !== undefined) {
@@ -360,6 +376,7 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
         gradientScope.close();
         // the gradient of the job's batch: the sum of the ranks' sums
         if (dist !== undefined) profile.scope('all-reduce', () => dist.allReduceSum(model.gradient));
+        if (dist !== undefined && !r.syncBatchNorm && withBatchNorm) averageBuffers(dist);
         profile.scope('update', () => sgd.step(size));
       } finally {
         model.releaseCache();
@@ -413,13 +430,13 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
       elapsed: 0,
     };
     if (trainEval !== null) {
-      const f = await evaluateObjectiveAsync(model, trainEval, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize });
+      const f = await evaluateObjectiveAsync(model, trainEval, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize, ...shareEvaluation });
       if (!Number.isFinite(f.value)) throw diverged('objective', f.value, `the objective f is ${f.value}`, { epoch, batch: 0 });
       stats.objective = f.value;
       stats.trainLoss = f.lossMean;
       stats.trainAccuracy = f.accuracy;
       if (options.test !== undefined) {
-        const t = await evaluateObjectiveAsync(model, options.test, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize });
+        const t = await evaluateObjectiveAsync(model, options.test, { C, loss: r.loss, trainSize: l, batchSize: r.evaluationBatchSize, ...shareEvaluation });
         stats.testAccuracy = t.accuracy;
         stats.testLoss = t.lossMean;
       }

@@ -166,6 +166,14 @@ export interface TrainSgdOptions {
    * the ranks before each step, and θ starts from rank 0's. Every rank returns the same state.
    */
   distributed?: Distributed;
+  /**
+   * With `distributed`: batch norm normalises over the job's whole batch, its statistics summed
+   * over the ranks (synchronised batch norm, default true: the steps are then the single
+   * process's, to rounding). False: each rank normalises its own shard (as PyTorch's
+   * DistributedDataParallel does without SyncBatchNorm), and the running statistics are averaged
+   * over the ranks after every step, so that every rank keeps the same ones.
+   */
+  syncBatchNorm?: boolean;
 }
 
 /** What trainSgd returns. */

@@ -1,9 +1,12 @@
-// `npm run bench -- distributed`: data-parallel SGD over MPI (lib/distributed.ts) under mpirun:
+// `npm run bench -- distributed`: data-parallel training over MPI (lib/distributed.ts) under mpirun:
 //   1. all-reduce bandwidth: a 4 MiB float32 tensor summed over 2 ranks (median of the calls);
 //   2. cnn3 SGD images/s on synthetic 28×28×1 data, global batch 128: 1 rank × 1 thread,
 //      1 rank × 2 threads, 2 ranks × 1 thread each; scaling efficiency = (2 ranks) / (2 × 1 rank),
 //      one core per rank. On a 2-core machine both runs share the same cores, so the figure is
-//      bounded by them; on a machine with more cores (or GPUs, with NCCL) the same bench runs as is.
+//      bounded by them; on a machine with more cores (or GPUs, with NCCL) the same bench runs as is;
+//   3. one subsampled-Newton iteration of cnn3 on the same data (f and ∇f over all images, CG
+//      limited to 10 steps on |S| = a quarter of them, the line search), seconds per iteration
+//      (median), in the same three configurations.
 // The parent runs each configuration as `mpirun -np R node dist/scripts/bench.js distributed
 // --worker …`; rank 0 of a worker prints one JSON line.
 import { spawnSync } from 'child_process';
@@ -12,7 +15,7 @@ import * as path from 'path';
 import { distributedInfo, initDistributed, setNumThreads, Tensor } from '../../lib';
 import { createDataset } from '../../lib/data';
 import { cnn3, squaredLoss } from '../../lib/nn';
-import { trainSgd } from '../../lib/train';
+import { trainNewton, trainSgd } from '../../lib/train';
 import { mpirunEnv } from '../mpi-env';
 import { BenchSuite, fmt, loadAverage, machineInfo, median, parseOptions, positiveInt, writeJson } from './common';
 
@@ -21,9 +24,13 @@ interface WorkerResult {
   threads: number;
   allReduceMs?: number;
   imagesPerSecond: number;
+  /** Seconds per Newton iteration (median). */
+  newtonSeconds: number;
+  /** The Newton iterations' CG steps. */
+  cgSteps: number[];
 }
 
-async function worker(images: number, epochs: number, threads: number): Promise<number> {
+async function worker(images: number, epochs: number, threads: number, iterations: number): Promise<number> {
   setNumThreads(threads);
   const dist = initDistributed('mpi', { timeoutSeconds: 120 });
   let allReduceMs: number | undefined;
@@ -46,16 +53,22 @@ async function worker(images: number, epochs: number, threads: number): Promise<
   const model = cnn3([1, 28, 28], 10, { seed: 1 });
   const r = await trainSgd(model, train, { epochs, batchSize: 128, loss: squaredLoss, evaluateEvery: 'never', distributed: dist });
   model.dispose();
+  // Newton: CG capped at 10 steps so that every configuration does the same work
+  const newtonModel = cnn3([1, 28, 28], 10, { seed: 1 });
+  const n = await trainNewton(newtonModel, train, { iterations, batchSize: 256, loss: squaredLoss, newton: { samplingRate: 0.25, cgMaxIterations: 10 }, distributed: dist });
+  newtonModel.dispose();
+  const newtonSeconds = median(n.history.map((h) => h.times.gradient + h.times.cg + h.times.lineSearch));
   if (dist.rank === 0) {
-    const out: WorkerResult = { ranks: dist.size, threads, imagesPerSecond: r.imagesPerSecond, ...(allReduceMs !== undefined ? { allReduceMs } : {}) };
+    const out: WorkerResult = { ranks: dist.size, threads, imagesPerSecond: r.imagesPerSecond, newtonSeconds, cgSteps: n.history.map((h) => h.cgSteps), ...(allReduceMs !== undefined ? { allReduceMs } : {}) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   }
   return 0;
 }
 
-function launch(ranks: number, threads: number, images: number, epochs: number): WorkerResult {
+function launch(ranks: number, threads: number, images: number, epochs: number, iterations: number): WorkerResult {
   const script = path.join(__dirname, '..', 'bench.js');
-  const r = spawnSync('mpirun', ['-np', String(ranks), process.execPath, script, 'distributed', '--worker', '--images', String(images), '--epochs', String(epochs), '--threads', String(threads)], {
+  const args = ['distributed', '--worker', '--images', String(images), '--epochs', String(epochs), '--iterations', String(iterations), '--threads', String(threads)];
+  const r = spawnSync('mpirun', ['-np', String(ranks), process.execPath, script, ...args], {
     encoding: 'utf8',
     env: mpirunEnv({ NEWTON_NUM_THREADS: String(threads) }),
     timeout: 600_000,
@@ -66,11 +79,12 @@ function launch(ranks: number, threads: number, images: number, epochs: number):
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opts = parseOptions(argv, { flags: ['--quick', '--worker'], values: ['--json', '--images', '--epochs', '--threads'] });
+  const opts = parseOptions(argv, { flags: ['--quick', '--worker'], values: ['--json', '--images', '--epochs', '--iterations', '--threads'] });
   const quick = opts.get('--quick') === true;
   const images = positiveInt(opts, '--images', quick ? 1024 : 8192);
   const epochs = positiveInt(opts, '--epochs', quick ? 1 : 2);
-  if (opts.get('--worker') === true) return worker(images, epochs, positiveInt(opts, '--threads', 1));
+  const iterations = positiveInt(opts, '--iterations', quick ? 1 : 3);
+  if (opts.get('--worker') === true) return worker(images, epochs, positiveInt(opts, '--threads', 1), iterations);
   const mpi = distributedInfo().mpi;
   if (mpi.library === null) {
     console.log(`distributed: skipped (${mpi.reason})`);
@@ -80,23 +94,39 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log('distributed: skipped (mpirun is not on PATH: apt-get install openmpi-bin)');
     return 0;
   }
-  console.log(`newton-cnn data-parallel SGD over ${mpi.library}: cnn3, 28×28×1, global batch 128, ${images} images × ${epochs} epoch(s); load average ${fmt(loadAverage(), 2)}`);
-  const one = launch(1, 1, images, epochs);
-  const oneTwo = launch(1, 2, images, epochs);
-  const two = launch(2, 1, images, epochs);
+  console.log(
+    `newton-cnn data-parallel training over ${mpi.library}: cnn3, 28×28×1, ${images} images; SGD: global batch 128, ${epochs} epoch(s); ` +
+      `Newton: ${iterations} iteration(s), |S| = ${Math.ceil(images / 4)}, CG ≤ 10 steps; load average ${fmt(loadAverage(), 2)}`,
+  );
+  const one = launch(1, 1, images, epochs, iterations);
+  const oneTwo = launch(1, 2, images, epochs, iterations);
+  const two = launch(2, 1, images, epochs, iterations);
   const gbs = two.allReduceMs !== undefined ? (4 * 2 ** 20) / (two.allReduceMs / 1000) / 1e9 : NaN;
   console.log(`all-reduce of 4 MiB float32 over 2 ranks: ${fmt(two.allReduceMs, 3)} ms (median), ${fmt(gbs, 2)} GB/s`);
   console.log(`SGD images/s: 1 rank × 1 thread ${fmt(one.imagesPerSecond, 0)}; 1 rank × 2 threads ${fmt(oneTwo.imagesPerSecond, 0)}; 2 ranks × 1 thread ${fmt(two.imagesPerSecond, 0)}`);
   const efficiency = two.imagesPerSecond / (2 * one.imagesPerSecond);
-  console.log(`scaling efficiency, 2 ranks vs 1 (one core each): ${fmt(100 * efficiency, 1)}%; 2 ranks vs 1 rank on the same 2 cores: ${fmt(two.imagesPerSecond / oneTwo.imagesPerSecond, 2)}×`);
+  console.log(`SGD scaling efficiency, 2 ranks vs 1 (one core each): ${fmt(100 * efficiency, 1)}%; 2 ranks vs 1 rank on the same 2 cores: ${fmt(two.imagesPerSecond / oneTwo.imagesPerSecond, 2)}×`);
+  console.log(
+    `Newton seconds per iteration: 1 rank × 1 thread ${fmt(one.newtonSeconds, 2)}; 1 rank × 2 threads ${fmt(oneTwo.newtonSeconds, 2)}; 2 ranks × 1 thread ${fmt(two.newtonSeconds, 2)} ` +
+      `(CG steps ${one.cgSteps.join(',')} / ${oneTwo.cgSteps.join(',')} / ${two.cgSteps.join(',')})`,
+  );
+  const newtonEfficiency = one.newtonSeconds / (2 * two.newtonSeconds);
+  console.log(`Newton scaling efficiency, 2 ranks vs 1 (one core each): ${fmt(100 * newtonEfficiency, 1)}%; 2 ranks vs 1 rank on the same 2 cores: ${fmt(oneTwo.newtonSeconds / two.newtonSeconds, 2)}×`);
   const json = opts.get('--json');
-  if (typeof json === 'string') writeJson(json, { machine: machineInfo(), library: mpi.library, images, epochs, oneRankOneThread: one, oneRankTwoThreads: oneTwo, twoRanks: two, allReduceGBs: gbs, efficiency });
+  if (typeof json === 'string') {
+    writeJson(json, { machine: machineInfo(), library: mpi.library, images, epochs, iterations, oneRankOneThread: one, oneRankTwoThreads: oneTwo, twoRanks: two, allReduceGBs: gbs, efficiency, newtonEfficiency });
+  }
   return 0;
 }
 
 export const suite: BenchSuite = {
   name: 'distributed',
-  description: 'Data-parallel SGD over MPI: all-reduce GB/s of 4 MiB over 2 ranks, cnn3 SGD images/s with 1 and 2 ranks, scaling efficiency (needs MPI and mpirun)',
-  usage: ['  --images N   synthetic training images (default 8192; --quick: 1024)', '  --epochs N   epochs per run (default 2; --quick: 1)', '  --quick      a short smoke run', '  --json FILE  write the figures as JSON'].join('\n'),
+  description: 'Data-parallel training over MPI: all-reduce GB/s of 4 MiB over 2 ranks, cnn3 SGD images/s and Newton seconds per iteration with 1 and 2 ranks, scaling efficiency (needs MPI and mpirun)',
+  usage: [
+    '  --images N       synthetic training images (default 8192; --quick: 1024)',
+    '  --epochs N       SGD epochs per run (default 2; --quick: 1)',
+    '  --iterations N   Newton iterations per run (default 3; --quick: 1)',     '  --quick          a short smoke run',
+    '  --json FILE      write the figures as JSON',
+  ].join('\n'),
   run,
 };

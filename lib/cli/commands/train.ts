@@ -610,7 +610,7 @@ async function trainModel(
   const t0 = performance.now();
   try {
     result = await trainSgd(model, train, {
-      ...(extras.distributed !== undefined ? { distributed: extras.distributed } : {}),
+      ...(extras.distributed !== undefined ? { distributed: extras.distributed, syncBatchNorm: args.localBatchNorm !== true } : {}),
       ...(args.optimizer === 'scale-amended-sgd' ? { optimizer: 'scale-amended-sgd' as const } : {}),
       epochs,
       batchSize: args.batchSize,
@@ -659,8 +659,10 @@ async function trainModel(
   if (f !== undefined && result.state.batch === 0 && l <= EPOCH_EVALUATION_SIZE && f.testAccuracy !== undefined && f.objective !== undefined) {
     summary = { testAccuracy: f.testAccuracy, trainAccuracy: f.trainAccuracy!, objective: f.objective, trainLoss: f.trainLoss!, testLoss: f.testLoss! };
   } else {
-    const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l });
-    const te = await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
+    // (the ranks of a --distributed job share the final evaluations' batches)
+    const shared = extras.distributed !== undefined ? { distributed: extras.distributed } : {};
+    const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l, ...shared });
+    const te = await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l, ...shared });
     summary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
   }
   if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.state.batch !== 0 || result.iterations === 0)) {
@@ -925,6 +927,7 @@ async function trainModelNewton(
       seed: args.seed,
       test,
       signal: run.signal,
+      ...(extras.distributed !== undefined ? { distributed: extras.distributed } : {}),
       ...(resume !== undefined ? { resume } : {}),
       onIteration: iterationLine,
       ...(args.quiet ? {} : { onProgress: (p: NewtonProgress) => progress.newton(p) }),
@@ -939,6 +942,8 @@ async function trainModelNewton(
   }
 
   if (run.interrupted && result.aborted) {
+    // a --distributed rank other than 0 stops with the others; rank 0 writes the checkpoint
+    if (args.follower === true) return { exitCode: EXIT.interrupted, result };
     const file = args.checkpoint ?? path.resolve(io.cwd ?? process.cwd(), INTERRUPTED_CHECKPOINT);
     await checkpoints.write(file, result.state);
     const it = result.state.optimizer.iteration;
@@ -949,12 +954,14 @@ async function trainModelNewton(
     return { exitCode: EXIT.interrupted, result, checkpoint: file };
   }
 
-  const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l });
+  // (the ranks of a --distributed job share the final evaluations' batches)
+  const shared = extras.distributed !== undefined ? { distributed: extras.distributed } : {};
+  const tr = await evaluateObjectiveAsync(model, train, { C: args.C, loss, trainSize: l, ...shared });
   const last = result.final;
   const te =
     last?.testAccuracy !== undefined && last.testLoss !== undefined && last.iteration === result.state.optimizer.iteration
       ? { accuracy: last.testAccuracy, lossMean: last.testLoss }
-      : await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l });
+      : await evaluateObjectiveAsync(model, test, { C: args.C, loss, trainSize: l, ...shared });
   const summary: TrainSummary = { testAccuracy: te.accuracy, trainAccuracy: tr.accuracy, objective: tr.value, trainLoss: tr.lossMean, testLoss: te.lossMean };
   if (args.checkpoint !== undefined && (checkpoints.last === undefined || result.iterations === 0)) await checkpoints.write(args.checkpoint, result.state);
   const modelFile = await saveModel(options, summary);

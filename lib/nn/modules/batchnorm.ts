@@ -10,6 +10,13 @@
 // or a line search). Every mean below is over the m values of a channel; the per-channel
 // vectors (C) are combined with element-wise ops, the passes over the data are the
 // per-channel ops channelAffine, channelCombine, channelDot and biasGrad (Σ per channel).
+//
+// Synchronised (ctx.statisticsSync, a batch split among the processes of a data-parallel job):
+// the batch is the union of the shares, m counts all of its values, and every per-channel sum
+// that enters a normalisation — μ and σ in forward, Σdy and Σdy⊙x̂ in vjp, the sums of R{x},
+// R{dy} in the R-operator passes — is summed over the processes (sync.sum) before use, so each
+// process computes its share of the single-process result. The parameter gradients stay each
+// process's own sums: the trainer adds the processes' gradients together afterwards.
 import {
   add,
   axpy,
@@ -22,10 +29,11 @@ import {
   mul,
   rsqrt,
   scale,
+  sub,
 } from '../../ops';
 import { Tensor } from '../../tensor';
 import type { BatchNorm2dSpec } from '../layers';
-import type { ExampleShape, ForwardContext, GradientTarget, ParameterViews, VjpJvpResult } from '../module';
+import type { ExampleShape, ForwardContext, GradientTarget, ParameterViews, StatisticsSync, VjpJvpResult } from '../module';
 import { fmtShape } from '../shape-util';
 import { BaseModule, disposeTensors, moduleInfo } from './base';
 
@@ -37,8 +45,10 @@ interface BatchNormCache {
   readonly xhat: Tensor;
   /** 1/σ (C), owned: of the batch (training mode) or of the running variance (inference). */
   readonly invStd: Tensor;
-  /** m = N·H·W. */
+  /** m = N·H·W (N of the whole batch when synchronised). */
   readonly m: number;
+  /** The processes sharing the batch (synchronised batch norm), or null. */
+  readonly sync: StatisticsSync | null;
 }
 
 export class BatchNorm2dModule extends BaseModule {
@@ -93,11 +103,12 @@ export class BatchNorm2dModule extends BaseModule {
   forward(xs: readonly Tensor[], ctx: ForwardContext): Tensor {
     this.releaseCache();
     const x = xs[0];
-    const m = x.shape[0] * x.shape[2] * x.shape[3];
+    const sync = ctx.batchStatistics ? ctx.statisticsSync ?? null : null;
+    const m = (sync?.batchSize ?? x.shape[0]) * x.shape[2] * x.shape[3];
     let mean: Tensor;
     let invStd: Tensor;
     if (ctx.batchStatistics) {
-      const stats = batchNormStats(x, this.spec.eps);
+      const stats = sync === null ? batchNormStats(x, this.spec.eps) : this.syncedStats(x, sync, m);
       mean = stats.mean;
       invStd = stats.invStd;
       if (ctx.updateStatistics) this.updateRunning(stats.mean, stats.variance, m);
@@ -111,8 +122,45 @@ export class BatchNorm2dModule extends BaseModule {
     const negShift = scale(shift, -1);
     const xhat = channelAffine(x, invStd, negShift);
     disposeTensors([mean, shift, negShift]);
-    this.cache = { training: ctx.batchStatistics, xhat, invStd, m };
+    this.cache = { training: ctx.batchStatistics, xhat, invStd, m, sync };
     return this.spec.affine ? channelAffine(xhat, this.param('weight'), this.param('bias')) : xhat.reshape(xhat.shape);
+  }
+
+  /**
+   * μ, the biased variance and 1/σ of each channel over the whole batch (m values) from this
+   * process's share: μ = Σ_p m_p μ_p / m, var = Σ_p m_p (var_p + (μ_p − μ)²) / m (Chan et al.'s
+   * combination: no cancellation, unlike Σx² − m·μ²).
+   */
+  private syncedStats(x: Tensor, sync: StatisticsSync, m: number): { mean: Tensor; variance: Tensor; invStd: Tensor } {
+    const share = x.shape[0] * x.shape[2] * x.shape[3];
+    const local = batchNormStats(x, this.spec.eps);
+    local.invStd.dispose();
+    const mean = scale(local.mean, share / m);
+    let variance: Tensor | null = null;
+    try {
+      sync.sum(mean);
+      const d = sub(local.mean, mean);
+      variance = mul(d, d);
+      d.dispose();
+      axpy(variance, 1, local.variance);
+      scaleInPlace(variance, share / m);
+      sync.sum(variance);
+      return { mean, variance, invStd: rsqrt(variance, this.spec.eps) };
+    } catch (e) {
+      disposeTensors([mean, variance]);
+      throw e;
+    } finally {
+      disposeTensors([local.mean, local.variance]);
+    }
+  }
+
+  /**
+   * Running statistics ← (1 − momentum)·r: the decay of an update this process skips (another
+   * process's batch of a data-parallel pass, see Network.decayStatistics).
+   */
+  decayStatistics(): void {
+    scaleInPlace(this.buffers.runningMean, 1 - this.spec.momentum);
+    scaleInPlace(this.buffers.runningVar, 1 - this.spec.momentum);
   }
 
   /** r ← (1 − momentum)·r + momentum·batch, the variance made unbiased with m/(m − 1). */
@@ -144,7 +192,9 @@ export class BatchNorm2dModule extends BaseModule {
         copy(out.weight, sumDyXhat);
         copy(out.bias, sumDy);
       }
-      return [needInputs[0] ? this.inputGradient(dy, sumDy, sumDyXhat) : null];
+      if (!needInputs[0]) return [null];
+      this.sumOverProcesses([sumDy, sumDyXhat]);
+      return [this.inputGradient(dy, sumDy, sumDyXhat)];
     } finally {
       disposeTensors([sumDy, sumDyXhat]);
     }
@@ -178,6 +228,12 @@ export class BatchNorm2dModule extends BaseModule {
     if (!training) return { rxhat: channelAffine(rx, invStd), rsigmaOverSigma: null };
     const meanRx = biasGrad(rx); // Σ R{x}
     const meanXhatRx = channelDot(xhat, rx); // Σ x̂⊙R{x}
+    try {
+      this.sumOverProcesses([meanRx, meanXhatRx]);
+    } catch (e) {
+      disposeTensors([meanRx, meanXhatRx]);
+      throw e;
+    }
     scaleInPlace(meanRx, 1 / m);
     scaleInPlace(meanXhatRx, 1 / m);
     const b = mul(invStd, meanXhatRx); // R{σ}/σ = mean(x̂⊙R{x})/σ
@@ -246,6 +302,7 @@ export class BatchNorm2dModule extends BaseModule {
         rdg.dispose();
       }
       if (!needInputs[0]) return { dx: [null], rdx: [null] };
+      this.sumOverProcesses([sumDy, sumDyXhat, sumRdy, sumRdyXhat, sumDyRxhat]);
       const dx = this.inputGradient(dy, sumDy, sumDyXhat);
       try {
         const rdx = this.inputGradientTangent(dy, rdy, v, { sumDy, sumDyXhat, sumRdy, sumRdyXhat, sumDyRxhat, rxhat, rsigmaOverSigma, dx, xhat, invStd, m, training }, keep);
@@ -331,6 +388,16 @@ export class BatchNorm2dModule extends BaseModule {
     copy(out.weight, dg);
     copy(out.bias, db);
     disposeTensors([invStd, shift, xhat, dg, db]);
+  }
+
+  /**
+   * Per-channel sums of this process's share → sums over the whole batch, in place, when the
+   * forward pass was synchronised in training mode (every process calls this at the same points).
+   */
+  private sumOverProcesses(sums: readonly (Tensor | null)[]): void {
+    const { sync, training } = this.cached();
+    if (sync === null || !training) return;
+    for (const t of sums) if (t !== null) sync.sum(t);
   }
 
   releaseCache(): void {
