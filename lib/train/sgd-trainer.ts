@@ -113,8 +113,12 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
     if (dist.size > 1 && optimizer === 'scale-amended-sgd') {
       throw new RangeError(`${FN}: options.distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use optimizer 'sgd'`);
     }
-    if (dist.size > 1 && model.device !== 'cpu') {
-      throw new RangeError(`${FN}: options.distributed: the ${dist.backend} backend sums CPU tensors; a network on ${model.device} needs the NCCL backend, not in this build yet`);
+    // The gradient goes through the communicator of the network's device: MPI for 'cpu', NCCL for
+    // the GPU initDistributed('nccl') gave this rank (dist.device).
+    const commDevice = dist.device ?? 'cpu';
+    if (dist.size > 1 && model.device !== commDevice) {
+      const hint = dist.backend === 'mpi' ? "; a network on a GPU needs initDistributed('nccl')" : '';
+      throw new RangeError(`${FN}: options.distributed: the network is on ${model.device} but this rank's ${dist.backend} communicator sums tensors on ${commDevice}: move the network there${hint}`);
     }
   }
   return {
