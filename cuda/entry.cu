@@ -1,16 +1,19 @@
 // The entry points of libnewton_cuda.so, the only symbols it exports (the library is built
 // with -fvisibility=hidden). The addon dlopen()s the library and calls
-// newton_backend_create (load_backend_library in native/core/registry.h); nothing here may
-// throw or abort: every failure becomes a non-zero status and a reason that devices()
-// reports.
+// newton_backend_create (load_backend_library in native/core/registry.h), and the NCCL ones
+// (native/core/comm_nccl.cpp, declared in native/core/comm.h); nothing here may throw or
+// abort: every failure becomes a non-zero status and a reason that devices() (or ncclInfo,
+// ncclInit) reports.
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
 
 #include "check.h"
+#include "comm_nccl.h"
 #include "cuda_backend.h"
 
 #define NEWTON_EXPORT extern "C" __attribute__((visibility("default")))
@@ -113,3 +116,65 @@ NEWTON_EXPORT int newton_backend_create_device(int abi_version, int index, newto
                                                unsigned long error_size) {
   return create(abi_version, index, out, error, error_size);
 }
+
+// --- NCCL (cuda/comm_nccl.h; the signatures are native/core/comm.h's Nccl*Fn) ------------------
+
+// "NCCL 2.27.7" into text; non-zero with the reason when the build has no NCCL.
+NEWTON_EXPORT int newton_nccl_version(char* text, unsigned long size) {
+  try {
+    set_error(text, size, newton::cuda::nccl_version());
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(text, size, e.what());
+  } catch (...) {
+    set_error(text, size, "ncclGetVersion failed");
+  }
+  return 1;
+}
+
+// ncclGetUniqueId into id[0 … id_size) (rank 0).
+NEWTON_EXPORT int newton_nccl_unique_id(void* id, unsigned long id_size, char* error, unsigned long error_size) {
+  try {
+    newton::cuda::nccl_unique_id(id, id_size);
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(error, error_size, e.what());
+  } catch (...) {
+    set_error(error, error_size, "ncclGetUniqueId failed");
+  }
+  return 1;
+}
+
+// The NCCL communicator of `rank` on `backend`'s GPU (a CUDA backend this library created).
+NEWTON_EXPORT int newton_nccl_create(int abi_version, newton::Backend* backend, const void* id, unsigned long id_size,
+                                     int rank, int size, int local_rank, int local_size, double timeout_seconds,
+                                     const char* fn, newton::Communicator** out, char* error,
+                                     unsigned long error_size) {
+  try {
+    if (out == nullptr || backend == nullptr || id == nullptr || fn == nullptr) {
+      set_error(error, error_size, "newton_nccl_create: a null argument");
+      return 1;
+    }
+    *out = nullptr;
+    if (abi_version != newton::kBackendAbiVersion || backend->device().kind != newton::DeviceKind::CUDA) {
+      set_error(error, error_size,
+                std::string(fn) + ": libnewton_cuda.so does not match the addon (backend ABI version " +
+                    std::to_string(newton::kBackendAbiVersion) + ", the addon's " + std::to_string(abi_version) +
+                    "): rebuild both (npm run build:native)");
+      return 1;
+    }
+    *out = newton::cuda::create_nccl_communicator(newton::cuda::as_cuda(*backend), id, id_size, rank, size,
+                                                  local_rank, local_size, timeout_seconds, fn);
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(error, error_size, e.what());
+  } catch (...) {
+    set_error(error, error_size, std::string(fn ? fn : "ncclInit") + ": NCCL initialisation failed");
+  }
+  return 1;
+}
+
+// The core calls these through pointers of these types: they must not drift apart.
+static_assert(std::is_same_v<decltype(&newton_nccl_version), newton::NcclVersionFn>);
+static_assert(std::is_same_v<decltype(&newton_nccl_unique_id), newton::NcclUniqueIdFn>);
+static_assert(std::is_same_v<decltype(&newton_nccl_create), newton::NcclCreateFn>);

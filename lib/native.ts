@@ -255,11 +255,23 @@ export interface NativeAddon extends NativeOps {
    * the collective and the wait (MPI_Abort).
    */
   mpiInit(timeoutSeconds: number): { rank: number; size: number; localRank: number; localSize: number; library: string };
-  /** Sums a contiguous CPU float32/float64 tensor over the ranks, in place (MPI_Allreduce). */
+  /**
+   * The NCCL library of the CUDA backend (e.g. "NCCL 2.27.7"), or null and why it cannot be used:
+   * no CUDA library, no NCCL in its build, or no GPU.
+   */
+  ncclInfo(): { library: string } | { library: null; reason: string };
+  /**
+   * Makes this process's NCCL communicator, on cuda:(localRank % GPUs), with every rank together
+   * (once per process: later calls return the same and set the timeout); after mpiInit, which
+   * carries NCCL's id. A collective waiting longer than `timeoutSeconds` aborts the communicator
+   * and throws an Error naming the rank (the communicator cannot be used again).
+   */
+  ncclInit(timeoutSeconds: number): { rank: number; size: number; localRank: number; localSize: number; device: string; library: string };
+  /** Sums a float32/float64 tensor over the ranks, in place (MPI_Allreduce; ncclAllReduce for a CUDA tensor after ncclInit). */
   commAllReduceSum(t: NativeTensor): void;
   /** Sums a Float64Array over the ranks, in place (for scalars: losses, counts). */
   commAllReduceSumArray(a: Float64Array): void;
-  /** Copies root's contiguous CPU tensor into every rank's (MPI_Bcast); shapes and dtypes must agree. */
+  /** Copies root's tensor into every rank's (MPI_Bcast; ncclBroadcast for a CUDA tensor after ncclInit); shapes and dtypes must agree. */
   commBroadcast(t: NativeTensor, root: number): void;
   /** Waits for every rank (MPI_Barrier). */
   commBarrier(): void;

@@ -25,6 +25,8 @@
 //   NEWTON_SKIP_NATIVE_BUILD=1   do nothing (e.g. docs-only installs)
 //   NEWTON_BUILD_FROM_SOURCE=1   compile even where the prebuilt addon fits
 //   NEWTON_CUDA=AUTO|ON|OFF      passed to CMake as -DNEWTON_CUDA (default AUTO)
+//   NEWTON_USE_NCCL=AUTO|ON|OFF  passed to CMake as -DNEWTON_USE_NCCL (default AUTO): NCCL in the
+//                                CUDA backend (collectives of CUDA tensors)
 //   NEWTON_BUILD_JOBS=<n>        parallel build jobs (default: number of CPU cores)
 //   CXX                          C++ compiler to check for / use (default c++, g++ or clang++)
 //
@@ -193,7 +195,7 @@ function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log('usage: node scripts/build-native.js [--clean]\n' +
-      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_BUILD_FROM_SOURCE=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
+      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_BUILD_FROM_SOURCE=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_USE_NCCL=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
     return;
   }
   const unknown = argv.filter((a) => a !== '--clean');
@@ -207,6 +209,10 @@ function main() {
   const cuda = (process.env.NEWTON_CUDA || 'AUTO').toUpperCase();
   if (!['AUTO', 'ON', 'OFF'].includes(cuda)) {
     fail(`NEWTON_CUDA must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_CUDA)}`);
+  }
+  const nccl = (process.env.NEWTON_USE_NCCL || 'AUTO').toUpperCase();
+  if (!['AUTO', 'ON', 'OFF'].includes(nccl)) {
+    fail(`NEWTON_USE_NCCL must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_USE_NCCL)}`);
   }
 
   // The prebuilt addon, when it fits (see the top of this file).
@@ -234,15 +240,17 @@ function main() {
   const j = jobs();
 
   log(`cmake ${cm.version}; C++ compiler: ${cc.cxx}${cc.version ? ` (${cc.version})` : ''}`);
-  const extra = [`--CDNEWTON_CUDA=${cuda}`, '--parallel', String(j)];
+  const extra = [`--CDNEWTON_CUDA=${cuda}`, `--CDNEWTON_USE_NCCL=${nccl}`, '--parallel', String(j)];
   if (process.env.CXX && process.platform !== 'win32') extra.push('--cxx', process.env.CXX);
 
   const t0 = Date.now();
   // `compile` does not re-run CMake's configure step on an existing build/, so a changed
-  // NEWTON_CUDA would be ignored: reconfigure first (keeps the cache, updates the value).
+  // NEWTON_CUDA or NEWTON_USE_NCCL would be ignored: reconfigure first (keeps the cache, updates
+  // the values).
   const cached = cachedCMakeValue('NEWTON_CUDA');
-  if (command === 'compile' && cached !== null && cached.toUpperCase() !== cuda) {
-    log(`NEWTON_CUDA changed (${cached} -> ${cuda}): reconfiguring`);
+  const cachedNccl = cachedCMakeValue('NEWTON_USE_NCCL') ?? 'AUTO';
+  if (command === 'compile' && cached !== null && (cached.toUpperCase() !== cuda || cachedNccl.toUpperCase() !== nccl)) {
+    log(`NEWTON_CUDA / NEWTON_USE_NCCL changed (${cached}/${cachedNccl} -> ${cuda}/${nccl}): reconfiguring`);
     runCMakeJs(cmakeJs, 'configure', extra);
   }
   runCMakeJs(cmakeJs, command, extra);

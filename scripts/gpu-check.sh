@@ -11,7 +11,8 @@
 #   scripts/gpu-check.sh --remote         there, in the repo root (what the run call executes):
 #                                         unpacks node and node_modules, builds with CUDA
 #                                         (NEWTON_CUDA=ON), runs `test:gpu` with
-#                                         NEWTON_REQUIRE_CUDA=1, `bench gpu`, `bench resnet
+#                                         NEWTON_REQUIRE_CUDA=1, an NCCL job of one (when the
+#                                         build has NCCL and MPI), `bench gpu`, `bench resnet
 #                                         --device cuda` and `bench ops --device cuda`, and writes
 #                                         $OUT/GPU-RESULTS.md (+ logs), all in < 10 minutes
 #   scripts/gpu-check.sh --collect DIR    here: copies GPU-RESULTS.md from the fetched files
@@ -146,9 +147,9 @@ remote() {
   mkdir -p "$out"
   cd "$ROOT" || die "no repo root"
   local work; work="$(mktemp -d /tmp/gpu-check.XXXXXX)"
-  local status_build="not run" status_tests="not run" status_bench="not run" counts="-"
+  local status_build="not run" status_tests="not run" status_bench="not run" status_nccl="not run" counts="-"
   local build_s=0 test_s=0 bench_s=0 overall=0
-  : >"$out/build.log"; : >"$out/test-gpu.log"; : >"$out/bench-gpu.log"
+  : >"$out/build.log"; : >"$out/test-gpu.log"; : >"$out/bench-gpu.log"; : >"$out/nccl.log"
   local env_log="$out/environment.txt"; : >"$env_log"
 
   # 1. node and node_modules from .carry
@@ -205,9 +206,17 @@ remote() {
     [ -n "$cudnn_dir" ] && export CUDNN_PATH="$cudnn_dir"
   fi
   [ -n "${CUDNN_PATH:-}" ] && [ ! -e "$CUDNN_PATH/lib/libcudnn.so" ] && fix_layout "$CUDNN_PATH"
+  # NCCL (optional: CMake's NEWTON_USE_NCCL=AUTO builds without it): the Python env's
+  # nvidia-nccl-cu13 wheel, when it has one (torch brings it)
+  if [ -z "${NCCL_ROOT:-}" ]; then
+    local nccl_dir=""
+    nccl_dir="$(python3 -c 'import nvidia.nccl as m, os; print(os.path.dirname(m.__file__) if getattr(m, "__file__", None) else list(m.__path__)[0])' 2>/dev/null || true)"
+    [ -n "$nccl_dir" ] && [ -f "$nccl_dir/include/nccl.h" ] && export NCCL_ROOT="$nccl_dir"
+  fi
+  [ -n "${NCCL_ROOT:-}" ] && [ ! -e "$NCCL_ROOT/lib/libnccl.so" ] && fix_layout "$NCCL_ROOT"
   # the tests and the benchmark load libnewton_cuda.so; its RPATH names these folders too
   local ld=""
-  for c in "${CUDA_PATH:-}/lib64" "${CUDA_PATH:-}/lib" "${CUDNN_PATH:-}/lib"; do [ -d "$c" ] && ld="$ld:$c"; done
+  for c in "${CUDA_PATH:-}/lib64" "${CUDA_PATH:-}/lib" "${CUDNN_PATH:-}/lib" "${NCCL_ROOT:-}/lib"; do [ -d "$c" ] && ld="$ld:$c"; done
   export LD_LIBRARY_PATH="${ld#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   {
     echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -219,6 +228,8 @@ remote() {
     echo "ninja:       $(ninja --version 2>/dev/null || echo 'not found')"
     echo "CUDA_PATH:   ${CUDA_PATH:-unset}"
     echo "CUDNN_PATH:  ${CUDNN_PATH:-unset} $( [ -n "${CUDNN_PATH:-}" ] && grep -hE '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$CUDNN_PATH/include/cudnn_version.h" 2>/dev/null | awk '{ printf "%s%s", (NR > 1 ? "." : "cuDNN "), $3 }')"
+    echo "NCCL_ROOT:   ${NCCL_ROOT:-unset (no NCCL: the build leaves it out)} $( [ -n "${NCCL_ROOT:-}" ] && grep -hE '#define NCCL_(MAJOR|MINOR|PATCH) ' "$NCCL_ROOT/include/nccl.h" 2>/dev/null | awk '{ printf "%s%s", (NR > 1 ? "." : "NCCL "), $3 }')"
+    echo "mpirun:      $(mpirun --version 2>/dev/null | head -n 1 || echo 'not found')"
     echo "cpus:        $(nproc)"
     if command -v nvidia-smi >/dev/null 2>&1; then
       echo "gpu:         $(nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv,noheader 2>&1 | head -n 1)"
@@ -285,6 +296,36 @@ remote() {
     elif [ $trc -eq 124 ]; then status_tests="FAIL (timed out after ${test_s} s)"; overall=1
     else status_tests="FAIL (exit $trc, ${test_s} s)"; overall=1; fi
     log "test:gpu: $status_tests; $counts"
+
+    # 5b. NCCL: a job of one (MPI singleton) on cuda:0: ncclInit, all-reduce, broadcast and
+    #     barrier of a CUDA tensor. One GPU is enough for it; two ranks need two GPUs
+    #     (test/distributed.nccl.test.ts runs them where there are). SKIPPED, with the reason,
+    #     where the build has no NCCL or no MPI.
+    if [ "$(remaining)" -gt 60 ]; then
+      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm=isolated \
+        OMPI_MCA_btl_vader_single_copy_mechanism=none timeout 60 node -e "
+        const lib = require('./dist/lib');
+        const info = lib.distributedInfo();
+        console.log('ncclInfo: ' + JSON.stringify(info.nccl) + '; mpiInfo: ' + JSON.stringify(info.mpi));
+        if (info.mpi.library === null || info.nccl.library === null) {
+          console.log('SKIPPED: ' + (info.mpi.library === null ? info.mpi.reason : info.nccl.reason));
+          process.exit(0);
+        }
+        const d = lib.initDistributed('nccl', { timeoutSeconds: 30 });
+        const x = lib.Tensor.from(new Float32Array([1, 2, 3]), { device: d.device });
+        d.allReduceSum(x);
+        d.broadcast(x, 0);
+        d.barrier();
+        const got = Array.from(x.toArray()).join(',');
+        if (got !== '1,2,3') { console.log('FAIL: ' + got); process.exit(1); }
+        console.log('PASS: ' + d.library + ' on ' + d.device + ', a job of ' + d.size);
+      " >"$out/nccl.log" 2>&1
+      local nrc=$?
+      local nline; nline="$(grep -E '^(PASS|FAIL|SKIPPED)' "$out/nccl.log" | tail -n 1)"
+      if [ $nrc -eq 0 ] && [ -n "$nline" ]; then status_nccl="$nline"
+      else status_nccl="FAIL (exit $nrc; see nccl.log)"; overall=1; fi
+      log "nccl: $status_nccl"
+    fi
 
     # 6. bench gpu (exact float32), then the SGEMM with TF32
     t0="$(now_s)"
@@ -354,6 +395,7 @@ remote() {
     echo "| build (NEWTON_CUDA=ON) | $status_build |"
     echo "| tests (\`test:gpu\`, NEWTON_REQUIRE_CUDA=1) | $status_tests |"
     echo "| test counts | $counts |"
+    echo "| nccl (a job of one) | $status_nccl |"
     echo "| bench (\`bench gpu\`) | $status_bench |"
     echo "| total | ${total_s} s |"
     echo
@@ -361,6 +403,12 @@ remote() {
     echo
     echo '```'
     cat "$out/bench-gpu.log"
+    echo '```'
+    echo
+    echo "## nccl (raw output)"
+    echo
+    echo '```'
+    cat "$out/nccl.log"
     echo '```'
     echo
     echo "## test:gpu (raw output; failures and summary)"
@@ -429,6 +477,7 @@ dry_run() {
   local mode=ON
   if [ -x "$ROOT/.cache/cuda/site/nvidia/cu13/bin/nvcc" ]; then
     cuda_env=("CUDA_PATH=$ROOT/.cache/cuda/site/nvidia/cu13" "CUDNN_PATH=$ROOT/.cache/cuda/site/nvidia/cudnn")
+    [ -f "$ROOT/.cache/cuda/site/nvidia/nccl/include/nccl.h" ] && cuda_env+=("NCCL_ROOT=$ROOT/.cache/cuda/site/nvidia/nccl")
   elif [ -z "$(command -v nvcc || true)" ] && [ ! -x /usr/local/cuda/bin/nvcc ]; then
     log "WARNING: no CUDA toolkit here (no .cache/cuda: run scripts/install-cuda-wheels.sh): configure with NEWTON_CUDA=AUTO"
     mode=AUTO
@@ -445,6 +494,7 @@ dry_run() {
   if [ "$mode" = ON ]; then
     grep -q 'newton-cnn: CUDA backend: nvcc' "$tmp/out/build.log" || die "configure did not find the CUDA backend's toolchain (see $tmp/out/build.log)"
     log "CUDA configure: $(grep -o 'newton-cnn: CUDA backend: nvcc [0-9.]*' "$tmp/out/build.log" | head -n 1)"
+    log "NCCL configure: $(grep -oE 'newton-cnn: (NCCL [0-9.]+|no NCCL|NCCL left out)' "$tmp/out/build.log" | head -n 1)"
   fi
   # test:gpu exists and is a jest run of the op tables and the parity suite
   local script; script="$("$tmp/node" -p "require('$tree/package.json').scripts['test:gpu'] || ''")"

@@ -328,7 +328,7 @@ withMpi('outside mpirun: rank 0 of 1, all-reduce and broadcast are the identity;
   expect(out.typeErrors[5]).toEqual({ type: 'TypeError', message: 'commBroadcast: root must be a number, got undefined' });
   expect(out.disposed).toEqual({ type: 'Error', message: expect.stringMatching(/^commAllReduceSum: .*dispos/) });
   if (out.cuda !== 'no CUDA device') {
-    expect(out.cuda).toEqual({ type: 'Error', message: expect.stringMatching(/^commAllReduceSum: the tensor of rank 0 \(this process\) is on cuda:\d+: collectives of CUDA tensors need the NCCL backend \(not in this build yet\)/) });
+    expect(out.cuda).toEqual({ type: 'Error', message: expect.stringMatching(/^commAllReduceSum: the tensor of rank 0 \(this process\) is on cuda:\d+ but NCCL is not initialised there: collectives of CUDA tensors need the NCCL backend \(ncclInit, or initDistributed\('nccl'\)\)/) });
   }
 }, 150_000);
 

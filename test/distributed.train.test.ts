@@ -144,6 +144,7 @@ describe('data-parallel options (no MPI needed)', () => {
     localRank: 0,
     localSize: size,
     library: 'stand-in',
+    device: 'cpu',
     allReduceSum: () => undefined,
     allReduceScalars: () => undefined,
     broadcast: () => undefined,

@@ -39,6 +39,7 @@ struct Descriptor {
   int64_t device_kind = 0;
   int64_t device_index = 0;
   int64_t root = -1;  // broadcast
+  int64_t nccl_device = -1;  // the GPU of this rank's NCCL communicator, -1 when it has none
   int64_t ndim = 0;
   int64_t numel = 0;
   uint64_t shape_hash = 0;
@@ -59,8 +60,9 @@ uint64_t hash_shape(const Shape& shape) {
   return h;
 }
 
-Descriptor describe_tensor(Call call, const Tensor& t, int64_t root) {
+Descriptor describe_tensor(Call call, const Tensor& t, int64_t root, const Communicator* cuda_comm) {
   Descriptor d;
+  if (cuda_comm != nullptr) d.nccl_device = cuda_comm->device().index;
   d.call = static_cast<int64_t>(call);
   d.dtype = static_cast<int64_t>(t.dtype());
   d.device_kind = static_cast<int64_t>(t.device().kind);
@@ -120,14 +122,31 @@ void check_calls(const std::vector<Descriptor>& all, int me, const char* fn) {
   }
 }
 
-void check_cpu(const std::vector<Descriptor>& all, int me, const char* fn) {
+// Note [communicators], "NCCL": CPU tensors go through MPI, CUDA tensors through NCCL, which
+// every rank must have made on the GPU its tensor is on. Returns whether the tensors are on CUDA.
+bool check_devices(const std::vector<Descriptor>& all, int me, const char* fn) {
+  const auto on_cuda = [](const Descriptor& d) { return d.device_kind == static_cast<int64_t>(DeviceKind::CUDA); };
+  const bool cuda = on_cuda(all[0]);
   for (std::size_t r = 0; r < all.size(); ++r) {
-    if (all[r].device_kind != static_cast<int64_t>(DeviceKind::CPU)) {
-      fail<Error>(fn, ": the tensor of ", who(static_cast<int>(r), me), " is on ", device_text(all[r]),
-                  ": collectives of CUDA tensors need the NCCL backend (not in this build yet); copy the tensor to "
-                  "the CPU first");
+    const Descriptor& d = all[r];
+    if (on_cuda(d) != cuda) {
+      fail<Error>(fn, ": the tensor of ", who(static_cast<int>(r), me), " is on ", device_text(d), " but that of ",
+                  who(0, me), " is on ", device_text(all[0]),
+                  "; every rank's tensor must be on the CPU (MPI) or every rank's on a GPU (NCCL)");
+    }
+    if (!cuda) continue;
+    if (d.nccl_device < 0) {
+      fail<Error>(fn, ": the tensor of ", who(static_cast<int>(r), me), " is on ", device_text(d),
+                  " but NCCL is not initialised there: collectives of CUDA tensors need the NCCL backend "
+                  "(ncclInit, or initDistributed('nccl')); or copy the tensor to the CPU first");
+    }
+    if (d.nccl_device != d.device_index) {
+      fail<Error>(fn, ": the tensor of ", who(static_cast<int>(r), me), " is on ", device_text(d),
+                  " but that rank's NCCL communicator is on cuda:", d.nccl_device,
+                  "; each rank's CUDA tensors must be on its NCCL device");
     }
   }
+  return cuda;
 }
 
 // `is_root`: the reference is a broadcast's root (named so in the message).
@@ -145,11 +164,11 @@ void check_same(const std::vector<Descriptor>& all, int reference, bool is_root,
 
 }  // namespace
 
-void all_reduce_sum(Communicator& comm, const Tensor& t, const char* fn) {
+void all_reduce_sum(Communicator& comm, Communicator* cuda_comm, const Tensor& t, const char* fn) {
   const int me = comm.rank();
-  const std::vector<Descriptor> all = exchange(comm, describe_tensor(Call::AllReduceTensor, t, -1), fn);
+  const std::vector<Descriptor> all = exchange(comm, describe_tensor(Call::AllReduceTensor, t, -1, cuda_comm), fn);
   check_calls(all, me, fn);
-  check_cpu(all, me, fn);
+  const bool cuda = check_devices(all, me, fn);
   for (std::size_t r = 0; r < all.size(); ++r) {
     const DType dt = static_cast<DType>(all[r].dtype);
     if (dt != DType::F32 && dt != DType::F64) {
@@ -159,10 +178,12 @@ void all_reduce_sum(Communicator& comm, const Tensor& t, const char* fn) {
   }
   check_same(all, 0, false, me, fn);
   if (t.numel() == 0) return;
+  // check_devices: a CUDA tensor here means cuda_comm is this rank's NCCL communicator.
+  Communicator& data = cuda ? *cuda_comm : comm;
   if (t.dtype() == DType::F32) {
-    comm.all_reduce_sum(t.data<float>(), static_cast<std::size_t>(t.numel()), fn);
+    data.all_reduce_sum(t.data<float>(), static_cast<std::size_t>(t.numel()), fn);
   } else {
-    comm.all_reduce_sum(t.data<double>(), static_cast<std::size_t>(t.numel()), fn);
+    data.all_reduce_sum(t.data<double>(), static_cast<std::size_t>(t.numel()), fn);
   }
 }
 
@@ -187,10 +208,10 @@ void all_reduce_sum(Communicator& comm, double* a, std::size_t n, const char* fn
   comm.all_reduce_sum(a, n, fn);
 }
 
-void broadcast(Communicator& comm, const Tensor& t, int64_t root, const char* fn) {
+void broadcast(Communicator& comm, Communicator* cuda_comm, const Tensor& t, int64_t root, const char* fn) {
   const int me = comm.rank();
   const int size = comm.size();
-  const std::vector<Descriptor> all = exchange(comm, describe_tensor(Call::Broadcast, t, root), fn);
+  const std::vector<Descriptor> all = exchange(comm, describe_tensor(Call::Broadcast, t, root, cuda_comm), fn);
   check_calls(all, me, fn);
   for (std::size_t r = 0; r < all.size(); ++r) {
     if (all[r].root < 0 || all[r].root >= size) {
@@ -202,10 +223,11 @@ void broadcast(Communicator& comm, const Tensor& t, int64_t root, const char* fn
                        " names root ", all[0].root, "; every rank must name the same root");
     }
   }
-  check_cpu(all, me, fn);
+  const bool cuda = check_devices(all, me, fn);
   check_same(all, static_cast<int>(root), true, me, fn);
   if (t.nbytes() == 0) return;
-  comm.broadcast(t.raw(), t.nbytes(), static_cast<int>(root), fn);
+  Communicator& data = cuda ? *cuda_comm : comm;
+  data.broadcast(t.raw(), t.nbytes(), static_cast<int>(root), fn);
 }
 
 void barrier(Communicator& comm, const char* fn) {

@@ -238,6 +238,8 @@ class MpiCommunicator final : public Communicator {
   int local_size() const override { return local_size_; }
   const std::string& library() const override { return library_; }
   std::string name() const override { return "MPI (" + library_ + ")"; }
+  Device device() const override { return cpu_device(); }
+  void set_timeout(double seconds) override { dog_.set_timeout(seconds); }
 
   void all_reduce_sum(float* data, std::size_t n, const char* fn) override { reduce(data, n, MPI_FLOAT, 4, fn); }
   void all_reduce_sum(double* data, std::size_t n, const char* fn) override { reduce(data, n, MPI_DOUBLE, 8, fn); }

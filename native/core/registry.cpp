@@ -15,6 +15,7 @@ struct Registry {
   std::mutex mutex;
   std::map<std::string, std::unique_ptr<Backend>> backends;  // by device name
   std::map<std::string, std::string> unavailable;             // kind -> reason
+  std::map<std::string, void*> libraries;                     // kind -> dlopen handle
 };
 
 Registry& registry() {
@@ -131,6 +132,11 @@ bool load_backend_library(const std::string& kind, const std::string& path) {
     dlclose(handle);
     return false;
   }
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.libraries[kind] = handle;  // mapped from here on (never closed)
+  }
   char message[512] = {0};
   Backend* backend = nullptr;
   int status = 1;
@@ -147,6 +153,13 @@ bool load_backend_library(const std::string& kind, const std::string& path) {
   register_backend(std::unique_ptr<Backend>(backend));
   register_other_devices(handle);
   return true;
+}
+
+void* backend_library(const std::string& kind) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.libraries.find(kind);
+  return it == r.libraries.end() ? nullptr : it->second;
 }
 
 }  // namespace newton

@@ -46,4 +46,9 @@ using BackendCreateFn = int (*)(int, Backend**, char*, unsigned long);
 // registered, the reason is recorded under `kind` and returned false; never throws.
 bool load_backend_library(const std::string& kind, const std::string& path);
 
+// The handle of the library load_backend_library loaded for `kind` and kept mapped (also when it
+// created no backend: no GPU), for its other entry points (dlsym: the NCCL ones,
+// native/core/comm_nccl.cpp); null when none was loaded.
+void* backend_library(const std::string& kind);
+
 }  // namespace newton

@@ -1,7 +1,8 @@
 // Collectives between processes (core/comm.h, note [communicators]): mpiInfo, mpiInit,
-// commAllReduceSum, commAllReduceSumArray, commBroadcast and commBarrier. Synchronous on the JS
-// thread, by design: a collective is a step every rank takes together, and MPI is initialised
-// for one calling thread (MPI_THREAD_SERIALIZED), the main JavaScript thread.
+// ncclInfo, ncclInit, commAllReduceSum, commAllReduceSumArray, commBroadcast and commBarrier.
+// Synchronous on the JS thread, by design: a collective is a step every rank takes together, and
+// MPI is initialised for one calling thread (MPI_THREAD_SERIALIZED), the main JavaScript thread.
+// CPU tensors go through MPI, CUDA tensors through NCCL once ncclInit has made its communicator.
 #include <napi.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -75,11 +76,46 @@ Napi::Value MpiInit(const Info& info) {
   });
 }
 
+Napi::Value NcclInfoFn(const Info& info) {
+  return guard(info, "ncclInfo", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const NcclInfo nccl = nccl_info();
+    Napi::Object result = Napi::Object::New(env);
+    if (nccl.available) {
+      result.Set("library", Napi::String::New(env, nccl.library));
+    } else {
+      result.Set("library", env.Null());
+      result.Set("reason", Napi::String::New(env, nccl.reason));
+    }
+    return result;
+  });
+}
+
+// ncclInit(timeoutSeconds) -> { rank, size, localRank, localSize, device, library }. Every rank
+// together, after mpiInit (the NCCL id goes through MPI).
+Napi::Value NcclInit(const Info& info) {
+  static constexpr const char* op = "ncclInit";
+  return guard(info, op, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const double timeout = number_arg(info[0], op, "timeoutSeconds");
+    Communicator& mpi = initialized_mpi_communicator(op);  // also: the thread that called mpiInit
+    Communicator& comm = nccl_communicator(mpi, timeout, op);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("rank", Napi::Number::New(env, comm.rank()));
+    result.Set("size", Napi::Number::New(env, comm.size()));
+    result.Set("localRank", Napi::Number::New(env, comm.local_rank()));
+    result.Set("localSize", Napi::Number::New(env, comm.local_size()));
+    result.Set("device", Napi::String::New(env, comm.device().name()));
+    result.Set("library", Napi::String::New(env, comm.library()));
+    return result;
+  });
+}
+
 Napi::Value CommAllReduceSum(const Info& info) {
   static constexpr const char* op = "commAllReduceSum";
   return guard(info, op, [&]() -> Napi::Value {
     const Tensor t = tensor_arg(info[0], op, "t");
-    all_reduce_sum(initialized_mpi_communicator(op), t, op);
+    all_reduce_sum(initialized_mpi_communicator(op), initialized_nccl_communicator(), t, op);
     return info.Env().Undefined();
   });
 }
@@ -109,7 +145,7 @@ Napi::Value CommBroadcast(const Info& info) {
     const Tensor t = tensor_arg(info[0], op, "t");
     const uint64_t root = uint_arg(info[1], op, "root", "root");
     Communicator& comm = initialized_mpi_communicator(op);
-    broadcast(comm, t, static_cast<int64_t>(root), op);  // a safe integer: exact in an int64
+    broadcast(comm, initialized_nccl_communicator(), t, static_cast<int64_t>(root), op);  // a safe integer: exact in an int64
     return info.Env().Undefined();
   });
 }
@@ -127,6 +163,8 @@ Napi::Value CommBarrier(const Info& info) {
 void register_comm(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiInfo", Napi::Function::New(env, MpiInfoFn, "mpiInfo"));
   exports.Set("mpiInit", Napi::Function::New(env, MpiInit, "mpiInit"));
+  exports.Set("ncclInfo", Napi::Function::New(env, NcclInfoFn, "ncclInfo"));
+  exports.Set("ncclInit", Napi::Function::New(env, NcclInit, "ncclInit"));
   exports.Set("commAllReduceSum", Napi::Function::New(env, CommAllReduceSum, "commAllReduceSum"));
   exports.Set("commAllReduceSumArray", Napi::Function::New(env, CommAllReduceSumArray, "commAllReduceSumArray"));
   exports.Set("commBroadcast", Napi::Function::New(env, CommBroadcast, "commBroadcast"));
