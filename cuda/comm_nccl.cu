@@ -111,6 +111,8 @@ class NcclCommunicator final : public Communicator {
         timeout_(timeout_seconds), library_(nccl_version()) {
     const char* op = "ncclInit";  // the only caller
     NEWTON_CUDA_CHECK(op, cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    NEWTON_CUDA_CHECK(op, cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    NEWTON_CUDA_CHECK(op, cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     NEWTON_CUDA_CHECK(op, cudaMalloc(&scratch_, sizeof(float)));
     NEWTON_CUDA_CHECK(op, cudaMemsetAsync(scratch_, 0, sizeof(float), backend_.stream()));
   }
@@ -129,25 +131,26 @@ class NcclCommunicator final : public Communicator {
     timeout_ = seconds;
   }
 
-  // In place (sendbuff == recvbuff), on the backend's stream, after the kernels that made the data.
+  // In place (sendbuff == recvbuff), on the communicator's stream, after the kernels that made the
+  // data (run: the stream waits for the backend's).
   void all_reduce_sum(float* data, std::size_t n, const char* fn) override {
-    run(fn, "ncclAllReduce", [&] { return ncclAllReduce(data, data, n, ncclFloat32, ncclSum, comm_, backend_.stream()); });
+    run(fn, "ncclAllReduce", [&] { return ncclAllReduce(data, data, n, ncclFloat32, ncclSum, comm_, stream_); });
   }
   void all_reduce_sum(double* data, std::size_t n, const char* fn) override {
-    run(fn, "ncclAllReduce", [&] { return ncclAllReduce(data, data, n, ncclFloat64, ncclSum, comm_, backend_.stream()); });
+    run(fn, "ncclAllReduce", [&] { return ncclAllReduce(data, data, n, ncclFloat64, ncclSum, comm_, stream_); });
   }
   void broadcast(void* data, std::size_t bytes, int root, const char* fn) override {
     run(fn, "ncclBroadcast",
-        [&] { return ncclBroadcast(data, data, bytes, ncclUint8, root, comm_, backend_.stream()); });
+        [&] { return ncclBroadcast(data, data, bytes, ncclUint8, root, comm_, stream_); });
   }
   // send and recv in device memory (the checked collectives exchange their descriptions over MPI).
   void all_gather(const void* send, std::size_t bytes, void* recv, const char* fn) override {
-    run(fn, "ncclAllGather", [&] { return ncclAllGather(send, recv, bytes, ncclUint8, comm_, backend_.stream()); });
+    run(fn, "ncclAllGather", [&] { return ncclAllGather(send, recv, bytes, ncclUint8, comm_, stream_); });
   }
   // An all-reduce of one float: done on every rank only once every rank has called it.
   void barrier(const char* fn) override {
     run(fn, "ncclAllReduce (barrier)",
-        [&] { return ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, comm_, backend_.stream()); });
+        [&] { return ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, comm_, stream_); });
   }
 
   // At process exit: ncclCommAbort frees the communicator without waiting for the other ranks
@@ -171,13 +174,20 @@ class NcclCommunicator final : public Communicator {
     backend_.set_device();
     const Clock::time_point start = Clock::now();
     const Clock::time_point deadline = deadline_after(timeout_);
+    // NCCL runs on a stream of its own, after everything queued on the backend's stream so far
+    // (the kernels that wrote the data); the backend's stream goes on meanwhile — the kernels the
+    // main thread launches while a gradient bucket is summed (core/comm_queue.h).
+    const cudaError_t ordered = cudaEventRecord(ready_, backend_.stream());
+    if (ordered != cudaSuccess) cuda_failed(fn, call, ordered);
+    const cudaError_t waits = cudaStreamWaitEvent(stream_, ready_, 0);
+    if (waits != cudaSuccess) cuda_failed(fn, call, waits);
     ncclResult_t rc = enqueue();
     // Non-blocking: the call may return before the operation is queued; it is queued once the
     // communicator's state leaves ncclInProgress.
     if (rc == ncclInProgress) rc = wait_state(comm_, deadline);
     if (rc == ncclInProgress) timed_out(fn, call, start);
     if (rc != ncclSuccess) nccl_failed(fn, call, rc);
-    const cudaError_t recorded = cudaEventRecord(done_, backend_.stream());
+    const cudaError_t recorded = cudaEventRecord(done_, stream_);
     if (recorded != cudaSuccess) cuda_failed(fn, call, recorded);
     Backoff backoff;
     for (;;) {
@@ -229,7 +239,9 @@ class NcclCommunicator final : public Communicator {
   const std::string library_;
   std::mutex mutex_;
   std::string aborted_;  // why the communicator was aborted; empty while it is usable
-  cudaEvent_t done_ = nullptr;
+  cudaEvent_t done_ = nullptr;   // the call's end, on stream_
+  cudaEvent_t ready_ = nullptr;  // the backend stream's work before the call
+  cudaStream_t stream_ = nullptr;  // NCCL's (never destroyed, like the communicator)
   float* scratch_ = nullptr;  // the barrier's float, on the device
 };
 

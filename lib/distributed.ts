@@ -46,12 +46,25 @@ export interface Distributed {
   readonly device: string;
   /** Sums a tensor over the ranks, in place: CPU tensors over MPI, CUDA tensors over NCCL. */
   allReduceSum(t: Tensor): void;
+  /**
+   * Starts summing a tensor over the ranks, in place, on a thread of its own, and returns at once
+   * (the gradient buckets of a backward pass). Neither write nor read `t` until `wait()` returns;
+   * every rank must start the same calls in the same order. Any other collective first waits for
+   * the started ones.
+   */
+  allReduceSumStart(t: Tensor): PendingCollective;
   /** Sums numbers over the ranks, in place (losses, counts). */
   allReduceScalars(values: Float64Array): void;
   /** Copies rank `root`'s tensor into every rank's (same shape, dtype and kind of device), in place. */
   broadcast(t: Tensor, root?: number): void;
   /** Waits for every rank. */
   barrier(): void;
+}
+
+/** A collective started by {@link Distributed.allReduceSumStart}. */
+export interface PendingCollective {
+  /** Returns when the collective is done on this rank; throws its error. Call it once. */
+  wait(): void;
 }
 
 /** The default of {@link InitDistributedOptions.timeoutSeconds}. */
@@ -120,6 +133,17 @@ export function initDistributed(backend: DistributedBackend = 'mpi', options: In
     device: gpu === null ? 'cpu' : gpu.device,
     allReduceSum(t: Tensor): void {
       n.commAllReduceSum(handleOf(t, 'allReduceSum', 't'));
+    },
+    allReduceSumStart(t: Tensor): PendingCollective {
+      const ticket = n.commAllReduceSumStart(handleOf(t, 'allReduceSumStart', 't'));
+      let waited = false;
+      return {
+        wait(): void {
+          if (waited) throw new Error('allReduceSumStart: wait() was already called for this collective');
+          waited = true;
+          n.commWait(ticket);
+        },
+      };
     },
     allReduceScalars(values: Float64Array): void {
       if (!(values instanceof Float64Array)) throw new TypeError('allReduceScalars: values must be a Float64Array');

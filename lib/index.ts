@@ -14,7 +14,7 @@ export * from './ops';
 export * from './runtime';
 export { profile, type ProfileReport, type ProfileOpSummary, type ProfileScopeSummary, type ProfileScope, type ProfileSteps } from './profile';
 export { lapackAvailable, symmetricEigen } from './linalg';
-export { initDistributed, distributedInfo, DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, type Distributed, type DistributedBackend, type InitDistributedOptions } from './distributed';
+export { initDistributed, distributedInfo, DEFAULT_COLLECTIVE_TIMEOUT_SECONDS, type Distributed, type DistributedBackend, type InitDistributedOptions, type LibraryInfo, type PendingCollective } from './distributed';
 export type { SymmetricEigenOptions, SymmetricEigenResult } from './linalg';
 
 // Networks, data, optimizers and training loops, as namespaces: the layer factories of `nn`

@@ -269,6 +269,10 @@ export interface NativeAddon extends NativeOps {
   ncclInit(timeoutSeconds: number): { rank: number; size: number; localRank: number; localSize: number; device: string; library: string };
   /** Sums a float32/float64 tensor over the ranks, in place (MPI_Allreduce; ncclAllReduce for a CUDA tensor after ncclInit). */
   commAllReduceSum(t: NativeTensor): void;
+  /** Starts commAllReduceSum on the collective queue's thread; returns its ticket for commWait. */
+  commAllReduceSumStart(t: NativeTensor): number;
+  /** Waits for a started collective; throws its error. */
+  commWait(ticket: number): void;
   /** Sums a Float64Array over the ranks, in place (for scalars: losses, counts). */
   commAllReduceSumArray(a: Float64Array): void;
   /** Copies root's tensor into every rank's (MPI_Bcast; ncclBroadcast for a CUDA tensor after ncclInit); shapes and dtypes must agree. */

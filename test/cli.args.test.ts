@@ -98,6 +98,9 @@ describe('parseTrainArgs', () => {
     expect(parseTrainArgs(['--distributed', 'mpi'], dir)).toMatchObject({ optimizer: 'newton', distributed: 'mpi' });
     expect(parseTrainArgs(['--optimizer', 'sgd', '--distributed', 'mpi', '--local-batch-norm'], dir)).toMatchObject({ distributed: 'mpi', localBatchNorm: true });
     expect(() => parseTrainArgs(['--distributed', 'tcp'], dir)).toThrow(/--distributed/);
+    expect(parseTrainArgs(['--distributed', 'nccl'], dir)).toMatchObject({ distributed: 'nccl', device: 'cuda' });
+    expect(() => parseTrainArgs(['--distributed', 'nccl', '--device', 'cpu'], dir)).toThrow(/--distributed nccl trains each rank on the GPU of its local rank: leave out --device \(or give cuda\), not 'cpu'/);
+    expect(() => parseTrainArgs(['--distributed', 'mpi', '--device', 'cuda:1'], dir)).toThrow(/--distributed mpi sums CPU tensors; on GPUs use --distributed nccl/);
     expect(() => parseTrainArgs(['--optimizer', 'scale-amended-sgd', '--distributed', 'mpi'], dir)).toThrow(/--distributed: scale-amended SGD .* not data-parallel yet/);
     expect(() => parseTrainArgs(['--optimizer', 'sgd', '--local-batch-norm'], dir)).toThrow(/--local-batch-norm: only with --distributed and --optimizer sgd/);
     expect(() => parseTrainArgs(['--distributed', 'mpi', '--local-batch-norm'], dir)).toThrow(/--local-batch-norm: only with --distributed and --optimizer sgd/);

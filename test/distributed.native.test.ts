@@ -207,6 +207,34 @@ out.after = after[0];
 write('main-' + r + '.json', out);
 `;
 
+// The collective queue (core/comm_queue.h): all-reduces started and waited for later, a
+// synchronous collective between them (it waits for the started ones first, on every rank), a
+// mismatch between the ranks surfacing at the wait, tickets waited for twice or never given.
+const QUEUE = `${HEAD}
+const job = n.mpiInit(20);
+const r = job.rank;
+const out = { rank: r };
+out.ins = [values(r, 1000, 11), values(r, 3, 12), values(r, 70000, 13)].map((v) => Array.from(Float32Array.from(v)));
+const ts = out.ins.map((v) => n.fromTypedArray(Float32Array.from(v), [v.length]));
+const tickets = ts.map((t) => n.commAllReduceSumStart(t));
+const arr = Float64Array.from([r + 1]);
+n.commAllReduceSumArray(arr);
+out.array = arr[0];
+tickets.reverse().forEach((k) => n.commWait(k));
+out.outs = ts.map((t) => Array.from(n.toTypedArray(t)));
+const bad = n.commAllReduceSumStart(n.zeros(r === 0 ? [2] : [3]));
+const good = n.commAllReduceSumStart(n.fromTypedArray(Float64Array.from([r + 1]), [1], 'float64'));
+out.mismatch = caught(() => n.commWait(bad));
+out.twice = caught(() => n.commWait(bad));
+out.never = caught(() => n.commWait(123456));
+out.typeError = caught(() => n.commWait('1'));
+out.afterMismatch = caught(() => n.commWait(good));
+const after = Float64Array.from([r + 1]);
+n.commAllReduceSumArray(after);
+out.after = after[0];
+write('queue-' + r + '.json', out);
+`;
+
 // Rank 1 leaves (mode 'exit': exits normally; 'kill': SIGKILL; 'hang': blocks for 60 s) before an
 // all-reduce that rank 0 makes.
 const DIE = `${HEAD}
@@ -400,6 +428,26 @@ withMpirun('mpirun -np 2: ranks, all-reduce (float32, float64, a view, an array)
     const fn = o.job.rank === 0 ? 'commBarrier' : 'commAllReduceSumArray';
     expect(o.calls).toEqual({ type: 'Error', message: here(o, `${fn}: the ranks called different collectives: rank 1 called an all-reduce of a Float64Array where rank 0 called a barrier; every rank must make the same collective calls in the same order`) });
     expect(o.lengths).toEqual({ type: 'RangeError', message: here(o, 'commAllReduceSumArray: rank 1 has a Float64Array of length 2 but rank 0 has a Float64Array of length 1; the lengths must agree on every rank') });
+    expect(o.after).toBe(3);
+  }
+}, 150_000);
+
+withMpirun('mpirun -np 2: all-reduces started on the collective queue and waited for later', () => {
+  const file = script('queue.js', QUEUE);
+  const r = mpirun(file, [distNative, dir], 120_000);
+  if (r.status !== 0) throw new Error(`mpirun failed:\n${r.detail}`);
+  interface QueueOut { rank: number; ins: number[][]; outs: number[][]; array: number; mismatch: Caught; twice: Caught; never: Caught; typeError: Caught; afterMismatch: Caught | null; after: number }
+  const outs = [0, 1].map((k) => result<QueueOut>(`queue-${k}.json`, r.detail));
+  const [a, b] = outs;
+  const here = (o: QueueOut, text: string) => text.replace(`rank ${o.rank}`, `rank ${o.rank} (this process)`);
+  for (const o of outs) {
+    o.outs.forEach((got, k) => expect(got).toEqual(a.ins[k].map((v, i) => Math.fround(v + b.ins[k][i]))));
+    expect(o.array).toBe(3);
+    expect(o.mismatch).toEqual({ type: 'RangeError', message: here(o, 'commAllReduceSum: rank 1 has a float32 tensor of shape (3) but rank 0 has a float32 tensor of shape (2); shapes and dtypes must agree on every rank') });
+    expect(o.twice).toEqual({ type: 'RangeError', message: 'commWait: no collective in flight has ticket 4 (each is waited for once)' }); // the fourth started
+    expect(o.never).toEqual({ type: 'RangeError', message: 'commWait: no collective in flight has ticket 123456 (each is waited for once)' });
+    expect(o.typeError).toEqual({ type: 'TypeError', message: 'commWait: ticket must be a number, got string' });
+    expect(o.afterMismatch).toBeNull();
     expect(o.after).toBe(3);
   }
 }, 150_000);

@@ -14,14 +14,15 @@
 //     all-reduce and broadcast of CUDA tensors against the sums computed here, and a CUDA tensor on
 //     one rank against a CPU tensor on the other (the same error on both).
 // The groups that cannot run here are skipped, the reason in their titles.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { distributedInfo, initDistributed } from '../lib';
 import { native } from '../lib/native';
-import { distIndex, ensureDist } from './fixtures/dist';
-import { mpirun, mpiUnavailable } from './mpi';
+import { distCli, distIndex, ensureDist } from './fixtures/dist';
+import { mpiEnv, mpirun, mpiUnavailable } from './mpi';
 
 const nccl = native().ncclInfo();
 const ncclReason = nccl.library === null ? nccl.reason : '';
@@ -117,6 +118,13 @@ group(nccl.library === null ? null : `NCCL is usable here (${nccl.library}), so 
     expect(() => initDistributed('nccl')).toThrow(expected);
     expect(() => initDistributed('gloo' as 'nccl')).toThrow("initDistributed: backend must be 'mpi' or 'nccl', got \"gloo\"");
   });
+
+  test('newton-cnn train --distributed nccl: a usage error (exit 2) that says why', () => {
+    const r = spawnSync(process.execPath, [distCli, 'train', '--distributed', 'nccl', '--iterations', '1'], { encoding: 'utf8', env: mpiEnv(), timeout: 120_000 });
+    expect(r.status).toBe(2);
+    const mpi = native().mpiInfo();
+    expect(r.stderr).toContain(mpi.library === null ? `--distributed nccl: ${mpi.reason}` : `--distributed nccl: 'nccl' cannot be used here: ${ncclReason}`);
+  }, 150_000);
 });
 
 // --- a job of one that cannot use NCCL ----------------------------------------------------------------

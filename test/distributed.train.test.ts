@@ -68,6 +68,8 @@ withMpi('data-parallel training over MPI', () => {
     ['sgd', 'SGD, cnn3'],
     ['sgd-augment', 'SGD, cnn3, crop-flip augmentation'],
     ['sgd-bn', 'SGD, CIFAR ResNet-8 with synchronised batch norm'],
+    ['sgd-buckets', 'SGD, cnn3, the gradient summed in 1 KiB buckets during the backward pass'],
+    ['sgd-bn-buckets', 'SGD, CIFAR ResNet-8, synchronised batch norm, 2 KiB gradient buckets'],
   ] as const) {
     test(`${what}: 2 ranks take the steps of one process on the whole batch`, () => {
       const [single] = run(lib, 1, kind);
@@ -146,6 +148,7 @@ describe('data-parallel options (no MPI needed)', () => {
     library: 'stand-in',
     device: 'cpu',
     allReduceSum: () => undefined,
+    allReduceSumStart: () => ({ wait: () => undefined }),
     allReduceScalars: () => undefined,
     broadcast: () => undefined,
     barrier: () => undefined,

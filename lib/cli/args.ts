@@ -151,7 +151,7 @@ export interface TrainArgs extends DataFileArgs {
   /** CIFAR / uncompressed IDX directories: stream the images from disk instead of reading them into memory. */
   stream?: boolean;
   /** Data-parallel training over the processes of an `mpirun` job. */
-  distributed?: 'mpi';
+  distributed?: 'mpi' | 'nccl';
   /** Set by runTrain on the ranks other than 0 of a --distributed job: they neither print nor write files. */
   follower?: boolean;
   /** Run log streamed while training (absolute; .csv: CSV, else JSON Lines). */
@@ -242,7 +242,7 @@ const TRAIN_OPTIONS: ReadonlyArray<[string, OptionSpec]> = [
   ['loss', { key: 'loss', kind: 'string', value: 'NAME', help: `${LOSSES.join(' | ')} (default squared, the paper's)`, section: 'common' }],
   ['seed', { key: 'seed', kind: 'string', value: 'N', help: 'seed of the initialisation and the data order (default 0)', section: 'common' }],
   ['device', { key: 'device', kind: 'string', value: 'NAME', help: 'cpu (default) | cuda | cuda:N (see `newton-cnn info`)', section: 'common' }],
-  ['distributed', { key: 'distributed', kind: 'string', value: 'BACKEND', help: 'data-parallel training (newton, sgd) over the processes of `mpirun -np N newton-cnn train …`: mpi (rank 0 prints and writes the files)', section: 'common' }],
+  ['distributed', { key: 'distributed', kind: 'string', value: 'BACKEND', help: 'data-parallel training (newton, sgd) over the processes of `mpirun -np N newton-cnn train …`: mpi (CPU), nccl (one GPU per rank); rank 0 prints and writes the files', section: 'common' }],
   ['threads', { key: 'threads', kind: 'string', value: 'N', help: 'CPU threads (default: all cores)', section: 'common' }],
   ['validation', { key: 'validation', kind: 'string', value: 'F', help: 'hold out a stratified fraction F in (0, 1) of the training set, or F images (the papers: 5000 of CIFAR, 6000 of SVHN), and report accuracy on them every epoch (newton: iteration)', section: 'data' }],
   ['augment', { key: 'augment', kind: 'string', value: 'HOW', help: `sgd: augment every training batch: ${AUGMENT_PRESETS.join(' | ')} (crop-flip: pad 4, random crop, horizontal flip; random-resized-crop: ImageNet's, for image folders; off the JS thread, prefetched)`, section: 'data' }],
@@ -734,7 +734,7 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   if (valLabels !== undefined && !fs.existsSync(valLabels)) throw new UsageError(`--val-labels: no such file '${valLabelsText}'`);
   const skipCorrupt = bool('skip-corrupt');
   const stream = bool('stream');
-  const distributed = opt('distributed', (f, t) => choice(f, t, ['mpi'] as const));
+  const distributed = opt('distributed', (f, t) => choice(f, t, ['mpi', 'nccl'] as const));
   if (distributed !== undefined && optimizer === 'scale-amended-sgd') {
     throw new UsageError('--distributed: scale-amended SGD draws its per-layer scales from the whole batch and is not data-parallel yet; use --optimizer newton or sgd');
   }
@@ -754,8 +754,12 @@ export function parseTrainArgs(argv: readonly string[], cwd: string = process.cw
   const loss = opt('loss', (f, t) => choice(f, t, LOSSES)) ?? 'squared';
   const seed = opt('seed', (f, t) => parseNumber(f, t, 'integer')) ?? 0;
   if (seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
-  const device = str('device') ?? 'cpu';
+  const device = str('device') ?? (distributed === 'nccl' ? 'cuda' : 'cpu');
   if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+  if (distributed === 'nccl' && device !== 'cuda') {
+    throw new UsageError(`--distributed nccl trains each rank on the GPU of its local rank: leave out --device (or give cuda), not '${device}'`);
+  }
+  if (distributed === 'mpi' && device !== 'cpu') throw new UsageError(`--distributed mpi sums CPU tensors; on GPUs use --distributed nccl (one GPU per rank), not --device ${device}`);
   const threads = opt('threads', positiveInt);
   if (threads !== undefined && threads > 256) throw new UsageError(`--threads must be at most 256, got ${threads}`);
   const checkpointText = str('checkpoint');

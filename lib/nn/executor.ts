@@ -46,6 +46,11 @@ export interface VjpTargets {
   readonly visit?: (node: number, xs: readonly Tensor[], dys: readonly (Tensor | null)[]) => void;
   /** Whether to return the gradient of the network input. */
   readonly inputGradient: boolean;
+  /**
+   * Called once for every node with parameters when its parameter gradient is final (written, or
+   * left alone because no gradient reaches the node), in the order of the backward pass.
+   */
+  readonly parametersDone?: (node: number) => void;
 }
 
 /** One pass's tangents: every node output's R{·} per port (null = 0), kept for a vjpJvp pass when asked. */
@@ -225,9 +230,12 @@ export class Executor {
     try {
       for (let i = n - 1; i >= 0; i--) {
         const dys = cot[i];
-        if (skip[i] || dys.every((t) => t === null)) continue;
-        const need = this.needInputs(i, targets.inputGradient);
         const module = modules[i];
+        if (skip[i] || dys.every((t) => t === null)) {
+          if (module.info.parameterCount > 0) targets.parametersDone?.(i);
+          continue;
+        }
+        const need = this.needInputs(i, targets.inputGradient);
         if (module.info.parameterCount > 0) targets.visit?.(i, this.inputsOf(i), dys);
         const r = this.fusedRelu(i, need);
         if (r >= 0) {
@@ -244,6 +252,7 @@ export class Executor {
           if (owned(i, p)) t?.dispose();
         });
         cot[i] = dys.map(() => null);
+        if (module.info.parameterCount > 0) targets.parametersDone?.(i);
       }
     } catch (e) {
       cot.forEach((ts, i) => ts.forEach((t, p) => owned(i, p) && t?.dispose()));

@@ -73,6 +73,12 @@ export interface ForwardOptions {
 export interface BackwardOptions {
   /** Also compute and return ∂L/∂x of the network input (default false). */
   inputGradient?: boolean;
+  /**
+   * Called during the pass each time a range of the gradient is final: `gradient[offset …
+   * offset + size)`, one layer's parameters, in the order of the backward pass (the last layers'
+   * first). Data-parallel training starts summing the gradient's buckets over the ranks from it.
+   */
+  onParameterGradient?: (offset: number, size: number) => void;
 }
 
 /** The last forward pass, for lib/nn/products.ts. @internal */
@@ -321,7 +327,16 @@ export class Network {
     if (!this.executor.cached) throw new Error(`${fn}: no forward pass to differentiate (call forward first)`);
     this.checkOutputLike(fn, 'dz', dz);
     const inputGradient = options?.inputGradient ?? false;
-    return this.executor.vjp(dz, { params: () => null, inputGradient });
+    const hook = options?.onParameterGradient;
+    if (hook !== undefined && typeof hook !== 'function') throw new TypeError(`${fn}: options.onParameterGradient must be a function, got ${describe(hook)}`);
+    const parametersDone =
+      hook === undefined
+        ? undefined
+        : (node: number): void => {
+            const p = this.built[node].info.parameters;
+            hook(p[0].offset, this.built[node].info.parameterCount);
+          };
+    return this.executor.vjp(dz, { params: () => null, inputGradient, ...(parametersDone !== undefined ? { parametersDone } : {}) });
   }
 
   /** Frees the activations and module caches of the last forward pass (and a stored Jacobian). */

@@ -17,6 +17,7 @@ export {
   type ObjectiveResult,
 } from './objective';
 export { trainSgd } from './sgd-trainer';
+export { DEFAULT_GRADIENT_BUCKET_BYTES } from './gradient-buckets';
 export {
   checkLearningRate,
   checkRegularization,

@@ -25,6 +25,7 @@ import { checkResumeBuffers, type EpochStats, type SgdOptimizerName, type TrainR
 import { isFloatArray, isInt32Array } from '../nn/shape-util';
 import { profile } from '../profile';
 import { checkDistributed, type Distributed } from '../distributed';
+import { DEFAULT_GRADIENT_BUCKET_BYTES, GradientBuckets } from './gradient-buckets';
 
 const FN = 'trainSgd';
 
@@ -54,6 +55,8 @@ interface Resolved {
   distributed?: Distributed;
   /** Synchronised batch norm in a data-parallel job. */
   syncBatchNorm: boolean;
+  /** Elements per gradient bucket in a data-parallel job (0: one all-reduce after the backward pass). */
+  gradientBucketElements: number;
 }
 
 function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOptions): Resolved {
@@ -115,6 +118,11 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
   }
   const syncBatchNorm = options.syncBatchNorm ?? true;
   if (typeof syncBatchNorm !== 'boolean') throw new TypeError(`${FN}: options.syncBatchNorm must be a boolean, got ${typeof syncBatchNorm}`);
+  const bucketBytes = options.gradientBucketBytes ?? DEFAULT_GRADIENT_BUCKET_BYTES;
+  if (typeof bucketBytes !== 'number' || !Number.isSafeInteger(bucketBytes) || bucketBytes < 0) {
+    throw new RangeError(`${FN}: options.gradientBucketBytes must be a non-negative integer number of bytes, got ${String(bucketBytes)}`);
+  }
+  const gradientBucketElements = bucketBytes === 0 ? 0 : Math.max(1, Math.floor(bucketBytes / (model.dtype === 'float64' ? 8 : 4)));
   return {
     optimizer,
     epochs,
@@ -129,6 +137,7 @@ function resolveOptions(model: Network, train: AnyDataset, options: TrainSgdOpti
     prefetch,
     ...(dist !== undefined && dist.size > 1 ? { distributed: dist } : {}),
     syncBatchNorm,
+    gradientBucketElements,
   };
 }
 
@@ -342,6 +351,7 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
       // the batch size, less the images an image folder skipped (unreadable files)
       let size = b.labels.length;
       let lossSum: number;
+      let buckets: GradientBuckets | null = null;
       try {
         using gradientScope = profile.scope('gradient');
         const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration), statisticsSync: statisticsSync(size) });
@@ -365,8 +375,16 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
             );
           }
           const dz = r.loss.gradient(z, b.y);
+          // in a data-parallel job the gradient's buckets are summed over the ranks while the
+          // backward pass computes the layers before them
+          buckets = dist !== undefined && r.gradientBucketElements > 0 ? new GradientBuckets(dist, model.gradient, r.gradientBucketElements) : null;
+          const bucketing = buckets;
           try {
-            model.backward(dz);
+            model.backward(dz, bucketing === null ? undefined : { onParameterGradient: (offset, size) => bucketing.ready(offset, size) });
+          } catch (e) {
+            bucketing?.abandon();
+            buckets = null;
+            throw e;
           } finally {
             dz.dispose();
           }
@@ -375,7 +393,13 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
         }
         gradientScope.close();
         // the gradient of the job's batch: the sum of the ranks' sums
-        if (dist !== undefined) profile.scope('all-reduce', () => dist.allReduceSum(model.gradient));
+        if (buckets !== null) {
+          const started = buckets;
+          buckets = null;
+          profile.scope('all-reduce', () => started.finish());
+        } else if (dist !== undefined) {
+          profile.scope('all-reduce', () => dist.allReduceSum(model.gradient));
+        }
         if (dist !== undefined && !r.syncBatchNorm && withBatchNorm) averageBuffers(dist);
         profile.scope('update', () => sgd.step(size));
       } finally {

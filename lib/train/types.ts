@@ -174,6 +174,14 @@ export interface TrainSgdOptions {
    * over the ranks after every step, so that every rank keeps the same ones.
    */
   syncBatchNorm?: boolean;
+  /**
+   * With `distributed`: the gradient is summed over the ranks in buckets of about this many
+   * bytes, each started as soon as the backward pass has finished it, so that the sums of the
+   * last layers' gradients run while the earlier layers' are computed (default 25 MiB, PyTorch
+   * DistributedDataParallel's; 0: one all-reduce after the backward pass). The steps are the
+   * same either way.
+   */
+  gradientBucketBytes?: number;
 }
 
 /** What trainSgd returns. */

@@ -101,10 +101,13 @@ class Backend;
 //     them copied to the device and back with a synchronisation each way; and the checks must
 //     also catch the mistakes that make NCCL unusable (a CPU tensor on one rank, a rank without
 //     NCCL), so they cannot depend on it. Only the data goes through NCCL.
-//   - The collectives are queued on the CUDA backend's stream (after the kernels that made the
-//     tensor, so no synchronisation is needed before), and the call then waits until they have
+//   - The collectives run on a stream of the communicator's own, made to wait (an event) for
+//     everything queued on the CUDA backend's stream before the call — the kernels that made the
+//     tensor, so no synchronisation is needed before — and the call then waits until they have
 //     completed: a collective is a step every rank takes together, as with MPI, and that wait is
-//     where a timeout can be seen.
+//     where a timeout can be seen. The backend's stream is not held meanwhile: the kernels the
+//     main thread launches while the collective queue's thread sums a gradient bucket
+//     (comm_queue.h) run beside it.
 //   - Timeouts: NCCL has none either, and a watchdog that ends the job (as MPI's does) would
 //     also end a healthy rank's process where NCCL can be stopped cleanly. So the communicator is
 //     non-blocking (ncclConfig_t.blocking = 0): no NCCL call blocks the host, and the calling

@@ -3,6 +3,9 @@
 // Synchronous on the JS thread, by design: a collective is a step every rank takes together, and
 // MPI is initialised for one calling thread (MPI_THREAD_SERIALIZED), the main JavaScript thread.
 // CPU tensors go through MPI, CUDA tensors through NCCL once ncclInit has made its communicator.
+// The exception: commAllReduceSumStart / commWait, the gradient buckets' all-reduces made by the
+// collective queue's thread while the backward pass goes on (core/comm_queue.h, note
+// [collective queue]); every synchronous collective first waits for the queue to empty.
 #include <napi.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 
 #include "convert.h"
 #include "core/comm.h"
+#include "core/comm_queue.h"
 #include "core/error.h"
 #include "errors.h"
 #include "exports.h"
@@ -99,6 +103,7 @@ Napi::Value NcclInit(const Info& info) {
     Napi::Env env = info.Env();
     const double timeout = number_arg(info[0], op, "timeoutSeconds");
     Communicator& mpi = initialized_mpi_communicator(op);  // also: the thread that called mpiInit
+    drain_collectives();
     Communicator& comm = nccl_communicator(mpi, timeout, op);
     Napi::Object result = Napi::Object::New(env);
     result.Set("rank", Napi::Number::New(env, comm.rank()));
@@ -115,7 +120,32 @@ Napi::Value CommAllReduceSum(const Info& info) {
   static constexpr const char* op = "commAllReduceSum";
   return guard(info, op, [&]() -> Napi::Value {
     const Tensor t = tensor_arg(info[0], op, "t");
-    all_reduce_sum(initialized_mpi_communicator(op), initialized_nccl_communicator(), t, op);
+    Communicator& comm = initialized_mpi_communicator(op);
+    drain_collectives();
+    all_reduce_sum(comm, initialized_nccl_communicator(), t, op);
+    return info.Env().Undefined();
+  });
+}
+
+// commAllReduceSumStart(t) -> ticket: the all-reduce of t made by the collective queue; t must
+// be neither written nor read until commWait(ticket) returns.
+Napi::Value CommAllReduceSumStart(const Info& info) {
+  static constexpr const char* op = "commAllReduceSumStart";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Tensor t = tensor_arg(info[0], op, "t");
+    Communicator& comm = initialized_mpi_communicator(op);
+    const uint64_t ticket = start_all_reduce_sum(comm, initialized_nccl_communicator(), t, "commAllReduceSum");
+    return Napi::Number::New(info.Env(), static_cast<double>(ticket));
+  });
+}
+
+// commWait(ticket): returns when the started collective is done; throws its error.
+Napi::Value CommWait(const Info& info) {
+  static constexpr const char* op = "commWait";
+  return guard(info, op, [&]() -> Napi::Value {
+    const uint64_t ticket = uint_arg(info[0], op, "ticket", "ticket");
+    initialized_mpi_communicator(op);  // the thread that called mpiInit
+    wait_collective(ticket, op);
     return info.Env().Undefined();
   });
 }
@@ -130,6 +160,7 @@ Napi::Value CommAllReduceSumArray(const Info& info) {
       fail<ArgumentTypeError>(op, ": a must be a Float64Array, got ", typed_array_name(ta.TypedArrayType()));
     }
     Communicator& comm = initialized_mpi_communicator(op);
+    drain_collectives();
     const std::size_t n = ta.ElementLength();
     double* a = n == 0 ? nullptr : Napi::Float64Array(info.Env(), av).Data();
     all_reduce_sum(comm, a, n, op);
@@ -145,6 +176,7 @@ Napi::Value CommBroadcast(const Info& info) {
     const Tensor t = tensor_arg(info[0], op, "t");
     const uint64_t root = uint_arg(info[1], op, "root", "root");
     Communicator& comm = initialized_mpi_communicator(op);
+    drain_collectives();
     broadcast(comm, initialized_nccl_communicator(), t, static_cast<int64_t>(root), op);  // a safe integer: exact in an int64
     return info.Env().Undefined();
   });
@@ -153,7 +185,9 @@ Napi::Value CommBroadcast(const Info& info) {
 Napi::Value CommBarrier(const Info& info) {
   static constexpr const char* op = "commBarrier";
   return guard(info, op, [&]() -> Napi::Value {
-    barrier(initialized_mpi_communicator(op), op);
+    Communicator& comm = initialized_mpi_communicator(op);
+    drain_collectives();
+    barrier(comm, op);
     return info.Env().Undefined();
   });
 }
@@ -167,6 +201,8 @@ void register_comm(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclInit", Napi::Function::New(env, NcclInit, "ncclInit"));
   exports.Set("commAllReduceSum", Napi::Function::New(env, CommAllReduceSum, "commAllReduceSum"));
   exports.Set("commAllReduceSumArray", Napi::Function::New(env, CommAllReduceSumArray, "commAllReduceSumArray"));
+  exports.Set("commAllReduceSumStart", Napi::Function::New(env, CommAllReduceSumStart, "commAllReduceSumStart"));
+  exports.Set("commWait", Napi::Function::New(env, CommWait, "commWait"));
   exports.Set("commBroadcast", Napi::Function::New(env, CommBroadcast, "commBroadcast"));
   exports.Set("commBarrier", Napi::Function::New(env, CommBarrier, "commBarrier"));
 }

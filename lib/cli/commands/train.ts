@@ -392,6 +392,8 @@ export async function runTrain(parsed: TrainArgs, cliIo: CliIo): Promise<TrainOu
     } catch (e) {
       throw new UsageError(`--distributed ${args.distributed}: ${(e as Error).message.replace(/^initDistributed: /, '')}`);
     }
+    // nccl: this rank's GPU (cuda:localRank modulo the host's GPUs)
+    if (distributed.backend === 'nccl') args = { ...args, device: distributed.device };
     if (distributed.rank !== 0) {
       io = { ...io, stdout: { write: () => true } };
       args = { ...args, quiet: true, json: false, checkpoint: undefined, save: undefined, log: undefined, profile: undefined, follower: true };
