@@ -33,7 +33,7 @@ import * as path from 'node:path';
 
 import { native } from '../lib/native';
 import { ensureDist, root } from './fixtures/dist';
-import { mpiEnv } from './mpi';
+import { CHILD_HELPERS, mpiEnv } from './mpi';
 
 const mpi = native().mpiInfo();
 const HAVE_MPI = mpi.library !== null;
@@ -71,23 +71,14 @@ afterAll(() => {
 });
 
 // --- child scripts ------------------------------------------------------------------------------
-// Shared head of every script: argv = [distNative, outDir, ...]; `n` the addon; caught(f) the
-// error f throws as { type, message } (null when none); write(name, value) the result file.
+// Shared head of every script: argv = [distNative, outDir, ...]; `n` the addon; then
+// CHILD_HELPERS (test/mpi.ts: caught, write, values).
 const HEAD = `'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const [distNative, outDir, mode] = process.argv.slice(2);
 const n = require(distNative).native();
-const caught = (f) => { try { f(); return null; } catch (e) { return { type: e.constructor.name, message: String(e.message) }; } };
-const write = (name, value) => fs.writeFileSync(path.join(outDir, name), JSON.stringify(value));
-// Deterministic inputs that differ between ranks.
-function values(rank, count, salt) {
-  const a = [];
-  let s = ((rank + 1) * 7919 + salt * 104729) >>> 0;
-  for (let i = 0; i < count; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; a.push((s / 2 ** 32 - 0.5) * 200); }
-  return a;
-}
-`;
+${CHILD_HELPERS}`;
 
 const SINGLE = `${HEAD}
 const { Worker } = require('node:worker_threads');

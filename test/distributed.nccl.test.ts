@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { distributedInfo, initDistributed } from '../lib';
 import { native } from '../lib/native';
 import { distCli, distIndex, ensureDist } from './fixtures/dist';
-import { mpiEnv, mpirun, mpiUnavailable } from './mpi';
+import { CHILD_HELPERS, mpiEnv, mpirun, mpiUnavailable } from './mpi';
 
 const nccl = native().ncclInfo();
 const ncclReason = nccl.library === null ? nccl.reason : '';
@@ -57,15 +57,7 @@ const path = require('node:path');
 const [distIndex, outDir] = process.argv.slice(2);
 const lib = require(distIndex);
 const n = require(path.join(path.dirname(distIndex), 'native.js')).native();
-const caught = (f) => { try { f(); return null; } catch (e) { return { type: e.constructor.name, message: String(e.message) }; } };
-const write = (name, value) => fs.writeFileSync(path.join(outDir, name), JSON.stringify(value));
-function values(rank, count, salt) {
-  const a = [];
-  let s = ((rank + 1) * 7919 + salt * 104729) >>> 0;
-  for (let i = 0; i < count; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; a.push((s / 2 ** 32 - 0.5) * 200); }
-  return a;
-}
-`;
+${CHILD_HELPERS}`;
 
 function script(name: string, text: string): string {
   const file = path.join(dir, name);

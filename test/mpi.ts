@@ -25,3 +25,19 @@ export function mpirun(n: number, args: readonly string[], timeoutMs: number): {
   const r = spawnSync('mpirun', ['-np', String(n), process.execPath, ...args], { encoding: 'utf8', env: mpiEnv(), timeout: timeoutMs, maxBuffer: 256 * 2 ** 20 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
+
+/**
+ * Helpers of the tests' child scripts (plain JS, placed after a script's own `fs`, `path` and
+ * `outDir`): caught(f), the error f throws as { type, message } (null when none); write(name,
+ * value), a JSON result file in outDir; values(rank, count, salt), deterministic inputs that
+ * differ between ranks.
+ */
+export const CHILD_HELPERS = `const caught = (f) => { try { f(); return null; } catch (e) { return { type: e.constructor.name, message: String(e.message) }; } };
+const write = (name, value) => fs.writeFileSync(path.join(outDir, name), JSON.stringify(value));
+function values(rank, count, salt) {
+  const a = [];
+  let s = ((rank + 1) * 7919 + salt * 104729) >>> 0;
+  for (let i = 0; i < count; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; a.push((s / 2 ** 32 - 0.5) * 200); }
+  return a;
+}
+`;
