@@ -9,12 +9,13 @@
 //   3. one subsampled-Newton iteration of cnn3 on the same data (f and ∇f over all images, CG
 //      limited to 10 steps on |S| = a quarter of them, the line search), seconds per iteration
 //      (median), in the same three configurations.
+// With NCCL and 2 GPUs (or --backend nccl) every rank trains on its GPU: the same figures, NCCL's.
 // The parent runs each configuration as `mpirun -np R node dist/scripts/bench.js distributed
 // --worker …`; rank 0 of a worker prints one JSON line.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 
-import { distributedInfo, initDistributed, setNumThreads, Tensor } from '../../lib';
+import { devices, distributedInfo, initDistributed, setNumThreads, Tensor, type DistributedBackend } from '../../lib';
 import { createDataset } from '../../lib/data';
 import { cnn3, squaredLoss } from '../../lib/nn';
 import { trainNewton, trainSgd } from '../../lib/train';
@@ -34,12 +35,13 @@ interface WorkerResult {
   cgSteps: number[];
 }
 
-async function worker(images: number, epochs: number, threads: number, iterations: number): Promise<number> {
+async function worker(backend: DistributedBackend, images: number, epochs: number, threads: number, iterations: number): Promise<number> {
   setNumThreads(threads);
-  const dist = initDistributed('mpi', { timeoutSeconds: 120 });
+  const dist = initDistributed(backend, { timeoutSeconds: 120 });
+  const device = dist.device; // 'cpu', or this rank's GPU with NCCL
   let allReduceMs: number | undefined;
   if (dist.size > 1) {
-    const t = Tensor.zeros([2 ** 20], { dtype: 'float32' }); // 4 MiB
+    const t = Tensor.zeros([2 ** 20], { dtype: 'float32', device }); // 4 MiB
     const times: number[] = [];
     for (let i = 0; i < 60; i++) {
       dist.barrier();
@@ -54,18 +56,18 @@ async function worker(images: number, epochs: number, threads: number, iteration
   let s = 3;
   for (let i = 0; i < x.length; i++) x[i] = ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24) / 255;
   const train = createDataset({ name: 'synthetic', images: x, labels: Int32Array.from({ length: images }, (_, i) => i % 10), shape: [1, 28, 28], classes: 10 });
-  const model = cnn3([1, 28, 28], 10, { seed: 1 });
+  const model = cnn3([1, 28, 28], 10, { seed: 1, device });
   // 2 ranks: first without buckets (one all-reduce after the backward pass), then with them
   let imagesPerSecondOneAllReduce: number | undefined;
   if (dist.size > 1) {
-    const plain = cnn3([1, 28, 28], 10, { seed: 1 });
+    const plain = cnn3([1, 28, 28], 10, { seed: 1, device });
     imagesPerSecondOneAllReduce = (await trainSgd(plain, train, { epochs, batchSize: 128, loss: squaredLoss, evaluateEvery: 'never', distributed: dist, gradientBucketBytes: 0 })).imagesPerSecond;
     plain.dispose();
   }
   const r = await trainSgd(model, train, { epochs, batchSize: 128, loss: squaredLoss, evaluateEvery: 'never', distributed: dist, gradientBucketBytes: 16384 });
   model.dispose();
   // Newton: CG capped at 10 steps so that every configuration does the same work
-  const newtonModel = cnn3([1, 28, 28], 10, { seed: 1 });
+  const newtonModel = cnn3([1, 28, 28], 10, { seed: 1, device });
   const n = await trainNewton(newtonModel, train, { iterations, batchSize: 256, loss: squaredLoss, newton: { samplingRate: 0.25, cgMaxIterations: 10 }, distributed: dist });
   newtonModel.dispose();
   const newtonSeconds = median(n.history.map((h) => h.times.gradient + h.times.cg + h.times.lineSearch));
@@ -81,9 +83,9 @@ async function worker(images: number, epochs: number, threads: number, iteration
   return 0;
 }
 
-function launch(ranks: number, threads: number, images: number, epochs: number, iterations: number): WorkerResult {
+function launch(backend: DistributedBackend, ranks: number, threads: number, images: number, epochs: number, iterations: number): WorkerResult {
   const script = path.join(__dirname, '..', 'bench.js');
-  const args = ['distributed', '--worker', '--images', String(images), '--epochs', String(epochs), '--iterations', String(iterations), '--threads', String(threads)];
+  const args = ['distributed', '--worker', '--backend', backend, '--images', String(images), '--epochs', String(epochs), '--iterations', String(iterations), '--threads', String(threads)];
   const r = spawnSync('mpirun', ['-np', String(ranks), process.execPath, script, ...args], {
     encoding: 'utf8',
     env: mpirunEnv({ NEWTON_NUM_THREADS: String(threads) }),
@@ -95,13 +97,19 @@ function launch(ranks: number, threads: number, images: number, epochs: number, 
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opts = parseOptions(argv, { flags: ['--quick', '--worker'], values: ['--json', '--images', '--epochs', '--iterations', '--threads'] });
+  const opts = parseOptions(argv, { flags: ['--quick', '--worker'], values: ['--json', '--images', '--epochs', '--iterations', '--threads', '--backend'] });
   const quick = opts.get('--quick') === true;
   const images = positiveInt(opts, '--images', quick ? 1024 : 8192);
   const epochs = positiveInt(opts, '--epochs', quick ? 1 : 2);
   const iterations = positiveInt(opts, '--iterations', quick ? 1 : 3);
-  if (opts.get('--worker') === true) return worker(images, epochs, positiveInt(opts, '--threads', 1), iterations);
-  const mpi = distributedInfo().mpi;
+  const info = distributedInfo();
+  // NCCL where it can run 2 ranks (a GPU each), else MPI on the CPU; --backend chooses
+  const gpus = devices().filter((d) => d.kind === 'cuda' && d.available).length;
+  const chosen = opts.get('--backend') ?? (info.nccl.library !== null && gpus >= 2 ? 'nccl' : 'mpi');
+  if (chosen !== 'mpi' && chosen !== 'nccl') throw new RangeError(`distributed: --backend must be mpi or nccl, got ${String(chosen)}`);
+  const backend: DistributedBackend = chosen;
+  if (opts.get('--worker') === true) return worker(backend, images, epochs, positiveInt(opts, '--threads', 1), iterations);
+  const mpi = info.mpi;
   if (mpi.library === null) {
     console.log(`distributed: skipped (${mpi.reason})`);
     return 0;
@@ -110,13 +118,18 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log('distributed: skipped (mpirun is not on PATH: apt-get install openmpi-bin)');
     return 0;
   }
+  if (backend === 'nccl' && info.nccl.library === null) {
+    console.log(`distributed: skipped (--backend nccl: ${info.nccl.reason})`);
+    return 0;
+  }
+  const over = backend === 'nccl' ? `${info.nccl.library ?? ''} over ${mpi.library} (a GPU per rank)` : mpi.library;
   console.log(
-    `newton-cnn data-parallel training over ${mpi.library}: cnn3, 28×28×1, ${images} images; SGD: global batch 128, ${epochs} epoch(s); ` +
+    `newton-cnn data-parallel training over ${over}: cnn3, 28×28×1, ${images} images; SGD: global batch 128, ${epochs} epoch(s); ` +
       `Newton: ${iterations} iteration(s), |S| = ${Math.ceil(images / 4)}, CG ≤ 10 steps; load average ${fmt(loadAverage(), 2)}`,
   );
-  const one = launch(1, 1, images, epochs, iterations);
-  const oneTwo = launch(1, 2, images, epochs, iterations);
-  const two = launch(2, 1, images, epochs, iterations);
+  const one = launch(backend, 1, 1, images, epochs, iterations);
+  const oneTwo = launch(backend, 1, 2, images, epochs, iterations);
+  const two = launch(backend, 2, 1, images, epochs, iterations);
   const gbs = two.allReduceMs !== undefined ? (4 * 2 ** 20) / (two.allReduceMs / 1000) / 1e9 : NaN;
   console.log(`all-reduce of 4 MiB float32 over 2 ranks: ${fmt(two.allReduceMs, 3)} ms (median), ${fmt(gbs, 2)} GB/s`);
   console.log(
@@ -144,7 +157,8 @@ export const suite: BenchSuite = {
   usage: [
     '  --images N       synthetic training images (default 8192; --quick: 1024)',
     '  --epochs N       SGD epochs per run (default 2; --quick: 1)',
-    '  --iterations N   Newton iterations per run (default 3; --quick: 1)',     '  --quick          a short smoke run',
+    '  --iterations N   Newton iterations per run (default 3; --quick: 1)',     '  --backend B      mpi (CPU tensors) or nccl (a GPU per rank; the default where NCCL and 2 GPUs are)',
+    '  --quick          a short smoke run',
     '  --json FILE      write the figures as JSON',
   ].join('\n'),
   run,
