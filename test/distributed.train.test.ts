@@ -102,6 +102,15 @@ withMpi('data-parallel training over MPI', () => {
     }, 240000);
   }
 
+  test('a resumed 2-rank Newton run goes on from rank 0\'s state, bit for bit as without the stop', () => {
+    const straight = run(lib, 2, 'newton-bn');
+    const resumed = run(lib, 2, 'newton-bn-resume');
+    for (const r of [0, 1]) {
+      expect(resumed[r].theta).toEqual(straight[0].theta);
+      expect(resumed[r].buffers).toEqual(straight[0].buffers);
+    }
+  }, 240000);
+
   test('SGD with syncBatchNorm false: each rank normalises its own shard, the ranks keep the same θ and statistics', () => {
     const [single] = run(lib, 1, 'sgd-bn-local');
     const ranks = run(lib, 2, 'sgd-bn-local');
