@@ -69,6 +69,7 @@ withMpi('data-parallel training over MPI', () => {
     ['sgd-augment', 'SGD, cnn3, crop-flip augmentation'],
     ['sgd-bn', 'SGD, CIFAR ResNet-8 with synchronised batch norm'],
     ['sgd-buckets', 'SGD, cnn3, the gradient summed in 1 KiB buckets during the backward pass'],
+    ['sgd-dropout', 'SGD, a conv net with dropout (each rank draws its shard of the batch\'s masks)'],
     ['sgd-bn-buckets', 'SGD, CIFAR ResNet-8, synchronised batch norm, 2 KiB gradient buckets'],
   ] as const) {
     test(`${what}: 2 ranks take the steps of one process on the whole batch`, () => {

@@ -105,6 +105,26 @@ describe('layer forward passes (hand-computed)', () => {
     for (const t of [zt, zt2, ones, dx, x]) t.dispose();
     m.dispose();
   });
+
+  test('dropout: a batch split in shards with their exampleOffset draws the whole batch\'s masks', () => {
+    const m = new Sequential([2, 3, 3], [dropout(0.5), flatten()], { dtype: 'float64' });
+    const x = Tensor.from(Float64Array.from({ length: 5 * 18 }, (_, i) => i + 1), { shape: [5, 2, 3, 3] });
+    const zw = m.forward(x, { training: true, noiseSeed: 11 });
+    const whole = f64(zw);
+    zw.dispose();
+    const parts: number[] = [];
+    for (const [start, end] of [[0, 2], [2, 5]]) {
+      const shard = x.view(start * 18, [end - start, 2, 3, 3]);
+      const z = m.forward(shard, { training: true, noiseSeed: 11, exampleOffset: start });
+      parts.push(...f64(z));
+      z.dispose();
+      shard.dispose();
+    }
+    expectClose(Float64Array.from(parts), whole, exact);
+    expect(() => m.forward(x, { training: true, exampleOffset: -1 })).toThrow(/forward: options.exampleOffset must be a non-negative safe integer, got -1/);
+    x.dispose();
+    m.dispose();
+  });
 });
 
 describe('layer spec validation', () => {

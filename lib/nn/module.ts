@@ -92,6 +92,12 @@ export interface ForwardContext {
    * pass sum their per-channel reductions over the processes too.
    */
   readonly statisticsSync?: StatisticsSync | null;
+  /**
+   * The position of this batch's first example in the batch it is a share of (a data-parallel
+   * rank's shard; default 0): dropout draws example i's mask as the whole batch's example
+   * exampleOffset + i, so the shards' masks are the single process's.
+   */
+  readonly exampleOffset?: number;
 }
 
 /**

@@ -67,6 +67,11 @@ export interface ForwardOptions {
    * Default null: this batch alone.
    */
   statisticsSync?: StatisticsSync | null;
+  /**
+   * The position of this batch's first example in the batch it is a share of (a data-parallel
+   * rank's shard; default 0): dropout's masks are then those of the whole batch's examples.
+   */
+  exampleOffset?: number;
 }
 
 /** Options of backward. */
@@ -301,9 +306,13 @@ export class Network {
         throw new RangeError(`${fn}: options.statisticsSync.batchSize must be an integer ≥ this batch's ${x.shape[0]} examples, got ${String(statisticsSync.batchSize)}`);
       }
     }
+    const exampleOffset = options?.exampleOffset ?? 0;
+    if (!Number.isSafeInteger(exampleOffset) || exampleOffset < 0) {
+      throw new RangeError(`${fn}: options.exampleOffset must be a non-negative safe integer, got ${String(options?.exampleOffset)}`);
+    }
     this.passes++;
     disposeStoredJacobian(this);
-    const z = this.executor.forward(x, { training, batchStatistics, noiseSeed, updateStatistics: batchStatistics && updateStatistics, statisticsSync: batchStatistics ? statisticsSync : null });
+    const z = this.executor.forward(x, { training, batchStatistics, noiseSeed, updateStatistics: batchStatistics && updateStatistics, statisticsSync: batchStatistics ? statisticsSync : null, exampleOffset });
     this.batchSize = x.shape[0];
     return z;
   }

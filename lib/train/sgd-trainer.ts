@@ -249,6 +249,13 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
     dist.allReduceScalars(total);
     return { batchSize: total[0], sum: (t) => dist.allReduceSum(t) };
   };
+  // where this rank's shard of batch k starts in the job's batch (DataLoader's shard rule), for
+  // dropout's masks
+  const shardOffset = (k: number): number => {
+    if (dist === undefined) return 0;
+    const b = Math.min(r.batchSize, l - k * r.batchSize);
+    return Math.floor((b * dist.rank) / dist.size);
+  };
   const averageBuffers = (d: Distributed): void => {
     d.allReduceSum(model.buffers);
     const mean = scale(model.buffers, 1 / d.size);
@@ -354,7 +361,13 @@ async function run(model: Network, train: AnyDataset, options: TrainSgdOptions, 
       let buckets: GradientBuckets | null = null;
       try {
         using gradientScope = profile.scope('gradient');
-        const z = model.forward(b.x, { training: true, updateStatistics: true, noiseSeed: mixSeed(r.seed, sgd.iteration), statisticsSync: statisticsSync(size) });
+        const z = model.forward(b.x, {
+          training: true,
+          updateStatistics: true,
+          noiseSeed: mixSeed(r.seed, sgd.iteration),
+          statisticsSync: statisticsSync(size),
+          exampleOffset: shardOffset(batch),
+        });
         try {
           lossSum = r.loss.value(z, b.y);
           if (dist !== undefined) {

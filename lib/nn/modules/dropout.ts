@@ -1,5 +1,7 @@
 // Inverted dropout: training y = x ⊙ m with m = 1[u ≥ p]/(1 − p), u ~ U[0, 1) (counter-based,
-// seeded by the pass's noiseSeed and the module index); inference: the identity.
+// seeded by the pass's noiseSeed and the module index, element i of example n drawn at counter
+// (ctx.exampleOffset + n)·size + i: a data-parallel shard draws the whole batch's masks);
+// inference: the identity.
 import { mul, randomUniform, reluMask, scale } from '../../ops';
 import type { Tensor } from '../../tensor';
 import type { DropoutSpec } from '../layers';
@@ -32,6 +34,7 @@ export class DropoutModule extends BaseModule {
     // u uniform in [−p, 1 − p): 1[u > 0] keeps an element with probability 1 − p.
     const u = randomUniform(x.shape, {
       seed: mixSeed(ctx.noiseSeed, this.info.index),
+      offset: (ctx.exampleOffset ?? 0) * (x.size / x.shape[0]),
       low: -this.p,
       high: 1 - this.p,
       dtype: x.dtype,
