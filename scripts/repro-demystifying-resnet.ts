@@ -30,6 +30,7 @@
 //
 // Data: MNIST is not bundled; the default is the bundled Fashion-MNIST subset, labelled as a
 // substitute in every output. --data PATH takes a directory of MNIST IDX files.
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import { conditionVersusDepth, type ConditionPoint } from '../lib/analysis';
@@ -43,6 +44,7 @@ import { squaredLoss } from '../lib/nn/losses';
 import type { Network } from '../lib/nn/network';
 import { axpy } from '../lib/ops';
 import type { LinePlotOptions, PlotSeries } from '../lib/plot';
+import { getNumThreads, setNumThreads } from '../lib/runtime';
 import { Tensor } from '../lib/tensor';
 import {
   comparisonTable,
@@ -98,13 +100,13 @@ const LR_GRID = [1e-3, 10 ** -2.5, 1e-2, 10 ** -1.5, 0.1, 10 ** -0.5];
 
 const PLANS: Record<ReproMode, Plan> = {
   quick: { fig5Depths: [2, 3, 4, 6], fig5Runs: 1, depth: 4, epochs: 40, runs: 1, examples: 200, hessianEvery: 10, lgStep: 0.3, lr: undefined, relu: false },
-  reduced: { fig5Depths: [2, 3, 6, 12, 24], fig5Runs: 3, depth: 16, epochs: 1000, runs: 3, examples: 1000, hessianEvery: 100, lgStep: 0.15, lr: undefined, relu: false },
+  reduced: { fig5Depths: [2, 3, 6, 12, 24], fig5Runs: 2, depth: 16, epochs: 1000, runs: 2, examples: 1000, hessianEvery: 100, lgStep: 0.2, lr: undefined, relu: false },
   full: { fig5Depths: [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96], fig5Runs: 10, depth: 16, epochs: 1000, runs: 10, examples: undefined, hessianEvery: 1, lgStep: 0, lr: undefined, relu: false },
 };
 
 const MODE_TEXT: Record<ReproMode, string> = {
   quick: 'Figure 5 at depths 2–6, Figures 6–8 at depth 4 for 40 epochs, 200 examples, 1 run (about 15 s)',
-  reduced: 'Figure 5 at depths 2–24 (3 runs), Figures 6–8 at depth 16 for 1000 epochs (3 runs), 1000 examples, a Hessian every 100 epochs and every 0.15 fall of lg(L − L_min) (about 30 min)',
+  reduced: 'Figure 5 at depths 2–24 (2 runs), Figures 6–8 at depth 16 for 1000 epochs (2 runs), 1000 examples, a Hessian every 100 epochs and every 0.2 fall of lg(L − L_min) (about 15 min)',
   full: "Figure 5 at depths 2–96 (10 runs), Figures 6–8 at depth 16 for 1000 epochs (10 runs), all training examples, a Hessian every epoch (CPU-days; see results.md for the estimate)",
 };
 
@@ -114,7 +116,7 @@ const EXTRAS: readonly ExtraOption[] = [
   { name: 'depth', value: 'L', help: 'Figures 6–8 network depth (default 16; quick 4)' },
   { name: 'epochs', value: 'N', help: 'gradient-descent epochs of Figures 6–8 (default 1000; quick 40)' },
   { name: 'hessian-every', value: 'K', help: 'a dense Hessian every K epochs (default: quick 10, reduced 100, full 1)' },
-  { name: 'lg-step', value: 'X', help: 'also a Hessian whenever lg(L − L_min) fell by X since the last (default: quick 0.3, reduced 0.15, full none)' },
+  { name: 'lg-step', value: 'X', help: 'also a Hessian whenever lg(L − L_min) fell by X since the last (default: quick 0.3, reduced 0.2, full none)' },
   { name: 'lr', value: 'X', help: 'one learning rate for every network (default: each network’s best of 10^-3 … 10^-0.5 by final loss)' },
   { name: 'relu', value: '', help: 'Figures 6–8 with ReLUs at the mid positions (Appendix B’s ReLU variant; default linear)', flag: true },
 ];
@@ -241,19 +243,29 @@ interface Fig5Curve {
   points: ConditionPoint[];
 }
 
-function figure5(problem: Problem, plan: Plan, seed: number, log: (m: string) => void): Fig5Curve[] {
+const FIG5_CURVES: readonly { name: string; shortcut: number; init: 'zero' | 'xavier' | 'orthogonal' }[] = [
+  { name: '1-shortcut (zero init)', shortcut: 1, init: 'zero' },
+  { name: '2-shortcut (zero init)', shortcut: 2, init: 'zero' },
+  { name: '3-shortcut (zero init)', shortcut: 3, init: 'zero' },
+  { name: 'Xavier (no shortcut)', shortcut: 0, init: 'xavier' },
+  { name: 'orthogonal (no shortcut)', shortcut: 0, init: 'orthogonal' },
+];
+
+function figure5Curve(problem: Problem, plan: Plan, seed: number, curve: number, log: (m: string) => void): Fig5Curve {
+  const c = FIG5_CURVES[curve];
   const data = { x: problem.x, y: problem.y, examples: problem.m };
   const maxParameters = Math.max(...plan.fig5Depths) * WIDTH * WIDTH;
-  const common = { depths: plan.fig5Depths, width: WIDTH, runs: plan.fig5Runs, seed, maxParameters };
-  const onRun = (what: string) => (_n: number, depth: number, run: number) => log(`figure 5: ${what}, depth ${depth}: run ${run + 1}/${plan.fig5Runs}`);
-  const curves: Fig5Curve[] = [];
-  for (const n of [1, 2, 3]) {
-    curves.push({ name: `${n}-shortcut (zero init)`, points: conditionVersusDepth(data, { ...common, shortcuts: [n], initialization: 'zero', onRun: onRun(`${n}-shortcut`) }) });
-  }
-  for (const init of ['xavier', 'orthogonal'] as const) {
-    curves.push({ name: `${init === 'xavier' ? 'Xavier' : 'orthogonal'} (no shortcut)`, points: conditionVersusDepth(data, { ...common, shortcuts: [0], initialization: init, onRun: onRun(init) }) });
-  }
-  return curves;
+  const points = conditionVersusDepth(data, {
+    depths: plan.fig5Depths,
+    width: WIDTH,
+    runs: plan.fig5Runs,
+    seed,
+    maxParameters,
+    shortcuts: [c.shortcut],
+    initialization: c.init,
+    onRun: (_n, depth, run) => log(`figure 5: ${c.name}, depth ${depth}: run ${run + 1}/${plan.fig5Runs}`),
+  });
+  return { name: c.name, points };
 }
 
 // --- Figures 6–8: training with Hessians ---------------------------------------------------------
@@ -368,9 +380,9 @@ function train(kind: NetKind, seed: number, lr: number, plan: Plan, t: Tensors, 
 }
 
 /** The learning rate of LR_GRID with the lowest final loss (a run without Hessians, the first seed). */
-function sweep(kind: NetKind, plan: Plan, t: Tensors, problem: Problem, seed: number): { lr: number; finals: number[] } {
+function sweep(kind: NetKind, plan: Plan, spec: string, seed: number): { lr: number; finals: number[] } {
   const finals = LR_GRID.map((lr) => {
-    const r = train(kind, seed, lr, plan, t, problem, false);
+    const r = inChild<TrainRun>({ kind: 'train', spec, plan, net: kind, seed, lr, hessians: false });
     return r.diverged ? NaN : r.loss[r.loss.length - 1];
   });
   let best = -1;
@@ -413,6 +425,55 @@ function compare(grid: readonly number[], a: readonly number[], b: readonly numb
   return { fraction: both.filter((i) => a[i] < b[i]).length / both.length, count: both.length, lo: both[0], hi: both[both.length - 1] };
 }
 
+// Note [one process per run]: the Hessian- and Gauss-Newton-vector products grow the process's
+// native memory by tens of kB to 1 MB per product (m = 1000 and 500 examples), outside the tensor
+// allocator (memoryStats() stays flat, and gc() does not help): a reduced run's 400,000 products
+// reached 24 GB. Until that is fixed each training run and each Figure 5 curve runs in a child
+// process of this script, whose memory goes back to the system when it exits.
+type WorkerTask =
+  | { kind: 'figure5'; spec: string; plan: Plan; seed: number; curve: number }
+  | { kind: 'train'; spec: string; plan: Plan; net: NetKind; seed: number; lr: number; hessians: boolean };
+
+const WORKER_FLAG = '--worker-task';
+
+/** JSON that keeps NaN and ±Infinity (as tagged strings). */
+function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `#${String(x)}` : x));
+}
+function fromJson<T>(text: string): T {
+  return JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && /^#(NaN|-?Infinity)$/.test(x) ? Number(x.slice(1)) : x)) as T;
+}
+
+/** Runs `task` in a child process of this script (Note [one process per run]); progress lines pass through on stderr. */
+function inChild<T>(task: WorkerTask): T {
+  const threads = getNumThreads();
+  const out = execFileSync(process.execPath, [__filename, WORKER_FLAG, toJson(task), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  return fromJson<T>(out);
+}
+
+async function worker(taskText: string, threads: string): Promise<void> {
+  setNumThreads(Number(threads));
+  const task = fromJson<WorkerTask>(taskText);
+  const problem = await loadProblem(task.spec, task.plan.examples);
+  const log = progress(SCRIPT);
+  let result: unknown;
+  if (task.kind === 'figure5') {
+    result = figure5Curve(problem, task.plan, task.seed, task.curve, log);
+  } else {
+    const t: Tensors = {
+      x: Tensor.from(problem.x, { shape: [problem.m, WIDTH, 1, 1], dtype: 'float64' }),
+      y: Tensor.from(problem.y, { shape: [problem.m, WIDTH], dtype: 'float64' }),
+    };
+    try {
+      result = train(task.net, task.seed, task.lr, task.plan, t, problem, task.hessians, task.hessians ? log : undefined);
+    } finally {
+      t.x.dispose();
+      t.y.dispose();
+    }
+  }
+  process.stdout.write(toJson(result));
+}
+
 async function main(): Promise<void> {
   const o = parseReproOptions(process.argv.slice(2), PAPER, EXTRAS);
   if (o === null) {
@@ -430,44 +491,35 @@ async function main(): Promise<void> {
 
   // Figure 5
   const f5Start = performance.now();
-  const fig5 = figure5(problem, plan, o.seed, log);
+  const fig5 = FIG5_CURVES.map((_, i) => inChild<Fig5Curve>({ kind: 'figure5', spec, plan, seed: o.seed, curve: i }));
   const fig5Seconds = (performance.now() - f5Start) / 1000;
 
   // Figures 6–8
-  const t: Tensors = {
-    x: Tensor.from(problem.x, { shape: [problem.m, WIDTH, 1, 1], dtype: 'float64' }),
-    y: Tensor.from(problem.y, { shape: [problem.m, WIDTH], dtype: 'float64' }),
-  };
   const runs: TrainRun[] = [];
   const sweeps: Partial<Record<NetKind, number[]>> = {};
   const lrs: Partial<Record<NetKind, number>> = {};
   const f6Start = performance.now();
-  try {
+  for (const kind of KINDS) {
+    if (plan.lr === undefined) {
+      const s = sweep(kind, plan, spec, o.seed);
+      sweeps[kind] = s.finals;
+      lrs[kind] = s.lr;
+      log(`learning rate of ${kind}: ${fmt(s.lr, 3)} (final L over the grid: ${s.finals.map((f) => fmt(f, 4)).join(', ')})`);
+    } else {
+      lrs[kind] = plan.lr;
+    }
+  }
+  for (let r = 0; r < plan.runs; r++) {
     for (const kind of KINDS) {
-      if (plan.lr === undefined) {
-        const s = sweep(kind, plan, t, problem, o.seed);
-        sweeps[kind] = s.finals;
-        lrs[kind] = s.lr;
-        log(`learning rate of ${kind}: ${fmt(s.lr, 3)} (final L over the grid: ${s.finals.map((f) => fmt(f, 4)).join(', ')})`);
-      } else {
-        lrs[kind] = plan.lr;
+      const run = inChild<TrainRun>({ kind: 'train', spec, plan, net: kind, seed: o.seed + r, lr: lrs[kind]!, hessians: true });
+      runs.push(run);
+      const hs = run.hessianSeconds.reduce((a, b) => a + b, 0);
+      log(`${kind} run ${r + 1}/${plan.runs}: final L ${fmt(run.loss[run.loss.length - 1], 5)}${run.diverged ? ' (diverged)' : ''}, ${run.hessianEpochs.length} Hessians in ${hs.toFixed(0)} s`);
+      if (r === 0 && kind === KINDS[0]) {
+        const perRun = hs + run.epochSeconds * run.loss.length;
+        log(`figures 6–8: about ${((perRun * plan.runs * KINDS.length) / 60).toFixed(0)} min for ${plan.runs * KINDS.length} runs at this run's cost`);
       }
     }
-    for (let r = 0; r < plan.runs; r++) {
-      for (const kind of KINDS) {
-        const run = train(kind, o.seed + r, lrs[kind]!, plan, t, problem, true, log);
-        runs.push(run);
-        const hs = run.hessianSeconds.reduce((a, b) => a + b, 0);
-        log(`${kind} run ${r + 1}/${plan.runs}: final L ${fmt(run.loss[run.loss.length - 1], 5)}${run.diverged ? ' (diverged)' : ''}, ${run.hessianEpochs.length} Hessians in ${hs.toFixed(0)} s`);
-        if (r === 0 && kind === KINDS[0]) {
-          const perRun = hs + run.epochSeconds * run.loss.length;
-          log(`figures 6–8: about ${((perRun * plan.runs * KINDS.length) / 60).toFixed(0)} min for ${plan.runs * KINDS.length} runs at this run's cost`);
-        }
-      }
-    }
-  } finally {
-    t.x.dispose();
-    t.y.dispose();
   }
   const f6Seconds = (performance.now() - f6Start) / 1000;
 
@@ -681,9 +733,11 @@ async function main(): Promise<void> {
   log(`wrote ${o.out}/{figure5,figure6,figure7,figure8}.svg, results.md, runs.json in ${(totalSeconds / 60).toFixed(1)} min`);
 }
 
-if (require.main === module) runScript(SCRIPT, USAGE, main);
-
-/** The bin shim's entry point. */
+/** The bin shim's entry point (and a child's, Note [one process per run]). */
 export function runMain(): void {
-  runScript(SCRIPT, USAGE, main);
+  const i = process.argv.indexOf(WORKER_FLAG);
+  if (i >= 0) runScript(SCRIPT, USAGE, () => worker(process.argv[i + 1], process.argv[i + 2]));
+  else runScript(SCRIPT, USAGE, main);
 }
+
+if (require.main === module) runMain();
