@@ -105,7 +105,7 @@ const PLANS: Record<ReproMode, Plan> = {
 };
 
 const MODE_TEXT: Record<ReproMode, string> = {
-  quick: 'Figure 5 at depths 2–6, Figures 6–8 at depth 4 for 40 epochs, 200 examples, 1 run (about 15 s)',
+  quick: 'Figure 5 at depths 2–6, Figures 6–8 at depth 4 for 40 epochs, 200 examples, 1 run (about 20 s)',
   reduced: 'Figure 5 at depths 2–24 (2 runs), Figures 6–8 at depth 16 for 1000 epochs (2 runs), 1000 examples, a Hessian every 100 epochs and every 0.2 fall of lg(L − L_min) (about 15 min)',
   full: "Figure 5 at depths 2–96 (10 runs), Figures 6–8 at depth 16 for 1000 epochs (10 runs), all training examples, a Hessian every epoch (CPU-days; see results.md for the estimate)",
 };
