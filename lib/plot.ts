@@ -36,6 +36,12 @@ export interface PlotSeries {
   readonly name: string;
   /** One y value per x value; non-finite values (and values ≤ 0 on a log axis) leave the point out. */
   readonly values: readonly number[];
+  /**
+   * Error bars: one half-width per x value (e.g. a standard deviation over runs), drawn as a
+   * vertical bar from y − e to y + e; non-finite or ≤ 0 entries draw none (default none).
+   * On a log axis a bar whose lower end is ≤ 0 is left out, as the point would be.
+   */
+  readonly errors?: readonly number[];
 }
 
 /** A vertical reference line. */
@@ -207,6 +213,7 @@ export function linePlotSpec(options: LinePlotOptions): VegaLiteSpec {
   const logY = o.logY ?? false;
   if (typeof logY !== 'boolean') throw new TypeError(`${fn}: options.logY must be a boolean`);
   const rows: VegaLiteSpec[] = [];
+  const bars: VegaLiteSpec[] = [];
   for (const [k, s] of o.series.entries()) {
     if (s === null || typeof s !== 'object' || typeof s.name !== 'string' || s.name === '') throw new TypeError(`${fn}: options.series[${k}] must be { name: a non-empty string, values }`);
     if (names.has(s.name)) throw new RangeError(`${fn}: options.series[${k}].name '${s.name}' is used twice`);
@@ -216,6 +223,14 @@ export function linePlotSpec(options: LinePlotOptions): VegaLiteSpec {
     ys.forEach((y, i) => {
       if (Number.isFinite(y) && (!logY || y > 0)) rows.push({ x: xs[i], y, series: s.name });
     });
+    if (s.errors !== undefined) {
+      const es = checkNumbers(fn, `options.series[${k}].errors`, s.errors, false);
+      if (es.length !== xs.length) throw new RangeError(`${fn}: options.series[${k}].errors has ${es.length} values but options.x.values has ${xs.length}`);
+      es.forEach((e, i) => {
+        const y = ys[i];
+        if (Number.isFinite(y) && Number.isFinite(e) && e > 0 && (!logY || y - e > 0)) bars.push({ x: xs[i], lo: y - e, hi: y + e, series: s.name });
+      });
+    }
   }
   const rules = (o.rules ?? []).map((r, i) => {
     if (r === null || typeof r !== 'object' || typeof r.x !== 'number' || !Number.isFinite(r.x)) throw new RangeError(`${fn}: options.rules[${i}].x must be a finite number`);
@@ -235,6 +250,19 @@ export function linePlotSpec(options: LinePlotOptions): VegaLiteSpec {
     },
   };
   const layers: VegaLiteSpec[] = [lineLayer];
+  if (bars.length > 0) {
+    // a rule per bar (not Vega-Lite's errorbar mark, which would aggregate): the bars are given
+    layers.push({
+      data: { values: bars },
+      mark: { type: 'rule', strokeWidth: 1, clip: true },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { field: 'lo', type: 'quantitative', ...(logY ? { scale: { type: 'log' } } : {}) },
+        y2: { field: 'hi' },
+        ...(several ? { color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...names] }, legend: null } } : {}),
+      },
+    });
+  }
   if (rules.length > 0) {
     layers.push({
       data: { values: rules },
@@ -248,7 +276,7 @@ export function linePlotSpec(options: LinePlotOptions): VegaLiteSpec {
     width: size(fn, 'width', o.width, 640),
     height: size(fn, 'height', o.height, 360),
     background: 'white',
-    config: { axis: FONT, legend: { labelFontSize: 11 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
+    config: { axis: FONT, legend: { labelFontSize: 11, labelLimit: 400 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
     layer: layers,
   };
 }
@@ -261,6 +289,53 @@ export function linePlotSpec(options: LinePlotOptions): VegaLiteSpec {
  */
 export async function linePlotSvg(options: LinePlotOptions): Promise<string> {
   return render(linePlotSpec(options));
+}
+
+/** Options of {@link panelPlotSvg}. */
+export interface PanelPlotOptions {
+  /** The title above the panels (default none). */
+  readonly title?: string;
+  /** The panels, side by side from left to right (at least one), each a line plot of its own. */
+  readonly panels: readonly LinePlotOptions[];
+}
+
+/**
+ * The Vega-Lite specification of {@link panelPlotSvg}: the panels' line plots concatenated
+ * horizontally, each with its own scales and legend (a paper's "left / right" figure).
+ */
+export function panelPlotSpec(options: PanelPlotOptions): VegaLiteSpec {
+  const fn = 'panelPlotSvg';
+  if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: options must be an object with panels`);
+  if (!Array.isArray(options.panels) || options.panels.length < 1) throw new RangeError(`${fn}: options.panels must be a non-empty array of line plot options`);
+  const title = text(fn, 'title', options.title);
+  const panels = options.panels.map((p, i) => {
+    let spec: VegaLiteSpec;
+    try {
+      spec = linePlotSpec(p);
+    } catch (e) {
+      if (e instanceof Error) e.message = e.message.replace('linePlotSvg: options.', `${fn}: options.panels[${i}].`);
+      throw e;
+    }
+    // The schema, background and config belong to the top level of a concatenation only.
+    const { $schema: _schema, background: _background, config: _config, ...panel } = spec;
+    return panel;
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    ...(title !== undefined ? { title } : {}),
+    background: 'white',
+    config: { axis: FONT, legend: { labelFontSize: 11, labelLimit: 400 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
+    hconcat: panels,
+    resolve: { scale: { color: 'independent', x: 'independent', y: 'independent' } },
+  };
+}
+
+/**
+ * Line plots side by side as one SVG (see {@link panelPlotSpec}).
+ * @throws (rejects) as {@link linePlotSvg}, the messages naming the panel.
+ */
+export async function panelPlotSvg(options: PanelPlotOptions): Promise<string> {
+  return render(panelPlotSpec(options));
 }
 
 /**
@@ -392,7 +467,7 @@ export function trainingCurvesSpec(runs: readonly TrainingRun[], options: Traini
     title,
     background: 'white',
     data: { values: rows },
-    config: { axis: FONT, legend: { labelFontSize: 11 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
+    config: { axis: FONT, legend: { labelFontSize: 11, labelLimit: 400 }, title: { fontSize: 14, font: 'sans-serif' }, view: { stroke: '#dddddd' } },
     vconcat: [{ hconcat: [panel('time', 'testAccuracy'), panel('time', 'objective')] }, { hconcat: [panel('step', 'testAccuracy'), panel('step', 'objective')] }],
   };
 }

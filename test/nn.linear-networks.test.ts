@@ -207,6 +207,74 @@ describe('structure', () => {
   });
 });
 
+describe('ReLUs at the mid positions (option relu)', () => {
+  test('where they go: between the layers of every unit; plain networks after layers 1, 3, …, never after the last', () => {
+    const two = linearNetwork({ width: 3, depth: 4, shortcut: 2, relu: true });
+    expect(two.layers().map((m) => m.kind)).toEqual(['flatten', 'linear', 'relu', 'linear', 'add', 'linear', 'relu', 'linear', 'add']);
+    expect(two.nodeInputs).toEqual([[-1], [0], [1], [2], [3, 0], [4], [5], [6], [7, 4]]);
+    expect(two.name).toBe('linear-n2-L4-d3-relu');
+    two.dispose();
+    const three = linearNetwork({ width: 3, depth: 3, shortcut: 3, relu: true });
+    expect(three.layers().map((m) => m.kind)).toEqual(['flatten', 'linear', 'relu', 'linear', 'relu', 'linear', 'add']);
+    three.dispose();
+    // the same number of ReLUs as the 2-shortcut network of the depth, at the same places (Appendix B)
+    const plain = linearNetwork({ width: 3, depth: 4, shortcut: 0, relu: true });
+    expect(plain.layers().map((m) => m.kind)).toEqual(['flatten', 'linear', 'relu', 'linear', 'linear', 'relu', 'linear']);
+    plain.dispose();
+    const odd = linearNetwork({ width: 3, depth: 3, shortcut: 0, relu: true });
+    expect(odd.layers().map((m) => m.kind)).toEqual(['flatten', 'linear', 'relu', 'linear', 'linear']);
+    odd.dispose();
+    const linearOnly = linearNetwork({ width: 3, depth: 4, shortcut: 2, relu: false });
+    expect(linearOnly.layers().some((m) => m.kind === 'relu')).toBe(false);
+    linearOnly.dispose();
+  });
+
+  test('the function: 2-shortcut y = Π_r (W_{r,2} relu(W_{r,1} ·) + I) x; plain y = W_4 relu(W_3 W_2 relu(W_1 x))', () => {
+    const d = 3;
+    const N = 4;
+    const xv = randData(N * d, 9);
+    const relu = (v: Float64Array): Float64Array => v.map((u) => Math.max(u, 0));
+    // rows of x times Wᵀ
+    const apply = (w: Float64Array, v: Float64Array): Float64Array => mulT(v, w, N, d, d);
+    for (const shortcut of [2, 0]) {
+      const net = linearNetwork({ width: d, depth: 4, shortcut, initialization: 'xavier', seed: 3, relu: true, dtype: 'float64' });
+      const ws = weights(net).map((l) => l.w);
+      let h: Float64Array = Float64Array.from(xv);
+      if (shortcut === 2) {
+        for (let r = 0; r < 2; r++) {
+          const u = apply(ws[2 * r + 1], relu(apply(ws[2 * r], h)));
+          h = u.map((v, i) => v + h[i]);
+        }
+      } else {
+        // ReLUs after layers 1 and 3 (of 4): W4 relu(W3 W2 relu(W1 x))
+        h = apply(ws[3], relu(apply(ws[2], apply(ws[1], relu(apply(ws[0], xv))))));
+      }
+      const x = t64(xv, [N, d, 1, 1]);
+      const z = net.forward(x);
+      expectClose(f64(z), h, { rtol: 1e-12, atol: 1e-14 }, `shortcut ${shortcut}: z`);
+      x.dispose();
+      z.dispose();
+      net.dispose();
+    }
+  });
+
+  test.each([0, 2])('shortcut %i with ReLUs: ∇θ, ∇x, Jv, adjoint, Gv, Hv (float64)', (n) => {
+    const d = 3;
+    const net = linearNetwork({ width: d, depth: 4, shortcut: n, initialization: 'xavier', seed: 5, relu: true, dtype: 'float64' });
+    const N = 5;
+    const x = t64(randData(N * d, 31), [N, d, 1, 1]);
+    const y = oneHot(N, d, 32);
+    checkAll({ net, x, y, loss: nn.squaredLoss, mode: 'inference' });
+    for (const t of [x, y]) t.dispose();
+    net.dispose();
+  });
+
+  test('errors: relu must be a boolean; a 1-shortcut network has no mid position', () => {
+    expectThrow(() => linearNetwork({ width: 3, depth: 4, shortcut: 2, relu: 1 as unknown as boolean }), 'TypeError', /linearNetwork: options.relu must be a boolean, got 1/);
+    expectThrow(() => linearNetwork({ width: 3, depth: 4, shortcut: 1, relu: true }), 'RangeError', /options.relu needs a mid position, which a 1-shortcut network has not/);
+  });
+});
+
 describe('orthogonal initialiser', () => {
   test('householderQR: QᵀQ = I, QᵀA upper triangular with diagonal rDiag, also for a rank-deficient A', () => {
     for (const [m, n, zeroCol] of [[7, 4, -1], [5, 5, -1], [6, 3, 1], [4, 1, -1]] as const) {

@@ -1,7 +1,7 @@
 // lib/plot: Vega-Lite specifications and their SVG (vega and vega-lite, the optional
 // dependencies, loaded under jest's CommonJS), the validation of the options, and the message
 // when the optional packages are missing.
-import { densityPlotSpec, densityPlotSvg, linePlotSpec, linePlotSvg, PLOTTING_MISSING, plottingAvailable, type PlotJson } from '../lib/plot';
+import { densityPlotSpec, densityPlotSvg, linePlotSpec, linePlotSvg, panelPlotSpec, panelPlotSvg, PLOTTING_MISSING, plottingAvailable, type PlotJson } from '../lib/plot';
 
 const count = (s: string, sub: string): number => s.split(sub).length - 1;
 
@@ -58,6 +58,51 @@ test('malformed options are refused with messages naming the field', async () =>
   await expect(linePlotSvg({ x: { label: 'x', values: [1, Infinity] }, series: [{ name: 'a', values: [1, 2] }] })).rejects.toThrow(/x.values\[1\] must be a finite number/);
   await expect(linePlotSvg({ x, series: [{ name: 'a', values: [1, 2, 3] }], width: 3 })).rejects.toThrow(/options.width must be an integer in \[16, 10000\]/);
   await expect(densityPlotSvg({ grid: [0, 1], density: [1] })).rejects.toThrow(/grid has 2 points but options.density has 1/);
+});
+
+test('error bars: a rule from y − e to y + e per point in the series colour; none for e ≤ 0, NaN, or a log axis reaching 0', async () => {
+  const spec = linePlotSpec({
+    x: { label: 'lg(depth)', values: [0, 1, 2] },
+    series: [
+      { name: 'a', values: [1, 2, 3], errors: [0.5, 0, NaN] },
+      { name: 'b', values: [2, 3, NaN], errors: [0.1, 0.2, 0.3] },
+    ],
+  });
+  const [, bars] = spec.layer as readonly { [k: string]: PlotJson }[];
+  expect((bars.mark as { type: string }).type).toBe('rule');
+  expect((bars.data as { values: readonly PlotJson[] }).values).toEqual([
+    { x: 0, lo: 0.5, hi: 1.5, series: 'a' },
+    { x: 0, lo: 1.9, hi: 2.1, series: 'b' },
+    { x: 1, lo: 2.8, hi: 3.2, series: 'b' },
+  ]);
+  const enc = bars.encoding as { [k: string]: { [k: string]: PlotJson } };
+  expect(enc.y.field).toBe('lo');
+  expect(enc.y2.field).toBe('hi');
+  expect(enc.color.field).toBe('series');
+  const log = linePlotSpec({ x: { label: 'x', values: [1, 2] }, series: [{ name: 'a', values: [1, 10], errors: [1, 5] }], logY: true });
+  expect(((log.layer as readonly { [k: string]: PlotJson }[])[1].data as { values: readonly PlotJson[] }).values).toEqual([{ x: 2, lo: 5, hi: 15, series: 'a' }]);
+  expect(linePlotSpec({ x: { label: 'x', values: [1] }, series: [{ name: 'a', values: [1] }] }).layer).toHaveLength(1); // no errors, no layer
+  await expect(linePlotSvg({ x: { label: 'x', values: [1, 2] }, series: [{ name: 'a', values: [1, 2], errors: [1] }] })).rejects.toThrow(/options.series\[0\].errors has 1 values but options.x.values has 2/);
+  const svg = await linePlotSvg({ x: { label: 'depth', values: [1, 2, 3] }, series: [{ name: 'a', values: [1, 2, 3], errors: [0.2, 0.2, 0.2] }, { name: 'a long series name of forty characters..', values: [3, 2, 1] }] });
+  expect(count(svg, 'aria-roledescription="rule mark"')).toBe(3); // one bar per point of the series with errors
+  expect(svg).toContain('a long series name of forty characters..'); // legend labels are not cut
+});
+
+test('panelPlotSvg: line plots side by side, scales and legends of their own; errors name the panel', async () => {
+  const left = { title: 'left', x: { label: 'loss', values: [1, 2] }, yLabel: 'index', series: [{ name: 'p', values: [0.5, 0.4] }, { name: 'q', values: [0.3, 0.2] }] };
+  const right = { title: 'right', x: { label: 'epoch', values: [0, 1, 2] }, yLabel: 'gradient norm', series: [{ name: 'r', values: [1, 100, 3] }], logY: true };
+  const spec = panelPlotSpec({ title: 'Figure 8', panels: [left, right] });
+  const panels = spec.hconcat as readonly { [k: string]: PlotJson }[];
+  expect(panels).toHaveLength(2);
+  expect(panels[0].$schema).toBeUndefined();
+  expect(panels[0].config).toBeUndefined();
+  expect(panels[1].title).toBe('right');
+  expect(spec.resolve).toEqual({ scale: { color: 'independent', x: 'independent', y: 'independent' } });
+  const svg = await panelPlotSvg({ title: 'Figure 8', panels: [left, right] });
+  expect(svg.startsWith('<svg')).toBe(true);
+  for (const t of ['Figure 8', '>left<', '>right<', '>loss<', '>epoch<', '>index<', '>gradient norm<', '>p<', '>q<']) expect(svg).toContain(t);
+  await expect(panelPlotSvg({ panels: [] })).rejects.toThrow(/panelPlotSvg: options.panels must be a non-empty array/);
+  await expect(panelPlotSvg({ panels: [left, { ...right, series: [] }] })).rejects.toThrow(/panelPlotSvg: options.panels\[1\].series must be a non-empty array/);
 });
 
 test('densityPlotSvg: log density with a floor, eigenvalues marked', async () => {

@@ -28,9 +28,17 @@
 //   'he-normal'   N(0, 2/d_in), for comparison (not in the paper).
 // Deterministic in the seed, the same θ on every backend (Network.init).
 //
+// ReLUs (option relu; §3.2 Definition 3, §5.3 Figure 10, Appendix B): σ_mid = ReLU between
+// consecutive weight matrices of every residual unit's transformation path (for n = 2 one ReLU
+// in the middle of each unit), none on the shortcuts and none pre or post (so Theorem 1's
+// σ_mid(0) = σ_post(0) = 0 holds). Without shortcuts the ReLUs go where a 2-shortcut network of
+// the same depth has them, "we added ReLUs at the same positions in linear networks as in
+// 2-shortcuts networks" (Appendix B): after layers 1, 3, 5, … (never after the last), so the
+// plain and the 2-shortcut networks of a depth have the same number of ReLU units (§5.3).
+//
 // Sizes of the paper (Appendix B): whitened MNIST, the 10 greatest principal components as the
 // input and the one-hot label as the output, so d = 10; the network has L·d² = 100·L parameters.
-import { add, flatten, linear } from './layers';
+import { add, flatten, linear, relu as reluLayer } from './layers';
 import { GraphBuilder, type Value } from './graph';
 import type { FloatDType, Network } from './network';
 
@@ -74,6 +82,12 @@ export interface LinearNetworkOptions {
   perturbation?: number;
   /** With 'orthogonal': the gain, W Wᵀ = gain²·I (default 1). Only with initialization 'orthogonal'. */
   gain?: number;
+  /**
+   * Add ReLUs at the mid positions (default false: a linear network): between consecutive layers
+   * of every residual unit; without shortcuts after layers 1, 3, 5, … (the 2-shortcut network's
+   * positions, Appendix B). Not with shortcut 1, which has no mid position.
+   */
+  relu?: boolean;
   /** Seed of the initialisation (non-negative safe integer, default 0). */
   seed?: number;
   /** Element type (default 'float32'; 'float64' for Hessian spectra and derivative checks). */
@@ -85,7 +99,7 @@ export interface LinearNetworkOptions {
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'width', 'depth', 'shortcut', 'inputShape', 'inputFeatures', 'outputs', 'initialization', 'perturbation', 'gain', 'seed', 'dtype', 'device', 'name',
+  'width', 'depth', 'shortcut', 'inputShape', 'inputFeatures', 'outputs', 'initialization', 'perturbation', 'gain', 'relu', 'seed', 'dtype', 'device', 'name',
 ]);
 
 const FN = 'linearNetwork';
@@ -105,7 +119,8 @@ function positiveInteger(name: string, v: unknown): number {
  * `shortcut` = n consecutive layers (R = depth / n residual units, y = Π_r (W_{r,n}⋯W_{r,1} + I)x),
  * or none for shortcut 0 (y = W_L⋯W_1 x). The input [width, 1, 1] (or options.inputShape) is
  * flattened first; the output has the width. Nodes: flatten, then per unit its n linear layers
- * and an add of [unit output, unit input]; without shortcuts flatten and the depth layers. θ
+ * (with options.relu a ReLU between consecutive ones) and an add of [unit output, unit input];
+ * without shortcuts flatten and the depth layers (ReLUs after layers 1, 3, … with relu). θ
  * holds the layers' weights in order (W_{1,1}, W_{1,2}, …), each (out, in) row-major:
  * depth·width² parameters with shortcuts. Initialised as options.initialization says.
  * @throws TypeError for options that are not an object; RangeError, naming the option, for bad
@@ -171,20 +186,26 @@ export function linearNetwork(options: LinearNetworkOptions): Network {
     if (typeof gv !== 'number' || !Number.isFinite(gv) || gv <= 0) throw new RangeError(`${FN}: options.gain must be a positive finite number, got ${show(gv)}`);
     gain = gv;
   }
+  const relu = options.relu ?? false;
+  if (typeof relu !== 'boolean') throw new TypeError(`${FN}: options.relu must be a boolean, got ${show(relu)}`);
+  if (relu && n === 1) throw new RangeError(`${FN}: options.relu needs a mid position, which a 1-shortcut network has not (one layer per residual unit); use shortcut 0, 2 or more`);
   const seed = options.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${FN}: options.seed must be a non-negative safe integer, got ${show(seed)}`);
   if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError(`${FN}: options.name must be a string, got ${typeof options.name}`);
-  const name = options.name ?? `linear-n${n}-L${depth}-d${width}`;
+  const name = options.name ?? `linear-n${n}-L${depth}-d${width}${relu ? '-relu' : ''}`;
 
   const g = new GraphBuilder(inputShape, FN);
   let x: Value = g.add(flatten(), g.input);
   if (n === 0) {
-    for (let l = 0; l < depth; l++) x = g.add(linear(l === depth - 1 ? outputs : width, { bias: false }), x);
+    for (let l = 0; l < depth; l++) {
+      x = g.add(linear(l === depth - 1 ? outputs : width, { bias: false }), x);
+      if (relu && l % 2 === 0 && l < depth - 1) x = g.add(reluLayer(), x);
+    }
   } else {
     for (let r = 0; r < depth / n; r++) {
       const h = g.chain(
         x,
-        Array.from({ length: n }, () => linear(width, { bias: false })),
+        Array.from({ length: n }, (_, l) => (relu && l < n - 1 ? [linear(width, { bias: false }), reluLayer()] : [linear(width, { bias: false })])).flat(),
       );
       x = g.add(add(), [h, x]);
     }
