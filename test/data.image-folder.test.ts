@@ -30,6 +30,7 @@ import { native } from '../lib/native';
 import { cnn3, crossEntropyLoss } from '../lib/nn';
 import { evaluateObjective, trainNewton, trainSgd } from '../lib/train';
 import { fakeIo } from './cli.helpers';
+import { requiredInCi } from './helpers';
 import { loadSharp } from './sharp';
 
 const sharp = loadSharp();
@@ -37,7 +38,9 @@ const codecs = native().imageCodecs();
 const ready = sharp !== null && codecs.jpeg.library !== null && codecs.png.library !== null;
 const why = sharp === null ? 'sharp (an optional dependency) is not installed, so no test images can be written' : `this build lacks a decoder (${JSON.stringify(codecs)})`;
 // Without sharp or a decoder every group below is skipped, the reason in its title.
+// Without sharp or a decoder the groups are skipped, the reason in their titles; in CI they must run.
 const withImages = (title: string, fn: () => void): void => (ready ? describe(title, fn) : describe.skip(`${title} [skipped: ${why}]`, fn));
+requiredInCi('the image-folder groups', ready ? null : why);
 
 let seed = 1;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;

@@ -33,6 +33,7 @@ import * as path from 'node:path';
 
 import { native } from '../lib/native';
 import { ensureDist, root } from './fixtures/dist';
+import { requiredInCi } from './helpers';
 import { CHILD_HELPERS, mpiEnv } from './mpi';
 
 const mpi = native().mpiInfo();
@@ -51,6 +52,8 @@ const withMpi = (title: string, fn: () => void, timeout?: number) =>
   HAVE_MPI ? test(title, fn, timeout) : test.skip(`${title} [${NO_MPI}]`, fn);
 const withMpirun = (title: string, fn: () => void, timeout?: number) =>
   MPIRUN !== null ? test(title, fn, timeout) : test.skip(`${title} [${NO_MPIRUN}]`, fn);
+// In CI (MPI and mpirun installed) the MPI and mpirun cases must run.
+requiredInCi('the MPI and mpirun cases', MPIRUN !== null ? null : NO_MPIRUN);
 const withoutMpi = (title: string, fn: () => void) =>
   HAVE_MPI ? test.skip(`${title} [skipped: this build has MPI, so the refusal cannot happen]`, fn) : test(title, fn);
 

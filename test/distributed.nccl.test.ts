@@ -32,6 +32,8 @@ const oneRankWhy = nccl.library === null ? nccl.reason : mpiWhy;
 const twoRankWhy = oneRankWhy ?? (gpus < 2 ? `NCCL needs one GPU per rank and this machine has ${gpus}` : null);
 const refusalWhy = nccl.library !== null ? `NCCL is usable here (${nccl.library}), so the refusal cannot happen` : mpiWhy;
 
+// The GPU groups skip on machines without GPUs (CI has none), the reason in their titles; that
+// CI's build has NCCL at all is asserted by the ncclInfo test below.
 const group = (why: string | null) => (title: string, fn: () => void): void =>
   why === null ? describe(title, fn) : describe.skip(`${title} [skipped: ${why}]`, fn);
 

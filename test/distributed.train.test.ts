@@ -12,11 +12,13 @@ import * as path from 'node:path';
 import { cnn3, data, trainNewton, nn, type Distributed } from '../lib';
 import { evaluateObjective } from '../lib/train';
 import { distCli, ensureDist } from './fixtures/dist';
+import { requiredInCi } from './helpers';
 import { mpiEnv, mpirun, mpiUnavailable } from './mpi';
 
 const why = mpiUnavailable();
 // Without MPI in the build or mpirun on PATH the group is skipped, the reason in its title.
 const withMpi = (title: string, fn: () => void): void => (why === null ? describe(title, fn) : describe.skip(`${title} [skipped: ${why}]`, fn));
+requiredInCi('the data-parallel training group', why);
 
 const script = path.join(__dirname, 'fixtures', 'distributed-train.js');
 

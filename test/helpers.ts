@@ -266,3 +266,17 @@ export function settledBytesInUse(device?: string): number {
   native().sweepTensors();
   return memoryStats(device).bytesInUse;
 }
+
+/**
+ * CI (.ci/run) installs every optional prerequisite (sharp, the image decoders, MPI, mpirun), so
+ * there a group that would skip for want of one is a failure: this test asserts that the group's
+ * skip reason `why` is null. Outside CI (or when testing the prebuilt addon, NEWTON_CNN_ADDON) the
+ * prerequisites are optional and the test is skipped, its title saying so.
+ */
+export function requiredInCi(group: string, why: string | null): void {
+  const inCi = process.env.CI !== undefined && process.env.NEWTON_CNN_ADDON === undefined;
+  const title = `CI runs ${group}${inCi ? '' : ' [skipped: outside CI its prerequisites are optional]'}`;
+  (inCi ? test : test.skip)(title, () => {
+    expect(why).toBeNull();
+  });
+}
