@@ -33,11 +33,10 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
-import { conditionVersusDepth, type ConditionPoint } from '../lib/analysis';
+import { conditionVersusDepth, whitenedRegressionData, type ConditionPoint } from '../lib/analysis';
 import { denseSpectrum, spectrumStatistics } from '../lib/analysis/dense';
 import { curvatureOperator } from '../lib/analysis/operator';
 import { loadDataset, subset, type Dataset } from '../lib/data';
-import { principalComponents } from '../lib/data/pca';
 import { lapackAvailable, symmetricEigen } from '../lib/linalg';
 import { linearNetwork, type LinearNetworkOptions } from '../lib/nn/linear-networks';
 import { squaredLoss } from '../lib/nn/losses';
@@ -222,17 +221,15 @@ async function loadProblem(spec: string, examples: number | undefined): Promise<
   if (all.classes !== WIDTH) throw new UsageError(`--data ${spec}: the targets are one-hot and the width is ${WIDTH} (Appendix B), so the data need 10 classes, got ${all.classes}`);
   const m = examples === undefined ? all.length : Math.min(examples, all.length);
   const train: Dataset = m === all.length ? all : subset(all, Int32Array.from({ length: m }, (_, i) => Math.floor((i * all.length) / m)));
-  const pcs = principalComponents(train, WIDTH);
-  const y = new Float64Array(m * WIDTH);
-  for (let i = 0; i < m; i++) y[i * WIDTH + train.labels[i]] = 1;
+  const { x, y, explained } = whitenedRegressionData(train, WIDTH);
   return {
-    x: pcs.features,
+    x,
     y,
     m,
-    label: `${dataLabel(spec)}, ${m} training images${m < all.length ? ` evenly spaced of ${all.length}` : ''} → 10 whitened principal components (${(100 * pcs.explained).toFixed(1)}% of the variance), one-hot targets`,
-    explained: pcs.explained,
-    lmin: leastSquaresMinimum(pcs.features, y, m, WIDTH),
-    theorem1: theorem1Condition(pcs.features, y, m, WIDTH),
+    label: `${dataLabel(spec)}, ${m} training images${m < all.length ? ` evenly spaced of ${all.length}` : ''} → 10 whitened principal components (${(100 * explained).toFixed(1)}% of the variance), one-hot targets`,
+    explained,
+    lmin: leastSquaresMinimum(x, y, m, WIDTH),
+    theorem1: theorem1Condition(x, y, m, WIDTH),
   };
 }
 

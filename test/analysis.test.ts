@@ -331,6 +331,14 @@ describe('"Demystifying ResNet": whitened principal components and the condition
     const ds = createDataset({ name: 'latent', images, labels: new Int32Array(m), shape: [6, 1, 1], classes: 1 });
     const pc = principalComponents(ds, 3);
     expect(pc.explained).toBeGreaterThan(0.999);
+    // the regression problem of Appendix B: these components and one-hot labels (width = classes)
+    const three = createDataset({ name: 'latent', images, labels: Int32Array.from({ length: m }, (_, i) => i % 3), shape: [6, 1, 1], classes: 3 });
+    const reg = analysis.whitenedRegressionData(three, 3);
+    expect(reg.examples).toBe(m);
+    expect(Array.from(reg.x)).toEqual(Array.from(principalComponents(three, 3).features));
+    expect(Array.from(reg.y.slice(0, 9))).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expect(reg.explained).toBeCloseTo(pc.explained, 12);
+    expect(() => analysis.whitenedRegressionData(three, 2)).toThrow(/whitenedRegressionData: the targets are one-hot labels, so the width must be the number of classes of the data, 3; got width 2/);
     expect(pc.variances[0]).toBeGreaterThan(pc.variances[1]);
     expect(pc.variances[1]).toBeGreaterThan(pc.variances[2]);
     for (let a = 0; a < 3; a++) {

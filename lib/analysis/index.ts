@@ -43,4 +43,4 @@ export { hutchinson, hutchPlusPlus, type TraceOptions, type TraceResult } from '
 export { spectralDensity, type DensityOptions, type DensityResult } from './density';
 export { denseMatrix, denseSpectrum, quantile, spectrumStatistics, type DenseMatrix, type DenseOptions, type DenseSpectrum, type SpectrumStatistics, type SpectrumStatisticsOptions } from './dense';
 export { symmetricEigenSmall, type SmallEigen } from './jacobi';
-export { conditionVersusDepth, type ConditionPoint, type ConditionVersusDepthOptions, type RegressionData } from './linear-depth';
+export { conditionVersusDepth, whitenedRegressionData, type ConditionPoint, type ConditionVersusDepthOptions, type RegressionData } from './linear-depth';

@@ -4,6 +4,8 @@
 // initial point, forms the dense Hessian of the mean squared loss on the data (100·L parameters
 // at width 10) and reads off max|λ| / (10th percentile of |λ|), the paper's condition number,
 // with max|λ|/min|λ| and the fraction of negative eigenvalues beside it.
+import { principalComponents } from '../data/pca';
+import type { Dataset } from '../data';
 import { linearNetwork, type LinearNetworkInitialization } from '../nn/linear-networks';
 import { squaredLoss } from '../nn/losses';
 import { Tensor } from '../tensor';
@@ -16,6 +18,23 @@ export interface RegressionData {
   readonly y: Float64Array;
   /** m. */
   readonly examples: number;
+}
+
+/**
+ * Appendix B's regression problem from a data set: x the `width` leading whitened principal
+ * components of the images, y the one-hot labels (so width must be the number of classes), and
+ * the fraction of the variance the components keep.
+ * @throws RangeError when the data set's classes are not `width`.
+ */
+export function whitenedRegressionData(ds: Dataset, width: number): RegressionData & { readonly explained: number } {
+  if (ds.classes !== width) {
+    throw new RangeError(`whitenedRegressionData: the targets are one-hot labels, so the width must be the number of classes of the data, ${ds.classes}; got width ${width}`);
+  }
+  const pcs = principalComponents(ds, width);
+  const m = ds.length;
+  const y = new Float64Array(m * width);
+  for (let i = 0; i < m; i++) y[i * width + ds.labels[i]] = 1;
+  return { x: pcs.features, y, examples: m, explained: pcs.explained };
 }
 
 /** Options of conditionVersusDepth(). */

@@ -6,9 +6,8 @@
  *
  * @packageDocumentation
  */
-import { conditionVersusDepth, type ConditionPoint } from '../../analysis';
+import { conditionVersusDepth, whitenedRegressionData, type ConditionPoint } from '../../analysis';
 import { writeFileAtomic } from '../../atomic-file';
-import { principalComponents } from '../../data';
 import { lapackAvailable } from '../../linalg';
 import { linePlotSvg, plottingAvailable, PLOTTING_MISSING } from '../../plot';
 import { getNumThreads, info, setNumThreads } from '../../runtime';
@@ -55,18 +54,16 @@ export async function runCondition(args: ConditionArgs, io: CliIo): Promise<numb
   if (train.classes !== args.width) {
     throw new UsageError(`--width ${args.width}: the targets are one-hot labels, so the width must be the number of classes of the data, ${train.classes}`);
   }
-  const pcs = principalComponents(train, args.width);
-  const m = train.length;
-  const y = new Float64Array(m * args.width);
-  for (let i = 0; i < m; i++) y[i * args.width + train.labels[i]] = 1;
+  const data = whitenedRegressionData(train, args.width);
+  const m = data.examples;
   if (talk) {
     const rt = info();
     out(`condition number of the Hessian at the initial point against depth: n-shortcut linear networks, width ${args.width}`);
-    out(`data: ${train.name}: ${m} images → ${args.width} whitened principal components (${(100 * pcs.explained).toFixed(1)}% of the variance), one-hot targets; squared loss`);
+    out(`data: ${train.name}: ${m} images → ${args.width} whitened principal components (${(100 * data.explained).toFixed(1)}% of the variance), one-hot targets; squared loss`);
     out(`initialisation: ${args.initialization ?? 'zero (Xavier × 0.01) with shortcuts, xavier without'}; ${args.runs} run${args.runs === 1 ? '' : 's'} per point from seed ${args.seed}; ${rt.blas} LAPACK, ${getNumThreads()} threads`);
   }
   const points = conditionVersusDepth(
-    { x: pcs.features, y, examples: m },
+    data,
     {
       shortcuts: args.shortcuts,
       depths: args.depths,
@@ -83,7 +80,7 @@ export async function runCondition(args: ConditionArgs, io: CliIo): Promise<numb
   if (args.json !== '-') out(conditionTable(points, args.runs));
   const options = { ...args, data: args.data };
   if (args.json !== undefined) {
-    const text = toJson({ command: 'condition', options, data: { name: train.name, examples: m, explainedVariance: pcs.explained }, points });
+    const text = toJson({ command: 'condition', options, data: { name: train.name, examples: m, explainedVariance: data.explained }, points });
     if (args.json === '-') out(text);
     else await writeFileAtomic(args.json, `${text}\n`);
   }
