@@ -169,11 +169,12 @@ export interface Module {
    */
   sampleParameterGradient?(xs: readonly Tensor[], dy: Tensor | readonly (Tensor | null)[], out: ParameterViews): void;
   /**
-   * Running statistics (buffers) ← their decay over one update skipped: r ← (1 − momentum)·r,
-   * as if a batch contributing zero had been seen. A data-parallel pass uses it for the batches
-   * another process updates from (Network.decayStatistics). Absent on modules without buffers.
+   * Running statistics (buffers) ← their decay over `updates` skipped updates: r ← (1 −
+   * momentum)^updates·r, as if batches contributing zero had been seen. A data-parallel pass uses
+   * it for the batches other processes update from (Network.decayStatistics). Absent on modules
+   * without buffers.
    */
-  decayStatistics?(): void;
+  decayStatistics?(updates: number): void;
   /** Drops the cache (disposes owned cached tensors; borrowed ones are only forgotten). */
   releaseCache(): void;
   /** Releases the cache and the views. */

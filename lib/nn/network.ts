@@ -224,15 +224,17 @@ export class Network {
   }
 
   /**
-   * Every running statistic decays as over one skipped update, r ← (1 − momentum)·r (buffers
-   * only; a no-op without batch norm). The running statistics are a sum of each update's
+   * Every running statistic decays as over `updates` skipped updates (default 1), r ← (1 −
+   * momentum)^updates·r (buffers only; a no-op without batch norm or for 0 updates). The running statistics are a sum of each update's
    * contribution, so the processes of a data-parallel pass over the data keep exactly the
    * single-process result between them: each applies the updates of its own batches and decays
    * over the others', and the sum of their buffers (one process starting from the old values,
    * the others from zero) is the single process's sequence of updates (lib/train/objective.ts).
    */
-  decayStatistics(): void {
-    for (const m of this.built) m.decayStatistics?.();
+  decayStatistics(updates = 1): void {
+    if (!Number.isSafeInteger(updates) || updates < 0) throw new RangeError(`${this.kind}.decayStatistics: updates must be a non-negative integer, got ${String(updates)}`);
+    if (updates === 0) return;
+    for (const m of this.built) m.decayStatistics?.(updates);
   }
 
   /** Every buffer back to its initial value (running means 0, variances 1). */

@@ -250,7 +250,7 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
       const isS = plan.batches[k].isS;
       // S's update of the running statistics is the same on every process: rank 0 applies it
       const applyUpdate = updateStatistics && (size === 1 || !isS || rank === 0);
-      if (updatesHere) for (let i = 0; i < plan.batches[k].decaysBefore; i++) model.decayStatistics();
+      if (updatesHere) model.decayStatistics(plan.batches[k].decaysBefore);
       try {
         z = model.forward(batch.x, { batchStatistics, updateStatistics: applyUpdate, statisticsSync: isS ? syncOfS : null });
         if (updatesHere && !applyUpdate) model.decayStatistics();
@@ -279,7 +279,7 @@ export function* objectiveSteps(model: Network, data: AnyDataset, options: Objec
       }
       yield;
     }
-    if (updatesHere) for (let i = 0; i < plan.decaysAfter; i++) model.decayStatistics();
+    if (updatesHere) model.decayStatistics(plan.decaysAfter);
     if (dist !== undefined && size > 1) {
       const sums = Float64Array.of(lossSum, correct);
       dist.allReduceScalars(sums);

@@ -155,12 +155,13 @@ export class BatchNorm2dModule extends BaseModule {
   }
 
   /**
-   * Running statistics ← (1 − momentum)·r: the decay of an update this process skips (another
-   * process's batch of a data-parallel pass, see Network.decayStatistics).
+   * Running statistics ← (1 − momentum)^updates·r: the decay of the updates this process skips
+   * (other processes' batches of a data-parallel pass, see Network.decayStatistics).
    */
-  decayStatistics(): void {
-    scaleInPlace(this.buffers.runningMean, 1 - this.spec.momentum);
-    scaleInPlace(this.buffers.runningVar, 1 - this.spec.momentum);
+  decayStatistics(updates: number): void {
+    const factor = (1 - this.spec.momentum) ** updates;
+    scaleInPlace(this.buffers.runningMean, factor);
+    scaleInPlace(this.buffers.runningVar, factor);
   }
 
   /** r ← (1 − momentum)·r + momentum·batch, the variance made unbiased with m/(m − 1). */
