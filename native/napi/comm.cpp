@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "convert.h"
 #include "core/comm.h"
@@ -42,18 +43,33 @@ bool on_main_thread() {
 #endif
 }
 
+// { library } when available, else { library: null, reason }: mpiInfo's and ncclInfo's shape.
+Napi::Object library_info(Napi::Env env, bool available, const std::string& library, const std::string& reason) {
+  Napi::Object result = Napi::Object::New(env);
+  if (available) {
+    result.Set("library", Napi::String::New(env, library));
+  } else {
+    result.Set("library", env.Null());
+    result.Set("reason", Napi::String::New(env, reason));
+  }
+  return result;
+}
+
+// { rank, size, localRank, localSize, library }: the job as a communicator sees it.
+Napi::Object job_object(Napi::Env env, const Communicator& comm) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("rank", Napi::Number::New(env, comm.rank()));
+  result.Set("size", Napi::Number::New(env, comm.size()));
+  result.Set("localRank", Napi::Number::New(env, comm.local_rank()));
+  result.Set("localSize", Napi::Number::New(env, comm.local_size()));
+  result.Set("library", Napi::String::New(env, comm.library()));
+  return result;
+}
+
 Napi::Value MpiInfoFn(const Info& info) {
   return guard(info, "mpiInfo", [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
     const MpiInfo mpi = mpi_info();
-    Napi::Object result = Napi::Object::New(env);
-    if (mpi.available) {
-      result.Set("library", Napi::String::New(env, mpi.library));
-    } else {
-      result.Set("library", env.Null());
-      result.Set("reason", Napi::String::New(env, mpi.reason));
-    }
-    return result;
+    return library_info(info.Env(), mpi.available, mpi.library, mpi.reason);
   });
 }
 
@@ -69,29 +85,14 @@ Napi::Value MpiInit(const Info& info) {
       fail<Error>(op, ": MPI can only be initialised from the main JavaScript thread, not from a worker thread "
                       "(worker_threads); make the collectives from the main thread");
     }
-    Communicator& comm = mpi_communicator(timeout, op);
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("rank", Napi::Number::New(env, comm.rank()));
-    result.Set("size", Napi::Number::New(env, comm.size()));
-    result.Set("localRank", Napi::Number::New(env, comm.local_rank()));
-    result.Set("localSize", Napi::Number::New(env, comm.local_size()));
-    result.Set("library", Napi::String::New(env, comm.library()));
-    return result;
+    return job_object(env, mpi_communicator(timeout, op));
   });
 }
 
 Napi::Value NcclInfoFn(const Info& info) {
   return guard(info, "ncclInfo", [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
     const NcclInfo nccl = nccl_info();
-    Napi::Object result = Napi::Object::New(env);
-    if (nccl.available) {
-      result.Set("library", Napi::String::New(env, nccl.library));
-    } else {
-      result.Set("library", env.Null());
-      result.Set("reason", Napi::String::New(env, nccl.reason));
-    }
-    return result;
+    return library_info(info.Env(), nccl.available, nccl.library, nccl.reason);
   });
 }
 
@@ -105,13 +106,8 @@ Napi::Value NcclInit(const Info& info) {
     Communicator& mpi = initialized_mpi_communicator(op);  // also: the thread that called mpiInit
     drain_collectives();
     Communicator& comm = nccl_communicator(mpi, timeout, op);
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("rank", Napi::Number::New(env, comm.rank()));
-    result.Set("size", Napi::Number::New(env, comm.size()));
-    result.Set("localRank", Napi::Number::New(env, comm.local_rank()));
-    result.Set("localSize", Napi::Number::New(env, comm.local_size()));
+    Napi::Object result = job_object(env, comm);
     result.Set("device", Napi::String::New(env, comm.device().name()));
-    result.Set("library", Napi::String::New(env, comm.library()));
     return result;
   });
 }
