@@ -30,7 +30,6 @@
 //
 // Data: MNIST is not bundled; the default is the bundled Fashion-MNIST subset, labelled as a
 // substitute in every output. --data PATH takes a directory of MNIST IDX files.
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import { conditionVersusDepth, whitenedRegressionData, type ConditionPoint } from '../lib/analysis';
@@ -43,7 +42,6 @@ import { squaredLoss } from '../lib/nn/losses';
 import type { Network } from '../lib/nn/network';
 import { axpy } from '../lib/ops';
 import type { LinePlotOptions, PlotSeries } from '../lib/plot';
-import { getNumThreads, setNumThreads } from '../lib/runtime';
 import { Tensor } from '../lib/tensor';
 import {
   comparisonTable,
@@ -248,20 +246,26 @@ const FIG5_CURVES: readonly { name: string; shortcut: number; init: 'zero' | 'xa
   { name: 'orthogonal (no shortcut)', shortcut: 0, init: 'orthogonal' },
 ];
 
-function figure5Curve(problem: Problem, plan: Plan, seed: number, curve: number, log: (m: string) => void): Fig5Curve {
+async function figure5Curve(problem: Problem, plan: Plan, seed: number, curve: number, log: (m: string) => void): Promise<Fig5Curve> {
   const c = FIG5_CURVES[curve];
   const data = { x: problem.x, y: problem.y, examples: problem.m };
   const maxParameters = Math.max(...plan.fig5Depths) * WIDTH * WIDTH;
-  const points = conditionVersusDepth(data, {
-    depths: plan.fig5Depths,
-    width: WIDTH,
-    runs: plan.fig5Runs,
-    seed,
-    maxParameters,
-    shortcuts: [c.shortcut],
-    initialization: c.init,
-    onRun: (_n, depth, run) => log(`figure 5: ${c.name}, depth ${depth}: run ${run + 1}/${plan.fig5Runs}`),
-  });
+  const points: ConditionPoint[] = [];
+  // one depth at a time, the event loop turning in between (Note [event-loop turns])
+  for (const depth of plan.fig5Depths) {
+    const at = conditionVersusDepth(data, {
+      depths: [depth],
+      width: WIDTH,
+      runs: plan.fig5Runs,
+      seed,
+      maxParameters,
+      shortcuts: [c.shortcut],
+      initialization: c.init,
+      onRun: (_n, d, run) => log(`figure 5: ${c.name}, depth ${d}: run ${run + 1}/${plan.fig5Runs}`),
+    });
+    points.push(...at);
+    await turn();
+  }
   return { name: c.name, points };
 }
 
@@ -326,7 +330,7 @@ function norm(a: ArrayLike<number>): number {
  * Full-batch gradient descent on the paper's L for `epochs` epochs, with the dense Hessian (of L:
  * the library's, halved) at the schedule of the file header when `hessians` is true.
  */
-function train(kind: NetKind, seed: number, lr: number, plan: Plan, t: Tensors, problem: Problem, hessians: boolean, log?: (m: string) => void): TrainRun {
+async function train(kind: NetKind, seed: number, lr: number, plan: Plan, t: Tensors, problem: Problem, hessians: boolean, log?: (m: string) => void): Promise<TrainRun> {
   const net = linearNetwork(networkOptions(kind, plan.depth, plan.relu, seed));
   const run: TrainRun = { kind, seed, lr, loss: [], gradientNorm: [], hessianEpochs: [], hessianLoss: [], maxAbs: [], p10: [], index: [], hessianSeconds: [], epochSeconds: 0, diverged: false };
   const ref = plan.relu ? 0 : problem.lmin;
@@ -366,6 +370,9 @@ function train(kind: NetKind, seed: number, lr: number, plan: Plan, t: Tensors, 
         if (log !== undefined && run.hessianEpochs.length % 10 === 1) log(`${kind} seed ${seed}: epoch ${e}, L ${fmt(loss, 4)}, ${run.hessianEpochs.length} Hessians (${fmt(run.hessianSeconds[run.hessianSeconds.length - 1], 2)} s each)`);
         // the Hessian's passes replaced the gradient: take it again
         lossAndGradient(net, t, problem.m);
+        await turn();
+      } else if (e % 50 === 0) {
+        await turn();
       }
       if (e < plan.epochs) axpy(net.parameters, -lr / (2 * problem.m), net.gradient);
     }
@@ -377,11 +384,12 @@ function train(kind: NetKind, seed: number, lr: number, plan: Plan, t: Tensors, 
 }
 
 /** The learning rate of LR_GRID with the lowest final loss (a run without Hessians, the first seed). */
-function sweep(kind: NetKind, plan: Plan, spec: string, seed: number): { lr: number; finals: number[] } {
-  const finals = LR_GRID.map((lr) => {
-    const r = inChild<TrainRun>({ kind: 'train', spec, plan, net: kind, seed, lr, hessians: false });
-    return r.diverged ? NaN : r.loss[r.loss.length - 1];
-  });
+async function sweep(kind: NetKind, plan: Plan, t: Tensors, problem: Problem, seed: number): Promise<{ lr: number; finals: number[] }> {
+  const finals: number[] = [];
+  for (const lr of LR_GRID) {
+    const r = await train(kind, seed, lr, plan, t, problem, false);
+    finals.push(r.diverged ? NaN : r.loss[r.loss.length - 1]);
+  }
   let best = -1;
   finals.forEach((f, i) => {
     if (Number.isFinite(f) && (best < 0 || f < finals[best])) best = i;
@@ -422,55 +430,13 @@ function compare(grid: readonly number[], a: readonly number[], b: readonly numb
   return { fraction: both.filter((i) => a[i] < b[i]).length / both.length, count: both.length, lo: both[0], hi: both[both.length - 1] };
 }
 
-// Note [one process per run]: a training run with its Hessians is one long synchronous loop, and
-// Node frees the small wrapper object of every tensor (about 370 bytes; its buffer is freed at
-// once) only when the event loop turns (N-API finalizers; native/napi/tensor_wrap.cpp, note
-// [freeing forgotten tensors]). Tens of tensors per product over a reduced run's 400,000 products
-// came to 24 GB. So each training run and each Figure 5 curve runs in a child process of this
-// script, whose memory goes back to the system when it exits (the runs also stay independent).
-type WorkerTask =
-  | { kind: 'figure5'; spec: string; plan: Plan; seed: number; curve: number }
-  | { kind: 'train'; spec: string; plan: Plan; net: NetKind; seed: number; lr: number; hessians: boolean };
-
-const WORKER_FLAG = '--worker-task';
-
-/** JSON that keeps NaN and ±Infinity (as tagged strings). */
-function toJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `#${String(x)}` : x));
-}
-function fromJson<T>(text: string): T {
-  return JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && /^#(NaN|-?Infinity)$/.test(x) ? Number(x.slice(1)) : x)) as T;
-}
-
-/** Runs `task` in a child process of this script (Note [one process per run]); progress lines pass through on stderr. */
-function inChild<T>(task: WorkerTask): T {
-  const threads = getNumThreads();
-  const out = execFileSync(process.execPath, [__filename, WORKER_FLAG, toJson(task), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
-  return fromJson<T>(out);
-}
-
-async function worker(taskText: string, threads: string): Promise<void> {
-  setNumThreads(Number(threads));
-  const task = fromJson<WorkerTask>(taskText);
-  const problem = await loadProblem(task.spec, task.plan.examples);
-  const log = progress(SCRIPT);
-  let result: unknown;
-  if (task.kind === 'figure5') {
-    result = figure5Curve(problem, task.plan, task.seed, task.curve, log);
-  } else {
-    const t: Tensors = {
-      x: Tensor.from(problem.x, { shape: [problem.m, WIDTH, 1, 1], dtype: 'float64' }),
-      y: Tensor.from(problem.y, { shape: [problem.m, WIDTH], dtype: 'float64' }),
-    };
-    try {
-      result = train(task.net, task.seed, task.lr, task.plan, t, problem, task.hessians, task.hessians ? log : undefined);
-    } finally {
-      t.x.dispose();
-      t.y.dispose();
-    }
-  }
-  process.stdout.write(toJson(result));
-}
+// Note [event-loop turns]: a training run with its Hessians creates millions of tensors, and Node
+// frees each tensor's small wrapper object (about 370 bytes; its buffer is freed at once) only
+// when the event loop turns (N-API finalizers; native/napi/tensor_wrap.cpp, note [freeing
+// forgotten tensors]). Without turns a reduced run's 400,000 products came to 24 GB; so the loops
+// below give the event loop a turn after every Hessian (and every 50 epochs), and Figure 5 after
+// every depth.
+const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function main(): Promise<void> {
   const o = parseReproOptions(process.argv.slice(2), PAPER, EXTRAS);
@@ -489,7 +455,8 @@ async function main(): Promise<void> {
 
   // Figure 5
   const f5Start = performance.now();
-  const fig5 = FIG5_CURVES.map((_, i) => inChild<Fig5Curve>({ kind: 'figure5', spec, plan, seed: o.seed, curve: i }));
+  const fig5: Fig5Curve[] = [];
+  for (let i = 0; i < FIG5_CURVES.length; i++) fig5.push(await figure5Curve(problem, plan, o.seed, i, log));
   const fig5Seconds = (performance.now() - f5Start) / 1000;
 
   // Figures 6–8
@@ -497,27 +464,36 @@ async function main(): Promise<void> {
   const sweeps: Partial<Record<NetKind, number[]>> = {};
   const lrs: Partial<Record<NetKind, number>> = {};
   const f6Start = performance.now();
-  for (const kind of KINDS) {
-    if (plan.lr === undefined) {
-      const s = sweep(kind, plan, spec, o.seed);
-      sweeps[kind] = s.finals;
-      lrs[kind] = s.lr;
-      log(`learning rate of ${kind}: ${fmt(s.lr, 3)} (final L over the grid: ${s.finals.map((f) => fmt(f, 4)).join(', ')})`);
-    } else {
-      lrs[kind] = plan.lr;
-    }
-  }
-  for (let r = 0; r < plan.runs; r++) {
+  const t: Tensors = {
+    x: Tensor.from(problem.x, { shape: [problem.m, WIDTH, 1, 1], dtype: 'float64' }),
+    y: Tensor.from(problem.y, { shape: [problem.m, WIDTH], dtype: 'float64' }),
+  };
+  try {
     for (const kind of KINDS) {
-      const run = inChild<TrainRun>({ kind: 'train', spec, plan, net: kind, seed: o.seed + r, lr: lrs[kind]!, hessians: true });
-      runs.push(run);
-      const hs = run.hessianSeconds.reduce((a, b) => a + b, 0);
-      log(`${kind} run ${r + 1}/${plan.runs}: final L ${fmt(run.loss[run.loss.length - 1], 5)}${run.diverged ? ' (diverged)' : ''}, ${run.hessianEpochs.length} Hessians in ${hs.toFixed(0)} s`);
-      if (r === 0 && kind === KINDS[0]) {
-        const perRun = hs + run.epochSeconds * run.loss.length;
-        log(`figures 6–8: about ${((perRun * plan.runs * KINDS.length) / 60).toFixed(0)} min for ${plan.runs * KINDS.length} runs at this run's cost`);
+      if (plan.lr === undefined) {
+        const s = await sweep(kind, plan, t, problem, o.seed);
+        sweeps[kind] = s.finals;
+        lrs[kind] = s.lr;
+        log(`learning rate of ${kind}: ${fmt(s.lr, 3)} (final L over the grid: ${s.finals.map((f) => fmt(f, 4)).join(', ')})`);
+      } else {
+        lrs[kind] = plan.lr;
       }
     }
+    for (let r = 0; r < plan.runs; r++) {
+      for (const kind of KINDS) {
+        const run = await train(kind, o.seed + r, lrs[kind]!, plan, t, problem, true, log);
+        runs.push(run);
+        const hs = run.hessianSeconds.reduce((a, b) => a + b, 0);
+        log(`${kind} run ${r + 1}/${plan.runs}: final L ${fmt(run.loss[run.loss.length - 1], 5)}${run.diverged ? ' (diverged)' : ''}, ${run.hessianEpochs.length} Hessians in ${hs.toFixed(0)} s`);
+        if (r === 0 && kind === KINDS[0]) {
+          const perRun = hs + run.epochSeconds * run.loss.length;
+          log(`figures 6–8: about ${((perRun * plan.runs * KINDS.length) / 60).toFixed(0)} min for ${plan.runs * KINDS.length} runs at this run's cost`);
+        }
+      }
+    }
+  } finally {
+    t.x.dispose();
+    t.y.dispose();
   }
   const f6Seconds = (performance.now() - f6Start) / 1000;
 
@@ -749,11 +725,9 @@ async function main(): Promise<void> {
   log(`wrote ${o.out}/{figure5,figure6,figure7,figure8}.svg, results.md, runs.json in ${(totalSeconds / 60).toFixed(1)} min`);
 }
 
-/** The bin shim's entry point (and a child's, Note [one process per run]). */
+/** The bin shim's entry point. */
 export function runMain(): void {
-  const i = process.argv.indexOf(WORKER_FLAG);
-  if (i >= 0) runScript(SCRIPT, USAGE, () => worker(process.argv[i + 1], process.argv[i + 2]));
-  else runScript(SCRIPT, USAGE, main);
+  runScript(SCRIPT, USAGE, main);
 }
 
 if (require.main === module) runMain();
