@@ -5,6 +5,7 @@ import {
   Dataset,
   minMaxScale,
   normalizeChannels,
+  padImages,
   paperPreprocess,
   pixelMean,
   stratifiedSplit,
@@ -32,6 +33,30 @@ describe('preprocessing', () => {
     expect(s.labels).toEqual(train.labels);
     expect(s.shape).toEqual([1, 1, 3]);
     close(minMaxScale(testSet).images, [1, 0, 0.5]);
+  });
+
+  test('padImages: centred in the canvas, the extra row/column at the bottom/right, channels kept', () => {
+    // Two images of 2 channels, 1×2 each, into 2×5 (left 1, right 2; top 0, bottom 1).
+    const ds = dataset([1, 2, 3, 4, 5, 6, 7, 8], [0, 1], [2, 1, 2], 2);
+    const p = padImages(ds, 2, 5, -1);
+    expect(p.shape).toEqual([2, 2, 5]);
+    expect(p.labels).toEqual(ds.labels);
+    expect(Array.from(p.images)).toEqual([
+      -1, 1, 2, -1, -1, /**/ -1, -1, -1, -1, -1, // image 0, channel 0
+      -1, 3, 4, -1, -1, /**/ -1, -1, -1, -1, -1, // image 0, channel 1
+      -1, 5, 6, -1, -1, /**/ -1, -1, -1, -1, -1,
+      -1, 7, 8, -1, -1, /**/ -1, -1, -1, -1, -1,
+    ]);
+    const fm = dataset(Array.from({ length: 28 * 28 }, (_, i) => i + 1), [0], [1, 28, 28], 1);
+    const q = padImages(fm, 32, 32);
+    expect(q.images[2 * 32 + 2]).toBe(1);
+    expect(q.images[29 * 32 + 29]).toBe(28 * 28);
+    expect(q.images[0]).toBe(0);
+    expect(q.images.reduce((a, b) => a + b, 0)).toBe((28 * 28 * (28 * 28 + 1)) / 2);
+    expect(() => padImages(ds, 0, 5)).toThrow(/padImages: height must be an integer ≥ the images' 1 \(shape \[2, 1, 2\]\), got 0/);
+    expect(() => padImages(ds, 1, 1.5)).toThrow(RangeError);
+    expect(() => padImages(ds, 1, 2, NaN)).toThrow(/value must be finite/);
+    expect(ds.images[0]).toBe(1); // the input is untouched
   });
 
   test('minMaxScale uses the min and max over all channels of an image', () => {

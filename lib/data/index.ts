@@ -24,7 +24,7 @@ export { parseMat, parseMatAsync } from './mat';
 export type { ReadLibsvmOptions } from './libsvm';
 export { readLibsvm, readLibsvmAsync } from './libsvm';
 export type { ChannelStats } from './preprocess';
-export { minMaxScale, pixelMean, subtractMean, paperPreprocess, channelStats, normalizeChannels } from './preprocess';
+export { minMaxScale, pixelMean, subtractMean, paperPreprocess, channelStats, normalizeChannels, padImages } from './preprocess';
 export { stratifiedSplit } from './split';
 export { principalComponents, type PrincipalComponents, type PrincipalComponentsOptions } from './pca';
 export type { GatherBatchOptions, Batch } from './batch';

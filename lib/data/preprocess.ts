@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-import { checkDataset, Dataset, imageSize, withImages } from './dataset';
+import { checkDataset, createDataset, Dataset, imageSize, withImages } from './dataset';
 
 /** Per-channel statistics for {@link normalizeChannels}. */
 export interface ChannelStats {
@@ -164,4 +164,31 @@ export function normalizeChannels(ds: Dataset, stats: ChannelStats): Dataset {
     }
   }
   return withImages(ds, out);
+}
+
+/**
+ * Each image centred in a larger H×W canvas of `value` (default 0): what puts 28×28 Fashion-MNIST
+ * into the 32×32 input of the CIFAR networks (2 pixels each side). An odd difference puts the
+ * extra row/column at the bottom/right. The channels are kept.
+ * @throws RangeError when the new size is smaller than the images or not a positive integer.
+ */
+export function padImages(ds: Dataset, height: number, width: number, value = 0): Dataset {
+  const fn = 'padImages';
+  checkDataset(fn, 'ds', ds);
+  const [c, h, w] = ds.shape;
+  for (const [name, v, least] of [['height', height, h], ['width', width, w]] as const) {
+    if (!Number.isInteger(v) || v < least) throw new RangeError(`${fn}: ${name} must be an integer ≥ the images' ${least} (shape [${ds.shape.join(', ')}]), got ${v}`);
+  }
+  if (!Number.isFinite(value)) throw new RangeError(`${fn}: value must be finite, got ${value}`);
+  const top = Math.floor((height - h) / 2);
+  const left = Math.floor((width - w) / 2);
+  const out = new Float32Array(ds.length * c * height * width);
+  if (value !== 0) out.fill(value);
+  for (let p = 0; p < ds.length * c; p++) {
+    for (let y = 0; y < h; y++) {
+      const src = (p * h + y) * w;
+      out.set(ds.images.subarray(src, src + w), (p * height + top + y) * width + left);
+    }
+  }
+  return createDataset({ name: `${ds.name} (padded to ${height}×${width})`, images: out, labels: ds.labels, shape: [c, height, width], classes: ds.classes, ...(ds.labelValues !== undefined ? { labelValues: ds.labelValues } : {}) });
 }
