@@ -144,7 +144,7 @@ const PLANS: Record<ReproMode, Plan> = {
 const MODE_TEXT: Record<ReproMode, string> = {
   quick: 'VGG13-BN width 4 and ResNet-8 width 4, 64 training / 64 test images, 4 epochs, batch 32, plateau patience 0, 1 run (about 10 s)',
   reduced:
-    'VGG13-BN width 16 (paper 64) and ResNet-20 width 8, 2,000 training / 1,000 test images of the substitute, 10 epochs (paper 300), plateau patience 2 (paper 10), 1 run per optimizer (about 9 min with 1 thread on an idle core)',
+    'VGG13-BN width 16 (paper 64) and ResNet-20 width 8, 2,000 training / 1,000 test images of the substitute, 10 epochs (paper 300), plateau patience 2 (paper 10), 1 run per optimizer (18 min measured with 1 thread while other jobs shared the 2 cores)',
   full: "VGG13-BN (width 64) and ResNet-18 (CIFAR stem), all of CIFAR-10 (--data) and CIFAR-100 (--data-100), 300 epochs, the paper's schedule, 1 run (GPU hours: see the estimate it prints)",
 };
 
