@@ -217,6 +217,8 @@ export interface Setup {
   dataOf: Record<ColumnId, string>;
   imagenet: string | undefined;
   device: string;
+  /** The column options (cifar10, cifar100, svhn) that were given. */
+  fromOption: ReadonlySet<string>;
 }
 
 /** The plan, columns, data and device of the parsed options. @throws UsageError naming the option. */
@@ -249,13 +251,16 @@ export function setupFor(o: ReproOptions): Setup {
       const opt = COLUMN_SETTINGS[c].option;
       if (text(opt) === undefined) throw new UsageError(`--full needs the paper's data: give --${opt} DIR for the ${c} column (or leave ${c} out of --columns)`);
     }
+    // Figure 3(a) is on C10+ whatever the columns
+    if (text('cifar10') === undefined) throw new UsageError("--full needs the paper's data: give --cifar10 DIR (Figure 3(a) is on C10+)");
     if (imagenet === undefined && !noImagenet) throw new UsageError('--full needs ImageNet for Table 5: give --imagenet DIR (DIR/train, DIR/val), or --no-imagenet to leave Table 5 to its smoke test');
   } else if (imagenet !== undefined) {
     throw new UsageError('--imagenet: Table 5 is trained by --full only (--quick and --reduced run its smoke test)');
   }
   const fallback = o.data ?? SUBSTITUTES[0];
   const dataOf = Object.fromEntries(COLUMNS.map((c) => [c, text(COLUMN_SETTINGS[c].option) ?? fallback])) as Record<ColumnId, string>;
-  return { plan, columns, dataOf, imagenet, device };
+  const fromOption = new Set(COLUMNS.map((c) => COLUMN_SETTINGS[c].option).filter((opt) => text(opt) !== undefined));
+  return { plan, columns, dataOf, imagenet, device, fromOption };
 }
 
 // --- networks ------------------------------------------------------------------------------------
@@ -441,7 +446,14 @@ class Runner {
 
   private async load(spec: string, s: ColumnSettings): Promise<SplitData> {
     const { plan } = this.setup;
-    const d: CifarLikeData = await cifarLikeData(spec, { paperData: s.paperData, trainLimit: plan.trainImages, testLimit: plan.testImages });
+    let d: CifarLikeData;
+    try {
+      d = await cifarLikeData(spec, { paperData: s.paperData, trainLimit: plan.trainImages, testLimit: plan.testImages });
+    } catch (e) {
+      // cifarLikeData names --data; name the option that gave this column's data
+      const option = this.setup.fromOption.has(s.option) ? `--${s.option}` : '--data';
+      throw e instanceof UsageError ? new UsageError(e.message.replace(/^--data /, `${option} `)) : e;
+    }
     // the paper holds out 5,000 of CIFAR's 50,000 (SVHN: 6,000 of 73,257); with fewer images, 10%
     const fraction = plan.trainImages === undefined && !d.substitute ? s.paperValidation / d.train.length : plan.validationFraction;
     const { train, validation } = stratifiedSplit(d.train, fraction, this.seed);
@@ -686,7 +698,9 @@ async function main(): Promise<void> {
   }
   const runner = new Runner(setup, o.seed, log);
 
-  // Table 5's smoke test first: it is short and fails fast where the ImageNet networks cannot run
+  // the data first, so that a bad --data/--cifar10/… fails before any training
+  for (const c of [...setup.columns, 'C10+' as const]) await runner.columnData(c);
+  // then Table 5's smoke test: it is short and fails fast where the ImageNet networks cannot run
   const smoke = await imagenetSmoke(o.seed, setup.device, log);
 
   // Table 4

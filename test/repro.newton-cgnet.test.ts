@@ -14,9 +14,11 @@ test('--full refuses without the paper data of each chosen column and without Im
   expect(() => setup(['--full'])).toThrow(UsageError);
   expect(() => setup(['--full'])).toThrow(/--cifar10 DIR/);
   expect(() => setup(['--full', '--columns', 'SVHN'])).toThrow(/--svhn DIR/);
-  expect(() => setup(['--full', '--columns', 'SVHN', '--svhn', '/x'])).toThrow(/--imagenet DIR/);
+  expect(() => setup(['--full', '--columns', 'SVHN', '--svhn', '/x'])).toThrow(/--cifar10 DIR \(Figure 3\(a\)/);
+  expect(() => setup(['--full', '--columns', 'SVHN', '--svhn', '/x', '--cifar10', '/c'])).toThrow(/--imagenet DIR/);
   expect(() => setup(['--full', '--data', 'fashion-mnist-small', '--columns', 'SVHN', '--svhn', '/x', '--no-imagenet'])).toThrow(/--data is for --quick/);
   const full = setup(['--full', '--columns', 'SVHN,C10', '--svhn', '/s', '--cifar10', '/c', '--no-imagenet']);
+  expect(full.dataOf['C10+']).toBe('/c');
   expect(full.columns).toEqual(['SVHN', 'C10']);
   expect(full.dataOf.SVHN).toBe('/s');
   expect(full.plan.table4.ncg56).toBe(56);
