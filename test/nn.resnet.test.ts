@@ -1,7 +1,8 @@
 // The ResNet builders (lib/nn/resnet.ts): parameter counts against the reference
 // implementations (torchvision for ResNet-18…101; He et al. 2016, Table 6, for the CIFAR
 // family, plus the 2,752 parameters of our two projection shortcuts), the shapes of the stems
-// and stages, modelByName, the README's custom network, and the errors.
+// and stages, the linear ResNets (options.linear), modelByName, the README's custom network, and
+// the errors.
 import { Tensor } from '../lib';
 import * as nn from '../lib/nn';
 import { expectThrow, randData } from './helpers';
@@ -76,6 +77,83 @@ describe('shapes and structure', () => {
     expect(r18.layers()[0].outputShape).toEqual([64, 32, 32]);
     r18.dispose();
     expect(nn.MODEL_NAMES).toEqual(expect.arrayContaining(['cnn3', 'resnet18', 'resnet50', 'resnet20', 'resnet110']));
+  });
+});
+
+describe('linear ResNets (options.linear: every ReLU removed, the Newton-ResNet paper\'s Tables 2, 5, 7)', () => {
+  /** max |f((x1 + x2)/2) − (f(x1) + f(x2))/2| over the outputs, in inference mode (batch norm affine), float64. */
+  function affineDefect(net: nn.Network, shape: readonly [number, number, number]): { defect: number; scale: number } {
+    const n = 3;
+    const size = n * shape[0] * shape[1] * shape[2];
+    const a = randData(size, 11);
+    const b = randData(size, 12);
+    const mid = a.map((v, i) => (v + b[i]) / 2);
+    const run = (v: ArrayLike<number>): Float64Array => {
+      const x = Tensor.from(Float64Array.from(v), { shape: [n, ...shape], dtype: 'float64' });
+      const z = net.predict(x);
+      const out = z.toArray() as Float64Array;
+      x.dispose();
+      z.dispose();
+      return out;
+    };
+    const [za, zb, zm] = [run(a), run(b), run(mid)];
+    let defect = 0;
+    let scale = 0;
+    for (let i = 0; i < zm.length; i++) {
+      defect = Math.max(defect, Math.abs(zm[i] - (za[i] + zb[i]) / 2));
+      scale = Math.max(scale, Math.abs(za[i] - zb[i]));
+    }
+    return { defect, scale };
+  }
+  const relus = (net: nn.Network): number => net.layers().filter((m) => m.kind === 'relu').length;
+
+  test('ResNet-18 (CIFAR stem): the same layers and parameters without the 17 ReLUs; affine in the input, the ReLU network not', () => {
+    const shape = [3, 16, 16] as const;
+    const o = { stem: 'cifar' as const, width: 4, dtype: 'float64' as const, seed: 3 };
+    const plain = nn.resnet(18, shape, 5, o);
+    const lin = nn.resnet(18, shape, 5, { ...o, linear: true });
+    expect(relus(plain)).toBe(1 + 2 * 8);
+    expect(relus(lin)).toBe(0);
+    expect(lin.numParameters).toBe(plain.numParameters);
+    expect(lin.layers().filter((m) => m.kind !== 'relu').map((m) => m.kind)).toEqual(plain.layers().filter((m) => m.kind !== 'relu').map((m) => m.kind));
+    const l = affineDefect(lin, shape);
+    const p = affineDefect(plain, shape);
+    expect(l.defect).toBeLessThan(1e-12 * Math.max(1, l.scale));
+    expect(p.defect).toBeGreaterThan(1e-3 * p.scale);
+    plain.dispose();
+    lin.dispose();
+  });
+
+  test('the full-width linear ResNet-18 has the 11.2M parameters of Table 2; bottleneck and CIFAR ResNets take the option too', () => {
+    const r18 = nn.resnet(18, [3, 32, 32], 10, { stem: 'cifar', linear: true });
+    expect(r18.numParameters).toBe(11_173_962);
+    expect(relus(r18)).toBe(0);
+    r18.dispose();
+    // the ImageNet stem keeps its max pool (not an activation; Table 7 removes the "relu"s)
+    const r50 = nn.resnet(50, [3, 32, 32], 7, { width: 2, linear: true });
+    expect(relus(r50)).toBe(0);
+    expect(r50.layers().slice(0, 3).map((m) => m.kind)).toEqual(['conv2d', 'batchNorm2d', 'maxPool2d']);
+    r50.dispose();
+    const b50 = nn.resnet(50, [3, 16, 16], 7, { width: 2, linear: true, stem: 'cifar', dtype: 'float64' });
+    const d50 = affineDefect(b50, [3, 16, 16]);
+    expect(d50.defect).toBeLessThan(1e-12 * Math.max(1, d50.scale)); // the outputs grow with the 16 unnormalised sums
+    b50.dispose();
+    const c20 = nn.cifarResNet(20, [1, 8, 8], 3, { width: 2, linear: true, dtype: 'float64' });
+    expect(relus(c20)).toBe(0);
+    const d20 = affineDefect(c20, [1, 8, 8]);
+    expect(d20.defect).toBeLessThan(1e-12 * Math.max(1, d20.scale));
+    c20.dispose();
+    const g = new nn.GraphBuilder([4, 8, 8]);
+    const y = nn.bottleneckBlock(g, nn.basicBlock(g, g.input, 4, { activation: 'identity' }), 1, { activation: 'relu' });
+    expect(y.shape).toEqual([4, 8, 8]);
+  });
+
+  test('errors name the option', () => {
+    expectThrow(() => nn.resnet(18, [3, 32, 32], 10, { linear: 'yes' as unknown as boolean }), 'RangeError', /resnet18: options.linear must be a boolean, got string/);
+    expectThrow(() => nn.cifarResNet(20, [3, 32, 32], 10, { linear: 1 as unknown as boolean }), 'RangeError', /resnet20: options.linear must be a boolean/);
+    const g = new nn.GraphBuilder([3, 8, 8]);
+    expectThrow(() => nn.basicBlock(g, g.input, 4, { activation: 'tanh' as 'relu' }), 'RangeError', /basicBlock: options.activation must be 'relu' or 'identity', got "tanh"/);
+    expectThrow(() => nn.bottleneckBlock(g, g.input, 4, { activation: null as unknown as 'relu' }), 'RangeError', /bottleneckBlock: options.activation/);
   });
 });
 

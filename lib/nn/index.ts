@@ -86,6 +86,7 @@ export {
   resnetByName,
   RESNET_DEPTHS,
   type BlockOptions,
+  type ResidualBlockOptions,
   type ResNetOptions,
   type ResNetStem,
   type ShortcutKind,

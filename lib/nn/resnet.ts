@@ -7,6 +7,10 @@
 //   shortcut           identity, or a projection conv1×1/s (no bias) → BN where the stride or
 //                      the channel count changes (the stride sits on the 3×3 conv, as in
 //                      torchvision's ResNet v1.5).
+//   linear             options.linear (blocks: activation 'identity') removes every ReLU, of the
+//                      stem, inside the blocks and after the sums: the linear ResNet baselines of
+//                      the Newton-ResNet paper (Tables 2, 5 and 7, "all activation functions
+//                      removed"), affine in the input once batch norm uses its running statistics.
 //
 // ResNet-18/34 (basic) and -50/101/152 (bottleneck) have four stages of 64, 128, 256, 512 channels
 // (×4 for bottlenecks), stride 2 at the start of stages 2–4, global average pooling and a linear
@@ -30,6 +34,19 @@ export interface BlockOptions {
   stride?: number;
   /** The shortcut (default 'auto'). */
   shortcut?: ShortcutKind;
+}
+
+/** Options of basicBlock() and bottleneckBlock(): those of every block, and the activation. */
+export interface ResidualBlockOptions extends BlockOptions {
+  /** φ, after the inner batch norms and after the sum: 'relu' (default) or 'identity' (every ReLU removed: the linear ResNets). */
+  activation?: 'relu' | 'identity';
+}
+
+/** The ReLU of a block, or nothing for activation 'identity'. */
+function blockActivation(fn: string, options: ResidualBlockOptions | undefined): LayerSpec[] {
+  const a = options?.activation === undefined ? 'relu' : options.activation;
+  if (a !== 'relu' && a !== 'identity') throw new RangeError(`${fn}: options.activation must be 'relu' or 'identity', got ${JSON.stringify(a) ?? String(a)}`);
+  return a === 'relu' ? [relu()] : [];
 }
 
 /** Validates a block's stride and shortcut (shared with lib/nn/newton-resnet.ts). */
@@ -76,46 +93,49 @@ export function imageInput(fn: string, x: Value): void {
 
 /**
  * Adds a basic block (two 3×3 convolutions) on x with `outChannels` channels; returns its output.
- * @throws RangeError for an identity shortcut where the stride or channel count changes.
+ * With options.activation 'identity' the block has no ReLU (x̃ + BN(conv(BN(conv(x))))).
+ * @throws RangeError for an identity shortcut where the stride or channel count changes, or a bad activation.
  */
-export function basicBlock(g: GraphBuilder, x: Value, outChannels: number, options?: BlockOptions): Value {
+export function basicBlock(g: GraphBuilder, x: Value, outChannels: number, options?: ResidualBlockOptions): Value {
   const fn = 'basicBlock';
   imageInput(fn, x);
   channels(fn, 'outChannels', outChannels);
   const { stride, shortcut } = blockOptions(fn, options);
+  const phi = blockActivation(fn, options);
   const skip = shortcutBranch(fn, g, x, outChannels, stride, shortcut);
   const h = g.chain(x, [
     conv2d(outChannels, 3, { stride, padding: 1, bias: false }),
     batchNorm2d(),
-    relu(),
+    ...phi,
     conv2d(outChannels, 3, { padding: 1, bias: false }),
     batchNorm2d(),
   ]);
-  return g.add(relu(), g.add(add(), [h, skip]));
+  return g.chain(g.add(add(), [h, skip]), phi);
 }
 
 /**
  * Adds a bottleneck block on x: 1×1 to `width` channels, 3×3 (with the stride), 1×1 to
- * 4·width channels; returns its output.
+ * 4·width channels; returns its output. options.activation 'identity' removes its ReLUs.
  */
-export function bottleneckBlock(g: GraphBuilder, x: Value, width: number, options?: BlockOptions): Value {
+export function bottleneckBlock(g: GraphBuilder, x: Value, width: number, options?: ResidualBlockOptions): Value {
   const fn = 'bottleneckBlock';
   imageInput(fn, x);
   channels(fn, 'width', width);
   const { stride, shortcut } = blockOptions(fn, options);
+  const phi = blockActivation(fn, options);
   const out = 4 * width;
   const skip = shortcutBranch(fn, g, x, out, stride, shortcut);
   const h = g.chain(x, [
     conv2d(width, 1, { bias: false }),
     batchNorm2d(),
-    relu(),
+    ...phi,
     conv2d(width, 3, { stride, padding: 1, bias: false }),
     batchNorm2d(),
-    relu(),
+    ...phi,
     conv2d(out, 1, { bias: false }),
     batchNorm2d(),
   ]);
-  return g.add(relu(), g.add(add(), [h, skip]));
+  return g.chain(g.add(add(), [h, skip]), phi);
 }
 
 /** The stem of a ResNet: 'imagenet' (conv7×7/2, max pool 3×3/2) or 'cifar' (conv3×3, no pooling). */
@@ -127,6 +147,18 @@ export interface ResNetOptions extends ModelOptions {
   stem?: ResNetStem;
   /** Channels of the first stage (default 64 for ResNet-18…101, 16 for the CIFAR family); later stages double it. */
   width?: number;
+  /**
+   * Every activation removed: no ReLU in the stem, the blocks or after the sums (default false);
+   * the linear ResNet-18/-50 of the Newton-ResNet paper's Tables 2, 5 and 7.
+   */
+  linear?: boolean;
+}
+
+/** options.linear as a boolean (false when absent). */
+function linearOption(fn: string, options: ResNetOptions | undefined): boolean {
+  const v = options?.linear ?? false;
+  if (typeof v !== 'boolean') throw new RangeError(`${fn}: options.linear must be a boolean, got ${typeof v}`);
+  return v;
 }
 
 /** The ImageNet ResNet depths and their blocks per stage. */
@@ -184,21 +216,24 @@ export function finish(g: GraphBuilder, features: Value, classes: number, name: 
 
 /**
  * ResNet-18, -34, -50, -101 or -152 for images of `inputShape` = [C, H, W] and `classes` classes,
- * He-initialised (batch-norm γ 1, β 0). For 1,000 classes and the ImageNet stem ResNet-18 has
- * 11,689,512 parameters and ResNet-50 25,557,032, as the reference implementations.
+ * He-initialised (batch-norm γ 1, β 0); options.linear without any ReLU. For 1,000 classes and
+ * the ImageNet stem ResNet-18 has 11,689,512 parameters and ResNet-50 25,557,032, as the
+ * reference implementations (the linear networks as many: a ReLU has none).
  */
 export function resnet(depth: number, inputShape: readonly [number, number, number], classes: number, options?: ResNetOptions): Network {
   const fn = `resnet${String(depth)}`;
   const arch = typeof depth === 'number' ? IMAGENET_DEPTHS[depth] : undefined;
   if (arch === undefined) throw new RangeError(`resnet: depth must be one of ${RESNET_DEPTHS.join(', ')}, got ${String(depth)}`);
   const { width, stem } = checkCommon(fn, classes, options, 64);
+  const isLinear = linearOption(fn, options);
+  const activation = isLinear ? 'identity' : 'relu';
   const g = new GraphBuilder(inputShape, fn);
-  let x = g.chain(g.input, stemLayers(stem ?? 'imagenet', width));
+  let x = g.chain(g.input, stemLayers(stem ?? 'imagenet', width, !isLinear));
   arch.stages.forEach((blocks, s) => {
     const w = width << s;
     for (let b = 0; b < blocks; b++) {
       const stride = s > 0 && b === 0 ? 2 : 1;
-      x = arch.block === 'basic' ? basicBlock(g, x, w, { stride }) : bottleneckBlock(g, x, w, { stride });
+      x = arch.block === 'basic' ? basicBlock(g, x, w, { stride, activation }) : bottleneckBlock(g, x, w, { stride, activation });
     }
   });
   return finish(g, x, classes, fn, options);
@@ -207,7 +242,8 @@ export function resnet(depth: number, inputShape: readonly [number, number, numb
 /**
  * The CIFAR ResNet of depth 6n + 2 (20, 32, 44, 56, 110, …): the CIFAR stem, three stages of n
  * basic blocks with 16, 32 and 64 channels (options.width scales them), projection shortcuts
- * where a stage halves the image. ResNet-56 has about 0.85M parameters, ResNet-110 1.73M.
+ * where a stage halves the image (options.linear: without any ReLU). ResNet-56 has about 0.85M
+ * parameters, ResNet-110 1.73M.
  */
 export function cifarResNet(depth: number, inputShape: readonly [number, number, number], classes: number, options?: ResNetOptions): Network {
   const fn = `resnet${String(depth)}`;
@@ -216,11 +252,12 @@ export function cifarResNet(depth: number, inputShape: readonly [number, number,
   }
   const { width, stem } = checkCommon(fn, classes, options, 16);
   if (stem === 'imagenet') throw new RangeError(`${fn}: the CIFAR ResNets have the CIFAR stem; use resnet(${RESNET_DEPTHS.join(' | ')}, …) for the ImageNet stem`);
+  const isLinear = linearOption(fn, options);
   const n = (depth - 2) / 6;
   const g = new GraphBuilder(inputShape, fn);
-  let x = g.chain(g.input, stemLayers('cifar', width));
+  let x = g.chain(g.input, stemLayers('cifar', width, !isLinear));
   for (let s = 0; s < 3; s++) {
-    for (let b = 0; b < n; b++) x = basicBlock(g, x, width << s, { stride: s > 0 && b === 0 ? 2 : 1 });
+    for (let b = 0; b < n; b++) x = basicBlock(g, x, width << s, { stride: s > 0 && b === 0 ? 2 : 1, activation: isLinear ? 'identity' : 'relu' });
   }
   return finish(g, x, classes, fn, options);
 }
