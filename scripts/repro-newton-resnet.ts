@@ -56,7 +56,7 @@ import type { LinePlotOptions } from '../lib/plot';
 import type { Tensor } from '../lib/tensor';
 import { cifarLikeData, evenlySpaced, SUBSTITUTES } from './repro/cifar-data';
 import { ASSUMED_GPU_TFLOPS, fullRunEstimate } from './repro/full-estimate';
-import { milestoneSteps, scoreOutputs, writeSmokeFolder } from './repro/newton-resnet';
+import { loadSharp, milestoneSteps, scoreOutputs, writeSmokeFolder } from './repro/newton-resnet';
 import {
   comparisonTable,
   extraInteger,
@@ -425,9 +425,9 @@ async function loadCifar(spec: string | undefined, kind: 'cifar10' | 'cifar100',
 
 async function loadImagenet(dir: string | undefined, valLabels: string | undefined, plan: ImagenetPlan, seed: number, scratch: string): Promise<TableData> {
   const codecs = native().imageCodecs();
-  const decodes = codecs.png.library !== null;
-  if (dir === undefined && !decodes) {
-    // no PNG decoder in this build: the networks and the table from in-memory noise images
+  const sharp = loadSharp();
+  if (dir === undefined && (codecs.png.library === null || sharp === null)) {
+    // no PNG decoder in this build, or no sharp to write the files: the networks and the table from in-memory noise images
     const make = (n: number, salt: number): AnyDataset => {
       let s = (seed + salt) >>> 0;
       const images = Float32Array.from({ length: n * 3 * plan.size * plan.size }, () => {
@@ -443,7 +443,7 @@ async function loadImagenet(dir: string | undefined, valLabels: string | undefin
       train: make(n, 1),
       test: make(m, 2),
       key: 'noise',
-      label: `SMOKE TEST, not ImageNet: ${n} training / ${m} test images of uniform noise, ${plan.size}×${plan.size}, random labels of 1,000 classes, held in memory (this build decodes no PNG: ${codecs.png.library === null ? codecs.png.reason : ''})`,
+      label: `SMOKE TEST, not ImageNet: ${n} training / ${m} test images of uniform noise, ${plan.size}×${plan.size}, random labels of 1,000 classes, held in memory (${codecs.png.library === null ? `this build decodes no PNG: ${codecs.png.reason}` : 'the optional package sharp, which writes the PNG folder, is not installed'})`,
       short: 'SMOKE TEST: noise images, not ImageNet',
       substitute: true,
       smoke: true,
@@ -455,7 +455,7 @@ async function loadImagenet(dir: string | undefined, valLabels: string | undefin
   let valDir: string;
   let labels = valLabels;
   if (dir === undefined) {
-    const w = writeSmokeFolder(scratch, plan.testLimit ?? 32, seed);
+    const w = await writeSmokeFolder(sharp as NonNullable<typeof sharp>, scratch, plan.testLimit ?? 32, seed);
     trainDir = w.train;
     valDir = w.val;
     labels = w.labels;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import { gatherBatch, openImageFolder } from '../lib/data';
 import { native } from '../lib/native';
-import { encodePng, milestoneSteps, scoreOutputs } from '../scripts/repro/newton-resnet';
+import { encodePng, loadSharp, milestoneSteps, scoreOutputs } from '../scripts/repro/newton-resnet';
 
 test('scoreOutputs: the label first (top-1) or among the first five (top-5); ties count for the label; a non-finite row is neither', () => {
   const k = 7;
@@ -36,7 +36,8 @@ test('milestoneSteps: the fractions of the run in steps; strictly increasing fro
   expect(milestoneSteps(f, 1)).toEqual([1, 2, 3, 4]);
 });
 
-const pngReady = native().imageCodecs().png.library !== null;
+const sharp = loadSharp();
+const pngReady = native().imageCodecs().png.library !== null && sharp !== null;
 (pngReady ? test : test.skip)("encodePng: the native reader decodes the smoke test's PNGs to the pixels written", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-png-'));
   try {
@@ -45,7 +46,7 @@ const pngReady = native().imageCodecs().png.library !== null;
     const pixels = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37 + 11) % 256);
     for (const c of ['a', 'b']) {
       fs.mkdirSync(path.join(dir, c));
-      fs.writeFileSync(path.join(dir, c, 'x.png'), encodePng(pixels, w, h));
+      fs.writeFileSync(path.join(dir, c, 'x.png'), await encodePng(sharp as NonNullable<typeof sharp>, pixels, w, h));
     }
     // the evaluation transform of a folder at the images' own size: no resize, no crop
     const folder = await openImageFolder(dir, { size: h, resizeTo: h });
