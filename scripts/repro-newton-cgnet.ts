@@ -171,13 +171,13 @@ const STAND_INS: Record<Row, number> = { ncg56: 16, ncg82: 22, ncg110: 28, resne
 
 const PLANS: Record<ReproMode, Plan> = {
   quick: { width: 4, table4: STAND_INS, fig3: [0, 1, 2, 3].map((i) => ({ index: i, ncg: PAPER_TABLE3[i].ncg, resnet: PAPER_TABLE3[i].resnet })), trainImages: 200, testImages: 100, validationFraction: 0.1, epochs: 1, svhnEpochs: 1, runs: 1, trainEvaluationSize: 64, imagenetEpochs: 1 },
-  reduced: { width: 8, table4: STAND_INS, fig3: [0, 1, 2, 3].map((i) => ({ index: i, ncg: PAPER_TABLE3[i].ncg, resnet: PAPER_TABLE3[i].resnet })), trainImages: 3000, testImages: 1000, validationFraction: 0.1, epochs: 3, svhnEpochs: 3, runs: 1, trainEvaluationSize: 256, imagenetEpochs: 1 },
+  reduced: { width: 8, table4: STAND_INS, fig3: [0, 1, 2, 3].map((i) => ({ index: i, ncg: PAPER_TABLE3[i].ncg, resnet: PAPER_TABLE3[i].resnet })), trainImages: 3000, testImages: 1000, validationFraction: 0.1, epochs: 8, svhnEpochs: 8, runs: 1, trainEvaluationSize: 256, imagenetEpochs: 1 },
   full: { width: 16, table4: PAPER_DEPTHS, fig3: PAPER_TABLE3.map((p, i) => ({ index: i, ncg: p.ncg, resnet: p.resnet })), trainImages: undefined, testImages: undefined, validationFraction: 0.1, epochs: 300, svhnEpochs: 40, runs: 5, trainEvaluationSize: 1000, imagenetEpochs: 100 },
 };
 
 const MODE_TEXT: Record<ReproMode, string> = {
   quick: 'width 4, the reduced stand-in depths, 180 training / 20 validation / 100 test images, 1 epoch, 1 run; Table 5 smoke test (about 1 min)',
-  reduced: 'width 8 (paper 16), stand-ins Newton-CGNet-16/22/28 for -56/82/110 and ResNet-32/44 for -110/164, Figure 3(a) at Newton-CGNet-10…28 vs ResNet-20…56, 2,700 training / 300 validation / 1,000 test images, 3 epochs, 1 run; Table 5 smoke test (about 14 min on 1 thread of an idle 2-core machine, from the measured throughputs of its networks; 32 min with four other jobs sharing it)',
+  reduced: 'width 8 (paper 16), stand-ins Newton-CGNet-16/22/28 for -56/82/110 and ResNet-32/44 for -110/164, Figure 3(a) at Newton-CGNet-10…28 vs ResNet-20…56, 2,700 training / 300 validation / 1,000 test images, 8 epochs, 1 run; Table 5 smoke test (the total time is in the results)',
   full: "the paper's networks (width 16), all images, 300 epochs (SVHN 40), 5 runs; Table 5 trained on --imagenet DIR for 100 epochs (GPU-days: the estimate is printed first)",
 };
 
@@ -189,8 +189,8 @@ export const EXTRAS: readonly ExtraOption[] = [
   { name: 'no-imagenet', value: '', help: '--full: leave Table 5 to its smoke test', flag: true },
   { name: 'columns', value: 'C,C,…', help: `Table 4 columns to run (default all: ${COLUMNS.join(',')}); Figure 3(a) runs with C10+` },
   { name: 'width', value: 'W', help: 'channels of the first stage (default: quick 4, reduced 8, full 16)' },
-  { name: 'epochs', value: 'N', help: 'epochs of the CIFAR columns (default: quick 1, reduced 3, full 300)' },
-  { name: 'svhn-epochs', value: 'N', help: 'epochs of the SVHN column (default: quick 1, reduced 3, full 40)' },
+  { name: 'epochs', value: 'N', help: 'epochs of the CIFAR columns (default: quick 1, reduced 8, full 300)' },
+  { name: 'svhn-epochs', value: 'N', help: 'epochs of the SVHN column (default: quick 1, reduced 8, full 40)' },
   { name: 'train-images', value: 'N', help: 'training images drawn (evenly spaced) before the 10% validation split (default: quick 200, reduced 3000, full all)' },
   { name: 'test-images', value: 'N', help: 'test images, evenly spaced (default: quick 100, reduced 1000, full all)' },
   { name: 'device', value: 'NAME', help: 'cpu (default) | cuda | cuda:N' },
