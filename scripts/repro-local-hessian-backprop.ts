@@ -45,6 +45,7 @@ import { cifarLikeData, type CifarLikeData } from './repro/cifar-data';
 import { fullRunEstimate } from './repro/full-estimate';
 import {
   comparisonTable,
+  durationText,
   extraInteger,
   fmt,
   machineLine,
@@ -670,8 +671,7 @@ function fullEstimate(plan: Plan, specs: readonly NetSpec[], tasks: readonly { k
       }
     }
   }
-  const total = hours < 1 ? `${Math.max(1, Math.round(hours * 60))} min` : `${fmt(hours, 3)} h`;
-  return `Expected time of this --full run on one GPU: ≈ ${total} in all.\n${lines.map((l) => `  ${l}`).join('\n')}`;
+  return `Expected time of this --full run on one GPU: ≈ ${durationText(hours)} in all.\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }
 
 async function main(): Promise<void> {

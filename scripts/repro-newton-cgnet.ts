@@ -43,6 +43,7 @@ import { cifarLikeData, SUBSTITUTES, type CifarLikeData } from './repro/cifar-da
 import { fullRunEstimate } from './repro/full-estimate';
 import {
   comparisonTable,
+  durationText,
   extraInteger,
   fmt,
   machineLine,
@@ -675,8 +676,7 @@ function fullEstimate(setup: Setup, withImagenet: boolean): string {
     plan('C10+', { family: 'resnet', depth: p.resnet, width: 16, dropout: 0 });
   }
   if (withImagenet) for (const which of IMAGENET_NETS) add(buildImageNet(which, [3, 224, 224], 1000, 0, 'cpu'), 1281167 * full.imagenetEpochs, 50000);
-  const time = hours < 48 ? `${fmt(hours, 3)} h` : `${fmt(hours / 24, 3)} days`;
-  return `≈ ${time} on one GPU (${fmt(flops / 1e18, 3)} EFLOP of conv/linear passes over ${full.runs} runs of every network${withImagenet ? ', ImageNet included' : ''}, at the assumed sustained rate of scripts/repro/full-estimate.ts — not measured)`;
+  return `≈ ${durationText(hours)} on one GPU (${fmt(flops / 1e18, 3)} EFLOP of conv/linear passes over ${full.runs} runs of every network${withImagenet ? ', ImageNet included' : ''}, at the assumed sustained rate of scripts/repro/full-estimate.ts — not measured)`;
 }
 
 // --- main ----------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import { evenlySpaced } from './repro/cifar-data';
 import { ASSUMED_GPU_TFLOPS, fullRunEstimate, type RunWork } from './repro/full-estimate';
 import {
   comparisonTable,
+  durationText,
   extraInteger,
   extraNumber,
   fmt,
@@ -910,12 +911,12 @@ function estimateFor(shape: readonly [number, number, number], classes: number, 
       const e = fullRunEstimate(net, w.work);
       hours += e.hours;
       flops += e.flops;
-      parts.push(`${w.model} ${w.runs} runs ${e.hours < 1 ? `${Math.max(1, Math.round(e.hours * 60))} min` : `${fmt(e.hours, 3)} h`}`);
+      parts.push(`${w.model} ${w.runs} runs ${durationText(e.hours)}`);
     } finally {
       net.dispose();
     }
   }
-  const time = hours < 1 ? `${Math.max(1, Math.round(hours * 60))} min` : `${hours < 10 ? hours.toFixed(1) : Math.round(hours)} h`;
+  const time = durationText(hours);
   return { hours, time, text: `≈ ${time} (${parts.join(', ')}; ${(flops / 1e15).toFixed(1)} PFLOP at an assumed ${ASSUMED_GPU_TFLOPS} TFLOP/s sustained — not measured: no GPU bench has run yet)` };
 }
 

@@ -59,6 +59,7 @@ import { ASSUMED_GPU_TFLOPS, fullRunEstimate } from './repro/full-estimate';
 import { loadSharp, milestoneSteps, scoreOutputs, writeSmokeFolder } from './repro/newton-resnet';
 import {
   comparisonTable,
+  durationText,
   extraInteger,
   extraNumber,
   fmt,
@@ -922,7 +923,7 @@ async function main(): Promise<void> {
         }
       } else if (d === undefined) {
         lines.push(`Not run: ${imagenetSkipped ? '--full trains the ImageNet networks on an image folder given by --imagenet DIR (DIR/train/<class>/…, DIR/val).' : 'not selected.'}`, '');
-        lines.push(markdownTable(['model', '# blocks', '# params (M), width 64', 'top-1 error (%): paper', 'top-5 error (%): paper', '--full estimate'], results.map((r) => [r.row.net.name + (r.row.net.linear ? ' (no relu)' : ''), `[${r.row.net.blocks.join(',')}]`, M(r.paperWidthParams), fmt(r.row.paper.top1 ?? NaN, 5), fmt(r.row.paper.top5 ?? NaN, 4), hoursText(r.estimateHours)])));
+        lines.push(markdownTable(['model', '# blocks', '# params (M), width 64', 'top-1 error (%): paper', 'top-5 error (%): paper', '--full estimate'], results.map((r) => [r.row.net.name + (r.row.net.linear ? ' (no relu)' : ''), `[${r.row.net.blocks.join(',')}]`, M(r.paperWidthParams), fmt(r.row.paper.top1 ?? NaN, 5), fmt(r.row.paper.top5 ?? NaN, 4), durationText(r.estimateHours)])));
       } else {
         if (d.smoke) lines.push(`**SMOKE TEST — not ImageNet.** ${d.label}. These rows show that the ImageNet networks (ImageNet stem, ${d.classes.toLocaleString('en-US')} classes, width ${im.width}) build, train and are evaluated, and that this table is written; their errors are those of noise and say nothing about the paper's claims.`, '');
         const err = (s: MeanStd): string => (s.n === 0 ? '—' : fmt(100 * (1 - s.mean), 4));
@@ -968,10 +969,10 @@ async function main(): Promise<void> {
     for (const [id, rs] of runsByTable) {
       const h = rs.reduce((a, r) => a + r.estimateHours, 0);
       totalHours += h;
-      estRows.push([`Table ${id}`, id === 6 || id === 7 ? `1 run, ${PLANS.full.imagenet.epochs} epochs of ${IMAGENET_TRAIN.toLocaleString('en-US')} images at 224² + a validation pass per epoch` : `${PLANS.full.cifar.runs} runs, ${PLANS.full.cifar.epochs} epochs of ${CIFAR_TRAIN.toLocaleString('en-US')} images + a test pass per epoch`, hoursText(h)]);
+      estRows.push([`Table ${id}`, id === 6 || id === 7 ? `1 run, ${PLANS.full.imagenet.epochs} epochs of ${IMAGENET_TRAIN.toLocaleString('en-US')} images at 224² + a validation pass per epoch` : `${PLANS.full.cifar.runs} runs, ${PLANS.full.cifar.epochs} epochs of ${CIFAR_TRAIN.toLocaleString('en-US')} images + a test pass per epoch`, durationText(h)]);
     }
     lines.push(`The --full mode on one GPU, from the FLOPs of every convolution and linear pass at the paper's width (scripts/repro/full-estimate.ts; an assumed ${ASSUMED_GPU_TFLOPS} TFLOP/s sustained, not measured):`, '');
-    lines.push(markdownTable(['table', 'work', 'estimate'], estRows), '', `Total ≈ ${hoursText(totalHours)}.`);
+    lines.push(markdownTable(['table', 'work', 'estimate'], estRows), '', `Total ≈ ${durationText(totalHours)}.`);
     lines.push('', 'Files: results.md, runs.json (every run: the test accuracy after each evaluated epoch, the final top-1/top-5, non-finite outputs, times)' + (figureFile !== undefined ? ', figure3.svg.' : '.'));
     writeOutput(o.out, 'results.md', lines.join('\n'));
     writeRunsJson(o.out, {
@@ -1000,11 +1001,6 @@ async function main(): Promise<void> {
 
 function milestonesText(c: CifarPlan): string {
   return 'around ' + [40, 60, 80, 100].map((e) => fmt((e / 120) * c.epochs, 3)).join(', ') + ` of ${c.epochs} epochs`;
-}
-
-function hoursText(h: number): string {
-  if (!Number.isFinite(h)) return '—';
-  return h < 1 ? `${Math.max(1, Math.round(h * 60))} min` : h < 48 ? `${fmt(h, 3)} h` : `${fmt(h / 24, 3)} days`;
 }
 
 // --- Figure 3 ------------------------------------------------------------------------------------------

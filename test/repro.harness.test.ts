@@ -1,7 +1,7 @@
 // scripts/repro/harness.ts, the shared harness of the paper-reproduction scripts: the statistics
 // (mean ± sample std, interpolation at common losses along a run), the markdown tables, and the
 // common options with their errors.
-import { comparisonTable, fmtMeanStd, interpolateAlong, linspace, markdownTable, meanStd, parseReproOptions, UsageError } from '../scripts/repro/harness';
+import { comparisonTable, durationText, fmtMeanStd, interpolateAlong, linspace, markdownTable, meanStd, parseReproOptions, UsageError } from '../scripts/repro/harness';
 
 test('meanStd: sample std (n − 1), one value has std 0, non-finite values are left out and not counted', () => {
   const s = meanStd([1, 2, 3, 4]);
@@ -69,4 +69,15 @@ test('parseReproOptions: one mode, the defaults, the extras; errors name the opt
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(re);
   }
+});
+
+test('durationText: minutes under an hour, hours under two days (one decimal under 10), then days', () => {
+  expect(durationText(0.001)).toBe('1 min');
+  expect(durationText(0.5)).toBe('30 min');
+  expect(durationText(4.44)).toBe('4.4 h');
+  expect(durationText(29.2)).toBe('29 h');
+  expect(durationText(5.3 * 24)).toBe('5.3 days');
+  expect(durationText(26.5 * 24)).toBe('27 days');
+  expect(durationText(400 * 24)).toBe('400 days');
+  expect(durationText(NaN)).toBe('—');
 });

@@ -7,6 +7,7 @@
 // peak, what cuDNN's FP32 convolutions of CIFAR/ImageNet ResNets typically sustain.
 import type { Network } from '../../lib/nn';
 import { passFlops } from '../bench/resnet';
+import { durationText } from './harness';
 
 /** The assumed sustained float32 rate of one H100-class GPU on convolutions, TFLOP/s. */
 export const ASSUMED_GPU_TFLOPS = 20;
@@ -33,6 +34,5 @@ export function fullRunEstimate(net: Network, work: RunWork, tflops = ASSUMED_GP
     ((work.evalImages ?? 0) + (work.forwardImages ?? 0)) * per.forward +
     (work.gvImages ?? 0) * per.gv;
   const hours = flops / (tflops * 1e12) / 3600;
-  const time = hours < 1 ? `${Math.max(1, Math.round(hours * 60))} min` : `${hours < 10 ? hours.toFixed(1) : Math.round(hours)} h`;
-  return { flops, hours, text: `≈ ${time} on one GPU (${(flops / 1e15).toFixed(1)} PFLOP of conv/linear passes at an assumed ${tflops} TFLOP/s sustained — not measured: no GPU bench has run yet)` };
+  return { flops, hours, text: `≈ ${durationText(hours)} on one GPU (${(flops / 1e15).toFixed(1)} PFLOP of conv/linear passes at an assumed ${tflops} TFLOP/s sustained — not measured: no GPU bench has run yet)` };
 }

@@ -223,6 +223,18 @@ export function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : String(x);
 }
 
+/**
+ * A duration given in hours, as the --full estimates and the measured costs print it: minutes
+ * under an hour, hours (one decimal under 10) under two days, then days; '—' when not finite.
+ */
+export function durationText(hours: number): string {
+  if (!Number.isFinite(hours)) return '—';
+  if (hours < 1) return `${Math.max(1, Math.round(hours * 60))} min`;
+  if (hours < 48) return `${hours < 10 ? hours.toFixed(1) : Math.round(hours)} h`;
+  const days = hours / 24;
+  return `${days < 10 ? days.toFixed(1) : Math.round(days)} days`;
+}
+
 /** "mean ± std (n runs)", or the value alone for one run. */
 export function fmtMeanStd(s: MeanStd, digits = 3): string {
   if (s.n === 0) return '—';
