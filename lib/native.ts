@@ -379,7 +379,7 @@ let cached: NativeAddon | undefined;
  */
 const INTEGER_VARIABLES: readonly { name: string; min: number; max: number; what: string; unset: string }[] = [
   { name: 'NEWTON_NUM_THREADS', min: 1, max: 256, what: 'an integer from 1 to 256', unset: 'to use every core' },
-  { name: 'NEWTON_CPU_CACHE_BYTES', min: 0, max: Number.MAX_SAFE_INTEGER, what: 'a whole number of bytes', unset: 'for the default (a quarter of the memory, at most 8 GiB)' },
+  { name: 'NEWTON_CPU_CACHE_BYTES', min: 0, max: Number.MAX_SAFE_INTEGER, what: 'a whole number of bytes', unset: 'for the default (the peak of the memory in use)' },
   { name: 'NEWTON_MEMORY_LIMIT_BYTES', min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive whole number of bytes', unset: 'for no limit beyond the memory available' },
 ];
 

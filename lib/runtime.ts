@@ -53,8 +53,9 @@ export interface MemoryStats {
   allocations: number;
   /**
    * The most bytes the allocator keeps cached for reuse (Infinity where only a failed allocation
-   * empties the cache, as on CUDA). CPU default: a quarter of the memory, at most 8 GiB;
-   * NEWTON_CPU_CACHE_BYTES sets it.
+   * empties the cache, as on CUDA). CPU default: the work's own peak, peakBytesInUse (a
+   * pass that repeats finds every block it freed, and the process never caches more than its
+   * working set has needed); NEWTON_CPU_CACHE_BYTES fixes it instead.
    */
   cacheLimitBytes: number;
 }

@@ -44,7 +44,7 @@ describe('integer environment variables', () => {
     ['NEWTON_MEMORY_LIMIT_BYTES', '0', 'a positive whole number of bytes'],
     ['NEWTON_MEMORY_LIMIT_BYTES', '1GiB', 'a positive whole number of bytes'],
   ])('%s=%j is an Error naming the variable, the value and the domain', (name, value, what) => {
-    expect(() => checkEnvironment({ [name]: value })).toThrow(new Error(`newton-cnn: environment variable ${name} must be ${what}, got '${value}' (unset it ${name === 'NEWTON_NUM_THREADS' ? 'to use every core' : name === 'NEWTON_CPU_CACHE_BYTES' ? 'for the default (a quarter of the memory, at most 8 GiB)' : 'for no limit beyond the memory available'})`));
+    expect(() => checkEnvironment({ [name]: value })).toThrow(new Error(`newton-cnn: environment variable ${name} must be ${what}, got '${value}' (unset it ${name === 'NEWTON_NUM_THREADS' ? 'to use every core' : name === 'NEWTON_CPU_CACHE_BYTES' ? 'for the default (the peak of the memory in use)' : 'for no limit beyond the memory available'})`));
   });
 
   test.each([['NEWTON_NUM_THREADS', '1'], ['NEWTON_NUM_THREADS', '256'], ['NEWTON_NUM_THREADS', ''], ['NEWTON_CPU_CACHE_BYTES', '0'], ['NEWTON_MEMORY_LIMIT_BYTES', '1073741824']])('%s=%j is accepted', (name, value) => {

@@ -1,6 +1,5 @@
 // Native memory is returned: creating and disposing many tensors, and running ops in a loop,
 // brings memoryStats().bytesInUse back to where it started and keeps the process RSS bounded.
-import * as os from 'node:os';
 import * as nc from '../lib';
 import { Tensor } from '../lib';
 import { settledBytesInUse } from './helpers';
@@ -110,10 +109,29 @@ describe('memory', () => {
     expect(() => nc.emptyCache('cuda:7')).toThrow(/emptyCache/);
   });
 
-  test('the CPU cache limit is a quarter of the memory, 8 GiB at most, unless NEWTON_CPU_CACHE_BYTES sets it', () => {
-    const limit = nc.memoryStats().cacheLimitBytes;
+  test('the CPU cache limit is the peak of the bytes in use (the working set), unless NEWTON_CPU_CACHE_BYTES fixes it', () => {
     const env = process.env.NEWTON_CPU_CACHE_BYTES;
-    if (env !== undefined) expect(limit).toBe(Number.parseInt(env, 10));
-    else expect(limit).toBe(Math.min(8 * 1024 * MiB, Math.floor(os.totalmem() / 4)));
+    if (env !== undefined) {
+      expect(nc.memoryStats().cacheLimitBytes).toBe(Number.parseInt(env, 10));
+      return;
+    }
+    expect(nc.memoryStats().cacheLimitBytes).toBe(nc.memoryStats().peakBytesInUse);
+    // A working set above the former peak raises the limit with it, and all of it is then kept:
+    // the same tensors again come from the cache (the cached bytes drop by exactly their size).
+    nc.emptyCache();
+    const peak = nc.memoryStats().peakBytesInUse;
+    const elements = 1024 * Math.ceil((peak / 16 + 4 * MiB) / 4096); // whole pages: cached unrounded
+    const blocks = Array.from({ length: 4 }, () => Tensor.full([elements], 1));
+    const grown = nc.memoryStats();
+    expect(grown.peakBytesInUse).toBeGreaterThan(peak);
+    expect(grown.cacheLimitBytes).toBe(grown.peakBytesInUse);
+    for (const b of blocks) b.dispose();
+    const cached = nc.memoryStats().bytesCached;
+    expect(cached).toBeGreaterThanOrEqual(4 * elements * 4);
+    const again = Array.from({ length: 4 }, () => Tensor.full([elements], 2));
+    expect(nc.memoryStats().bytesCached).toBe(cached - 4 * elements * 4);
+    expect(nc.memoryStats().peakBytesInUse).toBe(grown.peakBytesInUse);
+    for (const b of again) b.dispose();
+    nc.emptyCache();
   });
 });

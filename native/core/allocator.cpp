@@ -65,29 +65,28 @@ std::size_t memory_limit_override() {
 // straight from mmap and every page of them faults and is zeroed on first touch, which
 // cost more than the element-wise ops themselves (a ReLU over 3.2M floats: 0.7 ms on warm
 // memory, 5+ ms on fresh pages). So freed blocks of at least kMinCachedBytes are kept,
-// keyed by their rounded size, and reused; the cache holds at most a quarter of the machine's
-// memory, 8 GiB at most (or NEWTON_CPU_CACHE_BYTES), is emptied before an allocation is
-// reported as failed, and by emptyCache() from JS. The limit is that of a Newton iteration's
-// working set: ResNet-20's forward cache at |S| = 512 with Hv's temporaries peaks at 3.2 GiB, and
-// with a 1 GiB cache every pass re-faulted its activations (fwd+bwd 25% slower; see
-// `npm run bench -- resnet`).
+// keyed by their rounded size, and reused.
+// The cache is sized by the work, not by the machine: it holds at most the peak of the bytes
+// that live tensors have held (peak_bytes_in_use), so a pass that repeats — a CG step's Gv, a
+// training step — finds every block it freed last time, while the process never caches more
+// than its own working set has needed. (A fixed cap misses both ways: the former 1 GiB made every
+// Gv of cnn3 at |S| = 3,000 re-fault 56,000 (28×28×1) to 256,000 (32×32×3) pages, and ResNet-20's
+// forward + backward at |S| = 512 took 25% longer; a quarter of RAM holds memory on large
+// machines that a small job never needs.) The cache is emptied before an allocation is
+// reported as failed or when the system runs short (check_available), and by emptyCache() from
+// JS; NEWTON_CPU_CACHE_BYTES caps it at a fixed size instead.
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kMinCachedBytes = std::size_t{1} << 16;
 constexpr std::size_t kPage = 4096;
 
-std::size_t max_cached_bytes() {
+// NEWTON_CPU_CACHE_BYTES, or SIZE_MAX for the working-set rule of the note.
+std::size_t fixed_cache_cap() {
   if (const char* env = std::getenv("NEWTON_CPU_CACHE_BYTES")) {
     char* end = nullptr;
     const unsigned long long v = std::strtoull(env, &end, 10);
     if (end != env) return static_cast<std::size_t>(v);
   }
-  // 8 GiB, or a quarter of the machine's memory when that is less.
-  std::size_t limit = std::size_t{8} << 30;
-  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page_size > 0) {
-    limit = std::min(limit, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size) / 4);
-  }
-  return limit;
+  return static_cast<std::size_t>(-1);
 }
 
 // Aligned host memory with byte counters and the cache above.
@@ -117,7 +116,7 @@ class CpuAllocator final : public Allocator {
     const std::size_t rounded = round_size(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= bytes;
-    if (rounded >= kMinCachedBytes && stats_.bytes_cached + rounded <= max_cached_) {
+    if (rounded >= kMinCachedBytes && stats_.bytes_cached + rounded <= cache_limit()) {
       try {
         free_blocks_[rounded].push_back(ptr);
         stats_.bytes_cached += rounded;
@@ -145,7 +144,7 @@ class CpuAllocator final : public Allocator {
   MemoryStats stats() const override {
     std::lock_guard<std::mutex> lock(mutex_);
     MemoryStats s = stats_;
-    s.cache_limit_bytes = max_cached_;
+    s.cache_limit_bytes = cache_limit();
     return s;
   }
 
@@ -184,6 +183,11 @@ class CpuAllocator final : public Allocator {
     fail<OutOfMemoryError>("only ", format_bytes(static_cast<double>(host.available)), " available (", host.detail, ")");
   }
 
+  // See note [CPU allocation cache]. Called with mutex_ held.
+  std::size_t cache_limit() const {
+    return fixed_cap_ != static_cast<std::size_t>(-1) ? fixed_cap_ : stats_.peak_bytes_in_use;
+  }
+
   static std::size_t round_size(std::size_t bytes) {
     const std::size_t b = std::max<std::size_t>(bytes, 1);
     const std::size_t unit = b >= kMinCachedBytes ? kPage : kAlignment;
@@ -204,7 +208,7 @@ class CpuAllocator final : public Allocator {
   mutable std::mutex mutex_;
   MemoryStats stats_;
   std::map<std::size_t, std::vector<void*>> free_blocks_;  // rounded size -> blocks
-  const std::size_t max_cached_ = max_cached_bytes();
+  const std::size_t fixed_cap_ = fixed_cache_cap();
   std::size_t fresh_since_check_ = 0;  // bytes of fresh blocks handed out since the last reading
 };
 

@@ -18,9 +18,9 @@
 // their GEMM-shaped FLOPs (what the ratio would be if only conv/linear work counted).
 //
 // Memory: |S| = 512 peaks at about 3.2 GiB (the forward pass's activations and batch-norm x̂,
-// plus the tangents Hv keeps). The CPU allocation cache (native/core/allocator.cpp) keeps a quarter
-// of the memory by default; above its limit every pass faults fresh pages, so the suite prints
-// the peak and a note when it exceeds the cache (NEWTON_CPU_CACHE_BYTES sets the limit).
+// plus the tangents Hv keeps). The CPU allocation cache (native/core/allocator.cpp) keeps up to the
+// peak in use by default; above a limit set by NEWTON_CPU_CACHE_BYTES every pass faults fresh
+// pages, so the suite prints the peak and a note when it exceeds the cache.
 //
 // --device cuda runs both parts on the GPU (every sample closed by a synchronising read, as
 // scripts/bench/gpu.ts does); without an available CUDA device it prints why and exits 0.
