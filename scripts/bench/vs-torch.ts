@@ -141,13 +141,20 @@ function cases(s: VsTorchSettings, shape: InputShape): Case[] {
   return all.filter((c) => s.only.includes(c.kind));
 }
 
+// Note [PyTorch layout]
+// PyTorch runs each workload in both memory layouts (NCHW contiguous and channels_last), one
+// sample of each per turn, and the faster layout's median is compared. The Newton iteration is
+// the exception: a turn of it lasts minutes, so it runs in the layout that won the SGD step on
+// the same shape (its gradient pass is mostly the same forward+backward), both when there is no
+// SGD row.
+
 /** Runs one case: both sides built and warmed up, then alternating samples (ours first on even repeats). */
-async function runCase(c: Case, shape: InputShape, peer: TorchPeer | undefined): Promise<VsTorchRow> {
+async function runCase(c: Case, shape: InputShape, peer: TorchPeer | undefined, layouts: readonly Layout[]): Promise<VsTorchRow> {
   const ours = c.ours();
   try {
     let torchParameters: number | null = null;
     if (peer !== undefined) {
-      torchParameters = await peer.setup({ ...c.torch(ours), shape, layouts: LAYOUTS, warmup: c.warmup, minSampleMs: 0 });
+      torchParameters = await peer.setup({ ...c.torch(ours), shape, layouts, warmup: c.warmup, minSampleMs: 0 });
       if (torchParameters !== ours.parameters) {
         throw new Error(`cnn3 on ${shapeText(shape)} has ${ours.parameters} parameters here but ${torchParameters} in PyTorch: not the same network`);
       }
@@ -187,6 +194,12 @@ async function runCase(c: Case, shape: InputShape, peer: TorchPeer | undefined):
   } finally {
     ours.dispose();
   }
+}
+
+// A line on stderr as each row is measured: a full run lasts many minutes.
+function progress(r: VsTorchRow): void {
+  const torch = r.torchMs === null ? '' : `, PyTorch ${fmt(r.torchMs)} ms (${r.torchLayout}), ours ÷ PyTorch ${fmt(r.ratio, 2)}`;
+  console.error(`vs-torch: ${r.input} ${r.work}: ours ${fmt(r.oursMs)} ms${torch}`);
 }
 
 function verdict(ratio: number | null, target: number | null): string {
@@ -275,8 +288,10 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log(`SGEMM 1024³ (ours, this run): ${fmt(sgemm)} GFLOP/s\n`);
     for (const shape of SHAPES) {
       for (const c of cases(s, shape)) {
+        const sgdLayout = rows.find((r) => r.kind === 'sgd' && r.input === shapeText(shape))?.torchLayout;
+        const layouts = c.kind === 'newton' && sgdLayout ? [sgdLayout] : LAYOUTS;
         try {
-          rows.push(await runCase(c, shape, peer));
+          rows.push(await runCase(c, shape, peer, layouts));
         } catch (e) {
           if (peer === undefined) throw e;
           // PyTorch's half failed (crashed, or a different network): said once, ours goes on alone
@@ -284,8 +299,9 @@ async function run(argv: readonly string[]): Promise<number> {
           failed = true;
           await peer.close();
           peer = undefined;
-          rows.push(await runCase(c, shape, undefined));
+          rows.push(await runCase(c, shape, undefined, layouts));
         }
+        progress(rows[rows.length - 1]);
       }
     }
   } finally {
@@ -298,7 +314,7 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   if (s.only.includes('newton')) {
     const n = s.newton;
-    console.log(`Newton iteration: f and ∇f over l = ${n.trainSize} images (batches of ${n.batchSize}, S last), ${n.cgSteps} CG steps on |S| = ${n.samples}, ${n.lineSearchPasses} line-search passes over the l images; images/s = l / time`);
+    console.log(`Newton iteration: f and ∇f over l = ${n.trainSize} images (batches of ${n.batchSize}, S last), ${n.cgSteps} CG steps on |S| = ${n.samples}, ${n.lineSearchPasses} line-search passes over the l images; images/s = l / time; PyTorch in the SGD step's faster layout`);
   }
   console.log('');
   printRows(rows);
