@@ -135,3 +135,35 @@ describe('without PyTorch our half runs alone', () => {
     expect(r.stdout).toMatch(/Gv, \|S\| = 256 +32x32x3 +\d+\.\d/);
   });
 });
+
+// With a PyTorch at hand (NEWTON_TORCH_PYTHON=/path/to/python): its half builds the same network
+// (equal parameter counts), times both layouts, reports errors per request and exits when asked.
+const torchPython = process.env.NEWTON_TORCH_PYTHON;
+(torchPython ? describe : describe.skip)('the PyTorch half (NEWTON_TORCH_PYTHON set)', () => {
+  test('same parameter counts, a timing per layout, errors answered, a clean exit', async () => {
+    const { TorchPeer } = await import('../scripts/bench/torch-peer');
+    const { gvWorkload, inferenceWorkload } = await import('../scripts/bench/vs-torch-ours');
+    const peer = await TorchPeer.start(1);
+    if (!(peer instanceof TorchPeer)) throw new Error(peer.skip);
+    try {
+      expect(peer.info.threads).toBe(1);
+      expect(peer.info.interopThreads).toBe(1);
+      for (const shape of [[1, 28, 28], [3, 32, 32]] as const) {
+        const ours = inferenceWorkload(shape, 8);
+        ours.dispose();
+        const layouts = ['contiguous', 'channels_last'] as const;
+        expect(await peer.setup({ workload: 'inference', shape, batch: 8, warmup: 1, minSampleMs: 0, layouts })).toBe(ours.parameters);
+        const ms = await peer.time();
+        expect([...ms.keys()]).toEqual(['contiguous', 'channels_last']);
+        for (const v of ms.values()) expect(v).toBeGreaterThan(0);
+      }
+      const gv = gvWorkload([1, 28, 28], 4);
+      gv.dispose();
+      expect(await peer.setup({ workload: 'gv', shape: [1, 28, 28], samples: 4, warmup: 1, minSampleMs: 0, layouts: ['contiguous'] })).toBe(gv.parameters);
+      await expect(peer.setup({ workload: 'adam' as 'sgd', shape: [1, 28, 28], warmup: 1, minSampleMs: 0, layouts: ['contiguous'] })).rejects.toThrow(/PyTorch half failed on 'setup': ValueError: unknown workload 'adam'/);
+      await peer.release();
+    } finally {
+      await peer.close();
+    }
+  }, 120000);
+});

@@ -138,14 +138,21 @@ export class TorchPeer {
   /** Builds the workload in every layout and warms it up; returns PyTorch's parameter count. */
   async setup(s: TorchSetup): Promise<number> {
     const a = await this.request('setup', { ...s });
-    return Number(a.parameters);
+    if (typeof a.parameters !== 'number') throw new Error(`PyTorch half answered 'setup' without its parameter count: ${JSON.stringify(a).slice(0, 200)}`);
+    return a.parameters;
   }
 
   /** One timed sample per layout, ms per call. */
   async time(): Promise<Map<Layout, number>> {
     const a = await this.request('time', {});
-    const ms = a.ms as Record<string, number>;
-    return new Map(LAYOUTS.filter((l) => typeof ms[l] === 'number').map((l) => [l, ms[l]]));
+    const ms = (typeof a.ms === 'object' && a.ms !== null ? a.ms : {}) as Record<string, unknown>;
+    const out = new Map<Layout, number>();
+    for (const l of LAYOUTS) {
+      const v = ms[l];
+      if (typeof v === 'number' && v > 0) out.set(l, v);
+    }
+    if (out.size === 0) throw new Error(`PyTorch half answered 'time' without timings: ${JSON.stringify(a).slice(0, 200)}`);
+    return out;
   }
 
   async release(): Promise<void> {

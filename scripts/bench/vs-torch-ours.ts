@@ -96,9 +96,16 @@ export function newtonWorkload(input: InputShape, work: NewtonWork): NewtonWorkl
   if (s > l) throw new RangeError(`the subsample (${s}) is larger than the training set (${l})`);
   const train: Dataset = synthetic(l, input);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newton-cnn-vs-torch-'));
+  const removeDir = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir); // also when the run stops early (a GiB at l = 60,000 on 32×32×3)
   const imagesFile = path.join(dir, `images-${l}x${input.join('x')}.f32`);
   const images = train.images as Float32Array;
-  fs.writeFileSync(imagesFile, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
+  try {
+    fs.writeFileSync(imagesFile, new Uint8Array(images.buffer, images.byteOffset, images.byteLength));
+  } catch (e) {
+    removeDir();
+    throw e;
+  }
   const model = cnn3(input, CLASSES, { seed: 0 });
   const subsample = new Int32Array(s);
   for (let i = 0; i < s; i++) subsample[i] = l - s + i;
@@ -137,7 +144,8 @@ export function newtonWorkload(input: InputShape, work: NewtonWork): NewtonWorkl
     run,
     dispose: () => {
       model.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeDir();
+      process.removeListener('exit', removeDir);
     },
   };
 }

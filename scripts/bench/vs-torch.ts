@@ -80,6 +80,9 @@ export function vsTorchSettings(argv: readonly string[]): VsTorchSettings {
   };
 }
 
+/** What vs_torch.py needs to build the same workload. */
+type TorchWork = Omit<TorchSetup, 'shape' | 'layouts' | 'warmup' | 'minSampleMs'>;
+
 /** One compared workload on one shape. */
 interface Case {
   kind: WorkloadKind;
@@ -88,8 +91,8 @@ interface Case {
   target: number | null;
   repeats: number;
   warmup: number;
-  ours: () => Workload;
-  torch: (ours: Workload) => Omit<TorchSetup, 'shape' | 'layouts' | 'warmup' | 'minSampleMs'>;
+  /** Builds our half, and says how PyTorch builds the same. */
+  build: () => { ours: Workload; torch: TorchWork };
 }
 
 /** The measured figures of one case. */
@@ -117,25 +120,24 @@ function cases(s: VsTorchSettings, shape: InputShape): Case[] {
   const all: Case[] = [
     {
       kind: 'sgd', label: `SGD step, batch ${s.sgdBatch}`, images: s.sgdBatch, target: TARGETS.sgd, repeats: s.repeats, warmup: 2,
-      ours: () => sgdWorkload(shape, s.sgdBatch),
-      torch: () => ({ workload: 'sgd', batch: s.sgdBatch }),
+      build: () => ({ ours: sgdWorkload(shape, s.sgdBatch), torch: { workload: 'sgd', batch: s.sgdBatch } }),
     },
     {
       kind: 'inference', label: `inference, batch ${s.inferenceBatch}`, images: s.inferenceBatch, target: TARGETS.inference, repeats: s.repeats, warmup: 2,
-      ours: () => inferenceWorkload(shape, s.inferenceBatch),
-      torch: () => ({ workload: 'inference', batch: s.inferenceBatch }),
+      build: () => ({ ours: inferenceWorkload(shape, s.inferenceBatch), torch: { workload: 'inference', batch: s.inferenceBatch } }),
     },
     ...s.gvSamples.map((n): Case => ({
       kind: 'gv', label: `Gv, |S| = ${n}`, images: n, target: null, repeats: s.repeats, warmup: 1,
-      ours: () => gvWorkload(shape, n),
-      torch: () => ({ workload: 'gv', samples: n }),
+      build: () => ({ ours: gvWorkload(shape, n), torch: { workload: 'gv', samples: n } }),
     })),
     {
       kind: 'newton',
       label: 'Newton iteration',
       images: s.newton.trainSize, target: TARGETS.newton, repeats: s.newtonRepeats, warmup: 1,
-      ours: () => newtonWorkload(shape, s.newton),
-      torch: (ours) => ({ workload: 'newton', ...s.newton, imagesFile: (ours as ReturnType<typeof newtonWorkload>).imagesFile }),
+      build: () => {
+        const ours = newtonWorkload(shape, s.newton);
+        return { ours, torch: { workload: 'newton', ...s.newton, imagesFile: ours.imagesFile } };
+      },
     },
   ];
   return all.filter((c) => s.only.includes(c.kind));
@@ -150,11 +152,10 @@ function cases(s: VsTorchSettings, shape: InputShape): Case[] {
 
 /** Runs one case: both sides built and warmed up, then alternating samples (ours first on even repeats). */
 async function runCase(c: Case, shape: InputShape, peer: TorchPeer | undefined, layouts: readonly Layout[]): Promise<VsTorchRow> {
-  const ours = c.ours();
+  const { ours, torch } = c.build();
   try {
-    let torchParameters: number | null = null;
     if (peer !== undefined) {
-      torchParameters = await peer.setup({ ...c.torch(ours), shape, layouts, warmup: c.warmup, minSampleMs: 0 });
+      const torchParameters = await peer.setup({ ...torch, shape, layouts, warmup: c.warmup, minSampleMs: 0 });
       if (torchParameters !== ours.parameters) {
         throw new Error(`cnn3 on ${shapeText(shape)} has ${ours.parameters} parameters here but ${torchParameters} in PyTorch: not the same network`);
       }
@@ -269,16 +270,21 @@ async function run(argv: readonly string[]): Promise<number> {
   const loadBefore = loadAverage();
   console.log(`newton-cnn ${runtime.version} vs PyTorch: cnn3, float32, squared loss, ${getNumThreads()} threads on both sides${s.quick ? ' (--quick: small workloads, not the issue\'s figures)' : ''}`);
   console.log(`GEMM: ${runtime.gemm} (${runtime.blas}), load average ${fmt(loadBefore, 2)}`);
+  // Ctrl-C: exit through process.exit so that the 'exit' handlers kill the PyTorch half and
+  // remove the Newton workload's image file (Node's default SIGINT exit runs neither).
+  const interrupted = (): never => process.exit(130);
+  process.once('SIGINT', interrupted);
   const started = await TorchPeer.start(s.threads);
-  let peer = started instanceof TorchPeer ? started : undefined;
+  let peer: TorchPeer | undefined;
   let torchInfo: TorchInfo | null = null;
   let torchNote: string;
   let failed = false;
-  if (peer !== undefined) {
-    torchInfo = peer.info;
+  if (started instanceof TorchPeer) {
+    peer = started;
+    torchInfo = started.info;
     torchNote = `PyTorch ${torchInfo.torch} (Python ${torchInfo.python}, ${torchInfo.executable}): ${torchInfo.threads} threads, ${torchInfo.interopThreads} inter-op thread, oneDNN ${torchInfo.mkldnn ? 'on' : 'unavailable'}; both layouts measured, the faster one compared`;
   } else {
-    torchNote = 'skip' in started ? started.skip : 'PyTorch half skipped';
+    torchNote = started.skip;
   }
   console.log(torchNote);
   const rows: VsTorchRow[] = [];
@@ -306,6 +312,7 @@ async function run(argv: readonly string[]): Promise<number> {
     }
   } finally {
     await peer?.close();
+    process.removeListener('SIGINT', interrupted);
   }
   const shapes = [...new Set(rows.map((r) => r.input))];
   for (const input of shapes) {
