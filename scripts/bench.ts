@@ -47,6 +47,10 @@ const SUITES: Record<string, SuiteEntry> = {
     description: 'Data-parallel SGD over MPI: all-reduce GB/s over 2 ranks, cnn3 SGD images/s with 1 and 2 ranks, scaling efficiency (needs MPI and mpirun)',
     load: async () => (await import('./bench/distributed')).suite,
   },
+  'vs-torch': {
+    description: 'cnn3 beside PyTorch (same shapes, threads, float32, squared loss; alternating runs): SGD step, inference, Gv, one Newton iteration; images/s ratios vs the issue-13 targets',
+    load: async () => (await import('./bench/vs-torch')).suite,
+  },
   gpu: {
     description: 'CUDA: SGEMM and cnn3 conv pass TFLOP/s, cnn3 SGD step images/s at batch 128 and 1024 (needs a GPU)',
     load: async () => (await import('./bench/gpu')).suite,

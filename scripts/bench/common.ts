@@ -74,22 +74,31 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-// Runs fn `warmup` times, then `repeats` samples; each sample calls fn `inner` times, with
-// `inner` chosen after the warm-up so a sample lasts at least minSampleMs.
-export function measure(fn: () => void, o: TimingOptions): Timing {
+// Runs fn `warmup` times (at least once) and returns how many calls a sample needs to last at
+// least minSampleMs (small ops are batched so the clock's resolution does not matter).
+export function calibrateInner(fn: () => void, warmup: number, minSampleMs: number): number {
   let last = 0;
-  for (let i = 0; i < Math.max(1, o.warmup); i++) {
+  for (let i = 0; i < Math.max(1, warmup); i++) {
     const t0 = nowMs();
     fn();
     last = nowMs() - t0;
   }
-  const inner = Math.min(1000, Math.max(1, Math.ceil(o.minSampleMs / Math.max(last, 1e-3))));
+  return Math.min(1000, Math.max(1, Math.ceil(minSampleMs / Math.max(last, 1e-3))));
+}
+
+// One sample: the mean time of `inner` calls of fn, in ms.
+export function timeSample(fn: () => void, inner: number): number {
+  const t0 = nowMs();
+  for (let i = 0; i < inner; i++) fn();
+  return (nowMs() - t0) / inner;
+}
+
+// Runs fn `warmup` times, then `repeats` samples; each sample calls fn `inner` times, with
+// `inner` chosen after the warm-up so a sample lasts at least minSampleMs.
+export function measure(fn: () => void, o: TimingOptions): Timing {
+  const inner = calibrateInner(fn, o.warmup, o.minSampleMs);
   const samples: number[] = [];
-  for (let r = 0; r < o.repeats; r++) {
-    const t0 = nowMs();
-    for (let i = 0; i < inner; i++) fn();
-    samples.push((nowMs() - t0) / inner);
-  }
+  for (let r = 0; r < o.repeats; r++) samples.push(timeSample(fn, inner));
   return { medianMs: median(samples), minMs: Math.min(...samples), samplesMs: samples, innerIterations: inner };
 }
 

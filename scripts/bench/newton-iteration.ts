@@ -18,9 +18,9 @@ export interface IterationRow {
   totalS: number;
 }
 
-/** Synthetic images in [−0.5, 0.5) with labels tied to the pixels (learnable, so CG and the line search behave as on real data). */
-function synthetic(l: number): ReturnType<typeof createDataset> {
-  const size = 28 * 28;
+/** Synthetic images of `shape` = [C, H, W] in [−0.5, 0.5) with labels tied to the pixels (learnable, so CG and the line search behave as on real data). */
+export function synthetic(l: number, shape: readonly [number, number, number] = [1, 28, 28]): ReturnType<typeof createDataset> {
+  const size = shape[0] * shape[1] * shape[2];
   const images = new Float32Array(l * size);
   const labels = new Int32Array(l);
   let s = 12345;
@@ -32,7 +32,7 @@ function synthetic(l: number): ReturnType<typeof createDataset> {
       images[i * size + p] = s / 4294967296 - 0.5 + (p % 10 === c ? 0.3 : 0);
     }
   }
-  return createDataset({ name: 'synthetic', images, labels, shape: [1, 28, 28], classes: 10 });
+  return createDataset({ name: 'synthetic', images, labels, shape: [shape[0], shape[1], shape[2]], classes: 10 });
 }
 
 /** Runs `iterations` Newton iterations on l synthetic images and returns their time split. */

@@ -34,8 +34,9 @@ export interface GvRow {
   note: string;
 }
 
-function batch(n: number, seed: number): { x: Tensor; y: Tensor } {
-  const x = randomUniform([n, ...INPUT], { seed, low: -0.5, high: 0.5 });
+/** n synthetic images of `input` = [C, H, W] in [−0.5, 0.5) and one-hot targets. */
+export function syntheticBatch(n: number, seed: number, input: readonly [number, number, number] = INPUT): { x: Tensor; y: Tensor } {
+  const x = randomUniform([n, ...input], { seed, low: -0.5, high: 0.5 });
   const oneHot = new Float32Array(n * CLASSES);
   for (let i = 0; i < n; i++) oneHot[i * CLASSES + ((i * 7) % CLASSES)] = 1;
   return { x, y: Tensor.from(oneHot, { shape: [n, CLASSES] }) };
@@ -53,7 +54,7 @@ function forwardBackward(model: Sequential, x: Tensor, y: Tensor): void {
 /** Times part 1 at |S| = n in the given modes. */
 export function gvRows(n: number, modes: readonly ('rop' | 'stored')[], repeats: number, maxStoredBytes: number): GvRow[] {
   const model = cnn3Model(INPUT, CLASSES, { seed: 0 });
-  const { x, y } = batch(n, 3);
+  const { x, y } = syntheticBatch(n, 3);
   const v = randomUniform([model.numParameters], { seed: 4, low: -1, high: 1 });
   const rows: GvRow[] = [];
   try {

@@ -15,6 +15,7 @@ import { Sgd } from '../../lib/optim';
 import {
   BenchSuite,
   Column,
+  type Timing,
   fmt,
   formatTable,
   loadAverage,
@@ -53,7 +54,8 @@ export function cnn3StepFlops(n: number, h: number, w: number, c: number): numbe
   return flops + 3 * 2 * n * shapes.flattened * CLASSES;
 }
 
-function sgemmGflops(repeats: number): number {
+/** The 1024³ SGEMM rate in GFLOP/s (median of `repeats` samples). */
+export function sgemmGflops(repeats: number): number {
   const a = randomUniform([1024, 1024], { seed: 1, low: -1, high: 1 });
   const b = randomUniform([1024, 1024], { seed: 2, low: -1, high: 1 });
   const timing = measure(() => gemm(a, b).dispose(), { repeats, warmup: 2, minSampleMs: 50 });
@@ -62,7 +64,14 @@ function sgemmGflops(repeats: number): number {
   return (2 * 1024 ** 3) / (timing.medianMs * 1e6);
 }
 
-function stepRow(input: [number, number, number], batch: number, repeats: number, sgemm: number): StepRow {
+/** One SGD training step of cnn3 on synthetic data, as trainSgd does it per batch. */
+export interface SgdStepWorkload {
+  parameters: number;
+  step(): void;
+  dispose(): void;
+}
+
+export function sgdStepWorkload(input: [number, number, number], batch: number): SgdStepWorkload {
   const [c, h, w] = input;
   const model = cnn3Model(input, CLASSES, { seed: 0 });
   const sgd = new Sgd(model, {}, 60000);
@@ -70,20 +79,35 @@ function stepRow(input: [number, number, number], batch: number, repeats: number
   const oneHot = new Float32Array(batch * CLASSES);
   for (let i = 0; i < batch; i++) oneHot[i * CLASSES + (i % CLASSES)] = 1;
   const y = Tensor.from(oneHot, { shape: [batch, CLASSES] });
-  const step = (): void => {
-    const z = model.forward(x, { training: true });
-    squaredLoss.value(z, y);
-    const dz = squaredLoss.gradient(z, y);
-    model.backward(dz);
-    sgd.step(batch);
-    dz.dispose();
-    z.dispose();
+  return {
+    parameters: model.numParameters,
+    step: (): void => {
+      const z = model.forward(x, { training: true });
+      squaredLoss.value(z, y);
+      const dz = squaredLoss.gradient(z, y);
+      model.backward(dz);
+      sgd.step(batch);
+      dz.dispose();
+      z.dispose();
+    },
+    dispose: (): void => {
+      model.releaseCache();
+      for (const t of [x, y]) t.dispose();
+      sgd.dispose();
+      model.dispose();
+    },
   };
-  const timing = measure(step, { repeats, warmup: 2, minSampleMs: 0 });
-  model.releaseCache();
-  for (const t of [x, y]) t.dispose();
-  sgd.dispose();
-  model.dispose();
+}
+
+function stepRow(input: [number, number, number], batch: number, repeats: number, sgemm: number): StepRow {
+  const [c, h, w] = input;
+  const work = sgdStepWorkload(input, batch);
+  let timing: Timing;
+  try {
+    timing = measure(work.step, { repeats, warmup: 2, minSampleMs: 0 });
+  } finally {
+    work.dispose();
+  }
   const flops = cnn3StepFlops(batch, h, w, c);
   const gflops = flops / (timing.medianMs * 1e6);
   return {
