@@ -14,11 +14,21 @@
 // ~~~~~~~~~~~~~~~~~~~~~
 // Our tensors are NCHW, filters KCRS. A primitive can take them as they are ("plain"), or
 // choose its own blocked layouts (format_tag::any; nChw16c and friends on AVX-512), which
-// then cost a reorder of each operand into and out of that layout on every call. Which is
-// faster was measured per pass on the cnn3 layers (28×28×1 and 32×32×3, batch 128, 2
-// threads; numbers in kBlockedLayout's comment); NEWTON_ONEDNN_LAYOUT=plain|blocked
+// then cost a reorder of each operand into and out of that layout on every call. Measured on
+// the cnn3 layers at batch 128, 2 threads (GFLOP/s, medians of 9 calls, two alternating
+// rounds; load 6.6–6.9 on 2 cores, so ±30%):
+//                      forward          backward data    backward filter
+//                      blocked  plain   blocked  plain   blocked  plain   (built-in)
+//   28×28 conv2 32→64  155/60   53/61   152/118  50/61   112/78   53/61   (103/72, 70/73, 57/66)
+//   28×28 conv3 64→64  169/120  39/46   156/148  41/49   117/58   47/52   (55/71, 96/58, 64/70)
+//   32×32 conv2 32→64   92/92   71/70    96/87   54/62    85/91   62/64   (60/70, 77/74, 55/64)
+//   32×32 conv1 3→32   122/77   45/45    21/19   38/35    57/48   28/31   (42/43, 44/51, 38/39)
+//   28×28 conv1 1→32    46/50   61/43     6/6    50/52    22/20   22/33   (37/20, 44/46, 38/38)
+// Blocked wins everywhere but in the backward-data pass of few input channels, where oneDNN's
+// blocked kernel for the input gradient is a slow reference path (6 GFLOP/s at C = 1): so
+// that pass takes the plain layout below kMinBlockedDataChannels channels (the first layer,
+// whose input gradient training does not need anyway). NEWTON_ONEDNN_LAYOUT=plain|blocked
 // overrides the choice for such measurements.
-//
 // Calls are serialised (one mutex for the cache and the stream): the pool runs one
 // parallel_for at a time too, and oneDNN's team already uses every thread.
 #include "onednn_conv.h"
@@ -52,11 +62,9 @@ const char* pass_name(ConvPass pass) {
   return "conv2d";
 }
 
-// See note [oneDNN layouts]: whether each pass (Forward, BackwardData, BackwardFilter) lets
-// oneDNN choose blocked layouts.
-constexpr bool kBlockedLayout[3] = {true, true, true};
-
-bool blocked_layout(ConvPass pass) {
+// See note [oneDNN layouts]: whether a pass lets oneDNN choose blocked layouts.
+constexpr int64_t kMinBlockedDataChannels = 16;
+bool blocked_layout(ConvPass pass, const OneDnnConvShape& sh) {
   static const int forced = [] {
     const char* env = std::getenv("NEWTON_ONEDNN_LAYOUT");
     if (env == nullptr) return -1;
@@ -64,7 +72,8 @@ bool blocked_layout(ConvPass pass) {
     if (std::strcmp(env, "blocked") == 0) return 1;
     return -1;
   }();
-  return forced >= 0 ? forced == 1 : kBlockedLayout[static_cast<int>(pass)];
+  if (forced >= 0) return forced == 1;
+  return !(pass == ConvPass::BackwardData && sh.c < kMinBlockedDataChannels);
 }
 
 constexpr std::size_t kMaxPrimitives = 128;  // note [oneDNN primitive cache]
@@ -380,7 +389,7 @@ bool run(ConvPass pass, const OneDnnConvShape& sh, bool bias, bool relu, bool ac
          const std::vector<void*>& buffers) {
   const OneDnnApi* api = api_in_use(sh);
   if (api == nullptr) return false;
-  const PrimitiveKey key{pass, sh, bias, relu, accumulate, blocked_layout(pass), num_threads()};
+  const PrimitiveKey key{pass, sh, bias, relu, accumulate, blocked_layout(pass, sh), num_threads()};
   std::lock_guard<std::mutex> lock(g_mutex);
   onednn_match_threads(*api);
   const Primitive& prim = primitive_for(*api, key);

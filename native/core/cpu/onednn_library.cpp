@@ -24,6 +24,25 @@
 // split and scratchpad for the threads it had when it was created. Reductions (the filter
 // gradient over the batch) are split by thread, so results depend on the thread count by
 // rounding only.
+//
+// Note [OpenMP waiting]
+// ~~~~~~~~~~~~~~~~~~~~~
+// GNU OpenMP's threads spin after each parallel region (GOMP_SPINCOUNT, ~300k iterations by
+// default) before they sleep. Between two convolutions our own pool runs the element-wise ops,
+// pooling and the loss, and the spinning OpenMP threads then take the cores from it; on a
+// machine shared with other processes (a 2-core machine at load 6–7) a spinning thread also
+// burns the time slice of the thread it waits for. Measured, cnn3 SGD step at batch 128, 2
+// threads, load ≈ 6–7 (images/s, medians of 9 steps, two alternating rounds):
+//                       28×28×1        32×32×3
+//   built-in im2col     1156 /  639    524 / 432
+//   oneDNN, spinning     266 /  396    245 / 292
+//   oneDNN, passive     1023 / 1767    588 / 714
+//   GOMP_SPINCOUNT=1000  970 / 1056    706 / 701
+// So unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, OMP_WAIT_POLICY=PASSIVE is set
+// before oneDNN (and with it libgomp, which reads its settings once, when it loads) is opened,
+// and removed again right after, so that child processes (a PyTorch run by a benchmark) get
+// the environment they would have had. Where libgomp is already loaded by something else, its
+// settings stay as they are.
 #include <dlfcn.h>
 
 #include <atomic>
@@ -70,10 +89,23 @@ void* open_library(std::string& tried) {
   return nullptr;
 }
 
+// See note [OpenMP waiting]: true when OMP_WAIT_POLICY was set here (to be removed once
+// libgomp has loaded).
+bool prefer_passive_openmp_threads() {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return false;
+  if (void* gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD); gomp != nullptr) {
+    dlclose(gomp);  // loaded already: too late to change how its threads wait
+    return false;
+  }
+  return setenv("OMP_WAIT_POLICY", "PASSIVE", 0) == 0;
+}
+
 Loaded load() {
   Loaded l;
+  const bool passive = prefer_passive_openmp_threads();
   std::string tried;
   void* handle = open_library(tried);
+  if (passive) unsetenv("OMP_WAIT_POLICY");
   if (handle == nullptr) {
     l.missing = "the oneDNN library could not be loaded (" + tried +
                 "): run scripts/install-onednn.sh, or set NEWTON_ONEDNN_LIBRARY to a libdnnl.so.3 (oneDNN 3.x)";
