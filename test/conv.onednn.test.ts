@@ -190,6 +190,21 @@ describe('oneDNN against the built-in convolutions (float32)', () => {
   });
 });
 
+describe('shapes beyond oneDNN\'s limits', () => {
+  onednnTest(onednnTitle('a stride of 2⁴⁰ (one output; oneDNN refuses it) runs the built-in path, every pass'), () => {
+    const s: Shape = { title: 'huge stride', x: [2, 3, 4, 5], w: [4, 3, 3, 3], stride: 2 ** 40 };
+    const i = inputs(s, 5);
+    try {
+      const a = passes(s, i, 'onednn'), b = passes(s, i, 'builtin');
+      for (const k of ['y', 'yBias', 'dx', 'dw'] as const) {
+        expect(Buffer.from(a[k].buffer).equals(Buffer.from(b[k].buffer))).toBe(true);
+      }
+    } finally {
+      disposeInputs(i);
+    }
+  });
+});
+
 describe('thread counts', () => {
   onednnTest(onednnTitle('oneDNN results for 1, 2 and 3 threads agree within the accum bound'), () => {
     // oneDNN splits its reductions (the filter gradient over the batch) by thread: rounding

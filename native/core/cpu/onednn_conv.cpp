@@ -8,7 +8,9 @@
 // thread count; note [oneDNN threads] in onednn_library.cpp) and kept, at most
 // kMaxPrimitives of them, the least recently used dropped first (a training run uses a
 // handful: three per convolution layer). Shapes oneDNN has no implementation for are
-// remembered too, and run the built-in path.
+// remembered too, and run the built-in path: those for which creating the descriptor returns
+// dnnl_unimplemented, or dnnl_invalid_arguments (the op has checked the shapes already, so
+// that means values beyond oneDNN's own limits, e.g. a stride of 2⁴⁰ that conv2d accepts).
 //
 // Note [oneDNN layouts]
 // ~~~~~~~~~~~~~~~~~~~~~
@@ -199,15 +201,19 @@ Geometry geometry(const OneDnnConvShape& s) {
   return g;
 }
 
-// The forward descriptor (also the hint the backward passes need). Returns dnnl_unimplemented
-// untouched; other failures throw.
+// Whether creating a descriptor failed because oneDNN cannot run these shapes (note [oneDNN
+// primitive cache]), rather than by a failure that must be reported.
+bool unsupported(dnnl_status_t status) { return status == dnnl_unimplemented || status == dnnl_invalid_arguments; }
+
+// The forward descriptor (also the hint the backward passes need). Returns the status when
+// unsupported(); other failures throw.
 dnnl_status_t forward_pd(const OneDnnApi& api, const PrimitiveKey& key, const ConvMds& m, const_dnnl_primitive_attr_t attr,
                          dnnl_primitive_desc_t* pd) {
   const Geometry g = geometry(key.sh);
   const dnnl_status_t status =
       api.conv_forward_pd_create(pd, api.engine, dnnl_forward_training, dnnl_convolution_direct, m.x.md, m.w.md,
                                  key.bias ? m.b.md : nullptr, m.y.md, g.strides, g.dilates, g.pad_l, g.pad_r, attr);
-  if (status != dnnl_unimplemented) check(status, "dnnl_convolution_forward_primitive_desc_create", key);
+  if (!unsupported(status)) check(status, "dnnl_convolution_forward_primitive_desc_create", key);
   return status;
 }
 
@@ -263,10 +269,13 @@ std::unique_ptr<Primitive> create(const OneDnnApi& api, const PrimitiveKey& key)
   Attr attr;
   if (key.pass == ConvPass::Forward) {
     forward_attr(api, key, attr);
-    if (forward_pd(api, key, m, attr.attr, &prim->pd) == dnnl_unimplemented) return prim;
+    if (unsupported(forward_pd(api, key, m, attr.attr, &prim->pd))) {
+      prim->pd = nullptr;
+      return prim;
+    }
   } else {
     dnnl_primitive_desc_t hint = nullptr;
-    if (forward_pd(api, key, m, nullptr, &hint) == dnnl_unimplemented) return prim;
+    if (unsupported(forward_pd(api, key, m, nullptr, &hint))) return prim;
     dnnl_status_t status;
     if (key.pass == ConvPass::BackwardData) {
       status = api.conv_backward_data_pd_create(&prim->pd, api.engine, dnnl_convolution_direct, m.x.md, m.w.md, m.y.md,
@@ -277,7 +286,7 @@ std::unique_ptr<Primitive> create(const OneDnnApi& api, const PrimitiveKey& key)
                                                    g.pad_r, hint, nullptr);
     }
     api.primitive_desc_destroy(hint);
-    if (status == dnnl_unimplemented) {
+    if (unsupported(status)) {
       prim->pd = nullptr;
       return prim;
     }
