@@ -69,9 +69,9 @@ struct Loaded {
   std::string version, library, missing;
 };
 
-// Opens the first library of note [oneDNN at run time] that loads, or returns null and
-// appends what each candidate's loader said to `tried`.
-void* open_library(std::string& tried) {
+// Opens the first library of note [oneDNN at run time] that loads (its name in `opened`), or
+// returns null and appends what each candidate's loader said to `tried`.
+void* open_library(std::string& opened, std::string& tried) {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("NEWTON_ONEDNN_LIBRARY"); env != nullptr && env[0] != '\0') {
     candidates.emplace_back(env);
@@ -82,7 +82,10 @@ void* open_library(std::string& tried) {
   candidates.emplace_back("libdnnl.so.3");
   for (const std::string& path : candidates) {
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle != nullptr) return handle;
+    if (handle != nullptr) {
+      opened = path;
+      return handle;
+    }
     const char* why = dlerror();
     tried += (tried.empty() ? "" : "; ") + path + ": " + (why ? why : "not found");
   }
@@ -103,8 +106,8 @@ bool prefer_passive_openmp_threads() {
 Loaded load() {
   Loaded l;
   const bool passive = prefer_passive_openmp_threads();
-  std::string tried;
-  void* handle = open_library(tried);
+  std::string opened, tried;
+  void* handle = open_library(opened, tried);
   if (passive) unsetenv("OMP_WAIT_POLICY");
   if (handle == nullptr) {
     l.missing = "the oneDNN library could not be loaded (" + tried +
@@ -113,7 +116,7 @@ Loaded load() {
   }
   auto version = reinterpret_cast<decltype(&dnnl_version)>(dlsym(handle, "dnnl_version"));
   if (version == nullptr) {
-    l.missing = "the library loaded as oneDNN has no dnnl_version (not oneDNN 3.x)";
+    l.missing = opened + ", loaded as oneDNN, has no dnnl_version (not oneDNN 3.x)";
     return l;
   }
   const dnnl_version_t* v = version();
