@@ -26,8 +26,8 @@
 //   32×32 conv2 32→64   92/92   71/70    96/87   54/62    85/91   62/64   (60/70, 77/74, 55/64)
 //   32×32 conv1 3→32   122/77   45/45    21/19   38/35    57/48   28/31   (42/43, 44/51, 38/39)
 //   28×28 conv1 1→32    46/50   61/43     6/6    50/52    22/20   22/33   (37/20, 44/46, 38/38)
-// Blocked wins everywhere but in the backward-data pass of few input channels, where oneDNN's
-// blocked kernel for the input gradient is a slow reference path (6 GFLOP/s at C = 1): so
+// Blocked wins everywhere but in the backward-data pass of few input channels, where what
+// oneDNN picks for a blocked input gradient runs far slower (6 GFLOP/s at C = 1): so
 // that pass takes the plain layout below kMinBlockedDataChannels channels (the first layer,
 // whose input gradient training does not need anyway). NEWTON_ONEDNN_LAYOUT=plain|blocked
 // overrides the choice for such measurements.
