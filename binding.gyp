@@ -28,12 +28,17 @@
 #              `--showme:link`: Open MPI's) and defines NEWTON_HAVE_MPI; 'false' leaves it out
 #              (mpiInfo() then says why). Default: 'true' when `mpicc --showme:compile` runs, i.e.
 #              an Open MPI mpicc is on PATH (libopenmpi-dev).
+#   onednn_root  a prefix with oneDNN 3 headers (include/oneapi/dnnl): defines NEWTON_HAVE_ONEDNN
+#              and the library to open first at run time, <onednn_root>/lib/libdnnl.so.3 (note
+#              [oneDNN at run time] in native/core/cpu/onednn_library.cpp; nothing is linked).
+#              '' leaves oneDNN out. Default ''; scripts/build-gyp.js passes the prefix it finds.
 {
   'variables': {
     'use_blas%': '<!(node -p "[\'/usr/include/x86_64-linux-gnu/cblas.h\',\'/usr/include/aarch64-linux-gnu/cblas.h\',\'/usr/include/cblas.h\',\'/usr/include/openblas/cblas.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_turbojpeg%': '<!(node -p "[\'/usr/include/turbojpeg.h\',\'/usr/local/include/turbojpeg.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_png%': '<!(node -p "[\'/usr/include/png.h\',\'/usr/local/include/png.h\'].some(f => require(\'fs\').existsSync(f))")',
     'use_mpi%': '<!(node -p "require(\'child_process\').spawnSync(\'mpicc\', [\'--showme:compile\']).status === 0")',
+    'onednn_root%': '',
     'use_lapack%': '<!(node -p "[\'/usr/lib/x86_64-linux-gnu\',\'/usr/lib/aarch64-linux-gnu\',\'/usr/lib64\',\'/usr/lib\',\'/usr/local/lib\'].some(d => { try { return require(\'fs\').readFileSync(d + \'/libopenblas.so\').includes(\'dsyevd_\'); } catch (e) { return false; } })")',
   },
   'targets': [
@@ -95,6 +100,12 @@
         ['use_png=="true"', {
           'defines': ['NEWTON_HAVE_PNG=1'],
           'libraries': ['-lpng'],
+        }],
+        ['onednn_root!=""', {
+          'defines': ['NEWTON_HAVE_ONEDNN=1', 'NEWTON_ONEDNN_BUILD_LIBRARY="<(onednn_root)/lib/libdnnl.so.3"'],
+          'include_dirs': ['<(onednn_root)/include'],
+        }, {
+          'defines': ['NEWTON_ONEDNN_MISSING="node-gyp build without oneDNN headers: run scripts/install-onednn.sh and rebuild"'],
         }],
         ['use_mpi=="true"', {
           'defines': ['NEWTON_HAVE_MPI=1'],

@@ -304,10 +304,13 @@ void run_conv(CudaBackend& cuda, int pass, const ConvDims& d, const Conv2dParams
   }
 }
 
-// y: (N, K, P, Q) = x: (N, C, H, W) ⋆ w: (K, C, R, S)
-void conv2d_forward(Backend& backend, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+// y: (N, K, P, Q) = x: (N, C, H, W) ⋆ w: (K, C, R, S) (+ b: (K) when not null, by the BiasAdd
+// kernel: cuDNN adds a bias only in its fused convolution-bias-activation call)
+void conv2d_forward(Backend& backend, Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b,
+                    const Conv2dParams& p) {
   const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3)};
   run_conv<Forward>(as_cuda(backend), 0, d, p, ConvBuffers{x.raw(), w.raw(), y.raw()});
+  if (b != nullptr) backend.kernels().find<ops::BiasAdd>(y.dtype())(backend, y, y, *b);
 }
 
 // dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)

@@ -160,6 +160,11 @@ export interface NativeAddon extends NativeOps {
   setNumThreads(n: number): void;
   getGemmImplementation(): 'blas' | 'builtin';
   setGemmImplementation(impl: 'blas' | 'builtin'): void;
+  getConvImplementation(): 'onednn' | 'builtin';
+  /** RangeError naming why when 'onednn' is unavailable. */
+  setConvImplementation(impl: 'onednn' | 'builtin'): void;
+  /** Whether oneDNN loaded (native/core/cpu/onednn_library.cpp), its version and file, or why not. */
+  oneDnnInfo(): { available: boolean; version: string; library: string; reason: string };
   /** Copies a tensor into `out` on a worker thread; resolves when done. */
   readIntoAsync(tensor: NativeTensor, out: Float32Array | Float64Array | Int32Array): Promise<void>;
   /** Allocator statistics; device defaults to 'cpu'. */

@@ -1,6 +1,6 @@
 /**
- * Runtime information and settings: devices, the BLAS, threads, the GEMM implementation,
- * memory statistics.
+ * Runtime information and settings: devices, the BLAS, threads, the GEMM and convolution
+ * implementations, memory statistics.
  *
  * @packageDocumentation
  */
@@ -25,6 +25,26 @@ export interface DeviceInfo {
 /** Which GEMM the CPU backend uses: the linked BLAS or the built-in blocked kernel. */
 export type GemmImplementation = 'blas' | 'builtin';
 
+/**
+ * Which implementation the CPU backend's float32 convolutions use: oneDNN (when it loaded; the
+ * default then) or the built-in im2col + GEMM (always there; float64 always uses it).
+ */
+export type ConvImplementation = 'onednn' | 'builtin';
+
+/** Whether oneDNN is there for the CPU convolutions, and which, or why not. */
+export interface OneDnnInfo {
+  available: boolean;
+  /** '3.2.0' when available; else ''. */
+  version: string;
+  /** The library file loaded; else ''. */
+  library: string;
+  /**
+   * Why oneDNN is unavailable (the build had no headers, or no libdnnl.so.3 could be loaded:
+   * run scripts/install-onednn.sh, or set NEWTON_ONEDNN_LIBRARY); '' when available.
+   */
+  reason: string;
+}
+
 /** What {@link info} reports. */
 export interface RuntimeInfo {
   /** The package version (package.json). */
@@ -37,6 +57,10 @@ export interface RuntimeInfo {
   threads: number;
   /** The GEMM implementation in use. */
   gemm: GemmImplementation;
+  /** The convolution implementation in use (float32 on the CPU). */
+  conv: ConvImplementation;
+  /** oneDNN's version, or why it is absent. */
+  onednn: OneDnnInfo;
   /** The absolute path of the loaded native addon (.node). */
   addon: string;
 }
@@ -97,11 +121,11 @@ function readVersion(): string {
 }
 
 /**
- * The package version, the BLAS, whether LAPACK is there, the thread count, the GEMM in use and
- * the addon's path.
+ * The package version, the BLAS, whether LAPACK is there, the thread count, the GEMM and the
+ * convolution implementation in use, oneDNN's version (or why it is absent) and the addon's path.
  *
  * @example
- * info(); // { version: '0.1.0', blas: 'OpenBLAS', lapack: true, threads: 8, gemm: 'blas', addon: '/…/newton_cnn.node' }
+ * info(); // { version: '0.1.0', blas: 'OpenBLAS', lapack: true, threads: 8, gemm: 'blas', conv: 'onednn', onednn: { available: true, version: '3.2.0', … }, addon: '/…/newton_cnn.node' }
  */
 export function info(): RuntimeInfo {
   const n = native();
@@ -111,6 +135,8 @@ export function info(): RuntimeInfo {
     lapack: n.lapackAvailable(),
     threads: n.getNumThreads(),
     gemm: n.getGemmImplementation(),
+    conv: n.getConvImplementation(),
+    onednn: n.oneDnnInfo(),
     addon: n.addonPath(),
   };
 }
@@ -139,6 +165,25 @@ export function setGemmImplementation(impl: GemmImplementation): void {
 /** The CPU GEMM in use. */
 export function getGemmImplementation(): GemmImplementation {
   return native().getGemmImplementation();
+}
+
+/**
+ * Chooses the CPU backend's float32 convolutions: 'onednn' (RangeError naming why when oneDNN is
+ * unavailable; see {@link oneDnnAvailable}) or 'builtin' (im2col + GEMM). Results agree to
+ * rounding; float64 always runs the built-in path.
+ */
+export function setConvImplementation(impl: ConvImplementation): void {
+  native().setConvImplementation(impl);
+}
+
+/** The CPU convolution implementation in use. */
+export function getConvImplementation(): ConvImplementation {
+  return native().getConvImplementation();
+}
+
+/** Whether oneDNN loaded, so that setConvImplementation('onednn') works ({@link info}`().onednn` says why not). */
+export function oneDnnAvailable(): boolean {
+  return native().oneDnnInfo().available;
 }
 
 /** Whether the build linked a BLAS (so that setGemmImplementation('blas') works). */

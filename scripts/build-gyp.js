@@ -14,6 +14,10 @@
 //
 //   node scripts/build-gyp.js [-Duse_blas=false] [other node-gyp options]
 //   npm run build:gyp -- -Duse_blas=false
+//
+// oneDNN (the CPU convolutions, native/core/cpu/onednn_conv.h): this script looks for oneDNN 3
+// headers where CMakeLists.txt does ($NEWTON_ONEDNN_ROOT, .cache/onednn, /usr, /usr/local) and
+// passes the prefix found as -Donednn_root=<dir> (binding.gyp); -Donednn_root= leaves it out.
 'use strict';
 
 const { spawnSync } = require('child_process');
@@ -70,6 +74,25 @@ function findNodeGyp() {
   return null;
 }
 
+// The prefix whose include/oneapi/dnnl/dnnl_version.h is oneDNN 3.x, or '' (with the reason logged).
+function findOneDnn() {
+  const candidates = [process.env.NEWTON_ONEDNN_ROOT, path.join(ROOT, '.cache', 'onednn'), '/usr', '/usr/local'];
+  for (const dir of candidates) {
+    if (!dir) continue;
+    let text;
+    try {
+      text = fs.readFileSync(path.join(dir, 'include', 'oneapi', 'dnnl', 'dnnl_version.h'), 'utf8');
+    } catch (_) {
+      continue;
+    }
+    const major = /^#define DNNL_VERSION_MAJOR (\d+)/m.exec(text);
+    if (major && major[1] === '3') return path.resolve(dir);
+    log(`oneDNN in ${dir} is not 3.x (DNNL_VERSION_MAJOR ${major ? major[1] : '?'}): not used`);
+  }
+  log('no oneDNN 3 headers found (run scripts/install-onednn.sh): convolutions use the built-in im2col + GEMM');
+  return '';
+}
+
 function copySources() {
   fs.mkdirSync(SRC, { recursive: true });
   for (const name of ['binding.gyp', 'native']) {
@@ -100,6 +123,11 @@ function main() {
   }
   // gyp variables (-Duse_blas=false) must follow `--` or node-gyp's option parser eats them.
   const defines = extra.filter((a) => a.startsWith('-D'));
+  if (!defines.some((d) => d.startsWith('-Donednn_root='))) {
+    const onednn = findOneDnn();
+    if (onednn) log(`oneDNN 3 headers in ${onednn}/include: the convolutions use it where libdnnl.so.3 loads`);
+    defines.push(`-Donednn_root=${onednn}`);
+  }
   args.push(...extra.filter((a) => !a.startsWith('-D')));
   if (defines.length) args.push('--', ...defines);
   log(`running in ${path.relative(ROOT, SRC)}: node ${args.map((a) => (a === nodeGyp ? path.relative(ROOT, a) : a)).join(' ')}`);

@@ -27,6 +27,9 @@
 //   NEWTON_CUDA=AUTO|ON|OFF      passed to CMake as -DNEWTON_CUDA (default AUTO)
 //   NEWTON_USE_NCCL=AUTO|ON|OFF  passed to CMake as -DNEWTON_USE_NCCL (default AUTO): NCCL in the
 //                                CUDA backend (collectives of CUDA tensors)
+//   NEWTON_ONEDNN=AUTO|ON|OFF    passed to CMake as -DNEWTON_ONEDNN (default AUTO): the CPU
+//                                convolutions through oneDNN 3 (scripts/install-onednn.sh)
+//   NEWTON_ONEDNN_ROOT=<dir>     where oneDNN's include/ (and lib/) are, before .cache/onednn
 //   NEWTON_BUILD_JOBS=<n>        parallel build jobs (default: number of CPU cores)
 //   CXX                          C++ compiler to check for / use (default c++, g++ or clang++)
 //
@@ -195,7 +198,7 @@ function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log('usage: node scripts/build-native.js [--clean]\n' +
-      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_BUILD_FROM_SOURCE=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_USE_NCCL=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
+      'env: NEWTON_SKIP_NATIVE_BUILD=1, NEWTON_BUILD_FROM_SOURCE=1, NEWTON_CUDA=AUTO|ON|OFF, NEWTON_USE_NCCL=AUTO|ON|OFF, NEWTON_ONEDNN=AUTO|ON|OFF, NEWTON_BUILD_JOBS=<n>');
     return;
   }
   const unknown = argv.filter((a) => a !== '--clean');
@@ -213,6 +216,10 @@ function main() {
   const nccl = (process.env.NEWTON_USE_NCCL || 'AUTO').toUpperCase();
   if (!['AUTO', 'ON', 'OFF'].includes(nccl)) {
     fail(`NEWTON_USE_NCCL must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_USE_NCCL)}`);
+  }
+  const onednn = (process.env.NEWTON_ONEDNN || 'AUTO').toUpperCase();
+  if (!['AUTO', 'ON', 'OFF'].includes(onednn)) {
+    fail(`NEWTON_ONEDNN must be AUTO, ON or OFF, got ${JSON.stringify(process.env.NEWTON_ONEDNN)}`);
   }
 
   // The prebuilt addon, when it fits (see the top of this file).
@@ -240,7 +247,7 @@ function main() {
   const j = jobs();
 
   log(`cmake ${cm.version}; C++ compiler: ${cc.cxx}${cc.version ? ` (${cc.version})` : ''}`);
-  const extra = [`--CDNEWTON_CUDA=${cuda}`, `--CDNEWTON_USE_NCCL=${nccl}`, '--parallel', String(j)];
+  const extra = [`--CDNEWTON_CUDA=${cuda}`, `--CDNEWTON_USE_NCCL=${nccl}`, `--CDNEWTON_ONEDNN=${onednn}`, '--parallel', String(j)];
   if (process.env.CXX && process.platform !== 'win32') extra.push('--cxx', process.env.CXX);
 
   const t0 = Date.now();
@@ -249,8 +256,11 @@ function main() {
   // the values).
   const cached = cachedCMakeValue('NEWTON_CUDA');
   const cachedNccl = cachedCMakeValue('NEWTON_USE_NCCL') ?? 'AUTO';
-  if (command === 'compile' && cached !== null && (cached.toUpperCase() !== cuda || cachedNccl.toUpperCase() !== nccl)) {
-    log(`NEWTON_CUDA / NEWTON_USE_NCCL changed (${cached}/${cachedNccl} -> ${cuda}/${nccl}): reconfiguring`);
+  const cachedOnednn = cachedCMakeValue('NEWTON_ONEDNN') ?? 'AUTO';
+  if (command === 'compile' && cached !== null && (cached.toUpperCase() !== cuda || cachedNccl.toUpperCase() !== nccl ||
+    cachedOnednn.toUpperCase() !== onednn)) {
+    log(`NEWTON_CUDA / NEWTON_USE_NCCL / NEWTON_ONEDNN changed (${cached}/${cachedNccl}/${cachedOnednn} -> ` +
+      `${cuda}/${nccl}/${onednn}): reconfiguring`);
     runCMakeJs(cmakeJs, 'configure', extra);
   }
   runCMakeJs(cmakeJs, command, extra);

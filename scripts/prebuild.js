@@ -25,6 +25,11 @@
 //     libpng16.so.16 at run time (packages libturbojpeg0, libpng16-16); where one is missing,
 //     that format alone is unavailable and imageCodecs() says why. Building needs only
 //     turbojpeg.h and png.h (libturbojpeg0-dev, libpng-dev);
+//   - oneDNN (the CPU convolutions) not linked: the addon opens libdnnl.so.3 at run time where
+//     one is installed (note [oneDNN at run time] in native/core/cpu/onednn_library.cpp:
+//     $NEWTON_ONEDNN_LIBRARY, the build machine's .cache/onednn path compiled in, then the
+//     loader's path) and otherwise runs the built-in im2col + GEMM; building needs only its
+//     headers (scripts/install-onednn.sh);
 //   - MPI left out (NEWTON_USE_MPI=OFF): libmpi cannot be linked statically into an addon and
 //     must match the mpirun that starts the job, so the prebuilt has no collectives between
 //     processes (mpiInfo() says why); data-parallel jobs need an addon compiled where MPI is
@@ -135,7 +140,8 @@ function main() {
     'const a = require(process.argv[1]);' +
     'const e = a.lapackAvailable() ? a.symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2, { vectors: true }).values : null;' +
     'const c = a.imageCodecs();' +
-    'console.log(JSON.stringify({ blas: a.blasName(), lapack: a.lapackAvailable(), eigen: e && Array.from(e), jpeg: c.jpeg.library, png: c.png.library }))', ADDON],
+    'const o = a.oneDnnInfo();' +
+    'console.log(JSON.stringify({ blas: a.blasName(), lapack: a.lapackAvailable(), eigen: e && Array.from(e), jpeg: c.jpeg.library, png: c.png.library, onednn: o.available ? o.version : o.reason }))', ADDON],
   { encoding: 'utf8' });
   if (probe.status !== 0) fail(`the prebuilt does not load:\n${probe.stderr}`);
   const loaded = JSON.parse(probe.stdout.trim());
@@ -151,6 +157,7 @@ function main() {
     lapack: loaded.lapack,
     jpeg: loaded.jpeg,
     png: loaded.png,
+    onednn: loaded.onednn,
     minGlibc: glibc,
     minGlibcxx: glibcxx,
     node: process.version,

@@ -5,13 +5,16 @@
 // sum, to see what went wrong when a hash differs).
 //
 // The built-in GEMM is used: OpenBLAS picks its kernels by processor at run time, so its bits
-// differ between machines, while the built-in kernel's are fixed by the compiled code. A build
+// differ between machines, while the built-in kernel's are fixed by the compiled code. Likewise
+// the built-in convolutions (im2col + that GEMM), not oneDNN's, whose JIT kernels and thread
+// splits are chosen at run time (test/conv.onednn.test.ts holds oneDNN to the built-in path
+// within rounding). A build
 // with other floating-point code generation (e.g. -march with FMA contraction) changes them;
 // regenerate with `GOLDEN_CAPTURE=1 npx jest test/golden.cnn` and say why in the commit.
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { getGemmImplementation, randomNormal, setGemmImplementation, Tensor } from '../lib';
+import { getConvImplementation, getGemmImplementation, randomNormal, setConvImplementation, setGemmImplementation, Tensor } from '../lib';
 import { createDataset, type Dataset } from '../lib/data';
 import { cnn3, cnn5, crossEntropyLoss, squaredLoss, type Loss, type Sequential } from '../lib/nn';
 import { trainNewton, trainSgd } from '../lib/train';
@@ -117,12 +120,15 @@ async function compute(): Promise<Golden> {
 
 test('cnn3 / cnn5: z, gradient, Jv, Jᵀu, Gv, Hv, SGD and Newton iterates equal the golden values bit for bit', async () => {
   const before = getGemmImplementation();
+  const beforeConv = getConvImplementation();
   setGemmImplementation('builtin');
+  setConvImplementation('builtin');
   let got: Golden;
   try {
     got = await compute();
   } finally {
     setGemmImplementation(before);
+    setConvImplementation(beforeConv);
   }
   if (CAPTURE) {
     fs.mkdirSync(path.dirname(FILE), { recursive: true });

@@ -1,19 +1,49 @@
 // Runner (a) of the op cases (test/cases/case.ts): every case on every backend present, in
 // every dtype the backend runs, against the float64 reference, with the per-output
-// tolerances of note [case tolerances].
-import { families } from './cases';
+// tolerances of note [case tolerances]. On the CPU the conv family runs once per convolution
+// implementation (lib/runtime.ts setConvImplementation: oneDNN when it loaded, and the
+// built-in im2col + GEMM), each against the same reference; without oneDNN its run reports as
+// skipped with the reason.
+import { getConvImplementation, info, setConvImplementation, type ConvImplementation } from '../lib';
+import { families, type Family } from './cases';
 import { checkAgainstReference } from './cases/harness';
-import { describeEachBackend } from './helpers';
+import { describeEachBackend, type BackendInfo } from './helpers';
+
+function registerFamily(family: Family, b: BackendInfo): void {
+  for (const c of family.cases) {
+    const dtypes = (c.dtypes ?? ['float32', 'float64']).filter((d) => b.dtypes.includes(d));
+    for (const dtype of dtypes) {
+      test(`${c.op}: ${c.name} [${dtype}]`, () => checkAgainstReference(c, dtype, b.device));
+    }
+  }
+}
+
+// The family's cases with `impl` chosen for the CPU convolutions, the previous choice restored after.
+function underConvImplementation(family: Family, b: BackendInfo, impl: ConvImplementation): void {
+  describe(`${family.name} [conv: ${impl}]`, () => {
+    let saved: ConvImplementation;
+    beforeAll(() => {
+      saved = getConvImplementation();
+      setConvImplementation(impl);
+    });
+    afterAll(() => setConvImplementation(saved));
+    registerFamily(family, b);
+  });
+}
 
 describeEachBackend('op reference', (b) => {
   for (const family of families) {
-    describe(family.name, () => {
-      for (const c of family.cases) {
-        const dtypes = (c.dtypes ?? ['float32', 'float64']).filter((d) => b.dtypes.includes(d));
-        for (const dtype of dtypes) {
-          test(`${c.op}: ${c.name} [${dtype}]`, () => checkAgainstReference(c, dtype, b.device));
-        }
+    if (family.name === 'conv' && b.device === 'cpu') {
+      underConvImplementation(family, b, 'builtin');
+      const onednn = info().onednn;
+      if (onednn.available) {
+        underConvImplementation(family, b, 'onednn');
+      } else {
+        // Skipped on purpose, reason in the title: the library's own (info().onednn.reason).
+        test.skip(`${family.name} [conv: onednn] skipped: ${onednn.reason}`, () => undefined);
       }
-    });
+      continue;
+    }
+    describe(family.name, () => registerFamily(family, b));
   }
 });

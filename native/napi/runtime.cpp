@@ -1,4 +1,5 @@
-// Runtime functions: devices, BLAS and GEMM implementation, threads, memory statistics.
+// Runtime functions: devices, BLAS and GEMM implementation, oneDNN and the convolution
+// implementation, threads, memory statistics.
 #include <limits>
 #include <napi.h>
 
@@ -8,6 +9,7 @@
 #include "convert.h"
 #include "core/allocator.h"
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/onednn_conv.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "core/parallel.h"
@@ -91,6 +93,42 @@ Napi::Value SetGemmImplementation(const Info& info) {
       fail<ValueError>(op, ": impl must be 'blas' or 'builtin', got '", s, "'");
     }
     return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetConvImplementation(const Info& info) {
+  return guard(info, "getConvImplementation", [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), conv_impl() == ConvImpl::OneDnn ? "onednn" : "builtin");
+  });
+}
+
+Napi::Value SetConvImplementation(const Info& info) {
+  static constexpr const char* op = "setConvImplementation";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Value v = info[0];
+    if (!v.IsString()) fail<ArgumentTypeError>(op, ": impl must be 'onednn' or 'builtin', got ", describe(v));
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "onednn") {
+      set_conv_impl(ConvImpl::OneDnn);  // ValueError naming why when oneDNN is unavailable
+    } else if (s == "builtin") {
+      set_conv_impl(ConvImpl::Builtin);
+    } else {
+      fail<ValueError>(op, ": impl must be 'onednn' or 'builtin', got '", s, "'");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// oneDnnInfo(): { available, version, library, reason } (core/cpu/onednn_conv.h).
+Napi::Value OneDnnInfo(const Info& info) {
+  return guard(info, "oneDnnInfo", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("available", Napi::Boolean::New(env, onednn_available()));
+    o.Set("version", Napi::String::New(env, onednn_version()));
+    o.Set("library", Napi::String::New(env, onednn_library()));
+    o.Set("reason", Napi::String::New(env, onednn_missing()));
+    return o;
   });
 }
 
@@ -186,6 +224,9 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getGemmImplementation", Napi::Function::New(env, GetGemmImplementation, "getGemmImplementation"));
   exports.Set("setGemmImplementation", Napi::Function::New(env, SetGemmImplementation, "setGemmImplementation"));
+  exports.Set("getConvImplementation", Napi::Function::New(env, GetConvImplementation, "getConvImplementation"));
+  exports.Set("setConvImplementation", Napi::Function::New(env, SetConvImplementation, "setConvImplementation"));
+  exports.Set("oneDnnInfo", Napi::Function::New(env, OneDnnInfo, "oneDnnInfo"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStatsFn, "memoryStats"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCacheFn, "emptyCache"));
   exports.Set("setDebugChecks", Napi::Function::New(env, SetDebugChecks, "setDebugChecks"));

@@ -8,17 +8,23 @@
 // FLOPs of a conv pass (forward, backward-data or backward-filter) = 2·N·K·C·R·S·P·Q.
 // conv1 (C·R·S = 25 or 75) is memory-bound, so it is also reported in GB/s with
 // bytes = input + weights + output, each read or written once (float32).
+// Each conv pass runs under every convolution implementation present (oneDNN when it loaded,
+// and the built-in im2col + GEMM; `--conv` picks one), alternately, so both see the same load.
 import {
+  type ConvImplementation,
   Tensor,
   blasAvailable,
   conv2d,
   conv2dBackwardData,
   conv2dBackwardFilter,
   gemm,
+  getConvImplementation,
   getGemmImplementation,
   getNumThreads,
   info,
+  oneDnnAvailable,
   randomUniform,
+  setConvImplementation,
   setGemmImplementation,
   setNumThreads,
 } from '../../lib';
@@ -76,6 +82,8 @@ export interface Row {
   dataset: string | null;
   layer: string | null;
   pass: string | null;
+  /** The convolution implementation of a conv row. */
+  conv: ConvImplementation | null;
   shape: string;
   flops: number;
   bytes: number | null;
@@ -119,7 +127,7 @@ function gemmRow(
   b.dispose();
   const flops = 2 * m * n * k;
   return {
-    group: 'gemm', name, dataset, layer: null, pass: null,
+    group: 'gemm', name, dataset, layer: null, pass: null, conv: null,
     shape: `M=${m} N=${n} K=${k}${transB ? ' (Bᵀ)' : ''}`,
     flops, bytes: null, ms: timing.medianMs, minMs: timing.minMs, gflops: flops / (timing.medianMs * MB),
     fractionOfSgemm: null, gbPerS: null, target: null, samples: timing.samplesMs.length,
@@ -127,7 +135,7 @@ function gemmRow(
   };
 }
 
-function convRows(ds: Dataset, layer: ConvLayer, t: TimingOptions): Row[] {
+function convRows(ds: Dataset, layer: ConvLayer, convs: readonly ConvImplementation[], t: TimingOptions): Row[] {
   const [n, c, h, w] = layer.x;
   const [k, , r, s] = layer.w;
   const p = h + 2 * layer.pad - r + 1;
@@ -145,22 +153,27 @@ function convRows(ds: Dataset, layer: ConvLayer, t: TimingOptions): Row[] {
     ['backward-filter', () => conv2dBackwardFilter(dy, x, layer.w, opts)],
   ];
   const rows: Row[] = [];
+  const initialConv = getConvImplementation();
   for (const [pass, fn] of passes) {
-    const timing = time(fn, t);
-    rows.push({
-      group: 'conv', name: `${layer.name} ${pass}`, dataset: ds.name, layer: layer.name, pass,
-      shape: `x(${layer.x.join(',')}) w(${layer.w.join(',')})`,
-      flops, bytes: memoryBound ? bytes : null, ms: timing.medianMs, minMs: timing.minMs,
-      gflops: flops / (timing.medianMs * MB), fractionOfSgemm: null,
-      gbPerS: memoryBound ? bytes / (timing.medianMs * MB) : null, target: null,
-      samples: timing.samplesMs.length, innerIterations: timing.innerIterations,
-    });
+    for (const conv of convs) {
+      setConvImplementation(conv);
+      const timing = time(fn, t);
+      rows.push({
+        group: 'conv', name: `${layer.name} ${pass} [${conv}]`, dataset: ds.name, layer: layer.name, pass, conv,
+        shape: `x(${layer.x.join(',')}) w(${layer.w.join(',')})`,
+        flops, bytes: memoryBound ? bytes : null, ms: timing.medianMs, minMs: timing.minMs,
+        gflops: flops / (timing.medianMs * MB), fractionOfSgemm: null,
+        gbPerS: memoryBound ? bytes / (timing.medianMs * MB) : null, target: null,
+        samples: timing.samplesMs.length, innerIterations: timing.innerIterations,
+      });
+    }
   }
+  setConvImplementation(initialConv);
   for (const tt of [x, wt, dy]) tt.dispose();
   return rows;
 }
 
-function runImpl(impl: GemmImpl, batch: number, t: TimingOptions): ImplResult {
+function runImpl(impl: GemmImpl, batch: number, convs: readonly ConvImplementation[], t: TimingOptions): ImplResult {
   setGemmImplementation(impl);
   const datasets = [cnn3(batch, 28, 28, 1), cnn3(batch, 32, 32, 3)];
   const rows: Row[] = [];
@@ -184,7 +197,7 @@ function runImpl(impl: GemmImpl, batch: number, t: TimingOptions): ImplResult {
   for (const ds of datasets) {
     for (const l of ds.layers) {
       process.stdout.write(`  [${impl}] ${ds.name} ${l.name} passes …\n`);
-      rows.push(...convRows(ds, l, t));
+      rows.push(...convRows(ds, l, convs, t));
     }
   }
   // SGEMM again at the end: on a machine whose load changed during the run, the better of the
@@ -249,6 +262,19 @@ function printResult(res: ImplResult, batch: number): void {
   console.log('conv1 (C·R·S = 25 / 75) is memory-bound: judged by GB/s (bytes = input + weights + output, once each), not by the target.');
 }
 
+// The convolution implementations of `--conv` (both when absent and oneDNN loaded); exits with
+// the reason when oneDNN is asked for and unavailable.
+export function convImplementations(option: string | boolean | undefined): ConvImplementation[] {
+  if (option === undefined) return oneDnnAvailable() ? ['builtin', 'onednn'] : ['builtin'];
+  if (option !== 'onednn' && option !== 'builtin') {
+    throw new Error(`--conv must be onednn or builtin, got ${JSON.stringify(option)}`);
+  }
+  if (option === 'onednn' && !oneDnnAvailable()) {
+    throw new Error(`--conv onednn: oneDNN is not available: ${info().onednn.reason}`);
+  }
+  return [option];
+}
+
 const USAGE = [
   '  --quick          few repeats and batch 16 (CI smoke test)',
   '  --builtin        also run everything with the built-in GEMM (after the BLAS run)',
@@ -256,6 +282,7 @@ const USAGE = [
   '  --repeats N      timed samples per case, median reported (default 7; 3 with --quick)',
   '  --warmup N       untimed warm-up calls per case (default 2; 1 with --quick)',
   '  --threads N      setNumThreads(N) first (default: the library default)',
+  '  --conv IMPL      the conv lines with one convolution implementation, onednn or builtin (default: both when oneDNN loaded)',
   '  --json FILE      write the results as JSON',
   '  --device D       run the per-op lines on D (cpu, cuda, cuda:N; default cpu); on a GPU the cnn3 CPU tables are skipped',
   '  --ops-only       only the per-op lines (every declared op, test/cases)',
@@ -265,7 +292,7 @@ const USAGE = [
 async function run(argv: readonly string[]): Promise<number> {
   const opts = parseOptions(argv, {
     flags: ['--quick', '--builtin', '--ops-only'],
-    values: ['--json', '--batch', '--repeats', '--warmup', '--threads', '--device', '--op'],
+    values: ['--json', '--batch', '--repeats', '--warmup', '--threads', '--device', '--op', '--conv'],
   });
   const quick = opts.has('--quick');
   const batch = positiveInt(opts, '--batch', quick ? 16 : 128);
@@ -289,6 +316,8 @@ async function run(argv: readonly string[]): Promise<number> {
   console.log(`batch ${batch}; median of ${timing.repeats} samples after ${timing.warmup} warm-up call(s)` +
     `${quick ? ' (--quick)' : ''}; float32`);
 
+  const convs = convImplementations(opts.get('--conv'));
+  console.log(`convolutions: ${convs.join(' and ')} (oneDNN: ${inf.onednn.available ? inf.onednn.version : inf.onednn.reason})`);
   const impls: GemmImpl[] = [blasAvailable() ? 'blas' : 'builtin'];
   if (opts.has('--builtin')) {
     if (impls[0] === 'builtin') console.log('--builtin: no BLAS in this build, the run below already uses the built-in GEMM');
@@ -302,7 +331,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     if (!opsOnly) {
       for (const impl of impls) {
-        const res = runImpl(impl, batch, timing);
+        const res = runImpl(impl, batch, convs, timing);
         results.push(res);
         printResult(res, batch);
       }

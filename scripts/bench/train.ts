@@ -9,7 +9,9 @@
 //   conv layer: forward + backward-filter, plus backward-data for every conv but the first
 //               (the input's gradient is not needed), each 2·N·K·C·R·S·P·Q;
 //   linear:     forward, weight gradient and input gradient, each 2·N·F·classes.
-import { Tensor, gemm, getNumThreads, info, randomUniform } from '../../lib';
+// Each input runs under every convolution implementation present (oneDNN when it loaded, and the
+// built-in im2col + GEMM; `--conv` picks one), alternately, so both see the same load.
+import { Tensor, gemm, getConvImplementation, getNumThreads, info, randomUniform, setConvImplementation, type ConvImplementation } from '../../lib';
 import { cnn3 as cnn3Model, squaredLoss } from '../../lib/nn';
 import { Sgd } from '../../lib/optim';
 import {
@@ -25,13 +27,14 @@ import {
   positiveInt,
   writeJson,
 } from './common';
-import { cnn3 as cnn3Shapes } from './ops';
+import { cnn3 as cnn3Shapes, convImplementations } from './ops';
 
 export const TARGET_FRACTION = 0.5;
 const CLASSES = 10;
 
 interface StepRow {
   input: string;
+  conv: ConvImplementation;
   batch: number;
   msMedian: number;
   msMin: number;
@@ -99,19 +102,23 @@ export function sgdStepWorkload(input: [number, number, number], batch: number):
   };
 }
 
-function stepRow(input: [number, number, number], batch: number, repeats: number, sgemm: number): StepRow {
+function stepRow(input: [number, number, number], conv: ConvImplementation, batch: number, repeats: number, sgemm: number): StepRow {
   const [c, h, w] = input;
+  const initialConv = getConvImplementation();
+  setConvImplementation(conv);
   const work = sgdStepWorkload(input, batch);
   let timing: Timing;
   try {
     timing = measure(work.step, { repeats, warmup: 2, minSampleMs: 0 });
   } finally {
     work.dispose();
+    setConvImplementation(initialConv);
   }
   const flops = cnn3StepFlops(batch, h, w, c);
   const gflops = flops / (timing.medianMs * 1e6);
   return {
     input: `${h}x${w}x${c}`,
+    conv,
     batch,
     msMedian: timing.medianMs,
     msMin: timing.minMs,
@@ -123,21 +130,24 @@ function stepRow(input: [number, number, number], batch: number, repeats: number
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--batch', '--repeats'] });
+  const opts = parseOptions(argv, { flags: ['--quick'], values: ['--json', '--batch', '--repeats', '--conv'] });
+  const convs = convImplementations(opts.get('--conv'));
   const quick = opts.get('--quick') === true;
   const batch = positiveInt(opts, '--batch', quick ? 16 : 128);
   const repeats = positiveInt(opts, '--repeats', quick ? 3 : 15);
   const runtime = info();
   console.log(`newton-cnn ${runtime.version}: SGD training step of cnn3 (squared loss, batch ${batch})`);
   console.log(`GEMM: ${runtime.gemm} (${runtime.blas}), ${getNumThreads()} threads, load average ${fmt(loadAverage(), 2)}`);
+  console.log(`convolutions: ${convs.join(' and ')} (oneDNN: ${runtime.onednn.available ? runtime.onednn.version : runtime.onednn.reason})`);
   const sgemm = sgemmGflops(repeats);
   console.log(`SGEMM 1024³: ${fmt(sgemm)} GFLOP/s\n`);
-  const rows = [
-    stepRow([1, 28, 28], batch, repeats, sgemm),
-    stepRow([3, 32, 32], batch, repeats, sgemm),
-  ];
+  const rows: StepRow[] = [];
+  for (const input of [[1, 28, 28], [3, 32, 32]] as [number, number, number][]) {
+    for (const conv of convs) rows.push(stepRow(input, conv, batch, repeats, sgemm));
+  }
   const columns: Column[] = [
     { title: 'input', align: 'left' },
+    { title: 'conv', align: 'left' },
     { title: 'batch', align: 'right' },
     { title: 'ms/step (median)', align: 'right' },
     { title: 'min', align: 'right' },
@@ -152,6 +162,7 @@ async function run(argv: readonly string[]): Promise<number> {
       columns,
       rows.map((r) => [
         r.input,
+        r.conv,
         String(r.batch),
         fmt(r.msMedian),
         fmt(r.msMin),
@@ -177,6 +188,7 @@ export const suite: BenchSuite = {
     '  --quick          batch 16 and 3 repeats (a smoke test)',
     '  --batch N        batch size (default 128)',
     '  --repeats N      timed steps (default 15)',
+    '  --conv IMPL      one convolution implementation, onednn or builtin (default: both when oneDNN loaded)',
     '  --json FILE      also write the results as JSON',
   ].join('\n'),
   run,

@@ -4,6 +4,7 @@
 
 #include "../parallel.h"
 #include "cpu_backend.h"
+#include "onednn_conv.h"
 
 namespace newton {
 
@@ -25,6 +26,13 @@ std::string CpuBackend::description() const {
   std::string s = std::string("GEMM: ") + (gemm_impl() == GemmImpl::Blas ? blas_name() : "built-in");
   if (blas_available() && gemm_impl() != GemmImpl::Blas) s += std::string(" (") + blas_name() + " available)";
   if (!blas_available()) s += " (no BLAS in this build)";
+  // The float32 convolutions (onednn_conv.h); float64 always runs im2col + GEMM.
+  if (conv_impl() == ConvImpl::OneDnn) {
+    s += "; convolutions: oneDNN " + onednn_version();
+  } else {
+    s += "; convolutions: im2col + GEMM";
+    s += onednn_available() ? " (oneDNN " + onednn_version() + " available)" : " (no oneDNN)";
+  }
   return s + ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }
 

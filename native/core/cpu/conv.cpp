@@ -1,4 +1,6 @@
-// 2-D convolution on the CPU: im2col + GEMM.
+// 2-D convolution on the CPU: im2col + GEMM, the path of float64 and of float32 when oneDNN
+// is not in use (onednn_conv.h; the kernels at the end of this file choose), and the
+// reference the oneDNN path is tested against (test/conv.onednn.test.ts).
 //
 // Note [batched im2col]
 // ~~~~~~~~~~~~~~~~~~~~~
@@ -44,6 +46,7 @@
 #include "../parallel.h"
 #include "../ops/conv.h"
 #include "cpu_backend.h"
+#include "onednn_conv.h"
 
 namespace newton {
 
@@ -414,24 +417,47 @@ void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
   if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
 }
 
-// y: (N, K, P, Q), x: (N, C, H, W), w: (K, C, R, S)
-void conv2d_forward(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+OneDnnConvShape onednn_shape(const ConvShape& sh) {
+  return OneDnnConvShape{sh.n, sh.c, sh.h, sh.w, sh.k, sh.r, sh.s, sh.p, sh.q, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w};
+}
+
+// float32 runs through oneDNN when it is in use (onednn_conv.h), with the bias in its output
+// write; otherwise, and for float64, the im2col path above and then the BiasAdd kernel.
+// y: (N, K, P, Q), x: (N, C, H, W), w: (K, C, R, S), b: (K) or null
+void conv2d_forward(Backend& backend, Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b,
+                    const Conv2dParams& p) {
   const ConvShape sh = conv_shape(x, w, y, p);
-  if (x.dtype() == DType::F32) return forward(sh, x.data<float>(), w.data<float>(), y.data<float>());
-  forward(sh, x.data<double>(), w.data<double>(), y.data<double>());
+  if (x.dtype() == DType::F32) {
+    const float* bias = b != nullptr ? b->data<float>() : nullptr;
+    if (onednn_conv_forward(onednn_shape(sh), x.data<float>(), w.data<float>(), bias, false, false, y.data<float>())) {
+      return;
+    }
+    forward(sh, x.data<float>(), w.data<float>(), y.data<float>());
+  } else {
+    forward(sh, x.data<double>(), w.data<double>(), y.data<double>());
+  }
+  if (b != nullptr) backend.kernels().find<ops::BiasAdd>(y.dtype())(backend, y, y, *b);
 }
 
 // dx: (N, C, H, W), dy: (N, K, P, Q), w: (K, C, R, S)
 void conv2d_backward_data(Backend&, Tensor& dx, const Tensor& dy, const Tensor& w, const Conv2dParams& p) {
   const ConvShape sh = conv_shape(dx, w, dy, p);
-  if (dy.dtype() == DType::F32) return backward_data(sh, dy.data<float>(), w.data<float>(), dx.data<float>());
+  if (dy.dtype() == DType::F32) {
+    if (onednn_conv_backward_data(onednn_shape(sh), dy.data<float>(), w.data<float>(), dx.data<float>())) return;
+    return backward_data(sh, dy.data<float>(), w.data<float>(), dx.data<float>());
+  }
   backward_data(sh, dy.data<double>(), w.data<double>(), dx.data<double>());
 }
 
 // dw: (K, C, R, S), dy: (N, K, P, Q), x: (N, C, H, W)
 void conv2d_backward_filter(Backend&, Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
   const ConvShape sh = conv_shape(x, dw, dy, p);
-  if (dy.dtype() == DType::F32) return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());
+  if (dy.dtype() == DType::F32) {
+    if (onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr)) {
+      return;
+    }
+    return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());
+  }
   backward_filter(sh, dy.data<double>(), x.data<double>(), dw.data<double>());
 }
 

@@ -36,10 +36,11 @@ struct Conv2d {
   static constexpr OpInfo info{"conv2d", Pass::Forward, "", "",
                                "2-D convolution (cross-correlation), NCHW: x (N, C, H, W), w (K, C, R, S), b (K) or null -> (N, K, P, Q)"};
   static constexpr std::array<const char*, 4> args{"x", "w", "b", "options"};
-  // y: (N, K, P, Q) = x ⋆ w, without the bias (added by BiasAdd).
-  using Kernel = void(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Conv2dParams& p);
+  // y: (N, K, P, Q) = x ⋆ w (+ b when b is not null): a backend adds the bias in its output
+  // write where it can (oneDNN on the CPU, onednn_conv.h), else with its BiasAdd kernel.
+  using Kernel = void(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p);
   // For the profiler (profile.h): 2·N·K·P·Q·C·R·S, as every pass of conv2d.
-  static double flops(const Tensor& y, const Tensor&, const Tensor& w, const Conv2dParams&) {
+  static double flops(const Tensor& y, const Tensor&, const Tensor& w, const Tensor*, const Conv2dParams&) {
     return 2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.numel() / w.dim(0));
   }
   static Tensor run(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
@@ -53,12 +54,11 @@ struct Conv2d {
         fail<ShapeError>(op, ": b must have shape (", w.dim(0), ") to match the filters of w ", fmt(w.shape()),
                          ", got shape ", fmt(b->shape()));
       }
-      backend_running<BiasAdd>(op, x);
+      backend_running<BiasAdd>(op, x);  // the kernels fall back to it
     }
     backend_running<Conv2d>(op, x);
     Tensor y = allocate_like(op, x, y_shape);
-    launch<Conv2d>(x, y, x, w, p);
-    if (b != nullptr) launch<BiasAdd>(y, y, y, *b);
+    launch<Conv2d>(x, y, x, w, b, p);
     return y;
   }
 };
