@@ -41,8 +41,8 @@
 #include <vector>
 
 #include "../error.h"
-#include "../ops/conv.h"
 #include "../parallel.h"
+#include "../ops/conv.h"
 #include "../scalar_math.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
