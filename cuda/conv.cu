@@ -1,6 +1,7 @@
 // 2-D convolution on the GPU (native/core/ops/conv.h), float32, through cuDNN's legacy
 // convolution API (still shipped by cuDNN 9). The bias of conv2d is added by the BiasAdd
-// kernel (channel.cu).
+// kernel (channel.cu); the fused passes of note [fused conv passes] (core/ops/conv.h) are at
+// the end.
 //
 // Note [cuDNN math and determinism]
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -25,11 +26,15 @@
 #include <climits>
 #include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "check.h"
+#include "core/ops/channel.h"
 #include "core/ops/conv.h"
+#include "core/scalar_math.h"
 #include "cuda_backend.h"
+#include "launch.cuh"
 
 namespace newton {
 namespace cuda {
@@ -150,6 +155,7 @@ struct ConvBuffers {
 struct Forward {
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
   static constexpr const char* kOp = ops::Conv2d::info.name;
+  static int64_t out_elements(const ConvDims& d) { return d.n * d.k * d.p * d.q; }
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionForwardAlgorithmMaxCount(h, &n));
@@ -164,10 +170,11 @@ struct Forward {
     return cudnnFindConvolutionForwardAlgorithmEx(h, s.x.get(), b.a, s.w.get(), b.b, s.conv.get(), s.y.get(), b.out,
                                                   want, got, perf, ws, ws_bytes);
   }
-  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes) {
-    const float one = 1.0f, zero = 0.0f;
+  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes,
+                  float beta) {
+    const float one = 1.0f;
     NEWTON_CUDNN_CHECK(kOp, cudnnConvolutionForward(h, &one, s.x.get(), b.a, s.w.get(), b.b, s.conv.get(),
-                                                    static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, &zero,
+                                                    static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, &beta,
                                                     s.y.get(), b.out));
   }
 };
@@ -175,6 +182,7 @@ struct Forward {
 struct BackwardData {
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
   static constexpr const char* kOp = ops::Conv2dBackwardData::info.name;
+  static int64_t out_elements(const ConvDims& d) { return d.n * d.c * d.h * d.w; }
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &n));
@@ -189,17 +197,19 @@ struct BackwardData {
     return cudnnFindConvolutionBackwardDataAlgorithmEx(h, s.w.get(), b.a, s.y.get(), b.b, s.conv.get(), s.x.get(),
                                                        b.out, want, got, perf, ws, ws_bytes);
   }
-  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes) {
-    const float one = 1.0f, zero = 0.0f;
+  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes,
+                  float beta) {
+    const float one = 1.0f;
     NEWTON_CUDNN_CHECK(kOp, cudnnConvolutionBackwardData(h, &one, s.w.get(), b.a, s.y.get(), b.b, s.conv.get(),
                                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), ws, bytes,
-                                                         &zero, s.x.get(), b.out));
+                                                         &beta, s.x.get(), b.out));
   }
 };
 
 struct BackwardFilter {
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
   static constexpr const char* kOp = ops::Conv2dBackwardFilter::info.name;
+  static int64_t out_elements(const ConvDims& d) { return d.k * d.c * d.r * d.s; }
   static int max_count(cudnnHandle_t h) {
     int n = 0;
     NEWTON_CUDNN_CHECK(kOp, cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &n));
@@ -214,11 +224,12 @@ struct BackwardFilter {
     return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, s.x.get(), b.a, s.y.get(), b.b, s.conv.get(), s.w.get(),
                                                          b.out, want, got, perf, ws, ws_bytes);
   }
-  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes) {
-    const float one = 1.0f, zero = 0.0f;
+  static void run(cudnnHandle_t h, const ConvSetup& s, const ConvBuffers& b, int algo, void* ws, std::size_t bytes,
+                  float beta) {
+    const float one = 1.0f;
     NEWTON_CUDNN_CHECK(kOp, cudnnConvolutionBackwardFilter(h, &one, s.x.get(), b.a, s.y.get(), b.b, s.conv.get(),
                                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), ws,
-                                                           bytes, &zero, s.w.get(), b.out));
+                                                           bytes, &beta, s.w.get(), b.out));
   }
 };
 
@@ -272,8 +283,11 @@ ConvAlgoChoice choose_algorithm(cudnnHandle_t h, Allocator& allocator, const Con
 }
 
 // Runs one pass: descriptors, the cached (or newly chosen) algorithm, a workspace, the call.
+// beta = 1 adds the result to the output (conv2dJvp's second convolution); the timed search
+// writes its output, so a call with beta ≠ 0 searches on a scratch output instead.
 template <typename Pass>
-void run_conv(CudaBackend& cuda, int pass, const ConvDims& d, const Conv2dParams& prm, const ConvBuffers& b) {
+void run_conv(CudaBackend& cuda, int pass, const ConvDims& d, const Conv2dParams& prm, const ConvBuffers& b,
+              float beta = 0.0f) {
   cuda.set_device();
   const bool tf32 = cuda.tf32();
   CachingAllocator& allocator = cuda.caching_allocator();
@@ -284,14 +298,17 @@ void run_conv(CudaBackend& cuda, int pass, const ConvDims& d, const Conv2dParams
     ConvSetup s(Pass::kOp, pass, d, prm, tf32);
     auto it = cache.find(s.key);
     if (it == cache.end()) {
-      const ConvAlgoChoice choice = choose_algorithm<Pass>(h, allocator, s, b, d, prm, tf32);
+      const bool keep_output = beta != 0.0f;
+      Workspace scratch(allocator, keep_output ? sizeof(float) * static_cast<std::size_t>(Pass::out_elements(d)) : 0);
+      const ConvBuffers search = keep_output ? ConvBuffers{b.a, b.b, scratch.get()} : b;
+      const ConvAlgoChoice choice = choose_algorithm<Pass>(h, allocator, s, search, d, prm, tf32);
       it = cache.emplace(s.key, choice).first;
     }
     const ConvAlgoChoice& choice = it->second;
     // Exact mode keeps CUDNN_FMA_MATH on the descriptor whatever the search reported.
     if (tf32) NEWTON_CUDNN_CHECK(Pass::kOp, cudnnSetConvolutionMathType(s.conv.get(), choice.math));
     Workspace ws(allocator, choice.workspace);
-    Pass::run(h, s, b, choice.algo, ws.get(), ws.bytes());
+    Pass::run(h, s, b, choice.algo, ws.get(), ws.bytes(), beta);
   } catch (const ShapeError&) {
     throw;
   } catch (const OutOfMemoryError& e) {
@@ -325,12 +342,64 @@ void conv2d_backward_filter(Backend& backend, Tensor& dw, const Tensor& dy, cons
   run_conv<BackwardFilter>(as_cuda(backend), 2, d, p, ConvBuffers{x.raw(), dy.raw(), dw.raw()});
 }
 
+// --- the fused passes (note [fused conv passes] in core/ops/conv.h) -------------------------
+
+// Runs this backend's float32 kernel of OpT (registered by another file of this library):
+// the core's launch() is not linked into it.
+template <typename OpT, typename... A>
+void run_kernel(Backend& backend, A&&... args) {
+  typename OpT::Kernel* kernel = backend.kernels().find<OpT>(DType::F32);
+  if (kernel == nullptr) fail<Error>(OpT::info.name, ": no CUDA kernel registered (internal error)");
+  kernel(backend, std::forward<A>(args)...);
+}
+
+// y: (N, K, P, Q) = relu(x ⋆ w + b): cuDNN's convolution, then one pass adding b (when given)
+// and applying relu, with the CPU's roundings (one float addition, then relu).
+void conv2d_relu(Backend& backend, Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3)};
+  run_conv<Forward>(cuda, 0, d, p, ConvBuffers{x.raw(), w.raw(), y.raw()});
+  float* out = y.data<float>();
+  const float* bias = b != nullptr ? b->data<float>() : nullptr;
+  const int64_t plane = d.p * d.q, k = d.k;
+  launch_for_each(ops::Conv2dRelu::info.name, cuda.stream(), y.numel(), [=] __device__(int64_t i) {
+    const float v = bias != nullptr ? add_rn(out[i], bias[(i / plane) % k]) : out[i];
+    out[i] = math::relu(v);
+  });
+}
+
+// dx (or null): (N, C, H, W), dw: (K, C, R, S), db (or null): (K); dy: (N, K, P, Q). cuDNN has
+// no pass that shares dy between its backward passes: backward data, backward filter and
+// the deterministic bias-gradient kernel of biasGrad (channel.cu).
+void conv2d_backward_all(Backend& backend, Tensor* dx, Tensor& dw, Tensor* db, const Tensor& dy, const Tensor& x,
+                         const Tensor& w, const Conv2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), dy.dim(2), dy.dim(3)};
+  if (dx != nullptr) run_conv<BackwardData>(cuda, 1, d, p, ConvBuffers{w.raw(), dy.raw(), dx->raw()});
+  run_conv<BackwardFilter>(cuda, 2, d, p, ConvBuffers{x.raw(), dy.raw(), dw.raw()});
+  if (db != nullptr) run_kernel<ops::BiasGrad>(backend, *db, dy);
+}
+
+// ry: (N, K, P, Q) = W ⋆ rx + V ⋆ x + vb: V ⋆ x, then W ⋆ rx added by the same convolution
+// with beta = 1 (no separate add pass), then the bias by biasAdd's kernel.
+void conv2d_jvp(Backend& backend, Tensor& ry, const Tensor& x, const Tensor& w, const Tensor* rx, const Tensor& v,
+                const Tensor* vb, const Conv2dParams& p) {
+  CudaBackend& cuda = as_cuda(backend);
+  const ConvDims d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), ry.dim(2), ry.dim(3)};
+  run_conv<Forward>(cuda, 0, d, p, ConvBuffers{x.raw(), v.raw(), ry.raw()});
+  if (rx != nullptr) run_conv<Forward>(cuda, 0, d, p, ConvBuffers{rx->raw(), w.raw(), ry.raw()}, 1.0f);
+  if (vb != nullptr) run_kernel<ops::BiasAdd>(backend, ry, ry, *vb);
+}
+
 }  // namespace
 
 void register_conv_kernels(KernelTable& table) {
   table.add<ops::Conv2d>(kFloat32Only, conv2d_forward);
   table.add<ops::Conv2dBackwardData>(kFloat32Only, conv2d_backward_data);
   table.add<ops::Conv2dBackwardFilter>(kFloat32Only, conv2d_backward_filter);
+  table.add<ops::Conv2dRelu>(kFloat32Only, conv2d_relu);
+  table.add<ops::Conv2dBackward>(kFloat32Only, conv2d_backward_all);
+  table.add<ops::Conv2dJvp>(kFloat32Only, conv2d_jvp);
 }
 
 }  // namespace cuda

@@ -5,7 +5,7 @@ import type { DType } from './types';
 import type { NativeConv2dOptions, NativeGemmOptions, NativeNormalOptions, NativePool2dOptions, NativeTensor, NativeUniformOptions } from './native';
 
 /** The name of a native op. */
-export type OpName = 'fill' | 'copy' | 'cast' | 'channelCopy' | 'channelSlice' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'tanh' | 'tanhBackward' | 'rsqrt' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'channelAffine' | 'channelCombine' | 'batchNormStats' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal' | 'newtonResidual' | 'newtonResidualBackward' | 'newtonResidualJvp' | 'newtonResidualVjpJvp' | 'cgNetUpdate' | 'cgNetUpdateBackward' | 'cgNetUpdateJvp' | 'cgNetUpdateVjpJvp';
+export type OpName = 'fill' | 'copy' | 'cast' | 'channelCopy' | 'channelSlice' | 'add' | 'sub' | 'mul' | 'scale' | 'axpy' | 'relu' | 'reluMask' | 'reluBackward' | 'tanh' | 'tanhBackward' | 'rsqrt' | 'sum' | 'dot' | 'squaredNorm' | 'cgUpdate' | 'biasAdd' | 'biasGrad' | 'channelDot' | 'channelAffine' | 'channelCombine' | 'batchNormStats' | 'gemm' | 'linear' | 'linearBackward' | 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFilter' | 'conv2dRelu' | 'conv2dBackward' | 'conv2dJvp' | 'maxPool2d' | 'maxPool2dBackward' | 'maxPool2dReluBackward' | 'maxPool2dJvp' | 'avgPool2d' | 'avgPool2dBackward' | 'squaredLoss' | 'squaredLossGradient' | 'squaredLossHessianProduct' | 'softmax' | 'softmaxCrossEntropy' | 'softmaxCrossEntropyGradient' | 'softmaxCrossEntropyHessianProduct' | 'randomUniform' | 'randomNormal' | 'newtonResidual' | 'newtonResidualBackward' | 'newtonResidualJvp' | 'newtonResidualVjpJvp' | 'cgNetUpdate' | 'cgNetUpdateBackward' | 'cgNetUpdateJvp' | 'cgNetUpdateVjpJvp';
 
 /** Every op of the addon, with the signature of its declaration. */
 export interface NativeOps {
@@ -73,6 +73,12 @@ export interface NativeOps {
   conv2dBackwardData(dy: NativeTensor, w: NativeTensor, xShape: readonly number[], options?: NativeConv2dOptions): NativeTensor;
   /** The gradient of conv2d with respect to its filter: dy (N, K, P, Q), x (N, C, H, W) -> wShape (vjp of conv2d with respect to w). */
   conv2dBackwardFilter(dy: NativeTensor, x: NativeTensor, wShape: readonly number[], options?: NativeConv2dOptions): NativeTensor;
+  /** relu(conv2d(x, w, b)) in one pass: x (N, C, H, W), w (K, C, R, S), b (K) or null -> (N, K, P, Q) (fused conv2d). */
+  conv2dRelu(x: NativeTensor, w: NativeTensor, b?: NativeTensor | null, options?: NativeConv2dOptions): NativeTensor;
+  /** The gradients of conv2d with dy gathered once: dx (N, C, H, W) or null, dw (K, C, R, S), db (K) or null (vjp of conv2d with respect to all). */
+  conv2dBackward(dy: NativeTensor, x: NativeTensor, w: NativeTensor, options?: NativeConv2dOptions & { inputGradient?: boolean; bias?: boolean }): { dx: NativeTensor | null; dw: NativeTensor; db: NativeTensor | null; };
+  /** The R-operator of conv2d: W∗rx + V∗x + vb, x and rx (N, C, H, W) (rx may be null), w and v (K, C, R, S), vb (K) or null -> (N, K, P, Q) (jvp of conv2d with respect to all). */
+  conv2dJvp(x: NativeTensor, w: NativeTensor, rx: NativeTensor | null, v: NativeTensor, vb?: NativeTensor | null, options?: NativeConv2dOptions): NativeTensor;
   /** Max pooling, NCHW: x (N, C, H, W) -> y (N, C, P, Q) and argmax (int32, same shape). */
   maxPool2d(x: NativeTensor, options: NativePool2dOptions): { y: NativeTensor; argmax: NativeTensor; };
   /** The gradient of maxPool2d: routes dy (N, C, P, Q) to the argmax positions of a tensor of xShape (vjp of maxPool2d with respect to x). */

@@ -351,6 +351,37 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   return callOp('biasGrad', dy);
 }
 
+/**
+ * relu(conv2d(x, w, b)) in one pass: the bias and the ReLU are applied as the convolution
+ * writes its output, with the same roundings as conv2d followed by relu. x (N, C, H, W),
+ * w (K, C, R, S), b (K) or null -> (N, K, P, Q).
+ */
+export function conv2dRelu(x: Tensor, w: Tensor, b?: Tensor | null, options?: Conv2dOptions): Tensor {
+  return callOp('conv2dRelu', x, w, b, options);
+}
+
+/** Options of {@link conv2dBackward}: conv2d's stride and padding, and whether to compute dx and db (default true). */
+export type Conv2dBackwardOptions = Conv2dOptions & { inputGradient?: boolean; bias?: boolean };
+
+/**
+ * The gradients of conv2d for dy (N, K, P, Q), with dy read once for all of them:
+ * dx = Wᵀ∗dy (N, C, H, W) or null when `options.inputGradient` is false, dw = dy⋆x
+ * (K, C, R, S), and db = Σ dy over n, p, q (K, summed in double) or null when
+ * `options.bias` is false.
+ */
+export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, options?: Conv2dBackwardOptions): { dx: Tensor | null; dw: Tensor; db: Tensor | null } {
+  return callOp('conv2dBackward', dy, x, w, options);
+}
+
+/**
+ * The R-operator of conv2d: R{y} = W∗R{x} + V∗x + v_b (N, K, P, Q), for x and R{x}
+ * (N, C, H, W) (R{x} null: zero), w and its tangent v (K, C, R, S), and the bias tangent
+ * vb (K) or null.
+ */
+export function conv2dJvp(x: Tensor, w: Tensor, rx: Tensor | null, v: Tensor, vb?: Tensor | null, options?: Conv2dOptions): Tensor {
+  return callOp('conv2dJvp', x, w, rx, v, vb, options);
+}
+
 // --- pooling ------------------------------------------------------------------------------------------------
 
 /**

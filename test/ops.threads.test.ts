@@ -124,7 +124,7 @@ describe('thread-count independence (cpu)', () => {
       // images, both partitioned by shape only, so these must be bit-identical. The built-in
       // convolutions, that is: oneDNN's split its reductions by thread, which the test of
       // oneDNN holds to rounding instead (test/conv.onednn.test.ts).
-      test('blocked gemm and chunked conv2d are bit-identical for 1, 2 and 3 threads', () => {
+      test('blocked gemm and chunked conv2d (and its fused passes) are bit-identical for 1, 2 and 3 threads', () => {
         const impls2: ('builtin' | 'blas')[] = nc.blasAvailable() ? ['builtin', 'blas'] : ['builtin'];
         const saved = nc.getGemmImplementation();
         const savedConv = nc.getConvImplementation();
@@ -145,7 +145,16 @@ describe('thread-count independence (cpu)', () => {
             const DY1 = randTensor([10, 6, 32, 32], 22, dtype);
             const XS = randTensor([1, 8, 14, 14], 23, dtype);
             const DYS = randTensor([1, 16, 14, 14], 24, dtype);
+            // the fused passes (native/core/ops/conv.h, note [fused conv passes]): their bias
+            // sums run in double per image, then over the images in order
+            const BIAS = randTensor([16], 25, dtype);
+            const RX = randTensor([20, 8, 14, 14], 26, dtype);
+            const V = randTensor([16, 8, 3, 3], 27, dtype);
+            const RX1 = randTensor([10, 4, 32, 32], 28, dtype);
+            const V1 = randTensor([6, 4, 1, 1], 29, dtype);
+            const RXS = randTensor([1, 8, 14, 14], 30, dtype);
             const opts = { padding: 1 };
+            const grads = (g: { dx: nc.Tensor | null; dw: nc.Tensor; db: nc.Tensor | null }) => [f64(g.dx!), f64(g.dw), f64(g.db!)];
             const compute = () => [
               f64(nc.gemm(A.t, B.t, { transA: true })), // column blocks
               f64(nc.gemm(A.t, BT.t, { transA: true, transB: true })),
@@ -159,6 +168,14 @@ describe('thread-count independence (cpu)', () => {
               f64(nc.conv2d(X1.t, W1.t, null)), // pointwise
               f64(nc.conv2dBackwardData(DY1.t, W1.t, [10, 4, 32, 32])),
               f64(nc.conv2dBackwardFilter(DY1.t, X1.t, [6, 4, 1, 1])),
+              f64(nc.conv2dRelu(X.t, W.t, BIAS.t, opts)),
+              f64(nc.conv2dRelu(XS.t, W.t, BIAS.t, opts)),
+              ...grads(nc.conv2dBackward(DY.t, X.t, W.t, opts)),
+              ...grads(nc.conv2dBackward(DYS.t, XS.t, W.t, opts)),
+              ...grads(nc.conv2dBackward(DY1.t, X1.t, W1.t)),
+              f64(nc.conv2dJvp(X.t, W.t, RX.t, V.t, BIAS.t, opts)),
+              f64(nc.conv2dJvp(XS.t, W.t, RXS.t, V.t, BIAS.t, opts)),
+              f64(nc.conv2dJvp(X1.t, W1.t, RX1.t, V1.t, null)),
             ];
             const r1 = withThreads(1, compute);
             for (const n of [2, 3]) {

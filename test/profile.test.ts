@@ -71,12 +71,14 @@ describe('profile', () => {
     const steps = r.scopes.find((s) => s.path === 'work/sgd step')!;
     expect(steps.calls).toBe(4);
     expect(r.scopes.map((s) => s.path)).toEqual(expect.arrayContaining(['work/sgd step/gradient', 'work/sgd step/update']));
-    const conv = r.ops.find((o) => o.name === 'conv2d' && o.caller === '')!;
+    // cnn3's three convolutions, each with its ReLU in one conv2dRelu (the executor's conv →
+    // ReLU rewrite, note [fusion rewrites] in lib/nn/executor.ts)
+    const conv = r.ops.find((o) => o.name === 'conv2dRelu' && o.caller === '')!;
     expect(conv.calls).toBe(4 * 3);
     expect(conv.gflops).toBeGreaterThan(0);
     const total = r.ops.reduce((sum, o) => sum + o.totalMs, 0);
     expect(total).toBeCloseTo(r.opMs, 6);
-    expect(r.table).toContain('conv2d');
+    expect(r.table).toContain('conv2dRelu');
     expect(r.table).toContain('work/sgd step/gradient');
   });
 
@@ -91,7 +93,7 @@ describe('profile', () => {
     const scopes = events.filter((e) => e.cat === 'scope');
     expect(scopes.map((e) => e.name)).toEqual(expect.arrayContaining(['work', 'sgd step', 'gradient', 'update']));
     const ops = events.filter((e) => e.cat === 'op');
-    expect(ops.some((e) => e.name === 'conv2d' && typeof e.args?.flops === 'number')).toBe(true);
+    expect(ops.some((e) => e.name === 'conv2dRelu' && typeof e.args?.flops === 'number')).toBe(true);
     // Scopes and ops of a thread on two tracks, both named.
     const scopeTid = scopes[0].tid;
     expect(ops.every((e) => e.tid !== scopeTid)).toBe(true);

@@ -27,6 +27,7 @@
 import { add } from '../ops';
 import type { Tensor } from '../tensor';
 import type { ForwardContext, GradientTarget, Module, ParameterViews } from './module';
+import { Conv2dModule } from './modules/conv2d';
 import { MaxPool2dModule } from './modules/pool';
 import { ReluModule } from './modules/relu';
 
@@ -146,8 +147,19 @@ export class Executor {
     const acts = this.slots();
     this.input = x;
     this.activations = acts;
+    const done = new Array<boolean>(modules.length).fill(false);
     try {
       for (let i = 0; i < modules.length; i++) {
+        if (done[i]) continue;
+        const r = this.fusedConvRelu(i);
+        if (r >= 0) {
+          // acts[i] stays empty: the pre-activation is never made, and only node r reads it
+          const y = (modules[i] as Conv2dModule).forwardRelu(this.inputsOf(i), ctx);
+          acts[r][0] = y;
+          (modules[r] as ReluModule).forwardFused(y);
+          done[r] = true;
+          continue;
+        }
         const out = asPorts(modules[i].forward(this.inputsOf(i), ctx));
         out.forEach((t, p) => (acts[i][p] = t));
       }
@@ -186,6 +198,26 @@ export class Executor {
   // ReLU node that feeds nothing else, the backward of both is one pass over the activations
   // (maxPool2dReluBackward, bit for bit the composition) and the ReLU node is not visited.
   // vjp and vjpJvp use it (ReLU has no curvature of its own, so R{dx} takes the same form).
+  //
+  // Convolution → ReLU (every conv of cnn3/cnn5): when a conv2d node's only consumer is a ReLU
+  // node that is not the network's output, forward computes both with one conv2dRelu (bias and
+  // ReLU applied as the convolution writes its output, bit for bit conv2d then relu:
+  // native/core/ops/conv.h, note [fused conv passes]). The conv node's own output is never
+  // made; the ReLU node's output is, and the ReLU module caches it in place of its input
+  // (forwardFused), since 1[y > 0] = 1[x > 0]. So vjp, jvp and vjpJvp walk both nodes as
+  // before and give the same bits, the ReLU → max-pool rewrite included. The output node is
+  // left alone: z belongs to the caller, who may dispose it before a backward pass.
+  /** Whether forward fuses a ReLU into a convolution's output (note [fusion rewrites]); off only to compare with the unfused composition. @internal */
+  fuseConvRelu = true;
+
+  /** The ReLU node whose forward is fused into conv node i's, or -1. */
+  private fusedConvRelu(i: number): number {
+    if (!this.fuseConvRelu || !(this.nodes.modules[i] instanceof Conv2dModule) || this.consumers[i].length !== 1) return -1;
+    const r = this.consumers[i][0];
+    const ok = this.nodes.modules[r] instanceof ReluModule && r !== this.nodes.modules.length - 1 && this.nodes.inputs[r].length === 1;
+    return ok ? r : -1;
+  }
+
   /** The ReLU node fused into max-pool node i's backward, or -1. */
   private fusedRelu(i: number, need: readonly boolean[]): number {
     const module = this.nodes.modules[i];

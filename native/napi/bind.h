@@ -163,6 +163,24 @@ struct Arg<const ops::LinearBackwardOptions&> {
   static constexpr bool optional = true;
 };
 
+// {stride?, padding?, inputGradient?, bias?}: conv2d's options and which of dx and db
+// conv2dBackward computes (both by default).
+template <>
+struct Arg<const ops::Conv2dBackwardOptions&> {
+  using Held = ops::Conv2dBackwardOptions;
+  static Held parse(const Napi::Value& v, const char* op, const char* name) {
+    ops::Conv2dBackwardOptions o;
+    o.conv = Arg<const Conv2dParams&>::parse(v, op, name);
+    Napi::Object options = options_arg(v, op, false);
+    o.input_gradient = optional_bool_arg(options.Get("inputGradient"), op, "options.inputGradient", true);
+    o.bias = optional_bool_arg(options.Get("bias"), op, "options.bias", true);
+    return o;
+  }
+  static const ops::Conv2dBackwardOptions& pass(const Held& h) { return h; }
+  static constexpr const char* ts = "NativeConv2dOptions & { inputGradient?: boolean; bias?: boolean }";
+  static constexpr bool optional = true;
+};
+
 // {relu}: φ of the Newton residual ops (ops/fused.h), required: the two choices compute
 // different functions, so neither is a silent default.
 template <>

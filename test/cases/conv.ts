@@ -1,6 +1,7 @@
 // Convolution (native/core/ops/conv.h): conv2d (its bias added by the biasAdd kernel),
 // conv2dBackwardData, conv2dBackwardFilter, and conv2d's bias gradient conv2dBackwardBias
-// (lib/ops.ts: the biasGrad op under the name the layers use).
+// (lib/ops.ts: the biasGrad op under the name the layers use); the fused passes of note
+// [fused conv passes] (conv2dRelu, conv2dBackward, conv2dJvp).
 //
 // Tolerances (note [case tolerances]; u the unit roundoff of the dtype):
 //  - conv2d, conv2dBackwardData, conv2dBackwardFilter: accum. Every output is a sum of
@@ -19,9 +20,18 @@
 //  - conv2dBackwardBias: double {n = N·P·Q, absSum = the channel's Σ|dy|, rounded}: the
 //    channel sums run in double on every backend (native/core/ops/channel.h) and are rounded
 //    once to the dtype.
+//  - conv2dRelu: relu of conv2d with a bias, accum with k = C·R·S (+ 1): relu is exact and
+//    moves an output by no more than its pre-activation's error. Its output minus
+//    relu(conv2d(x, w, b)) is exact (+0): the same roundings in the same order, on a backend
+//    whose conv2d and conv2dRelu run the same convolution (CPU: the same chunks and GEMMs;
+//    CUDA: the same cached cuDNN algorithm, the same float addition).
+//  - conv2dBackward: dx, dw as conv2dBackwardData and conv2dBackwardFilter; db as
+//    conv2dBackwardBias (double, another fixed order of the same exact terms).
+//  - conv2dJvp: accum with k = 2·C·R·S (+ 1 with vb): one sum over the stacked products (CPU),
+//    or two convolutions whose sum is rounded once more (CUDA, beta = 1); C·R·S without rx.
 //  - the hand-computed examples: exact. Their values are small integers, so every partial sum
 //    is an integer below 2²⁴, exact in any order in float32 and float64.
-import { add, conv2d, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, sub, Tensor, type Conv2dOptions } from '../../lib';
+import { add, conv2d, conv2dBackward, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, conv2dJvp, conv2dRelu, relu, reluBackward, sub, Tensor, type Conv2dOptions } from '../../lib';
 import type { Check, Family, FloatDType, OpCase } from './case';
 import { numel } from './data';
 import * as ref from './reference';
@@ -198,10 +208,134 @@ function backwardBiasCase(g: Geometry): OpCase {
   };
 }
 
+// --- the fused passes (note [fused conv passes] in native/core/ops/conv.h) ----------------------
+
+const reluOf = (v: Float64Array) => v.map((e) => (e > 0 ? e : 0));
+
+function conv2dReluCase(g: Geometry, bias: boolean): OpCase {
+  const { C, K, R, S } = geomOf(g);
+  const yShape = yShapeOf(g);
+  const opts = options(g);
+  return {
+    op: 'conv2dRelu',
+    name: `${label(g)}${bias ? ', bias' : ''}`,
+    inputs: bias ? { x: { shape: g.x }, w: { shape: g.w }, b: { shape: [K] } } : { x: { shape: g.x }, w: { shape: g.w } },
+    run: (t, dtype, device) => {
+      const b = bias ? t.b : null;
+      const y = expectTensor(conv2dRelu(t.x, t.w, b, opts), yShape, dtype, device, 'conv2dRelu');
+      const pre = conv2d(t.x, t.w, b, opts);
+      const composed = relu(pre);
+      pre.dispose();
+      const vsComposition = sub(y, composed);
+      composed.dispose();
+      return { y, vsComposition };
+    },
+    reference: (v) => ({ y: reluOf(ref.refConv2d(v.x, v.w, bias ? v.b : null, geomOf(g))), vsComposition: new Float64Array(numel(yShape)) }),
+    // vsComposition: equal values, checked as a zero tolerance rather than bits because oneDNN's
+    // ReLU post-op may write −0 where relu writes +0 (y − composed is then −0); NaN must match.
+    check: (ctx) => ({ y: accum(C * R * S + (bias ? 1 : 0), ctx.magnitude().y as Float64Array), vsComposition: { kind: 'tol', rtol: 0, atol: 0 } }),
+    bench: g.bench?.includes('conv2d') && bias ? { flops: 2 * macs(g) + 2 * numel(yShape), bytes: 4 * (numel(g.x) + numel(g.w) + K + numel(yShape)) } : undefined,
+  };
+}
+
+/** Which gradients a conv2dBackward case asks for (both by default). */
+interface BackwardVariant {
+  readonly inputGradient: boolean;
+  readonly bias: boolean;
+}
+
+function conv2dBackwardCase(g: Geometry, variant: BackwardVariant): OpCase {
+  const { N, K, R, S, P, Q, sh, sw } = geomOf(g);
+  const yShape = yShapeOf(g);
+  const opts = { ...options(g), ...variant };
+  const bench = g.bench?.includes('filter') && variant.bias && variant.inputGradient === g.bench.includes('data');
+  return {
+    op: 'conv2dBackward',
+    name: `${label(g)}${variant.inputGradient ? '' : ', no dx'}${variant.bias ? '' : ', no db'}`,
+    inputs: { dy: { shape: yShape }, x: { shape: g.x }, w: { shape: g.w } },
+    run: (t, dtype, device) => {
+      const r = conv2dBackward(t.dy, t.x, t.w, opts);
+      const out: Record<string, Tensor | number> = {
+        dw: expectTensor(r.dw, g.w, dtype, device, 'conv2dBackward dw'),
+        // 1 when the output is absent as asked (null), else 0
+        dxAbsent: r.dx === null ? 1 : 0,
+        dbAbsent: r.db === null ? 1 : 0,
+      };
+      if (r.dx !== null) out.dx = expectTensor(r.dx, g.x, dtype, device, 'conv2dBackward dx');
+      if (r.db !== null) out.db = expectTensor(r.db, [K], dtype, device, 'conv2dBackward db');
+      return out;
+    },
+    reference: (v) => {
+      const geom = geomOf(g);
+      const out: Record<string, Float64Array | number> = {
+        dw: ref.refConv2dBackwardFilter(v.dy, v.x, geom),
+        dxAbsent: variant.inputGradient ? 0 : 1,
+        dbAbsent: variant.bias ? 0 : 1,
+      };
+      if (variant.inputGradient) out.dx = ref.refConv2dBackwardData(v.dy, v.w, geom);
+      if (variant.bias) out.db = ref.refBiasGrad(v.dy, yShape);
+      return out;
+    },
+    check: (ctx) => {
+      const mag = ctx.magnitude();
+      const out: Record<string, Check> = { dw: accum(N * P * Q, mag.dw as Float64Array), dxAbsent: { kind: 'exact' }, dbAbsent: { kind: 'exact' } };
+      if (variant.inputGradient) out.dx = accum(K * Math.ceil(R / sh) * Math.ceil(S / sw), mag.dx as Float64Array);
+      if (variant.bias) out.db = { kind: 'double', n: N * P * Q, absSum: mag.db as Float64Array, rounded: true };
+      return out;
+    },
+    bench: bench
+      ? { flops: 2 * macs(g) * (variant.inputGradient ? 2 : 1) + numel(yShape), bytes: 4 * (numel(yShape) + numel(g.x) * (variant.inputGradient ? 2 : 1) + 2 * numel(g.w) + K) }
+      : undefined,
+  };
+}
+
+/** Which tangents a conv2dJvp case has (both by default). */
+interface JvpVariant {
+  readonly rx: boolean;
+  readonly vb: boolean;
+}
+
+function conv2dJvpCase(g: Geometry, variant: JvpVariant): OpCase {
+  const { C, K, R, S } = geomOf(g);
+  const yShape = yShapeOf(g);
+  const opts = options(g);
+  const inputs: Record<string, { shape: readonly number[] }> = { x: { shape: g.x }, w: { shape: g.w }, v: { shape: g.w } };
+  if (variant.rx) inputs.rx = { shape: g.x };
+  if (variant.vb) inputs.vb = { shape: [K] };
+  return {
+    op: 'conv2dJvp',
+    name: `${label(g)}${variant.rx ? '' : ', rx null'}${variant.vb ? '' : ', vb null'}`,
+    inputs,
+    run: (t, dtype, device) => ({
+      ry: expectTensor(conv2dJvp(t.x, t.w, variant.rx ? t.rx : null, t.v, variant.vb ? t.vb : null, opts), yShape, dtype, device, 'conv2dJvp'),
+    }),
+    reference: (v) => {
+      const geom = geomOf(g);
+      const ry = ref.refConv2d(v.x, v.v, variant.vb ? v.vb : null, geom);
+      if (variant.rx) {
+        const fromInput = ref.refConv2d(v.rx, v.w, null, geom);
+        for (let i = 0; i < ry.length; i++) ry[i] += fromInput[i];
+      }
+      return { ry };
+    },
+    check: (ctx) => ({ ry: accum((variant.rx ? 2 : 1) * C * R * S + (variant.vb ? 1 : 0), ctx.magnitude().ry as Float64Array) }),
+    bench:
+      g.bench?.includes('conv2d') && variant.rx && variant.vb
+        ? { flops: 4 * macs(g) + numel(yShape), bytes: 4 * (2 * numel(g.x) + 2 * numel(g.w) + K + numel(yShape)) }
+        : undefined,
+  };
+}
+
 function casesOf(g: Geometry): OpCase[] {
   const out = g.layer ? [conv2dCase(g, true)] : [conv2dCase(g, false), conv2dCase(g, true)];
   out.push(backwardDataCase(g), backwardFilterCase(g));
   if (g.biasGrad) out.push(backwardBiasCase(g));
+  out.push(...(g.layer ? [conv2dReluCase(g, true)] : [conv2dReluCase(g, false), conv2dReluCase(g, true)]));
+  // The first layer of a network needs no input gradient (lib/nn/executor.ts): its bench line
+  // is the variant without dx.
+  const firstLayer = g.bench !== undefined && !g.bench.includes('data');
+  out.push(conv2dBackwardCase(g, { inputGradient: !firstLayer, bias: true }));
+  out.push(conv2dJvpCase(g, { rx: true, vb: true }));
   return out;
 }
 
@@ -252,6 +386,66 @@ const cases: OpCase[] = [...LAYERS, ...AWKWARD].flatMap(casesOf);
       inputs: { dy: { shape: yShape }, x: { shape: g.x } },
       run: (t) => ({ rerun: twice(() => conv2dBackwardFilter(t.dy, t.x, g.w, opts)) }),
       reference: zeros(g.w),
+      check: exact('rerun'),
+    },
+  );
+}
+
+// The optional outputs and tangents of the fused passes, on a CPU path of each kind: chunks
+// (cnn3 conv2), a lone chunk (batch 1) and the pointwise path.
+for (const g of [LAYERS[1], LAYERS[5], AWKWARD[16]]) {
+  cases.push(
+    conv2dBackwardCase(g, { inputGradient: false, bias: true }),
+    conv2dBackwardCase(g, { inputGradient: true, bias: false }),
+    conv2dBackwardCase(g, { inputGradient: false, bias: false }),
+    conv2dJvpCase(g, { rx: false, vb: true }),
+    conv2dJvpCase(g, { rx: true, vb: false }),
+    conv2dJvpCase(g, { rx: false, vb: false }),
+  );
+}
+
+// The fused passes, twice on the same inputs: the same bits (as the determinism cases above).
+{
+  const g = LAYERS[1];
+  const yShape = yShapeOf(g);
+  const opts = options(g);
+  const K = g.w[0];
+  const diff = (first: Tensor | null, second: Tensor | null): Tensor => {
+    try {
+      return sub(second!, first!);
+    } finally {
+      first?.dispose();
+      second?.dispose();
+    }
+  };
+  const name = `${label(g)}: two calls give the same bits`;
+  cases.push(
+    {
+      op: 'conv2dRelu',
+      name,
+      inputs: { x: { shape: g.x }, w: { shape: g.w }, b: { shape: [K] } },
+      run: (t) => ({ rerun: diff(conv2dRelu(t.x, t.w, t.b, opts), conv2dRelu(t.x, t.w, t.b, opts)) }),
+      reference: () => ({ rerun: new Float64Array(numel(yShape)) }),
+      check: exact('rerun'),
+    },
+    {
+      op: 'conv2dBackward',
+      name,
+      inputs: { dy: { shape: yShape }, x: { shape: g.x }, w: { shape: g.w } },
+      run: (t) => {
+        const a = conv2dBackward(t.dy, t.x, t.w, opts);
+        const b = conv2dBackward(t.dy, t.x, t.w, opts);
+        return { dx: diff(a.dx, b.dx), dw: diff(a.dw, b.dw), db: diff(a.db, b.db) };
+      },
+      reference: () => ({ dx: new Float64Array(numel(g.x)), dw: new Float64Array(numel(g.w)), db: new Float64Array(K) }),
+      check: exact('dx', 'dw', 'db'),
+    },
+    {
+      op: 'conv2dJvp',
+      name,
+      inputs: { x: { shape: g.x }, w: { shape: g.w }, rx: { shape: g.x }, v: { shape: g.w }, vb: { shape: [K] } },
+      run: (t) => ({ rerun: diff(conv2dJvp(t.x, t.w, t.rx, t.v, t.vb, opts), conv2dJvp(t.x, t.w, t.rx, t.v, t.vb, opts)) }),
+      reference: () => ({ rerun: new Float64Array(numel(yShape)) }),
       check: exact('rerun'),
     },
   );
@@ -416,6 +610,58 @@ for (const g of DERIVATIVES) {
         } finally {
           fromInput.dispose();
           fromFilter.dispose();
+        }
+      },
+    },
+  });
+  // The same derivatives by the fused passes: all gradients from one conv2dBackward, the
+  // R-operator from one conv2dJvp.
+  cases.push({
+    ...base,
+    name: `${label(g)}, derivatives by conv2dBackward and conv2dJvp`,
+    dtypes: ['float64'],
+    grad: {
+      ops: ['conv2dBackward', 'conv2dJvp'],
+      wrt: ['x', 'w', 'b'],
+      forward: (t) => conv2d(t.x, t.w, t.b, opts),
+      vjp: (t, r) => {
+        const gr = conv2dBackward(r, t.x, t.w, opts);
+        return { x: gr.dx!, w: gr.dw, b: gr.db! };
+      },
+      jvp: (t, v) => conv2dJvp(t.x, t.w, v.x, v.w, v.b, opts),
+    },
+  });
+  // conv2dRelu: its gradients are those of conv2d at dy ⊙ 1[y > 0], its R-operator conv2d's
+  // masked likewise (y > 0 exactly where the pre-activation is; generic data keeps every
+  // pre-activation far from the kink at the finite-difference step).
+  const fused = conv2dReluCase(g, true);
+  cases.push({
+    ...fused,
+    name: `${label(g)}, derivatives (conv2dRelu through conv2dBackward and conv2dJvp)`,
+    dtypes: ['float64'],
+    grad: {
+      ops: ['conv2dRelu', 'conv2dBackward', 'conv2dJvp'],
+      wrt: ['x', 'w', 'b'],
+      forward: (t) => conv2dRelu(t.x, t.w, t.b, opts),
+      vjp: (t, r) => {
+        const y = conv2dRelu(t.x, t.w, t.b, opts);
+        const masked = reluBackward(r, y);
+        y.dispose();
+        try {
+          const gr = conv2dBackward(masked, t.x, t.w, opts);
+          return { x: gr.dx!, w: gr.dw, b: gr.db! };
+        } finally {
+          masked.dispose();
+        }
+      },
+      jvp: (t, v) => {
+        const y = conv2dRelu(t.x, t.w, t.b, opts);
+        const ry = conv2dJvp(t.x, t.w, v.x, v.w, v.b, opts);
+        try {
+          return reluBackward(ry, y);
+        } finally {
+          y.dispose();
+          ry.dispose();
         }
       },
     },

@@ -1,6 +1,6 @@
 // Convolution: y = W∗x + b over a batch (N, C, H, W) → (N, K, P, Q). Parameters 'weight'
 // (K, C, R, S) and, optionally, 'bias' (K).
-import { add, axpy, conv2d, conv2dBackwardBias, conv2dBackwardData, conv2dBackwardFilter, copy } from '../../ops';
+import { axpy, conv2d, conv2dBackward, conv2dBackwardData, conv2dJvp, conv2dRelu, copy } from '../../ops';
 import type { Tensor } from '../../tensor';
 import type { Conv2dSpec } from '../layers';
 import type { ExampleShape, ForwardContext, GradientTarget, ParameterViews, VjpJvpResult } from '../module';
@@ -60,35 +60,40 @@ export class Conv2dModule extends BaseModule {
     return y;
   }
 
+  /**
+   * relu(W∗x + b) in one pass (conv2dRelu): the forward of this module and of the ReLU that
+   * consumes its output, for the executor's conv → ReLU rewrite (note [fusion rewrites] in
+   * lib/nn/executor.ts). Caches x as forward does; the pre-activation is never made.
+   */
+  forwardRelu(xs: readonly Tensor[], _ctx: ForwardContext): Tensor {
+    this.releaseCache();
+    const y = conv2dRelu(xs[0], this.param('weight'), this.bias, this.opts);
+    this.input = xs[0];
+    return y;
+  }
+
+  /** dW, db into the gradient views and dx from one conv2dBackward: dy is read once for all of them. */
   vjp(dy: Tensor, needInputs: readonly boolean[], grads: GradientTarget): (Tensor | null)[] {
     const x = this.cached();
     const w = this.param('weight');
     const out = this.gradientViews(grads);
-    if (out !== null) {
-      const dw = conv2dBackwardFilter(dy, x, w.shape, this.opts);
-      copy(out.weight, dw);
-      dw.dispose();
-      if (this.bias !== null) {
-        const db = conv2dBackwardBias(dy);
-        copy(out.bias, db);
-        db.dispose();
-      }
+    if (out === null) return [needInputs[0] ? conv2dBackwardData(dy, w, x.shape, this.opts) : null];
+    const g = conv2dBackward(dy, x, w, { ...this.opts, inputGradient: needInputs[0], bias: this.bias !== null });
+    copy(out.weight, g.dw);
+    g.dw.dispose();
+    if (g.db !== null) {
+      copy(out.bias, g.db);
+      g.db.dispose();
     }
-    return [needInputs[0] ? conv2dBackwardData(dy, w, x.shape, this.opts) : null];
+    return [g.dx];
   }
 
-  /** R{y} (N, K, P, Q) = W∗R{x} + V∗x + v_b, x (N, C, H, W) the cached input, R{x} like x or null (= 0). */
+  /** R{y} (N, K, P, Q) = W∗R{x} + V∗x + v_b, x (N, C, H, W) the cached input, R{x} like x or null (= 0): one conv2dJvp. */
   jvp(rxs: readonly (Tensor | null)[], v: ParameterViews | null): Tensor {
     const x = this.cached();
     const V = this.tangent('jvp', v, 'weight');
-    const fromParams = conv2d(x, V, this.bias !== null ? this.tangent('jvp', v, 'bias') : null, this.opts);
-    const rx = rxs[0];
-    if (rx === null) return fromParams;
-    const fromInput = conv2d(rx, this.param('weight'), null, this.opts);
-    const ry = add(fromParams, fromInput);
-    fromParams.dispose();
-    fromInput.dispose();
-    return ry;
+    const vb = this.bias !== null ? this.tangent('jvp', v, 'bias') : null;
+    return conv2dJvp(x, this.param('weight'), rxs[0], V, vb, this.opts);
   }
 
   /**
@@ -107,40 +112,44 @@ export class Conv2dModule extends BaseModule {
     const W = this.param('weight');
     const V = this.tangent('vjpJvp', v, 'weight');
     const rx = rxs[0];
+    const need = needInputs[0];
+    // Two conv2dBackward calls share the filter W: with R{dy} and x they give R{dy}⋆x, Wᵀ∗R{dy}
+    // and Σ R{dy}; with dy and R{x}, dy⋆R{x} and Wᵀ∗dy = dx. Each reads its cotangent once.
+    let dx: Tensor | null = null;
+    let rdx: Tensor | null = null;
     if (out !== null) {
-      const dw = conv2dBackwardFilter(rdy, x, W.shape, this.opts);
+      const a = conv2dBackward(rdy, x, W, { ...this.opts, inputGradient: need, bias: this.bias !== null });
+      rdx = a.dx;
       if (rx !== null) {
-        const dw2 = conv2dBackwardFilter(dy, rx, W.shape, this.opts);
-        axpy(dw, 1, dw2);
-        dw2.dispose();
+        const b = conv2dBackward(dy, rx, W, { ...this.opts, inputGradient: need, bias: false });
+        axpy(a.dw, 1, b.dw);
+        b.dw.dispose();
+        dx = b.dx;
       }
-      copy(out.weight, dw);
-      dw.dispose();
-      if (this.bias !== null) {
-        const db = conv2dBackwardBias(rdy);
-        copy(out.bias, db);
-        db.dispose();
+      copy(out.weight, a.dw);
+      a.dw.dispose();
+      if (a.db !== null) {
+        copy(out.bias, a.db);
+        a.db.dispose();
       }
     }
-    if (!needInputs[0]) return { dx: [null], rdx: [null] };
-    const dx = conv2dBackwardData(dy, W, x.shape, this.opts);
-    const rdx1 = conv2dBackwardData(rdy, W, x.shape, this.opts);
-    const rdx2 = conv2dBackwardData(dy, V, x.shape, this.opts);
-    const rdx = add(rdx1, rdx2);
-    rdx1.dispose();
-    rdx2.dispose();
+    if (!need) return { dx: [null], rdx: [null] };
+    dx ??= conv2dBackwardData(dy, W, x.shape, this.opts);
+    rdx ??= conv2dBackwardData(rdy, W, x.shape, this.opts);
+    const fromTangent = conv2dBackwardData(dy, V, x.shape, this.opts);
+    axpy(rdx, 1, fromTangent);
+    fromTangent.dispose();
     return { dx: [dx], rdx: [rdx] };
   }
 
   /** One example's dW = dy⋆x and db = Σ dy: a row of the stored per-sample Jacobian. */
   sampleParameterGradient(xs: readonly Tensor[], dy: Tensor, out: ParameterViews): void {
-    const dw = conv2dBackwardFilter(dy, xs[0], this.param('weight').shape, this.opts);
-    copy(out.weight, dw);
-    dw.dispose();
-    if (this.bias !== null) {
-      const db = conv2dBackwardBias(dy);
-      copy(out.bias, db);
-      db.dispose();
+    const g = conv2dBackward(dy, xs[0], this.param('weight'), { ...this.opts, inputGradient: false, bias: this.bias !== null });
+    copy(out.weight, g.dw);
+    g.dw.dispose();
+    if (g.db !== null) {
+      copy(out.bias, g.db);
+      g.db.dispose();
     }
   }
 

@@ -12,7 +12,11 @@ export class ReluModule extends BaseModule {
     super(moduleInfo({ kind: 'relu', inputShapes, outputShape: inputShapes[0] }, index, 0, 0));
   }
 
-  /** The cached pre-activation, for the executor's fused ReLU → max-pool backward; null without a pass. */
+  /**
+   * What the ReLU's derivatives are masked with, 1[· > 0]: the cached pre-activation, or its
+   * output after a fused forward (forwardFused); the executor's fused ReLU → max-pool backward
+   * reads it. Null without a pass.
+   */
   get cachedInput(): Tensor | null {
     return this.input;
   }
@@ -22,6 +26,17 @@ export class ReluModule extends BaseModule {
     const y = relu(xs[0]);
     this.input = xs[0];
     return y;
+  }
+
+  /**
+   * Takes y = relu(x), computed by the producer of x in the same pass (conv2dRelu: the
+   * executor's conv → ReLU rewrite), as this pass's result: y (borrowed) becomes the mask
+   * source, since y > 0 exactly where x > 0 (NaN included), so every pass gives the bits it
+   * gives with x cached.
+   */
+  forwardFused(y: Tensor): void {
+    this.releaseCache();
+    this.input = y;
   }
 
   vjp(dy: Tensor, needInputs: readonly boolean[], _grads: GradientTarget): (Tensor | null)[] {

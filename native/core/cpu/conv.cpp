@@ -29,7 +29,7 @@
 // Chunks depend only on the shapes, and every sum runs in a fixed order, so results do not
 // depend on the thread count.
 //
-// The passes:
+// The passes (and the fused ones of note [fused conv passes] in ops/conv.h, below):
 //   forward          Y_chunk = W · col(X_chunk)
 //   backward data    col = Wᵀ · dY_chunk, then col2im (adds overlapping taps into dX)
 //   backward filter  dW = Σ_chunks dY_chunk · col(X_chunk)ᵀ
@@ -45,7 +45,9 @@
 #include "../error.h"
 #include "../parallel.h"
 #include "../ops/conv.h"
+#include "../scalar_math.h"
 #include "cpu_backend.h"
+#include "dispatch.h"
 #include "onednn_conv.h"
 
 namespace newton {
@@ -247,15 +249,45 @@ void col2im(const ConvShape& sh, const TapRanges& taps, T* col, int64_t n0, int6
   });
 }
 
-// Moves between the GEMM layout (K, nb·P·Q) and images [n0, n0+nb) of NCHW (N, K, P, Q):
-// both hold contiguous P·Q runs, one per (n, k).
+// What the forward does to each output as it is written (note [fused conv passes] in
+// ops/conv.h): + bias[k] when there is a bias, then relu when asked; one rounding for the
+// addition, as biasAdd, and relu's max, as the relu op.
 template <typename T>
-void gemm_to_nchw(const ConvShape& sh, const T* g, int64_t n0, int64_t nb, T* y) {
+struct Epilogue {
+  const T* bias = nullptr;  // (K) or null
+  bool relu = false;
+  bool none() const { return bias == nullptr && !relu; }
+};
+
+// dst[i] = epilogue(src[i] + b) for one (n, k) run of `len` outputs; dst may be src.
+template <typename T>
+void apply_epilogue(const T* src, int64_t len, T b, bool add_bias, bool relu, T* dst) {
+  if (add_bias && relu) {
+    for (int64_t i = 0; i < len; ++i) dst[i] = math::relu(src[i] + b);
+  } else if (add_bias) {
+    for (int64_t i = 0; i < len; ++i) dst[i] = src[i] + b;
+  } else if (relu) {
+    for (int64_t i = 0; i < len; ++i) dst[i] = math::relu(src[i]);
+  } else if (dst != src) {
+    std::memcpy(dst, src, sizeof(T) * len);
+  }
+}
+
+// Moves between the GEMM layout (K, nb·P·Q) and images [n0, n0+nb) of NCHW (N, K, P, Q):
+// both hold contiguous P·Q runs, one per (n, k). The forward's epilogue is applied on the way.
+template <typename T>
+void gemm_to_nchw(const ConvShape& sh, const T* g, int64_t n0, int64_t nb, T* y, Epilogue<T> e = {}) {
   const int64_t pq = sh.pq(), cols = nb * pq;
   parallel_for(nb * sh.k, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t n = i / sh.k, k = i % sh.k;
-      std::memcpy(y + ((n0 + n) * sh.k + k) * pq, g + k * cols + n * pq, sizeof(T) * pq);
+      T* dst = y + ((n0 + n) * sh.k + k) * pq;
+      const T* src = g + k * cols + n * pq;
+      if (e.none()) {
+        std::memcpy(dst, src, sizeof(T) * pq);
+      } else {
+        apply_epilogue(src, pq, e.bias != nullptr ? e.bias[k] : T(0), e.bias != nullptr, e.relu, dst);
+      }
     }
   });
 }
@@ -330,14 +362,26 @@ void sum_partials(const T* partial, int64_t count, int64_t size, T* dw) {
   });
 }
 
-// y: (N, K, P, Q) = conv(x: (N, C, H, W), w: (K, C, R, S))
+// The epilogue on one image's outputs yn: (K, P, Q), in place.
 template <typename T>
-void forward(const ConvShape& sh, const T* x, const T* w, T* y) {
+void epilogue_in_place(const ConvShape& sh, Epilogue<T> e, T* yn) {
+  for (int64_t k = 0; k < sh.k; ++k) {
+    T* run = yn + k * sh.pq();
+    apply_epilogue(run, sh.pq(), e.bias != nullptr ? e.bias[k] : T(0), e.bias != nullptr, e.relu, run);
+  }
+}
+
+// y: (N, K, P, Q) = conv(x: (N, C, H, W), w: (K, C, R, S))
+// With an epilogue (conv2dRelu, conv2dJvp's bias) it is applied as the result is written.
+template <typename T>
+void forward(const ConvShape& sh, const T* x, const T* w, T* y, Epilogue<T> e = {}) {
   if (sh.n == 0 || sh.k == 0 || sh.pq() == 0) return;
   if (sh.is_pointwise()) {
     parallel_items(sh.n, kNoState, [&](int64_t n, int) {
-      cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), w, sh.c, x + n * sh.c * sh.hw(), sh.hw(), T(0),
-               y + n * sh.k * sh.pq(), sh.pq());
+      T* yn = y + n * sh.k * sh.pq();
+      cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), w, sh.c, x + n * sh.c * sh.hw(), sh.hw(), T(0), yn, sh.pq());
+      // in place while the image's outputs are still in cache
+      if (!e.none()) epilogue_in_place(sh, e, yn);
     });
     return;
   }
@@ -347,7 +391,7 @@ void forward(const ConvShape& sh, const T* x, const T* w, T* y) {
     const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
     im2col(sh, taps, x, n0, nb, buf.col.get());
     cpu_gemm(false, false, sh.k, cols, sh.crs(), T(1), w, sh.crs(), buf.col.get(), cols, T(0), buf.g.get(), cols);
-    gemm_to_nchw(sh, buf.g.get(), n0, nb, y);
+    gemm_to_nchw(sh, buf.g.get(), n0, nb, y, e);
   });
 }
 
@@ -417,8 +461,214 @@ void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
   if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
 }
 
+// --- the fused passes (note [fused conv passes] in ops/conv.h) -------------------------------
+
+// Σ row[0..len) in double: four interleaved accumulators combined in a fixed order, as
+// biasGrad (cpu/channel.cpp) sums a plane, for the same reason (latency of dependent adds).
+template <typename T>
+double row_sum(const T* row, int64_t len) {
+  double acc[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= len; i += 4) {
+    for (int j = 0; j < 4; ++j) acc[j] += static_cast<double>(row[i + j]);
+  }
+  for (; i < len; ++i) acc[i & 3] += static_cast<double>(row[i]);
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+// nchw_to_gemm that also sums each (n, k) run of dy in double into sums[(n0 + n)·K + k]
+// (sums may be null): the bias gradient taken while dy passes through the cache anyway.
+template <typename T>
+void nchw_to_gemm_summing(const ConvShape& sh, const T* dy, int64_t n0, int64_t nb, T* g, double* sums) {
+  const int64_t pq = sh.pq(), cols = nb * pq;
+  parallel_for(nb * sh.k, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / sh.k, k = i % sh.k;
+      const T* src = dy + ((n0 + n) * sh.k + k) * pq;
+      std::memcpy(g + k * cols + n * pq, src, sizeof(T) * pq);
+      if (sums != nullptr) sums[(n0 + n) * sh.k + k] = row_sum(src, pq);
+    }
+  });
+}
+
+// db[k] = Σ_n sums[n·K + k], images in order, rounded once: the same for every thread count.
+template <typename T>
+void bias_from_sums(const ConvShape& sh, const std::vector<double>& sums, T* db) {
+  for (int64_t k = 0; k < sh.k; ++k) {
+    double total = 0;
+    for (int64_t n = 0; n < sh.n; ++n) total += sums[static_cast<std::size_t>(n * sh.k + k)];
+    db[k] = static_cast<T>(total);
+  }
+}
+
+// dx (or null): (N, C, H, W), dw: (K, C, R, S), db (or null): (K) for dy: (N, K, P, Q). Each
+// chunk of dy is gathered once (its bias sums on the way), then serves the backward-filter
+// GEMM into its group's partial dW and, with dx, the backward-data GEMM into the col buffer
+// the filter GEMM has finished with. Chunks, groups and sums as in backward_filter and
+// backward_data: the same results for every thread count.
+template <typename T>
+void backward_all(const ConvShape& sh, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
+  const int64_t crs = sh.crs(), dw_size = sh.k * crs;
+  std::vector<double> sums(db != nullptr ? static_cast<std::size_t>(sh.n * sh.k) : 0);
+  double* sums_out = db != nullptr ? sums.data() : nullptr;
+  if (sh.is_pointwise()) {
+    // dy_n is already (K, P·Q): no gather. Groups of images as in backward_filter.
+    const Chunking ch = even_chunks(sh.n, sh.n);
+    const Chunking grp = partial_groups<T>(ch.count, dw_size);
+    std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
+    parallel_items(grp.count, kNoState, [&](int64_t gi, int) {
+      T* out = grp.count > 1 ? partial.get() + gi * dw_size : dw;
+      const int64_t n0 = gi * grp.size * ch.size, n1 = std::min(sh.n, n0 + grp.size * ch.size);
+      for (int64_t n = n0; n < n1; ++n) {
+        const T* dyn = dy + n * sh.k * sh.pq();
+        cpu_gemm(false, true, sh.k, sh.c, sh.pq(), T(1), dyn, sh.pq(), x + n * sh.c * sh.hw(), sh.hw(),
+                 n == n0 ? T(0) : T(1), out, sh.c);
+        if (dx != nullptr) {
+          cpu_gemm(true, false, sh.c, sh.hw(), sh.k, T(1), w, sh.c, dyn, sh.pq(), T(0), dx + n * sh.c * sh.hw(), sh.hw());
+        }
+        if (sums_out != nullptr) {
+          for (int64_t k = 0; k < sh.k; ++k) sums_out[n * sh.k + k] = row_sum(dyn + k * sh.pq(), sh.pq());
+        }
+      }
+    });
+    if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
+    if (db != nullptr) bias_from_sums(sh, sums, db);
+    return;
+  }
+  const Chunking ch = im2col_chunks<T>(sh);
+  const Chunking grp = partial_groups<T>(ch.count, dw_size);
+  const TapRanges taps = tap_ranges(sh);
+  std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
+  parallel_items(grp.count, chunk_buffers<T>(sh, ch), [&](int64_t gi, ChunkBuffers<T>& buf) {
+    T* out = grp.count > 1 ? partial.get() + gi * dw_size : dw;
+    const int64_t first = gi * grp.size, last = std::min(ch.count, first + grp.size);
+    for (int64_t i = first; i < last; ++i) {
+      const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
+      nchw_to_gemm_summing(sh, dy, n0, nb, buf.g.get(), sums_out);
+      im2col(sh, taps, x, n0, nb, buf.col.get());
+      cpu_gemm(false, true, sh.k, crs, cols, T(1), buf.g.get(), cols, buf.col.get(), cols, i == first ? T(0) : T(1),
+               out, crs);
+      if (dx != nullptr) {
+        cpu_gemm(true, false, crs, cols, sh.k, T(1), w, crs, buf.g.get(), cols, T(0), buf.col.get(), cols);
+        col2im(sh, taps, buf.col.get(), n0, nb, dx);
+      }
+    }
+  });
+  if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
+  if (db != nullptr) bias_from_sums(sh, sums, db);
+}
+
+// ry: (N, K, P, Q) = W ⋆ rx + V ⋆ x + vb; rx (or null): (N, C, H, W), vb (or null): (K).
+// Each chunk unfolds rx and x into one stacked col (2·C·R·S, chunk·P·Q) and multiplies it by
+// wv = [W V] (K, 2·C·R·S) in one GEMM; the chunks are sized for the stacked col.
+template <typename T>
+void jvp(const ConvShape& sh, const T* x, const T* w, const T* rx, const T* v, const T* vb, T* ry) {
+  const Epilogue<T> bias{vb, false};
+  if (rx == nullptr) return forward(sh, x, v, ry, bias);
+  if (sh.is_pointwise()) {
+    // No unfolding to stack: two GEMMs into the image's outputs, the second adding (beta 1).
+    parallel_items(sh.n, kNoState, [&](int64_t n, int) {
+      T* yn = ry + n * sh.k * sh.pq();
+      cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), w, sh.c, rx + n * sh.c * sh.hw(), sh.hw(), T(0), yn, sh.pq());
+      cpu_gemm(false, false, sh.k, sh.pq(), sh.c, T(1), v, sh.c, x + n * sh.c * sh.hw(), sh.hw(), T(1), yn, sh.pq());
+      if (!bias.none()) epilogue_in_place(sh, bias, yn);
+    });
+    return;
+  }
+  const int64_t crs = sh.crs();
+  std::unique_ptr<T[]> wv = workspace<T>(sh.k * 2 * crs);
+  for (int64_t k = 0; k < sh.k; ++k) {
+    std::copy(w + k * crs, w + (k + 1) * crs, wv.get() + k * 2 * crs);
+    std::copy(v + k * crs, v + (k + 1) * crs, wv.get() + k * 2 * crs + crs);
+  }
+  ConvShape stacked = sh;  // the stacked col has the rows of 2·C channels
+  stacked.c = 2 * sh.c;
+  const Chunking ch = im2col_chunks<T>(stacked);
+  const TapRanges taps = tap_ranges(sh);
+  parallel_items(ch.count, chunk_buffers<T>(stacked, ch), [&](int64_t i, ChunkBuffers<T>& buf) {
+    const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
+    im2col(sh, taps, rx, n0, nb, buf.col.get());
+    im2col(sh, taps, x, n0, nb, buf.col.get() + crs * cols);
+    cpu_gemm(false, false, sh.k, cols, 2 * crs, T(1), wv.get(), 2 * crs, buf.col.get(), cols, T(0), buf.g.get(), cols);
+    gemm_to_nchw(sh, buf.g.get(), n0, nb, ry, bias);
+  });
+}
+
 OneDnnConvShape onednn_shape(const ConvShape& sh) {
   return OneDnnConvShape{sh.n, sh.c, sh.h, sh.w, sh.k, sh.r, sh.s, sh.p, sh.q, sh.stride_h, sh.stride_w, sh.pad_h, sh.pad_w};
+}
+
+// db (K) = Σ dy over images and positions: the sums of backward_all, for the oneDNN path.
+template <typename T>
+void bias_gradient(const ConvShape& sh, const T* dy, T* db) {
+  std::vector<double> sums(static_cast<std::size_t>(sh.n * sh.k));
+  parallel_for(sh.n * sh.k, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) sums[static_cast<std::size_t>(i)] = row_sum(dy + i * sh.pq(), sh.pq());
+  });
+  bias_from_sums(sh, sums, db);
+}
+
+// Note [fused conv passes through oneDNN]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// In float32 with oneDNN in use (onednn_conv.h) the fused passes keep their single pass over
+// memory there: conv2dRelu is one oneDNN convolution with the bias and a ReLU post-op;
+// conv2dBackward is oneDNN's backward weights then backward data (oneDNN reads dy in its own
+// layout, so there is no gather to share), the bias gradient summed in double as backward_all
+// does (oneDNN's diff_bias sums in float32, in an order of its choosing); conv2dJvp is V ⋆ x (+ vb)
+// then W ⋆ rx added by a sum post-op, with no add pass. Elsewhere the im2col path above.
+
+// y: (N, K, P, Q) = relu(x ⋆ w + b); b (K) or null.
+void conv2d_relu(Backend&, Tensor& y, const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, w, y, p);
+  if (x.dtype() == DType::F32 && onednn_conv_forward(onednn_shape(sh), x.data<float>(), w.data<float>(),
+                                                     b != nullptr ? b->data<float>() : nullptr, true, false,
+                                                     y.data<float>())) {
+    return;
+  }
+  dispatch_floating(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    forward(sh, x.data<T>(), w.data<T>(), y.data<T>(), Epilogue<T>{b != nullptr ? b->data<T>() : nullptr, true});
+  });
+}
+
+// dx (or null): (N, C, H, W), dw: (K, C, R, S), db (or null): (K); dy: (N, K, P, Q).
+void conv2d_backward_all(Backend&, Tensor* dx, Tensor& dw, Tensor* db, const Tensor& dy, const Tensor& x,
+                         const Tensor& w, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, w, dy, p);
+  if (dy.dtype() == DType::F32 &&
+      onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr)) {
+    if (dx != nullptr &&
+        !onednn_conv_backward_data(onednn_shape(sh), dy.data<float>(), w.data<float>(), dx->data<float>())) {
+      backward_data(sh, dy.data<float>(), w.data<float>(), dx->data<float>());
+    }
+    if (db != nullptr) bias_gradient(sh, dy.data<float>(), db->data<float>());
+    return;
+  }
+  dispatch_floating(dy.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    backward_all(sh, dy.data<T>(), x.data<T>(), w.data<T>(), dx != nullptr ? dx->data<T>() : nullptr, dw.data<T>(),
+                 db != nullptr ? db->data<T>() : nullptr);
+  });
+}
+
+// ry: (N, K, P, Q); x, rx (or null): (N, C, H, W); w, v: (K, C, R, S); vb (or null): (K).
+void conv2d_jvp(Backend&, Tensor& ry, const Tensor& x, const Tensor& w, const Tensor* rx, const Tensor& v,
+                const Tensor* vb, const Conv2dParams& p) {
+  const ConvShape sh = conv_shape(x, w, ry, p);
+  if (x.dtype() == DType::F32 &&
+      onednn_conv_forward(onednn_shape(sh), x.data<float>(), v.data<float>(), vb != nullptr ? vb->data<float>() : nullptr,
+                          false, false, ry.data<float>()) &&
+      (rx == nullptr || onednn_conv_forward(onednn_shape(sh), rx->data<float>(), w.data<float>(), nullptr, false, true,
+                                            ry.data<float>()))) {
+    return;
+  }
+  // Without oneDNN (or, in principle, with a second call it refused after the first: ry is
+  // then recomputed whole).
+  dispatch_floating(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    jvp(sh, x.data<T>(), w.data<T>(), rx != nullptr ? rx->data<T>() : nullptr, v.data<T>(),
+        vb != nullptr ? vb->data<T>() : nullptr, ry.data<T>());
+  });
 }
 
 // float32 runs through oneDNN when it is in use (onednn_conv.h), with the bias in its output
@@ -467,6 +717,9 @@ void register_conv_kernels(KernelTable& table) {
   table.add<ops::Conv2d>(kFloatingTypes, conv2d_forward);
   table.add<ops::Conv2dBackwardData>(kFloatingTypes, conv2d_backward_data);
   table.add<ops::Conv2dBackwardFilter>(kFloatingTypes, conv2d_backward_filter);
+  table.add<ops::Conv2dRelu>(kFloatingTypes, conv2d_relu);
+  table.add<ops::Conv2dBackward>(kFloatingTypes, conv2d_backward_all);
+  table.add<ops::Conv2dJvp>(kFloatingTypes, conv2d_jvp);
 }
 
 }  // namespace newton
