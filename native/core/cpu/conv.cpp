@@ -636,7 +636,7 @@ void conv2d_backward_all(Backend&, Tensor* dx, Tensor& dw, Tensor* db, const Ten
                          const Tensor& w, const Conv2dParams& p) {
   const ConvShape sh = conv_shape(x, w, dy, p);
   if (dy.dtype() == DType::F32 &&
-      onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr)) {
+      onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>())) {
     if (dx != nullptr &&
         !onednn_conv_backward_data(onednn_shape(sh), dy.data<float>(), w.data<float>(), dx->data<float>())) {
       backward_data(sh, dy.data<float>(), w.data<float>(), dx->data<float>());
@@ -703,7 +703,7 @@ void conv2d_backward_data(Backend&, Tensor& dx, const Tensor& dy, const Tensor& 
 void conv2d_backward_filter(Backend&, Tensor& dw, const Tensor& dy, const Tensor& x, const Conv2dParams& p) {
   const ConvShape sh = conv_shape(x, dw, dy, p);
   if (dy.dtype() == DType::F32) {
-    if (onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr)) {
+    if (onednn_conv_backward_filter(onednn_shape(sh), dy.data<float>(), x.data<float>(), dw.data<float>())) {
       return;
     }
     return backward_filter(sh, dy.data<float>(), x.data<float>(), dw.data<float>());

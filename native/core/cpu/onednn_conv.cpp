@@ -4,7 +4,7 @@
 // ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 // Creating a oneDNN primitive chooses an implementation and JIT-compiles its kernel, which
 // costs far more than running it on a small batch: so each primitive is created once per
-// PrimitiveKey (pass, shapes, stride, padding, bias/ReLU/accumulate/bias-gradient flags,
+// PrimitiveKey (pass, shapes, stride, padding, bias/ReLU/accumulate flags,
 // thread count; note [oneDNN threads] in onednn_library.cpp) and kept, at most
 // kMaxPrimitives of them, the least recently used dropped first (a training run uses a
 // handful: three per convolution layer). Shapes oneDNN has no implementation for are
@@ -83,7 +83,7 @@ constexpr std::size_t kMaxPrimitives = 128;  // note [oneDNN primitive cache]
 struct PrimitiveKey {
   ConvPass pass;
   OneDnnConvShape sh;
-  bool bias, relu, accumulate;  // forward: bias, ReLU post-op, sum post-op; filter: bias = db
+  bool bias, relu, accumulate;  // forward only: bias, ReLU post-op, sum post-op
   bool blocked;
   int threads;
   auto tuple() const {
@@ -282,7 +282,7 @@ std::unique_ptr<Primitive> create(const OneDnnApi& api, const PrimitiveKey& key)
                                                 g.strides, g.dilates, g.pad_l, g.pad_r, hint, nullptr);
     } else {
       status = api.conv_backward_weights_pd_create(&prim->pd, api.engine, dnnl_convolution_direct, m.x.md, m.w.md,
-                                                   key.bias ? m.b.md : nullptr, m.y.md, g.strides, g.dilates, g.pad_l,
+                                                   nullptr, m.y.md, g.strides, g.dilates, g.pad_l,
                                                    g.pad_r, hint, nullptr);
     }
     api.primitive_desc_destroy(hint);
@@ -309,9 +309,6 @@ std::unique_ptr<Primitive> create(const OneDnnApi& api, const PrimitiveKey& key)
       add_operand(api, *prim, key, DNNL_ARG_SRC, dnnl_query_src_md, 0, x_dims, dnnl_nchw, true, false);
       add_operand(api, *prim, key, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, y_dims, dnnl_nchw, true, false);
       add_operand(api, *prim, key, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, w_dims, dnnl_oihw, false, true);
-      if (key.bias) {
-        add_operand(api, *prim, key, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, {s.k}, dnnl_a, false, true);
-      }
       break;
   }
   check(api.primitive_create(&prim->primitive, prim->pd), "dnnl_primitive_create", key);
@@ -425,10 +422,8 @@ bool onednn_conv_backward_data(const OneDnnConvShape& sh, const float* dy, const
   return run(ConvPass::BackwardData, sh, false, false, false, {const_cast<float*>(dy), const_cast<float*>(w), dx});
 }
 
-bool onednn_conv_backward_filter(const OneDnnConvShape& sh, const float* dy, const float* x, float* dw, float* db) {
-  std::vector<void*> buffers{const_cast<float*>(x), const_cast<float*>(dy), dw};
-  if (db != nullptr) buffers.push_back(db);
-  return run(ConvPass::BackwardFilter, sh, db != nullptr, false, false, buffers);
+bool onednn_conv_backward_filter(const OneDnnConvShape& sh, const float* dy, const float* x, float* dw) {
+  return run(ConvPass::BackwardFilter, sh, false, false, false, {const_cast<float*>(x), const_cast<float*>(dy), dw});
 }
 
 }  // namespace newton
@@ -446,7 +441,7 @@ bool onednn_conv_forward(const OneDnnConvShape&, const float*, const float*, con
   return false;
 }
 bool onednn_conv_backward_data(const OneDnnConvShape&, const float*, const float*, float*) { return false; }
-bool onednn_conv_backward_filter(const OneDnnConvShape&, const float*, const float*, float*, float*) { return false; }
+bool onednn_conv_backward_filter(const OneDnnConvShape&, const float*, const float*, float*) { return false; }
 
 }  // namespace newton
 

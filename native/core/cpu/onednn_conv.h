@@ -47,7 +47,8 @@ bool onednn_conv_forward(const OneDnnConvShape& sh, const float* x, const float*
                          bool accumulate, float* y);
 // dx (N, C, H, W) = Wᵀ ∗ dy, dy (N, K, P, Q), w (K, C, R, S).
 bool onednn_conv_backward_data(const OneDnnConvShape& sh, const float* dy, const float* w, float* dx);
-// dw (K, C, R, S) = Σ dy ⋆ x; db (K) = Σ dy over N, P, Q when db is not null (oneDNN's diff_bias).
-bool onednn_conv_backward_filter(const OneDnnConvShape& sh, const float* dy, const float* x, float* dw, float* db);
+// dw (K, C, R, S) = Σ dy ⋆ x. (No bias gradient: ours sum in double, oneDNN's diff_bias in
+// float32; note [fused conv passes through oneDNN] in conv.cpp.)
+bool onednn_conv_backward_filter(const OneDnnConvShape& sh, const float* dy, const float* x, float* dw);
 
 }  // namespace newton
