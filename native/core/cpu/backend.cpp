@@ -4,6 +4,7 @@
 
 #include "../parallel.h"
 #include "cpu_backend.h"
+#include "isa.h"
 
 namespace newton {
 
@@ -25,6 +26,7 @@ std::string CpuBackend::description() const {
   std::string s = std::string("GEMM: ") + (gemm_impl() == GemmImpl::Blas ? blas_name() : "built-in");
   if (blas_available() && gemm_impl() != GemmImpl::Blas) s += std::string(" (") + blas_name() + " available)";
   if (!blas_available()) s += " (no BLAS in this build)";
+  s += std::string(", vector code: ") + cpu_isa_name(cpu_isa());
   return s + ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }
 

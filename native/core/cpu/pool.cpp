@@ -135,27 +135,29 @@ template <typename T>
 void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
   const Pool2dParams& prm = sh.prm;
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const T* xp = x + plane * sh.hw();
-      T* yp = y + plane * sh.pq();
-      int32_t* ap = argmax + plane * sh.pq();
-      if constexpr (std::is_same_v<T, float>) {
-        if (is_paper_pooling(prm)) {
-          for (int64_t op = 0; op < sh.p; ++op) {
-            max_row_2x2(xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
-                        yp + op * sh.q, ap + op * sh.q);
+    with_cpu_isa([&] {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const T* xp = x + plane * sh.hw();
+        T* yp = y + plane * sh.pq();
+        int32_t* ap = argmax + plane * sh.pq();
+        if constexpr (std::is_same_v<T, float>) {
+          if (is_paper_pooling(prm)) {
+            for (int64_t op = 0; op < sh.p; ++op) {
+              max_row_2x2(xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
+                          yp + op * sh.q, ap + op * sh.q);
+            }
+            continue;
           }
-          continue;
+        }
+        for (int64_t op = 0; op < sh.p; ++op) {
+          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+          for (int64_t oq = 0; oq < sh.q; ++oq) {
+            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+            max_window(xp, sh.w, rows, cols, yp + op * sh.q + oq, ap + op * sh.q + oq);
+          }
         }
       }
-      for (int64_t op = 0; op < sh.p; ++op) {
-        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-        for (int64_t oq = 0; oq < sh.q; ++oq) {
-          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-          max_window(xp, sh.w, rows, cols, yp + op * sh.q + oq, ap + op * sh.q + oq);
-        }
-      }
-    }
+    });
   });
 }
 
@@ -169,24 +171,26 @@ template <typename T>
 void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, const T* relu_input, T* dx) {
   const uint32_t hw = static_cast<uint32_t>(sh.hw());  // < 2^31 (ops/pool.h)
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      T* dxp = dx + plane * sh.hw();
-      const T* dyp = dy + plane * sh.pq();
-      const int32_t* ap = argmax + plane * sh.pq();
-      std::fill(dxp, dxp + sh.hw(), T(0));
-      if (relu_input == nullptr) {
-        for (int64_t i = 0; i < sh.pq(); ++i) {
-          const uint32_t a = static_cast<uint32_t>(ap[i]);
-          if (a < hw) dxp[a] += dyp[i];
-        }
-      } else {
-        const T* pre = relu_input + plane * sh.hw();
-        for (int64_t i = 0; i < sh.pq(); ++i) {
-          const uint32_t a = static_cast<uint32_t>(ap[i]);
-          if (a < hw) dxp[a] = math::relu_backward(dxp[a] + dyp[i], pre[a]);
+    with_cpu_isa([&] {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        T* dxp = dx + plane * sh.hw();
+        const T* dyp = dy + plane * sh.pq();
+        const int32_t* ap = argmax + plane * sh.pq();
+        std::fill(dxp, dxp + sh.hw(), T(0));
+        if (relu_input == nullptr) {
+          for (int64_t i = 0; i < sh.pq(); ++i) {
+            const uint32_t a = static_cast<uint32_t>(ap[i]);
+            if (a < hw) dxp[a] += dyp[i];
+          }
+        } else {
+          const T* pre = relu_input + plane * sh.hw();
+          for (int64_t i = 0; i < sh.pq(); ++i) {
+            const uint32_t a = static_cast<uint32_t>(ap[i]);
+            if (a < hw) dxp[a] = math::relu_backward(dxp[a] + dyp[i], pre[a]);
+          }
         }
       }
-    }
+    });
   });
 }
 
@@ -196,21 +200,23 @@ void avg_forward(const PoolShape& sh, const T* x, T* y) {
   const Pool2dParams& prm = sh.prm;
   const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const T* xp = x + plane * sh.hw();
-      T* yp = y + plane * sh.pq();
-      for (int64_t op = 0; op < sh.p; ++op) {
-        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-        for (int64_t oq = 0; oq < sh.q; ++oq) {
-          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-          T sum = T(0);
-          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
-            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) sum += xp[ih * sh.w + iw];
+    with_cpu_isa([&] {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const T* xp = x + plane * sh.hw();
+        T* yp = y + plane * sh.pq();
+        for (int64_t op = 0; op < sh.p; ++op) {
+          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+          for (int64_t oq = 0; oq < sh.q; ++oq) {
+            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+            T sum = T(0);
+            for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+              for (int64_t iw = cols.lo; iw < cols.hi; ++iw) sum += xp[ih * sh.w + iw];
+            }
+            yp[op * sh.q + oq] = sum * inv_area;
           }
-          yp[op * sh.q + oq] = sum * inv_area;
         }
       }
-    }
+    });
   });
 }
 
@@ -220,21 +226,23 @@ void avg_backward(const PoolShape& sh, const T* dy, T* dx) {
   const Pool2dParams& prm = sh.prm;
   const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      T* dxp = dx + plane * sh.hw();
-      const T* dyp = dy + plane * sh.pq();
-      std::fill(dxp, dxp + sh.hw(), T(0));
-      for (int64_t op = 0; op < sh.p; ++op) {
-        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-        for (int64_t oq = 0; oq < sh.q; ++oq) {
-          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-          const T g = dyp[op * sh.q + oq] * inv_area;
-          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
-            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) dxp[ih * sh.w + iw] += g;
+    with_cpu_isa([&] {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        T* dxp = dx + plane * sh.hw();
+        const T* dyp = dy + plane * sh.pq();
+        std::fill(dxp, dxp + sh.hw(), T(0));
+        for (int64_t op = 0; op < sh.p; ++op) {
+          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+          for (int64_t oq = 0; oq < sh.q; ++oq) {
+            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+            const T g = dyp[op * sh.q + oq] * inv_area;
+            for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+              for (int64_t iw = cols.lo; iw < cols.hi; ++iw) dxp[ih * sh.w + iw] += g;
+            }
           }
         }
       }
-    }
+    });
   });
 }
 
@@ -268,15 +276,17 @@ void max_pool2d_jvp(Backend&, Tensor& ry, const Tensor& rx, const Tensor& argmax
     const T* in = rx.data<T>();
     T* out = ry.data<T>();
     parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-      for (int64_t plane = begin; plane < end; ++plane) {
-        const T* xp = in + plane * sh.hw();
-        const int32_t* ap = index + plane * sh.pq();
-        T* yp = out + plane * sh.pq();
-        for (int64_t i = 0; i < sh.pq(); ++i) {
-          const uint32_t a = static_cast<uint32_t>(ap[i]);
-          yp[i] = a < hw ? xp[a] : std::numeric_limits<T>::quiet_NaN();
+      with_cpu_isa([&] {
+        for (int64_t plane = begin; plane < end; ++plane) {
+          const T* xp = in + plane * sh.hw();
+          const int32_t* ap = index + plane * sh.pq();
+          T* yp = out + plane * sh.pq();
+          for (int64_t i = 0; i < sh.pq(); ++i) {
+            const uint32_t a = static_cast<uint32_t>(ap[i]);
+            yp[i] = a < hw ? xp[a] : std::numeric_limits<T>::quiet_NaN();
+          }
         }
-      }
+      });
     });
   });
 }
