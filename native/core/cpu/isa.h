@@ -39,18 +39,24 @@ CpuIsa parse_cpu_isa(const std::string& name, const char* what);
 #define NEWTON_CPU_ISA_DISPATCH 0
 #endif
 
-namespace isa_detail {
 #if NEWTON_CPU_ISA_DISPATCH
+// What each extended ISA lets the compiler use; also for the few kernels written with
+// intrinsics (pool.cpp), whose names end in _avx2 / _avx512. (A lambda does not inherit its
+// enclosing function's target: intrinsics need named functions.)
+#define NEWTON_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define NEWTON_TARGET_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
+
+namespace isa_detail {
 template <typename F>
-__attribute__((target("avx2,fma"), flatten)) void run_avx2(F& f) {
+NEWTON_TARGET_AVX2 __attribute__((flatten)) void run_avx2(F& f) {
   f();
 }
 template <typename F>
-__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq"), flatten)) void run_avx512(F& f) {
+NEWTON_TARGET_AVX512 __attribute__((flatten)) void run_avx512(F& f) {
   f();
 }
-#endif
 }  // namespace isa_detail
+#endif
 
 // Runs f() compiled for cpu_isa() (note [run-time ISA]). Call it inside a parallel_for
 // chunk, around the loop: parallel_for's std::function cannot be inlined through.
