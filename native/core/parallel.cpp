@@ -14,9 +14,6 @@
 
 #include "error.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 #ifdef NEWTON_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int);
@@ -84,28 +81,29 @@ int64_t spin_ns() {
   return ns;
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
+// Polls ready() for up to spin_ns(); true as soon as it holds. Between polls the thread
+// yields its core, and it stops polling at the first yield that took longer than
+// kContendedYieldNs: then another thread wanted the core, and the machine is better served by
+// sleeping. Measured on this project's 2-core KVM guest with a load of 8 (other builds):
+// polling with _mm_pause made back-to-back small jobs take ≈215 µs each instead of ≈22 µs
+// without polling, and plain yields still slowed the cnn3 SGD step (bench train) by ≈15%;
+// on an idle core a yield returns within a microsecond, and the job is seen at once.
+constexpr int64_t kContendedYieldNs = 20000;
 
-// Polls ready() for up to spin_ns(); true as soon as it holds.
 template <typename Ready>
 bool spin_until(const Ready& ready) {
   const int64_t limit = spin_ns();
   if (limit == 0) return ready();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0;; ++i) {
+  using Clock = std::chrono::steady_clock;
+  const auto ns = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); };
+  const auto start = Clock::now();
+  auto before = start;
+  for (;;) {
     if (ready()) return true;
-    cpu_relax();
-    // The clock is read every 64 polls only (a pause takes tens of nanoseconds).
-    if ((i & 63) == 63 &&
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count() >= limit) {
-      return ready();
-    }
+    std::this_thread::yield();
+    const auto now = Clock::now();
+    if (ns(now - start) >= limit || ns(now - before) >= kContendedYieldNs) return ready();
+    before = now;
   }
 }
 
