@@ -84,10 +84,12 @@ int64_t spin_ns() {
 // Polls ready() for up to spin_ns(); true as soon as it holds. Between polls the thread
 // yields its core, and it stops polling at the first yield that took longer than
 // kContendedYieldNs: then another thread wanted the core, and the machine is better served by
-// sleeping. Measured on this project's 2-core KVM guest with a load of 8 (other builds):
-// polling with _mm_pause made back-to-back small jobs take ≈215 µs each instead of ≈22 µs
-// without polling, and plain yields still slowed the cnn3 SGD step (bench train) by ≈15%;
-// on an idle core a yield returns within a microsecond, and the job is seen at once.
+// sleeping. Measured on a 2-core KVM guest (`npm run bench -- ops --pool`, back-to-back
+// add/relu of 2 × 16384 floats): when otherwise idle, 82–92 µs per op without polling (waking
+// a thread through the kernel costs tens of µs there) and 12–15 µs with it; with a load of 8
+// from other processes, polling with _mm_pause made them take ≈215 µs instead of ≈22 µs (the
+// pollers lose the scheduler's preference for threads that sleep), which the yields and the
+// contended-yield stop avoid (≈20 µs).
 constexpr int64_t kContendedYieldNs = 20000;
 
 template <typename Ready>
