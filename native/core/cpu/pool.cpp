@@ -1,6 +1,11 @@
 // Max and average 2-D pooling on the CPU, NCHW. Every (n, c) plane is independent, so
 // planes are the unit of parallel work; each backward task owns its dx plane, which keeps
 // the scatter race-free and its summation order fixed.
+//
+// Only the paper's 2×2 max pooling has AVX2 / AVX-512 variants (max_row_2x2_*; note [run-time
+// ISA] in isa.h). The other loops stay baseline code: compiled for AVX2 or AVX-512 through
+// with_cpu_isa they measured 5–25% slower at cnn3's sizes (`npm run bench -- ops --isa all`:
+// gathers for the argmax reads, vector set-up for windows of a few elements).
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -169,8 +174,8 @@ void max_row_2x2(CpuIsa isa, const float* r0, const float* r1, int64_t w, int32_
                  int32_t* argmax) {
   int64_t j = 0;
 #if NEWTON_CPU_ISA_DISPATCH
-  if (isa == CpuIsa::Avx512) j = max_row_2x2_avx512(r0, r1, w, row0_index, q, y, argmax);
-  if (isa == CpuIsa::Avx2) j = max_row_2x2_avx2(r0, r1, w, row0_index, q, y, argmax);
+  if (isa == CpuIsa::Avx512 && q >= 16) j = max_row_2x2_avx512(r0, r1, w, row0_index, q, y, argmax);
+  if (isa == CpuIsa::Avx2 && q >= 8) j = max_row_2x2_avx2(r0, r1, w, row0_index, q, y, argmax);
 #else
   (void)isa;
 #endif
@@ -216,29 +221,27 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
   const Pool2dParams& prm = sh.prm;
   const CpuIsa isa = cpu_isa();
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    with_cpu_isa([&] {
-      for (int64_t plane = begin; plane < end; ++plane) {
-        const T* xp = x + plane * sh.hw();
-        T* yp = y + plane * sh.pq();
-        int32_t* ap = argmax + plane * sh.pq();
-        if constexpr (std::is_same_v<T, float>) {
-          if (is_paper_pooling(prm)) {
-            for (int64_t op = 0; op < sh.p; ++op) {
-              max_row_2x2(isa, xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
-                          yp + op * sh.q, ap + op * sh.q);
-            }
-            continue;
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* xp = x + plane * sh.hw();
+      T* yp = y + plane * sh.pq();
+      int32_t* ap = argmax + plane * sh.pq();
+      if constexpr (std::is_same_v<T, float>) {
+        if (is_paper_pooling(prm)) {
+          for (int64_t op = 0; op < sh.p; ++op) {
+            max_row_2x2(isa, xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
+                        yp + op * sh.q, ap + op * sh.q);
           }
-        }
-        for (int64_t op = 0; op < sh.p; ++op) {
-          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-          for (int64_t oq = 0; oq < sh.q; ++oq) {
-            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-            max_window(xp, sh.w, rows, cols, yp + op * sh.q + oq, ap + op * sh.q + oq);
-          }
+          continue;
         }
       }
-    });
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          max_window(xp, sh.w, rows, cols, yp + op * sh.q + oq, ap + op * sh.q + oq);
+        }
+      }
+    }
   });
 }
 
@@ -252,26 +255,24 @@ template <typename T>
 void max_backward(const PoolShape& sh, const T* dy, const int32_t* argmax, const T* relu_input, T* dx) {
   const uint32_t hw = static_cast<uint32_t>(sh.hw());  // < 2^31 (ops/pool.h)
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    with_cpu_isa([&] {
-      for (int64_t plane = begin; plane < end; ++plane) {
-        T* dxp = dx + plane * sh.hw();
-        const T* dyp = dy + plane * sh.pq();
-        const int32_t* ap = argmax + plane * sh.pq();
-        std::fill(dxp, dxp + sh.hw(), T(0));
-        if (relu_input == nullptr) {
-          for (int64_t i = 0; i < sh.pq(); ++i) {
-            const uint32_t a = static_cast<uint32_t>(ap[i]);
-            if (a < hw) dxp[a] += dyp[i];
-          }
-        } else {
-          const T* pre = relu_input + plane * sh.hw();
-          for (int64_t i = 0; i < sh.pq(); ++i) {
-            const uint32_t a = static_cast<uint32_t>(ap[i]);
-            if (a < hw) dxp[a] = math::relu_backward(dxp[a] + dyp[i], pre[a]);
-          }
+    for (int64_t plane = begin; plane < end; ++plane) {
+      T* dxp = dx + plane * sh.hw();
+      const T* dyp = dy + plane * sh.pq();
+      const int32_t* ap = argmax + plane * sh.pq();
+      std::fill(dxp, dxp + sh.hw(), T(0));
+      if (relu_input == nullptr) {
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          if (a < hw) dxp[a] += dyp[i];
+        }
+      } else {
+        const T* pre = relu_input + plane * sh.hw();
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          if (a < hw) dxp[a] = math::relu_backward(dxp[a] + dyp[i], pre[a]);
         }
       }
-    });
+    }
   });
 }
 
@@ -281,23 +282,21 @@ void avg_forward(const PoolShape& sh, const T* x, T* y) {
   const Pool2dParams& prm = sh.prm;
   const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    with_cpu_isa([&] {
-      for (int64_t plane = begin; plane < end; ++plane) {
-        const T* xp = x + plane * sh.hw();
-        T* yp = y + plane * sh.pq();
-        for (int64_t op = 0; op < sh.p; ++op) {
-          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-          for (int64_t oq = 0; oq < sh.q; ++oq) {
-            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-            T sum = T(0);
-            for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
-              for (int64_t iw = cols.lo; iw < cols.hi; ++iw) sum += xp[ih * sh.w + iw];
-            }
-            yp[op * sh.q + oq] = sum * inv_area;
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* xp = x + plane * sh.hw();
+      T* yp = y + plane * sh.pq();
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          T sum = T(0);
+          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) sum += xp[ih * sh.w + iw];
           }
+          yp[op * sh.q + oq] = sum * inv_area;
         }
       }
-    });
+    }
   });
 }
 
@@ -307,23 +306,21 @@ void avg_backward(const PoolShape& sh, const T* dy, T* dx) {
   const Pool2dParams& prm = sh.prm;
   const T inv_area = T(1) / static_cast<T>(prm.kernel_h * prm.kernel_w);
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-    with_cpu_isa([&] {
-      for (int64_t plane = begin; plane < end; ++plane) {
-        T* dxp = dx + plane * sh.hw();
-        const T* dyp = dy + plane * sh.pq();
-        std::fill(dxp, dxp + sh.hw(), T(0));
-        for (int64_t op = 0; op < sh.p; ++op) {
-          const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
-          for (int64_t oq = 0; oq < sh.q; ++oq) {
-            const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
-            const T g = dyp[op * sh.q + oq] * inv_area;
-            for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
-              for (int64_t iw = cols.lo; iw < cols.hi; ++iw) dxp[ih * sh.w + iw] += g;
-            }
+    for (int64_t plane = begin; plane < end; ++plane) {
+      T* dxp = dx + plane * sh.hw();
+      const T* dyp = dy + plane * sh.pq();
+      std::fill(dxp, dxp + sh.hw(), T(0));
+      for (int64_t op = 0; op < sh.p; ++op) {
+        const Span rows = clip(op * prm.stride_h - prm.pad_h, prm.kernel_h, sh.h);
+        for (int64_t oq = 0; oq < sh.q; ++oq) {
+          const Span cols = clip(oq * prm.stride_w - prm.pad_w, prm.kernel_w, sh.w);
+          const T g = dyp[op * sh.q + oq] * inv_area;
+          for (int64_t ih = rows.lo; ih < rows.hi; ++ih) {
+            for (int64_t iw = cols.lo; iw < cols.hi; ++iw) dxp[ih * sh.w + iw] += g;
           }
         }
       }
-    });
+    }
   });
 }
 
@@ -357,17 +354,15 @@ void max_pool2d_jvp(Backend&, Tensor& ry, const Tensor& rx, const Tensor& argmax
     const T* in = rx.data<T>();
     T* out = ry.data<T>();
     parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
-      with_cpu_isa([&] {
-        for (int64_t plane = begin; plane < end; ++plane) {
-          const T* xp = in + plane * sh.hw();
-          const int32_t* ap = index + plane * sh.pq();
-          T* yp = out + plane * sh.pq();
-          for (int64_t i = 0; i < sh.pq(); ++i) {
-            const uint32_t a = static_cast<uint32_t>(ap[i]);
-            yp[i] = a < hw ? xp[a] : std::numeric_limits<T>::quiet_NaN();
-          }
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const T* xp = in + plane * sh.hw();
+        const int32_t* ap = index + plane * sh.pq();
+        T* yp = out + plane * sh.pq();
+        for (int64_t i = 0; i < sh.pq(); ++i) {
+          const uint32_t a = static_cast<uint32_t>(ap[i]);
+          yp[i] = a < hw ? xp[a] : std::numeric_limits<T>::quiet_NaN();
         }
-      });
+      }
     });
   });
 }
