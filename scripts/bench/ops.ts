@@ -41,6 +41,7 @@ import {
   measure,
   parseOptions,
   positiveInt,
+  UsageError,
   writeJson,
 } from './common';
 
@@ -287,7 +288,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const isa = opts.get('--isa');
   if (isa !== undefined && isa !== 'all') {
     if (typeof isa !== 'string' || !(CPU_ISAS as readonly string[]).includes(isa)) {
-      throw new Error(`--isa must be one of ${CPU_ISAS.join(', ')} or all, got ${String(isa)}`);
+      throw new UsageError(`--isa must be one of ${CPU_ISAS.join(', ')} or all, got ${String(isa)}`);
     }
     setCpuIsa(isa as CpuIsaName);
   }

@@ -8,7 +8,12 @@
 // for AVX-512 (F, BW, VL, DQ) by GCC/Clang's target attribute, with `flatten` so that the loop
 // and everything it calls is inlined into, and vectorised for, that instantiation. Code for an
 // extended ISA therefore exists only inside these instantiations (a function the flattening
-// could not inline stays a call to its baseline copy), and runs only when cpu_isa() chose it.
+// could not inline stays a call to its baseline copy), and runs only when cpu_isa() chose it;
+// the same holds for the few kernels written with intrinsics, named *_avx2 / *_avx512
+// (pool.cpp). test/cpu-isa.test.ts checks the built addon for AVX instructions elsewhere.
+// Wrapped: element-wise ops and casts (for_each_index), reductions (blocked_sum), the
+// per-channel ops, the squared loss gradient and the fused passes; pooling dispatches its 2×2
+// rows only (see pool.cpp). Copies are memcpy, which glibc already picks per processor.
 //
 // The ISAs give the same bits: the core is compiled with -ffp-contract=off (FMA is never
 // formed, note [fused rounding order] in fused_math.h), the compiler vectorises without
