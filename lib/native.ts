@@ -165,6 +165,11 @@ export interface NativeAddon extends NativeOps {
   setConvImplementation(impl: 'onednn' | 'builtin'): void;
   /** Whether oneDNN loaded (native/core/cpu/onednn_library.cpp), its version and file, or why not. */
   oneDnnInfo(): { available: boolean; version: string; library: string; reason: string };
+  /** The vector ISA of the CPU kernels (note [run-time ISA] in native/core/cpu/isa.h). */
+  getCpuIsa(): CpuIsaName;
+  setCpuIsa(isa: CpuIsaName): void;
+  /** The ISAs this processor runs, 'baseline' first. */
+  supportedCpuIsas(): CpuIsaName[];
   /** Copies a tensor into `out` on a worker thread; resolves when done. */
   readIntoAsync(tensor: NativeTensor, out: Float32Array | Float64Array | Int32Array): Promise<void>;
   /** Allocator statistics; device defaults to 'cpu'. */
@@ -385,11 +390,23 @@ let cached: NativeAddon | undefined;
 const INTEGER_VARIABLES: readonly { name: string; min: number; max: number; what: string; unset: string }[] = [
   { name: 'NEWTON_NUM_THREADS', min: 1, max: 256, what: 'an integer from 1 to 256', unset: 'to use every core' },
   { name: 'NEWTON_CPU_CACHE_BYTES', min: 0, max: Number.MAX_SAFE_INTEGER, what: 'a whole number of bytes', unset: 'for the default (the peak of the memory in use)' },
+  { name: 'NEWTON_POOL_SPIN_US', min: 0, max: 1_000_000, what: 'a whole number of microseconds from 0 to 1000000', unset: 'for the default (50; 0 = the pool never spins)' },
   { name: 'NEWTON_MEMORY_LIMIT_BYTES', min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive whole number of bytes', unset: 'for no limit beyond the memory available' },
 ];
 
-/** Throws an Error for a malformed variable of {@link INTEGER_VARIABLES}. @internal */
+/** The vector ISAs of the CPU kernels, from the oldest processors' to the newest's. */
+export type CpuIsaName = 'baseline' | 'avx2' | 'avx512';
+export const CPU_ISAS: readonly CpuIsaName[] = ['baseline', 'avx2', 'avx512'];
+
+/**
+ * Throws an Error for a malformed variable of {@link INTEGER_VARIABLES} or a NEWTON_CPU_ISA
+ * that names no ISA. @internal
+ */
 export function checkEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const isa = env.NEWTON_CPU_ISA;
+  if (isa !== undefined && isa !== '' && !(CPU_ISAS as readonly string[]).includes(isa)) {
+    throw new Error(`newton-cnn: environment variable NEWTON_CPU_ISA must be one of ${CPU_ISAS.join(', ')}, got '${isa}' (unset it for the best the processor runs)`);
+  }
   for (const v of INTEGER_VARIABLES) {
     const raw = env[v.name];
     if (raw === undefined || raw === '') continue;
@@ -437,6 +454,23 @@ function loadAddon(): NativeAddon {
 }
 
 /**
+ * NEWTON_CPU_ISA (checked for spelling by checkEnvironment) names an ISA the processor may not
+ * run, which only the addon knows: an Error naming the variable then, rather than the core's
+ * silent fallback to the best supported ISA.
+ */
+function applyCpuIsaVariable(addon: NativeAddon): void {
+  const isa = process.env.NEWTON_CPU_ISA;
+  if (isa === undefined || isa === '' || typeof addon.setCpuIsa !== 'function') return;
+  if (!addon.supportedCpuIsas().includes(isa as CpuIsaName)) {
+    throw new Error(
+      `newton-cnn: environment variable NEWTON_CPU_ISA asks for '${isa}', which this processor does not run ` +
+        `(it runs: ${addon.supportedCpuIsas().join(', ')}; unset it for the best of them)`,
+    );
+  }
+  addon.setCpuIsa(isa as CpuIsaName);
+}
+
+/**
  * The loaded addon. It is loaded on first use, so that importing newton-cnn never fails;
  * a missing or broken build throws an Error saying how to build it.
  *
@@ -448,6 +482,7 @@ export function native(): NativeAddon {
     const addon = loadAddon();
     // An older build (NEWTON_CNN_ADDON) lacks it; its out-of-memory errors stay plain RangeErrors.
     if (typeof addon.setErrorClasses === 'function') addon.setErrorClasses({ OutOfMemoryError });
+    applyCpuIsaVariable(addon);
     cached = addon;
   }
   return cached;

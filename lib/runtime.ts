@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { native } from './native';
+import { native, type CpuIsaName } from './native';
 import type { DType } from './types';
 
 /** One device kind the library knows, usable or not. */
@@ -24,6 +24,7 @@ export interface DeviceInfo {
 
 /** Which GEMM the CPU backend uses: the linked BLAS or the built-in blocked kernel. */
 export type GemmImplementation = 'blas' | 'builtin';
+export type { CpuIsaName } from './native';
 
 /**
  * Which implementation the CPU backend's float32 convolutions use: oneDNN (when it loaded; the
@@ -63,6 +64,8 @@ export interface RuntimeInfo {
   onednn: OneDnnInfo;
   /** The absolute path of the loaded native addon (.node). */
   addon: string;
+  /** The vector ISA the CPU kernels run ({@link setCpuIsa}) and those the processor has. */
+  cpuIsa: { active: CpuIsaName; supported: CpuIsaName[] };
 }
 
 /** Allocator statistics of one device. */
@@ -138,6 +141,7 @@ export function info(): RuntimeInfo {
     conv: n.getConvImplementation(),
     onednn: n.oneDnnInfo(),
     addon: n.addonPath(),
+    cpuIsa: { active: n.getCpuIsa(), supported: n.supportedCpuIsas() },
   };
 }
 
@@ -152,6 +156,25 @@ export function setNumThreads(n: number): void {
 /** The CPU backend's thread count. */
 export function getNumThreads(): number {
   return native().getNumThreads();
+}
+
+/**
+ * Chooses the vector instructions of the CPU kernels (element-wise, reductions, per-channel,
+ * pooling, losses, fused ops): 'baseline' (SSE2, every x86-64), 'avx2' (AVX2 + FMA) or
+ * 'avx512' (F, BW, VL, DQ). The default is the best the processor runs, or the environment
+ * variable NEWTON_CPU_ISA. Results are the same bits for every ISA; a RangeError names the
+ * ISA and what the processor runs when it lacks it.
+ *
+ * @example
+ * setCpuIsa('avx2');
+ */
+export function setCpuIsa(isa: CpuIsaName): void {
+  native().setCpuIsa(isa);
+}
+
+/** The vector ISA the CPU kernels use ({@link setCpuIsa}). */
+export function getCpuIsa(): CpuIsaName {
+  return native().getCpuIsa();
 }
 
 /**

@@ -11,7 +11,9 @@
 // built in its own folder, build-prebuild/, never build/ (the development build).
 //
 // Portability:
-//   - no -march=native (CMakeLists.txt sets none): the compiler's baseline x86-64 code;
+//   - no -march=native (CMakeLists.txt sets none): the compiler's baseline x86-64 code; the
+//     CPU kernels' AVX2 and AVX-512 loops are compiled in too and only run where the processor
+//     has them (note [run-time ISA] in native/core/cpu/isa.h);
 //   - OpenBLAS linked statically (Debian's libopenblas-dev ships libopenblas.a, position-
 //     independent code that links into a shared object, built with DYNAMIC_ARCH so it picks
 //     its kernels for the CPU it runs on); its symbols are hidden (-Wl,--exclude-libs,ALL) so

@@ -51,6 +51,20 @@ describe('integer environment variables', () => {
     expect(() => checkEnvironment({ [name]: value })).not.toThrow();
   });
 
+  test.each([['-1'], ['2000000'], ['50us']])('NEWTON_POOL_SPIN_US=%j is an Error naming the variable, the value and the domain', (value) => {
+    expect(() => checkEnvironment({ NEWTON_POOL_SPIN_US: value })).toThrow(
+      new Error(`newton-cnn: environment variable NEWTON_POOL_SPIN_US must be a whole number of microseconds from 0 to 1000000, got '${value}' (unset it for the default (50; 0 = the pool never spins))`),
+    );
+  });
+
+  test('NEWTON_POOL_SPIN_US 0 … 1000000 and NEWTON_CPU_ISA baseline | avx2 | avx512 are accepted; another ISA name is refused', () => {
+    for (const value of ['0', '50', '1000000', '']) expect(() => checkEnvironment({ NEWTON_POOL_SPIN_US: value })).not.toThrow();
+    for (const value of ['baseline', 'avx2', 'avx512', '']) expect(() => checkEnvironment({ NEWTON_CPU_ISA: value })).not.toThrow();
+    expect(() => checkEnvironment({ NEWTON_CPU_ISA: 'AVX2' })).toThrow(
+      new Error("newton-cnn: environment variable NEWTON_CPU_ISA must be one of baseline, avx2, avx512, got 'AVX2' (unset it for the best the processor runs)"),
+    );
+  });
+
   // The real path: a process started with a bad value fails on its first call into the library,
   // with the message on stderr; a good value is used.
   test('a process with NEWTON_NUM_THREADS=abc fails with that message; =1 runs with one thread', () => {

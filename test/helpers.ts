@@ -1,9 +1,10 @@
 // Shared test utilities: seeded data, tolerant comparison with useful messages, a central
 // finite-difference gradient checker, and the per-backend test registration.
 import * as util from 'util';
-import { Tensor, devices, memoryStats } from '../lib';
+import { Tensor, devices, getCpuIsa, info, memoryStats, setCpuIsa } from '../lib';
+import type { CpuIsaName } from '../lib';
 import type { DType } from '../lib';
-import { native } from '../lib/native';
+import { CPU_ISAS, native } from '../lib/native';
 import { randData, roundTo } from './cases/data';
 
 export type FloatDType = 'float32' | 'float64';
@@ -168,6 +169,42 @@ export function describeEachBackend(name: string, fn: (b: BackendInfo) => void):
     // the reason is the library's own (devices()[i].reason), so the report says why it did not run.
     test.skip(`${name} [${d.name}] skipped: ${d.reason}`, () => undefined);
   }
+}
+
+// Registers fn once per vector ISA of the CPU kernels (native/core/cpu/isa.h), with that ISA
+// active for its tests; an ISA this processor lacks is reported as skipped, with the reason.
+export function describeEachCpuIsa(name: string, fn: (isa: CpuIsaName) => void): void {
+  const supported = getCpuIsaInfo().supported;
+  for (const isa of CPU_ISAS) {
+    if (!supported.includes(isa)) {
+      test.skip(`${name} [${isa}] skipped: this processor runs only ${supported.join(', ')}`, () => undefined);
+      continue;
+    }
+    describe(`${name} [${isa}]`, () => {
+      let saved: CpuIsaName = 'baseline';
+      beforeAll(() => {
+        saved = getCpuIsa();
+        setCpuIsa(isa);
+      });
+      afterAll(() => setCpuIsa(saved));
+      fn(isa);
+    });
+  }
+}
+
+// Runs f with `isa` active, then restores the previous one.
+export function withCpuIsa<R>(isa: CpuIsaName, f: () => R): R {
+  const saved = getCpuIsa();
+  setCpuIsa(isa);
+  try {
+    return f();
+  } finally {
+    setCpuIsa(saved);
+  }
+}
+
+function getCpuIsaInfo(): { active: CpuIsaName; supported: CpuIsaName[] } {
+  return info().cpuIsa;
 }
 
 // Tolerance for a sum of `k` products of O(1) float32 values. Rounding errors of a sum of k

@@ -3,7 +3,8 @@
 // tolerances of note [case tolerances]. On the CPU the conv family runs once per convolution
 // implementation (lib/runtime.ts setConvImplementation: oneDNN when it loaded, and the
 // built-in im2col + GEMM), each against the same reference; without oneDNN its run reports as
-// skipped with the reason.
+// skipped with the reason. The cases run under the default vector ISA only: test/cpu-isa.test.ts
+// shows every case gives the same bits under every ISA the processor runs.
 import { getConvImplementation, info, setConvImplementation, type ConvImplementation } from '../lib';
 import { families, type Family } from './cases';
 import { checkAgainstReference } from './cases/harness';
@@ -31,6 +32,8 @@ function underConvImplementation(family: Family, b: BackendInfo, impl: ConvImple
   });
 }
 
+// On the CPU, under every vector ISA the processor runs (note [run-time ISA] in
+// native/core/cpu/isa.h).
 describeEachBackend('op reference', (b) => {
   for (const family of families) {
     if (family.name === 'conv' && b.device === 'cpu') {

@@ -10,6 +10,11 @@
 // threads) shares it, one parallel_for at a time; it is never destroyed, so a caller that goes
 // away (a terminated worker) leaves it intact. An exception thrown by the body in any chunk is
 // rethrown to the caller once every chunk has finished.
+//
+// Between jobs the workers, and the caller waiting for the last chunk, poll (yielding the
+// core between polls) for a bounded time (NEWTON_POOL_SPIN_US microseconds, default 50; 0 =
+// never) before they sleep on a condition variable: back-to-back ops then skip the wake-up
+// through the kernel, and an idle pool still sleeps (note [spinning pool] in parallel.cpp).
 #pragma once
 
 #include <algorithm>

@@ -10,6 +10,7 @@
 #include "core/allocator.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/onednn_conv.h"
+#include "core/cpu/isa.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "core/parallel.h"
@@ -115,6 +116,30 @@ Napi::Value SetConvImplementation(const Info& info) {
     } else {
       fail<ValueError>(op, ": impl must be 'onednn' or 'builtin', got '", s, "'");
     }
+    return info.Env().Undefined();
+  });
+}
+
+// The CPU kernels' vector ISA (note [run-time ISA] in core/cpu/isa.h).
+Napi::Value GetCpuIsa(const Info& info) {
+  return guard(info, "getCpuIsa", [&]() -> Napi::Value { return Napi::String::New(info.Env(), cpu_isa_name(cpu_isa())); });
+}
+
+Napi::Value SupportedCpuIsas(const Info& info) {
+  return guard(info, "info", [&]() -> Napi::Value {
+    const std::vector<CpuIsa> list = supported_cpu_isas();
+    Napi::Array result = Napi::Array::New(info.Env(), list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) result.Set(static_cast<uint32_t>(i), cpu_isa_name(list[i]));
+    return result;
+  });
+}
+
+Napi::Value SetCpuIsa(const Info& info) {
+  static constexpr const char* op = "setCpuIsa";
+  return guard(info, op, [&]() -> Napi::Value {
+    const Napi::Value v = info[0];
+    if (!v.IsString()) fail<ArgumentTypeError>(op, ": isa must be 'baseline', 'avx2' or 'avx512', got ", describe(v));
+    set_cpu_isa(parse_cpu_isa(v.As<Napi::String>().Utf8Value(), "setCpuIsa: isa"));
     return info.Env().Undefined();
   });
 }
@@ -227,6 +252,9 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("getConvImplementation", Napi::Function::New(env, GetConvImplementation, "getConvImplementation"));
   exports.Set("setConvImplementation", Napi::Function::New(env, SetConvImplementation, "setConvImplementation"));
   exports.Set("oneDnnInfo", Napi::Function::New(env, OneDnnInfo, "oneDnnInfo"));
+  exports.Set("getCpuIsa", Napi::Function::New(env, GetCpuIsa, "getCpuIsa"));
+  exports.Set("setCpuIsa", Napi::Function::New(env, SetCpuIsa, "setCpuIsa"));
+  exports.Set("supportedCpuIsas", Napi::Function::New(env, SupportedCpuIsas, "supportedCpuIsas"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStatsFn, "memoryStats"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCacheFn, "emptyCache"));
   exports.Set("setDebugChecks", Napi::Function::New(env, SetDebugChecks, "setDebugChecks"));

@@ -19,16 +19,22 @@ import {
   conv2dBackwardFilter,
   gemm,
   getConvImplementation,
+  getCpuIsa,
   getGemmImplementation,
   getNumThreads,
   info,
   oneDnnAvailable,
   randomUniform,
   setConvImplementation,
+  setCpuIsa,
   setGemmImplementation,
   setNumThreads,
 } from '../../lib';
+import { CPU_ISAS } from '../../lib/native';
+import type { CpuIsaName } from '../../lib';
 import { measureLimits, printOpLines, runOpLines, type OpLine } from './op-cases';
+import { printIsaLines, runIsaLines } from './op-isa';
+import { printPoolLines, runPoolLines } from './pool-calls';
 import {
   BenchSuite,
   Column,
@@ -41,6 +47,7 @@ import {
   measure,
   parseOptions,
   positiveInt,
+  UsageError,
   writeJson,
 } from './common';
 
@@ -287,12 +294,15 @@ const USAGE = [
   '  --device D       run the per-op lines on D (cpu, cuda, cuda:N; default cpu); on a GPU the cnn3 CPU tables are skipped',
   '  --ops-only       only the per-op lines (every declared op, test/cases)',
   '  --op NAME        only the per-op lines of ops whose name contains NAME',
+  '  --isa ISA        the CPU kernels\' vector code: baseline, avx2, avx512 (setCpuIsa), or all: the per-op lines',
+  '                   under every ISA the processor runs, alternately, with the speed-ups (implies --ops-only)',
+  '  --pool           only the cost of back-to-back small ops on the thread pool (compare NEWTON_POOL_SPIN_US=0)',
 ].join('\n');
 
 async function run(argv: readonly string[]): Promise<number> {
   const opts = parseOptions(argv, {
-    flags: ['--quick', '--builtin', '--ops-only'],
-    values: ['--json', '--batch', '--repeats', '--warmup', '--threads', '--device', '--op', '--conv'],
+    flags: ['--quick', '--builtin', '--ops-only', '--pool'],
+    values: ['--json', '--batch', '--repeats', '--warmup', '--threads', '--device', '--op', '--conv', '--isa'],
   });
   const quick = opts.has('--quick');
   const batch = positiveInt(opts, '--batch', quick ? 16 : 128);
@@ -302,6 +312,13 @@ async function run(argv: readonly string[]): Promise<number> {
     minSampleMs: quick ? 2 : 20,
   };
   if (opts.has('--threads')) setNumThreads(positiveInt(opts, '--threads', 1));
+  const isa = opts.get('--isa');
+  if (isa !== undefined && isa !== 'all') {
+    if (typeof isa !== 'string' || !(CPU_ISAS as readonly string[]).includes(isa)) {
+      throw new UsageError(`--isa must be one of ${CPU_ISAS.join(', ')} or all, got ${String(isa)}`);
+    }
+    setCpuIsa(isa as CpuIsaName);
+  }
 
   const inf = info();
   const initialImpl = getGemmImplementation();
@@ -309,6 +326,7 @@ async function run(argv: readonly string[]): Promise<number> {
   console.log(`addon:   ${inf.addon}`);
   console.log(`BLAS:    ${inf.blas} (available: ${blasAvailable() ? 'yes' : 'no'}); GEMM implementation: ${inf.gemm}`);
   const machine = machineInfo();
+  console.log(`vector code: ${getCpuIsa()} (the processor runs ${inf.cpuIsa.supported.join(', ')})`);
   console.log(`threads: ${getNumThreads()}; CPU: ${String(machine.cpu)} (${String(machine.cores)} cores); Node ${process.version}`);
   const load = loadAverage();
   console.log(`load average (1 min): ${load.toFixed(2)}` +
@@ -322,6 +340,17 @@ async function run(argv: readonly string[]): Promise<number> {
   if (opts.has('--builtin')) {
     if (impls[0] === 'builtin') console.log('--builtin: no BLAS in this build, the run below already uses the built-in GEMM');
     else impls.push('builtin');
+  }
+  if (opts.has('--pool')) {
+    printPoolLines(runPoolLines(timing));
+    return 0;
+  }
+  if (isa === 'all') {
+    const lines = runIsaLines(timing, typeof opts.get('--op') === 'string' ? String(opts.get('--op')) : undefined);
+    printIsaLines(lines);
+    const file = opts.get('--json');
+    if (typeof file === 'string') writeJson(file, { suite: 'ops', mode: 'isa', date: new Date().toISOString(), machine: { ...machine, loadAverage1mAtStart: load }, info: inf, options: timing, lines });
+    return 0;
   }
   const device = String(opts.get('--device') ?? 'cpu');
   const filter = opts.get('--op');

@@ -296,12 +296,14 @@ const allOps = (geo: Geometry, v: Variant): OpCase[] =>
 // --- geometries -----------------------------------------------------------------------------------
 
 // Awkward shapes and attributes. The float32 CPU kernel has a SIMD path for 2×2 windows of
-// stride 2 without padding (the paper's pooling), four outputs at a time plus a tail.
+// stride 2 without padding (the paper's pooling), 16 (AVX-512), 8 (AVX2) and 4 (SSE2) outputs
+// at a time plus a tail.
 const AWKWARD: readonly Geometry[] = [
   { name: '2x2 on an even image', x: [2, 3, 8, 6], kernel: 2 },
   { name: '2x2 on an odd image (floors)', x: [1, 3, 7, 5], kernel: 2 },
   { name: '2x2 on 13x31 (floors; 15 outputs a row: SIMD blocks and a tail)', x: [2, 1, 13, 31], kernel: 2 },
   { name: '2x2 on 6x16 (8 outputs a row: SIMD blocks only)', x: [3, 5, 6, 16], kernel: 2 },
+  { name: '2x2 on 4x78 (39 outputs a row: 16-, 8- and 4-wide blocks and a tail)', x: [2, 3, 4, 78], kernel: 2 },
   { name: '3x3 stride 1 (overlapping windows)', x: [1, 2, 7, 7], kernel: 3, stride: 1 },
   { name: '3x3 stride 1 on 9x7 (overlapping windows)', x: [2, 3, 9, 7], kernel: 3, stride: 1 },
   { name: '3x3 stride 1, a larger batch (overlapping windows)', x: [8, 16, 15, 15], kernel: 3, stride: 1 },

@@ -5,6 +5,7 @@
 #include "../parallel.h"
 #include "cpu_backend.h"
 #include "onednn_conv.h"
+#include "isa.h"
 
 namespace newton {
 
@@ -33,6 +34,7 @@ std::string CpuBackend::description() const {
     s += "; convolutions: im2col + GEMM";
     s += onednn_available() ? " (oneDNN " + onednn_version() + " available)" : " (no oneDNN)";
   }
+  s += std::string(", vector code: ") + cpu_isa_name(cpu_isa());
   return s + ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
 }
 

@@ -28,12 +28,14 @@ void bias_add(Backend&, Tensor& out, const Tensor& y, const Tensor& b) {
     const T* bias = b.data<T>();
     parallel_for(n * c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane, 1)),
                  [&](int64_t begin, int64_t end) {
-                   for (int64_t p = begin; p < end; ++p) {
-                     const T v = bias[p % c];
-                     T* row = o + p * plane;
-                     const T* src = in + p * plane;
-                     for (int64_t i = 0; i < plane; ++i) row[i] = src[i] + v;
-                   }
+                   with_cpu_isa([&] {
+                     for (int64_t p = begin; p < end; ++p) {
+                       const T v = bias[p % c];
+                       T* row = o + p * plane;
+                       const T* src = in + p * plane;
+                       for (int64_t i = 0; i < plane; ++i) row[i] = src[i] + v;
+                     }
+                   });
                  });
   });
 }
@@ -47,20 +49,22 @@ void bias_grad(Backend&, Tensor& db, const Tensor& dy) {
     T* out = db.data<T>();
     const T* g = dy.data<T>();
     parallel_for(c, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t ch = begin; ch < end; ++ch) {
-        // Four interleaved accumulators, combined in a fixed order: one chain of dependent
-        // double adds would be latency-bound (this sums every activation of a conv layer).
-        double acc[4] = {0, 0, 0, 0};
-        for (int64_t s = 0; s < n; ++s) {
-          const T* row = g + (s * c + ch) * plane;
-          int64_t i = 0;
-          for (; i + 4 <= plane; i += 4) {
-            for (int k = 0; k < 4; ++k) acc[k] += static_cast<double>(row[i + k]);
+      with_cpu_isa([&] {
+        for (int64_t ch = begin; ch < end; ++ch) {
+          // Four interleaved accumulators, combined in a fixed order: one chain of dependent
+          // double adds would be latency-bound (this sums every activation of a conv layer).
+          double acc[4] = {0, 0, 0, 0};
+          for (int64_t s = 0; s < n; ++s) {
+            const T* row = g + (s * c + ch) * plane;
+            int64_t i = 0;
+            for (; i + 4 <= plane; i += 4) {
+              for (int k = 0; k < 4; ++k) acc[k] += static_cast<double>(row[i + k]);
+            }
+            for (; i < plane; ++i) acc[i & 3] += static_cast<double>(row[i]);
           }
-          for (; i < plane; ++i) acc[i & 3] += static_cast<double>(row[i]);
+          out[ch] = static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
         }
-        out[ch] = static_cast<T>((acc[0] + acc[1]) + (acc[2] + acc[3]));
-      }
+      });
     });
   });
 }
@@ -111,20 +115,22 @@ void channel_affine(Backend&, Tensor& out, const Tensor& x, const Tensor& scale,
     const T* s = scale.data<T>();
     const T* t = shift ? shift->data<T>() : nullptr;
     parallel_for(n * c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p) {
-        const T sc = s[p % c];
-        T* row = o + p * plane;
-        const T* src = in + p * plane;
-        if (t == nullptr) {
-          for (int64_t i = 0; i < plane; ++i) row[i] = src[i] * sc;
-        } else {
-          const T sh = t[p % c];
-          for (int64_t i = 0; i < plane; ++i) {
-            const T prod = src[i] * sc;
-            row[i] = prod + sh;
+      with_cpu_isa([&] {
+        for (int64_t p = begin; p < end; ++p) {
+          const T sc = s[p % c];
+          T* row = o + p * plane;
+          const T* src = in + p * plane;
+          if (t == nullptr) {
+            for (int64_t i = 0; i < plane; ++i) row[i] = src[i] * sc;
+          } else {
+            const T sh = t[p % c];
+            for (int64_t i = 0; i < plane; ++i) {
+              const T prod = src[i] * sc;
+              row[i] = prod + sh;
+            }
           }
         }
-      }
+      });
     });
   });
 }
@@ -143,19 +149,21 @@ void channel_combine(Backend&, Tensor& out, const Tensor& a, const Tensor& a_sca
     const T* sb = b_scale.data<T>();
     const T* t = shift ? shift->data<T>() : nullptr;
     parallel_for(n * c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p) {
-        const int64_t ch = p % c;
-        const T u = sa[ch], v = sb[ch], sh = t ? t[ch] : T(0);
-        T* row = o + p * plane;
-        const T* ra = pa + p * plane;
-        const T* rb = pb + p * plane;
-        for (int64_t i = 0; i < plane; ++i) {
-          const T x = ra[i] * u;
-          const T y = rb[i] * v;
-          const T sum = x + y;
-          row[i] = t ? sum + sh : sum;
+      with_cpu_isa([&] {
+        for (int64_t p = begin; p < end; ++p) {
+          const int64_t ch = p % c;
+          const T u = sa[ch], v = sb[ch], sh = t ? t[ch] : T(0);
+          T* row = o + p * plane;
+          const T* ra = pa + p * plane;
+          const T* rb = pb + p * plane;
+          for (int64_t i = 0; i < plane; ++i) {
+            const T x = ra[i] * u;
+            const T y = rb[i] * v;
+            const T sum = x + y;
+            row[i] = t ? sum + sh : sum;
+          }
         }
-      }
+      });
     });
   });
 }

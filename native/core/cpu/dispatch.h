@@ -6,6 +6,7 @@
 #include "../dtype.h"
 #include "../error.h"
 #include "../parallel.h"
+#include "isa.h"
 
 namespace newton {
 
@@ -21,11 +22,14 @@ void dispatch_floating(DType dtype, F&& f) {
 // Element-wise work is split in chunks of this many items per thread at least.
 inline constexpr int64_t kElementwiseGrain = 1 << 14;
 
-// Runs f(i) for every i in [0, n) on the pool, in chunks of at least kElementwiseGrain.
+// Runs f(i) for every i in [0, n) on the pool, in chunks of at least kElementwiseGrain,
+// vectorised for the processor (note [run-time ISA] in isa.h).
 template <typename F>
 void for_each_index(int64_t n, F f) {
   parallel_for(n, kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) f(i);
+    with_cpu_isa([&] {
+      for (int64_t i = begin; i < end; ++i) f(i);
+    });
   });
 }
 

@@ -83,10 +83,12 @@ template <typename Body>
 void for_each_chunk(int64_t n, const Body& body) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, std::max<int64_t>(1, kElementwiseGrain / kChunk), [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const int64_t lo = c * kChunk;
-      body(lo, std::min(kChunk, n - lo));
-    }
+    with_cpu_isa([&] {
+      for (int64_t c = begin; c < end; ++c) {
+        const int64_t lo = c * kChunk;
+        body(lo, std::min(kChunk, n - lo));
+      }
+    });
   });
 }
 
@@ -101,20 +103,22 @@ std::array<double, K> fused_pass(int64_t n, const Body& body) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t lo = b * kSumBlock, hi = std::min(n, lo + kSumBlock);
       double acc[K][4] = {};
-      for (int64_t c = lo; c < hi; c += kChunk) {
-        const int64_t len = std::min(kChunk, hi - c);
-        body(c, len, terms);
-        // item i = c + j goes to accumulator (i − lo) mod 4 = j mod 4 (c − lo is a multiple of 4)
-        int64_t j = 0;
-        for (; j + 4 <= len; j += 4) {
-          for (int k = 0; k < K; ++k) {
-            for (int r = 0; r < 4; ++r) acc[k][r] += terms[k][j + r];
+      with_cpu_isa([&] {
+        for (int64_t c = lo; c < hi; c += kChunk) {
+          const int64_t len = std::min(kChunk, hi - c);
+          body(c, len, terms);
+          // item i = c + j goes to accumulator (i − lo) mod 4 = j mod 4 (c − lo is a multiple of 4)
+          int64_t j = 0;
+          for (; j + 4 <= len; j += 4) {
+            for (int k = 0; k < K; ++k) {
+              for (int r = 0; r < 4; ++r) acc[k][r] += terms[k][j + r];
+            }
+          }
+          for (; j < len; ++j) {
+            for (int k = 0; k < K; ++k) acc[k][j & 3] += terms[k][j];
           }
         }
-        for (; j < len; ++j) {
-          for (int k = 0; k < K; ++k) acc[k][j & 3] += terms[k][j];
-        }
-      }
+      });
       for (int k = 0; k < K; ++k) partial[static_cast<std::size_t>(b)][k] = (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
     }
   });

@@ -81,7 +81,9 @@ void squared_loss_grad(Backend&, Tensor& dz, const Tensor& z, const Tensor& y) {
     const T* a = z.data<T>();
     const T* b = y.data<T>();
     parallel_for(z.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) out[i] = math::squared_loss_grad(a[i], b[i]);
+      with_cpu_isa([&] {
+        for (int64_t i = begin; i < end; ++i) out[i] = math::squared_loss_grad(a[i], b[i]);
+      });
     });
   });
 }

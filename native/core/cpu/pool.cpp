@@ -1,6 +1,11 @@
 // Max and average 2-D pooling on the CPU, NCHW. Every (n, c) plane is independent, so
 // planes are the unit of parallel work; each backward task owns its dx plane, which keeps
 // the scatter race-free and its summation order fixed.
+//
+// Only the paper's 2×2 max pooling has AVX2 / AVX-512 variants (max_row_2x2_*; note [run-time
+// ISA] in isa.h). The other loops stay baseline code: compiled for AVX2 or AVX-512 through
+// with_cpu_isa they measured 5–25% slower at cnn3's sizes (`npm run bench -- ops --isa all`:
+// gathers for the argmax reads, vector set-up for windows of a few elements).
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -12,9 +17,13 @@
 #include "../ops/pool.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
+#include "isa.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if NEWTON_CPU_ISA_DISPATCH
+#include <immintrin.h>
 #endif
 
 namespace newton {
@@ -90,10 +99,86 @@ inline void pick_first_max4(__m128 v, __m128i index, __m128& best, __m128i& best
 }
 #endif
 
+#if NEWTON_CPU_ISA_DISPATCH
+// The same, 16 and 8 outputs at a time (note [run-time ISA] in isa.h: these functions, like
+// the run_avx* instantiations, only run when cpu_isa() chose their ISA). Each row function
+// returns how many of the q outputs it wrote; max_row_2x2 finishes the row.
+NEWTON_TARGET_AVX512 inline void pick_first_max16_avx512(__m512 v, __m512i index, __m512& best, __m512i& best_index) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                         (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+  best = _mm512_mask_mov_ps(best, take, v);
+  best_index = _mm512_mask_mov_epi32(best_index, take, index);
+}
+
+NEWTON_TARGET_AVX512 int64_t max_row_2x2_avx512(const float* r0, const float* r1, int64_t w, int32_t row0_index, int64_t q,
+                                                float* y, int32_t* argmax) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i down = _mm512_set1_epi32(static_cast<int32_t>(w));
+  int64_t j = 0;
+  for (; j + 16 <= q; j += 16) {
+    const __m512 a0 = _mm512_loadu_ps(r0 + 2 * j), a1 = _mm512_loadu_ps(r0 + 2 * j + 16);
+    const __m512 b0 = _mm512_loadu_ps(r1 + 2 * j), b1 = _mm512_loadu_ps(r1 + 2 * j + 16);
+    const __m512i first = _mm512_add_epi32(_mm512_set1_epi32(row0_index + static_cast<int32_t>(2 * j)), even);
+    __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+    __m512i best_index = first;
+    pick_first_max16_avx512(_mm512_permutex2var_ps(a0, odd, a1), _mm512_add_epi32(first, one), best, best_index);
+    pick_first_max16_avx512(_mm512_permutex2var_ps(b0, even, b1), _mm512_add_epi32(first, down), best, best_index);
+    pick_first_max16_avx512(_mm512_permutex2var_ps(b0, odd, b1), _mm512_add_epi32(_mm512_add_epi32(first, down), one), best,
+                            best_index);
+    _mm512_storeu_ps(y + j, best);
+    _mm512_storeu_si512(argmax + j, best_index);
+  }
+  return j;
+}
+
+NEWTON_TARGET_AVX2 inline void pick_first_max8_avx2(__m256 v, __m256i index, __m256& best, __m256i& best_index) {
+  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                   _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+  best = _mm256_blendv_ps(best, v, take);
+  best_index = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best_index), _mm256_castsi256_ps(index), take));
+}
+
+// The even (odd = false) or odd elements of the 16 floats lo, hi, in order: a shuffle within
+// the 128-bit halves, then the 64-bit blocks put back in order.
+NEWTON_TARGET_AVX2 inline __m256 deinterleave_avx2(__m256 lo, __m256 hi, bool odd) {
+  const __m256 s = odd ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+NEWTON_TARGET_AVX2 int64_t max_row_2x2_avx2(const float* r0, const float* r1, int64_t w, int32_t row0_index, int64_t q, float* y,
+                                            int32_t* argmax) {
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i down = _mm256_set1_epi32(static_cast<int32_t>(w));
+  int64_t j = 0;
+  for (; j + 8 <= q; j += 8) {
+    const __m256 a0 = _mm256_loadu_ps(r0 + 2 * j), a1 = _mm256_loadu_ps(r0 + 2 * j + 8);
+    const __m256 b0 = _mm256_loadu_ps(r1 + 2 * j), b1 = _mm256_loadu_ps(r1 + 2 * j + 8);
+    const __m256i first = _mm256_add_epi32(_mm256_set1_epi32(row0_index + static_cast<int32_t>(2 * j)), even);
+    __m256 best = deinterleave_avx2(a0, a1, false);
+    __m256i best_index = first;
+    pick_first_max8_avx2(deinterleave_avx2(a0, a1, true), _mm256_add_epi32(first, one), best, best_index);
+    pick_first_max8_avx2(deinterleave_avx2(b0, b1, false), _mm256_add_epi32(first, down), best, best_index);
+    pick_first_max8_avx2(deinterleave_avx2(b0, b1, true), _mm256_add_epi32(_mm256_add_epi32(first, down), one), best, best_index);
+    _mm256_storeu_ps(y + j, best);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + j), best_index);
+  }
+  return j;
+}
+#endif
+
 // r0, r1: input rows 2·op and 2·op + 1 (row0_index = 2·op·W); y, argmax: q outputs.
-void max_row_2x2(const float* r0, const float* r1, int64_t w, int32_t row0_index, int64_t q, float* y,
+void max_row_2x2(CpuIsa isa, const float* r0, const float* r1, int64_t w, int32_t row0_index, int64_t q, float* y,
                  int32_t* argmax) {
   int64_t j = 0;
+#if NEWTON_CPU_ISA_DISPATCH
+  if (isa == CpuIsa::Avx512 && q >= 16) j = max_row_2x2_avx512(r0, r1, w, row0_index, q, y, argmax);
+  if (isa == CpuIsa::Avx2 && q >= 8) j = max_row_2x2_avx2(r0, r1, w, row0_index, q, y, argmax);
+#else
+  (void)isa;
+#endif
 #if defined(__SSE2__)
   const __m128i even = _mm_set_epi32(6, 4, 2, 0);
   const int32_t w32 = static_cast<int32_t>(w);
@@ -134,6 +219,7 @@ bool is_paper_pooling(const Pool2dParams& p) {
 template <typename T>
 void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
   const Pool2dParams& prm = sh.prm;
+  const CpuIsa isa = cpu_isa();
   parallel_for(sh.planes, plane_grain(sh.hw()), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const T* xp = x + plane * sh.hw();
@@ -142,7 +228,7 @@ void max_forward(const PoolShape& sh, const T* x, T* y, int32_t* argmax) {
       if constexpr (std::is_same_v<T, float>) {
         if (is_paper_pooling(prm)) {
           for (int64_t op = 0; op < sh.p; ++op) {
-            max_row_2x2(xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
+            max_row_2x2(isa, xp + 2 * op * sh.w, xp + (2 * op + 1) * sh.w, sh.w, static_cast<int32_t>(2 * op * sh.w), sh.q,
                         yp + op * sh.q, ap + op * sh.q);
           }
           continue;
