@@ -14,7 +14,6 @@
 
 #include "error.h"
 
-
 #ifdef NEWTON_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int);
 #endif
