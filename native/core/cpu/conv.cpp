@@ -417,50 +417,6 @@ void backward_data(const ConvShape& sh, const T* dy, const T* w, T* dx) {
   });
 }
 
-// dw: (K, C, R, S) = Σ_n dy_n: (K, P·Q) · col(x_n)ᵀ
-template <typename T>
-void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
-  const int64_t crs = sh.crs(), dw_size = sh.k * crs;
-  if (dw_size == 0) return;
-  if (sh.n == 0 || sh.pq() == 0) {
-    std::fill(dw, dw + dw_size, T(0));
-    return;
-  }
-  if (sh.is_pointwise()) {
-    // Chunks of images, each group of them summing its images' products into its partial
-    // in image order (beta = 1 after the first).
-    const Chunking ch = even_chunks(sh.n, sh.n);
-    const Chunking grp = partial_groups<T>(ch.count, dw_size);
-    std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
-    parallel_items(grp.count, kNoState, [&](int64_t g, int) {
-      T* out = grp.count > 1 ? partial.get() + g * dw_size : dw;
-      const int64_t n0 = g * grp.size * ch.size, n1 = std::min(sh.n, n0 + grp.size * ch.size);
-      for (int64_t n = n0; n < n1; ++n) {
-        cpu_gemm(false, true, sh.k, sh.c, sh.pq(), T(1), dy + n * sh.k * sh.pq(), sh.pq(), x + n * sh.c * sh.hw(),
-                 sh.hw(), n == n0 ? T(0) : T(1), out, sh.c);
-      }
-    });
-    if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
-    return;
-  }
-  const Chunking ch = im2col_chunks<T>(sh);
-  const Chunking grp = partial_groups<T>(ch.count, dw_size);
-  const TapRanges taps = tap_ranges(sh);
-  std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
-  parallel_items(grp.count, chunk_buffers<T>(sh, ch), [&](int64_t g, ChunkBuffers<T>& buf) {
-    T* out = grp.count > 1 ? partial.get() + g * dw_size : dw;
-    const int64_t first = g * grp.size, last = std::min(ch.count, first + grp.size);
-    for (int64_t i = first; i < last; ++i) {
-      const int64_t n0 = i * ch.size, nb = std::min(ch.size, sh.n - n0), cols = nb * sh.pq();
-      im2col(sh, taps, x, n0, nb, buf.col.get());
-      nchw_to_gemm(sh, dy, n0, nb, buf.g.get());
-      cpu_gemm(false, true, sh.k, crs, cols, T(1), buf.g.get(), cols, buf.col.get(), cols, i == first ? T(0) : T(1),
-               out, crs);
-    }
-  });
-  if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
-}
-
 // --- the fused passes (note [fused conv passes] in ops/conv.h) -------------------------------
 
 // Σ row[0..len) in double: four interleaved accumulators combined in a fixed order, as
@@ -504,15 +460,18 @@ void bias_from_sums(const ConvShape& sh, const std::vector<double>& sums, T* db)
 // dx (or null): (N, C, H, W), dw: (K, C, R, S), db (or null): (K) for dy: (N, K, P, Q). Each
 // chunk of dy is gathered once (its bias sums on the way), then serves the backward-filter
 // GEMM into its group's partial dW and, with dx, the backward-data GEMM into the col buffer
-// the filter GEMM has finished with. Chunks, groups and sums as in backward_filter and
-// backward_data: the same results for every thread count.
+// the filter GEMM has finished with. Chunks as in backward_data; the filter gradient sums over
+// groups of consecutive chunks, each into a partial of its own (partial_groups), added in chunk
+// order afterwards: the same results for every thread count. (backward_filter is this without
+// dx and db.)
 template <typename T>
 void backward_all(const ConvShape& sh, const T* dy, const T* x, const T* w, T* dx, T* dw, T* db) {
   const int64_t crs = sh.crs(), dw_size = sh.k * crs;
   std::vector<double> sums(db != nullptr ? static_cast<std::size_t>(sh.n * sh.k) : 0);
   double* sums_out = db != nullptr ? sums.data() : nullptr;
   if (sh.is_pointwise()) {
-    // dy_n is already (K, P·Q): no gather. Groups of images as in backward_filter.
+    // dy_n is already (K, P·Q): no gather. Groups of images, each summing its images' products
+    // into its partial in image order (beta = 1 after the first).
     const Chunking ch = even_chunks(sh.n, sh.n);
     const Chunking grp = partial_groups<T>(ch.count, dw_size);
     std::unique_ptr<T[]> partial = grp.count > 1 ? workspace<T>(grp.count * dw_size) : nullptr;
@@ -556,6 +515,12 @@ void backward_all(const ConvShape& sh, const T* dy, const T* x, const T* w, T* d
   });
   if (grp.count > 1) sum_partials(partial.get(), grp.count, dw_size, dw);
   if (db != nullptr) bias_from_sums(sh, sums, db);
+}
+
+// dw: (K, C, R, S) = Σ_n dy_n: (K, P·Q) · col(x_n)ᵀ: backward_all without dx and db.
+template <typename T>
+void backward_filter(const ConvShape& sh, const T* dy, const T* x, T* dw) {
+  backward_all(sh, dy, x, static_cast<const T*>(nullptr), static_cast<T*>(nullptr), dw, static_cast<T*>(nullptr));
 }
 
 // ry: (N, K, P, Q) = W ⋆ rx + V ⋆ x + vb; rx (or null): (N, C, H, W), vb (or null): (K).

@@ -35,6 +35,19 @@ inline Shape conv2d_output_shape(const char* op, const Shape& x, const Shape& w,
   return {x[0], w[0], (padded_h - w[2]) / p.stride_h + 1, (padded_w - w[3]) / p.stride_w + 1};
 }
 
+namespace detail {
+// b: (K) for the filters of w, or absent.
+inline void check_conv_bias(const char* op, const char* arg, const Tensor* b, const Tensor& w, const char* like_arg,
+                            const Tensor& like) {
+  if (b == nullptr) return;
+  check::like(op, arg, *b, like_arg, like);
+  if (b->ndim() != 1 || b->dim(0) != w.dim(0)) {
+    fail<ShapeError>(op, ": ", arg, " must have shape (", w.dim(0), ") to match the filters of w ", fmt(w.shape()),
+                     ", got shape ", fmt(b->shape()));
+  }
+}
+}  // namespace detail
+
 // y = W∗x (+ b): x (N, C, H, W), w (K, C, R, S), b (K) or absent -> y (N, K, P, Q).
 struct Conv2d {
   static constexpr OpInfo info{"conv2d", Pass::Forward, "", "",
@@ -52,14 +65,8 @@ struct Conv2d {
     check::floating(op, "x", x);
     check::like(op, "w", w, "x", x);
     const Shape y_shape = conv2d_output_shape(op, x.shape(), w.shape(), p);
-    if (b != nullptr) {
-      check::like(op, "b", *b, "x", x);
-      if (b->ndim() != 1 || b->dim(0) != w.dim(0)) {
-        fail<ShapeError>(op, ": b must have shape (", w.dim(0), ") to match the filters of w ", fmt(w.shape()),
-                         ", got shape ", fmt(b->shape()));
-      }
-      backend_running<BiasAdd>(op, x);  // the kernels fall back to it
-    }
+    detail::check_conv_bias(op, "b", b, w, "x", x);
+    if (b != nullptr) backend_running<BiasAdd>(op, x);  // the kernels fall back to it
     backend_running<Conv2d>(op, x);
     Tensor y = allocate_like(op, x, y_shape);
     launch<Conv2d>(x, y, x, w, b, p);
@@ -110,19 +117,6 @@ struct Conv2dBackwardFilter {
     return dw;
   }
 };
-
-namespace detail {
-// b: (K) for the filters of w, or absent.
-inline void check_conv_bias(const char* op, const char* arg, const Tensor* b, const Tensor& w, const char* like_arg,
-                            const Tensor& like) {
-  if (b == nullptr) return;
-  check::like(op, arg, *b, like_arg, like);
-  if (b->ndim() != 1 || b->dim(0) != w.dim(0)) {
-    fail<ShapeError>(op, ": ", arg, " must have shape (", w.dim(0), ") to match the filters of w ", fmt(w.shape()),
-                     ", got shape ", fmt(b->shape()));
-  }
-}
-}  // namespace detail
 
 // Note [fused conv passes]
 // ~~~~~~~~~~~~~~~~~~~~~~~~
