@@ -209,3 +209,32 @@ export function checkAll(p: Problem): void {
   v.dispose();
 }
 
+/** Every pass of a network at one point, as float64 arrays (for comparing two builds of one function). */
+export interface Passes {
+  z: Float64Array;
+  grad: Float64Array;
+  dx: Float64Array;
+  jv: Float64Array;
+  jtu: Float64Array;
+  gv: Float64Array;
+  hv: Float64Array;
+}
+
+/** z, ∇θ, ∇x, Jv, Jᵀu, Gv and Hv of `net` at x, y (cross-entropy), all from one forward pass in `mode`. */
+export function passes(net: nn.Network, x: Tensor, y: Tensor, mode: Mode = 'inference'): Passes {
+  const P = net.numParameters;
+  const v = Tensor.from(Float64Array.from(randData(P, 31, 0.5)), { dtype: net.dtype });
+  const u = Tensor.from(Float64Array.from(randData(x.shape[0] * net.outputSize, 32)), { shape: [x.shape[0], net.outputSize], dtype: net.dtype });
+  const z = net.forward(x, forwardOptions(mode));
+  const dz = nn.crossEntropyLoss.gradient(z, y);
+  const dx = net.backward(dz, { inputGradient: true })!;
+  const opts = { loss: nn.crossEntropyLoss, C: 0.01, trainSize: 100 };
+  const jv = net.jvp(v);
+  const jtu = net.vjp(u);
+  const gv = net.gaussNewtonProduct(v, { ...opts, lambda: 0.1 });
+  const hv = net.hessianProduct(v, { ...opts, y });
+  const out = { z: f64(z), grad: f64(net.gradient), dx: f64(dx), jv: f64(jv), jtu: f64(jtu), gv: f64(gv), hv: f64(hv) };
+  for (const t of [v, u, z, dz, dx, jv, jtu, gv, hv]) t.dispose();
+  net.releaseCache();
+  return out;
+}

@@ -11,36 +11,7 @@ import { Tensor } from '../lib';
 import * as nn from '../lib/nn';
 import { Conv2dModule } from '../lib/nn/modules/conv2d';
 import { f64, randData } from './helpers';
-import { oneHot, perturbConstants, size } from './nn-checks';
-
-interface Passes {
-  z: Float64Array;
-  grad: Float64Array;
-  dx: Float64Array;
-  jv: Float64Array;
-  jtu: Float64Array;
-  gv: Float64Array;
-  hv: Float64Array;
-}
-
-/** Every pass of `net` at x, y, from one forward pass. */
-function passes(net: nn.Network, x: Tensor, y: Tensor): Passes {
-  const P = net.numParameters;
-  const v = Tensor.from(Float64Array.from(randData(P, 31, 0.5)), { dtype: net.dtype });
-  const u = Tensor.from(Float64Array.from(randData(x.shape[0] * net.outputSize, 32)), { shape: [x.shape[0], net.outputSize], dtype: net.dtype });
-  const z = net.forward(x);
-  const dz = nn.crossEntropyLoss.gradient(z, y);
-  const dx = net.backward(dz, { inputGradient: true })!;
-  const opts = { loss: nn.crossEntropyLoss, C: 0.01, trainSize: 100 };
-  const jv = net.jvp(v);
-  const jtu = net.vjp(u);
-  const gv = net.gaussNewtonProduct(v, { ...opts, lambda: 0.1 });
-  const hv = net.hessianProduct(v, { ...opts, y });
-  const out = { z: f64(z), grad: f64(net.gradient), dx: f64(dx), jv: f64(jv), jtu: f64(jtu), gv: f64(gv), hv: f64(hv) };
-  for (const t of [v, u, z, dz, dx, jv, jtu, gv, hv]) t.dispose();
-  net.releaseCache();
-  return out;
-}
+import { oneHot, passes, perturbConstants, size, type Passes } from './nn-checks';
 
 type Make = (dtype: 'float32' | 'float64') => nn.Network;
 

@@ -11,7 +11,7 @@
 import { Tensor } from '../lib';
 import * as nn from '../lib/nn';
 import { expectClose, f64, randData } from './helpers';
-import { forwardOptions, oneHot, perturbConstants, size, type Mode } from './nn-checks';
+import { oneHot, passes, perturbConstants, size, type Mode, type Passes } from './nn-checks';
 
 type Build = (g: nn.GraphBuilder, fused: boolean) => nn.Value;
 const head = (g: nn.GraphBuilder, v: nn.Value): nn.Value => g.chain(v, [nn.globalAvgPool2d(), nn.linear(3)]);
@@ -24,34 +24,6 @@ const blocks: [string, readonly [number, number, number], Build][] = [
   ['Newton-CG block, N = 3, projection, stride 2', [2, 4, 4], (g, fused) => head(g, nn.newtonCgBlock(g, g.input, 3, { blocks: 3, stride: 2, dropout: 0, fused }))],
   ['Newton-CG block, N = 2, no projection', [2, 3, 3], (g, fused) => head(g, nn.newtonCgBlock(g, g.input, 2, { blocks: 2, dropout: 0, fused }))],
 ];
-
-interface Passes {
-  z: Float64Array;
-  grad: Float64Array;
-  dx: Float64Array;
-  jv: Float64Array;
-  jtu: Float64Array;
-  gv: Float64Array;
-  hv: Float64Array;
-}
-
-function passes(net: nn.Network, x: Tensor, y: Tensor, mode: Mode): Passes {
-  const P = net.numParameters;
-  const v = Tensor.from(Float64Array.from(randData(P, 31, 0.5)), { dtype: net.dtype });
-  const u = Tensor.from(Float64Array.from(randData(x.shape[0] * net.outputSize, 32)), { shape: [x.shape[0], net.outputSize], dtype: net.dtype });
-  const z = net.forward(x, forwardOptions(mode));
-  const dz = nn.crossEntropyLoss.gradient(z, y);
-  const dx = net.backward(dz, { inputGradient: true })!;
-  const opts = { loss: nn.crossEntropyLoss, C: 0.01, trainSize: 100 };
-  const jv = net.jvp(v);
-  const jtu = net.vjp(u);
-  const gv = net.gaussNewtonProduct(v, { ...opts, lambda: 0.1 });
-  const hv = net.hessianProduct(v, { ...opts, y });
-  const out = { z: f64(z), grad: f64(net.gradient), dx: f64(dx), jv: f64(jv), jtu: f64(jtu), gv: f64(gv), hv: f64(hv) };
-  for (const t of [v, u, z, dz, dx, jv, jtu, gv, hv]) t.dispose();
-  net.releaseCache();
-  return out;
-}
 
 describe.each(blocks)('%s: fused = unfused', (_name, inputShape, build) => {
   test.each([
