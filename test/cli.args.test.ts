@@ -295,7 +295,7 @@ describe('main', () => {
     expect(out.text).toBe(`${pkg.version}\n`);
   });
 
-  test('info prints the version, the BLAS, the threads and every device', async () => {
+  test('info prints the version, the BLAS, the convolutions, the vector code, the threads and every device', async () => {
     const { io, out } = fakeIo(dir);
     expect(await main(['info'], io)).toBe(0);
     const rt = info();
@@ -303,6 +303,9 @@ describe('main', () => {
     expect(out.text).toMatch(new RegExp(`^newton-cnn ${rt.version.replace(/\./g, '\\.')}\n`));
     expect(out.text).toContain(`BLAS: ${rt.blas}\n`);
     expect(out.text).toContain(`threads: ${rt.threads}\n`);
+    // the convolutions in use, and oneDNN's version or why it is absent
+    expect(out.text).toContain(rt.onednn.available ? `conv: ${rt.conv} (oneDNN ${rt.onednn.version}, ` : `conv: builtin (oneDNN unavailable: ${rt.onednn.reason})\n`);
+    expect(out.text).toContain(`vector code: ${rt.cpuIsa.active} (this processor runs ${rt.cpuIsa.supported.join(', ')})\n`);
     expect(out.text).toMatch(/devices:\n {2}cpu +available +\S/);
     expect(out.text).toMatch(/\n {2}cuda\S* +(available|unavailable)/);
   });

@@ -1,6 +1,7 @@
 /**
- * `newton-cnn info`: the version, the devices (usable or not, and why), the BLAS, LAPACK, the GEMM in use,
- * the CPU threads and the native addon's path.
+ * `newton-cnn info`: the version, the devices (usable or not, and why), the BLAS, LAPACK, the GEMM and
+ * the convolutions in use (oneDNN's version and file, or why it is absent), the CPU kernels' vector
+ * code, the CPU threads and the native addon's path.
  *
  * @packageDocumentation
  */
@@ -19,6 +20,8 @@ export function infoText(): string {
     `BLAS: ${rt.blas}`,
     `LAPACK: ${rt.lapack ? 'yes (symmetricEigen)' : 'no (symmetricEigen unavailable: install libopenblas-dev and rebuild)'}`,
     `gemm: ${rt.gemm}`,
+    `conv: ${rt.conv} (${rt.onednn.available ? `oneDNN ${rt.onednn.version}, ${rt.onednn.library}` : `oneDNN unavailable: ${rt.onednn.reason}`})`,
+    `vector code: ${rt.cpuIsa.active} (this processor runs ${rt.cpuIsa.supported.join(', ')})`,
     `threads: ${rt.threads}`,
     'devices:',
     ...devs.map((d) => `  ${d.name.padEnd(width)}  ${d.available ? 'available  ' : 'unavailable'}  ${d.available ? d.description : d.reason}`.trimEnd()),
