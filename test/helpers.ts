@@ -1,7 +1,7 @@
 // Shared test utilities: seeded data, tolerant comparison with useful messages, a central
 // finite-difference gradient checker, and the per-backend test registration.
 import * as util from 'util';
-import { Tensor, devices, getCpuIsa, info, memoryStats, setCpuIsa } from '../lib';
+import { Tensor, devices, getConvImplementation, getCpuIsa, info, memoryStats, setConvImplementation, setCpuIsa } from '../lib';
 import type { CpuIsaName } from '../lib';
 import type { DType } from '../lib';
 import { CPU_ISAS, native } from '../lib/native';
@@ -177,7 +177,8 @@ export function describeEachCpuIsa(name: string, fn: (isa: CpuIsaName) => void):
   const supported = getCpuIsaInfo().supported;
   for (const isa of CPU_ISAS) {
     if (!supported.includes(isa)) {
-      test.skip(`${name} [${isa}] skipped: this processor runs only ${supported.join(', ')}`, () => undefined);
+      // Nothing runs under an ISA the processor lacks; what can be checked is that it is refused.
+      test(`${name} [${isa}]: refused, this processor runs only ${supported.join(', ')}`, () => expectCpuIsaRefused(isa, supported));
       continue;
     }
     describe(`${name} [${isa}]`, () => {
@@ -316,4 +317,26 @@ export function requiredInCi(group: string, why: string | null): void {
   (inCi ? test : test.skip)(title, () => {
     expect(why).toBeNull();
   });
+}
+
+/** setCpuIsa(isa) for an ISA the processor lacks: a RangeError naming it and what the processor runs, the ISA unchanged. */
+export function expectCpuIsaRefused(isa: CpuIsaName, supported: readonly CpuIsaName[]): void {
+  const before = getCpuIsa();
+  const message = `setCpuIsa: this processor does not run '${isa}' (it runs: ${supported.join(', ')})`;
+  expect(expectThrow(() => setCpuIsa(isa), 'RangeError').message).toBe(message);
+  expect(getCpuIsa()).toBe(before);
+}
+
+/**
+ * Where oneDNN did not load: the built-in convolutions are in use and choosing oneDNN is a
+ * RangeError carrying the library's reason (what the oneDNN runs check instead of running).
+ */
+export function expectOneDnnRefused(): void {
+  const { onednn } = info();
+  expect(onednn.available).toBe(false);
+  expect(onednn.reason.length).toBeGreaterThan(0);
+  expect(getConvImplementation()).toBe('builtin');
+  const e = expectThrow(() => setConvImplementation('onednn'), 'RangeError', /^setConvImplementation: impl 'onednn' is not available: /);
+  expect(e.message).toContain(onednn.reason);
+  expect(getConvImplementation()).toBe('builtin');
 }
